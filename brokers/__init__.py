@@ -1,0 +1,1 @@
+"""Broker adapters: one package per broker (no package imports another)."""

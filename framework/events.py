@@ -1,0 +1,226 @@
+"""The catalogue of events: if an event is not in this module, it does not exist.
+
+Every event is immutable and carries ``ts``, the time it happened, read from the injected clock of
+whoever emits it. Events are published on the :class:`~framework.bus.EventBus` with a *sender* used
+for routing: the symbol for market data, the owning strategy id for order events, :data:`ANY` for
+the rest. Strategies receive them through ``on_*`` hooks (see :mod:`framework.strategy`).
+
+===================== ================================ ======================= ============================
+event                 emitted by                       sender                  payload
+===================== ================================ ======================= ============================
+QuoteUpdated          broker adapter (market data)     symbol                  quote
+BarClosed             broker adapter, bar aggregator,  symbol                  bar
+                      backtest data feed
+DataStale             engine (no data within limit)    symbol                  symbol, last_update
+OrderSubmitted        engine (after risk checks, as    strategy id             order
+                      the request goes to the broker)
+OrderDenied           engine / risk checks (never      strategy id             client_order_id, reason
+                      reached the broker)
+OrderAccepted         broker adapter                   strategy id             client_order_id, broker id
+OrderRejected         broker adapter (venue refusal,   strategy id             client_order_id, reason
+                      unconfirmed order question)
+OrderUpdated          broker adapter (modify acked)    strategy id             client_order_id, request
+OrderPartiallyFilled  broker adapter                   strategy id             client_order_id, fill
+OrderFilled           broker adapter (last fill)       strategy id             client_order_id, fill
+OrderPendingCancel    engine (cancel requested)        strategy id             client_order_id
+OrderCancelled        broker adapter                   strategy id             client_order_id, reason
+OrderCancelRejected   broker adapter (too late, etc.)  strategy id             client_order_id, reason
+OrderExpired          broker adapter (DAY at close)    strategy id             client_order_id
+PositionChanged       engine (portfolio, after a fill) symbol                  position
+AccountUpdated        broker adapter / engine          ANY                     account
+BrokerConnected       broker adapter                   ANY                     broker
+BrokerDegraded        broker adapter (partly usable)   ANY                     broker, reason
+BrokerDisconnected    broker adapter                   ANY                     broker, reason
+TimerFired            engine (strategy timers)         strategy id             name, scheduled
+HandlerFailed         event bus (a handler raised)     ANY                     handler, event, error
+===================== ================================ ======================= ============================
+
+Brokers emit order events by ``client_order_id`` only; the engine updates order state and the
+portfolio, then publishes them to the owning strategy. ``OrderFilled`` is the fill that completes the
+order; every earlier fill is ``OrderPartiallyFilled``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from typing import NamedTuple
+from typing import TypeAlias
+
+from pydantic import AwareDatetime
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import SkipValidation
+
+from framework.marketdata import Bar
+from framework.marketdata import Quote
+from framework.models import Account
+from framework.models import Fill
+from framework.models import Order
+from framework.models import OrderRequest
+from framework.models import Position
+
+
+class Event(BaseModel):
+    """Base of the pydantic events: frozen, unknown fields refused, ``ts`` aware UTC."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ts: AwareDatetime
+
+
+# Market data events are tuples for speed (see framework.marketdata for the measurement).
+class QuoteUpdated(NamedTuple):
+    """A new quote for ``quote.symbol``."""
+
+    ts: datetime
+    quote: Quote
+
+
+class BarClosed(NamedTuple):
+    """A bar for ``bar.symbol`` has closed."""
+
+    ts: datetime
+    bar: Bar
+
+
+class DataStale(Event):
+    """No market data arrived for ``symbol`` within the configured limit."""
+
+    symbol: str
+    last_update: AwareDatetime | None
+
+
+class OrderEvent(Event):
+    """Base of the events about one order."""
+
+    client_order_id: str
+
+
+class OrderSubmitted(OrderEvent):
+    """The order passed the pre-trade checks and is being sent to the broker."""
+
+    order: Order
+
+
+class OrderDenied(OrderEvent):
+    """The framework refused the order before it reached the broker."""
+
+    reason: str
+
+
+class OrderAccepted(OrderEvent):
+    """The broker acknowledged the order; it is working."""
+
+    broker_order_id: str
+
+
+class OrderRejected(OrderEvent):
+    """The broker refused the order (or a confirmation question was declined)."""
+
+    reason: str
+
+
+class OrderUpdated(OrderEvent):
+    """The broker accepted a modification; ``request`` is the new ticket."""
+
+    request: OrderRequest
+
+
+class OrderPartiallyFilled(OrderEvent):
+    """Part of the order executed; more quantity remains."""
+
+    fill: Fill
+
+
+class OrderFilled(OrderEvent):
+    """The order executed completely; ``fill`` is the last execution."""
+
+    fill: Fill
+
+
+class OrderPendingCancel(OrderEvent):
+    """A cancel was requested and sent; the broker has not confirmed it yet."""
+
+
+class OrderCancelled(OrderEvent):
+    """The order was cancelled (by request, by the broker, or by an OCA sibling)."""
+
+    reason: str = ""
+
+
+class OrderCancelRejected(OrderEvent):
+    """A cancel or modify could not be applied (typically: already filled)."""
+
+    reason: str
+
+
+class OrderExpired(OrderEvent):
+    """The order's time in force ran out."""
+
+
+class PositionChanged(Event):
+    """A fill (or a broker position report) changed a position."""
+
+    position: Position
+
+
+class AccountUpdated(Event):
+    """New account balances."""
+
+    account: Account
+
+
+class BrokerConnected(Event):
+    """The broker is connected and ready for orders."""
+
+    broker: str
+
+
+class BrokerDegraded(Event):
+    """The broker is partly usable (e.g. data stream down, REST up); new orders may be refused."""
+
+    broker: str
+    reason: str
+
+
+class BrokerDisconnected(Event):
+    """The broker is not usable."""
+
+    broker: str
+    reason: str = ""
+
+
+class TimerFired(Event):
+    """A strategy timer came due."""
+
+    name: str
+    scheduled: AwareDatetime
+
+
+class HandlerFailed(Event):
+    """An event handler raised; the bus isolated it and carried on."""
+
+    handler: str
+    event: SkipValidation[Any]
+    error: str
+    error_type: str
+
+
+AnyEvent: TypeAlias = Event | QuoteUpdated | BarClosed
+"""Any event in this catalogue."""
+
+ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
+    OrderSubmitted,
+    OrderDenied,
+    OrderAccepted,
+    OrderRejected,
+    OrderUpdated,
+    OrderPartiallyFilled,
+    OrderFilled,
+    OrderPendingCancel,
+    OrderCancelled,
+    OrderCancelRejected,
+    OrderExpired,
+)
+"""Every event about a single order, in no particular order."""

@@ -1,0 +1,148 @@
+"""Builds order tickets for a strategy's helpers (``buy``, ``sell``, ``bracket``, ``modify``).
+
+Kept apart from :mod:`framework.strategy` so the base class stays a readable list of hooks. Every
+ticket is a validated :class:`~framework.models.OrderRequest`: a bad quantity or an off-tick price
+raises ``pydantic.ValidationError`` naming the field, before anything reaches a broker.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from typing import Any
+
+from framework.models import OrderRequest
+from framework.models import OrderType
+from framework.models import Side
+from framework.models import TimeInForce
+from framework.models import to_decimal
+
+if TYPE_CHECKING:
+    from framework.strategy import Strategy
+
+Price = Decimal | int | str | float
+"""A price as a strategy may write it; floats are converted without binary noise."""
+
+
+def as_decimal(value: Price | None) -> Decimal | None:
+    """Convert a strategy-supplied number to Decimal (None stays None)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    return to_decimal(value)
+
+
+def order_type_for(limit_price: Price | None, stop_price: Price | None) -> OrderType:
+    """Infer market/limit/stop/stop-limit from which prices are given."""
+    if limit_price is not None and stop_price is not None:
+        return OrderType.STOP_LIMIT
+    if limit_price is not None:
+        return OrderType.LIMIT
+    if stop_price is not None:
+        return OrderType.STOP
+    return OrderType.MARKET
+
+
+class OrderFactory:
+    """Turns helper arguments into tickets and hands them to the strategy's engine."""
+
+    def __init__(self, strategy: Strategy[Any]) -> None:
+        self._strategy = strategy
+
+    def build(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> OrderRequest:
+        """Build a validated request with a fresh client order id."""
+        engine = self._strategy.engine
+        for key in ("limit_price", "stop_price", "trail_amount", "trail_percent"):
+            if key in ticket:
+                ticket[key] = as_decimal(ticket[key])
+        return OrderRequest(
+            client_order_id=ticket.pop("client_order_id", None) or engine.next_client_order_id(),
+            strategy_id=self._strategy.id,
+            instrument=engine.instrument(symbol),
+            side=side,
+            quantity=as_decimal(quantity),
+            **ticket,
+        )
+
+    def submit(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> str:
+        """Build and submit; return the client order id."""
+        request = self.build(side, symbol, quantity, **ticket)
+        self._strategy.engine.submit_order(request)
+        return request.client_order_id
+
+    def place(
+        self,
+        side: Side,
+        symbol: str,
+        quantity: Decimal | int | str,
+        limit_price: Price | None,
+        stop_price: Price | None,
+        **ticket: Any,
+    ) -> str:
+        """Submit a market, limit, stop or stop-limit order depending on the prices given."""
+        return self.submit(
+            side,
+            symbol,
+            quantity,
+            order_type=order_type_for(limit_price, stop_price),
+            limit_price=limit_price,
+            stop_price=stop_price,
+            **ticket,
+        )
+
+    def bracket(
+        self,
+        side: Side,
+        symbol: str,
+        quantity: Decimal | int | str,
+        *,
+        take_profit: Price,
+        stop_loss: Price,
+        entry_limit: Price | None,
+        time_in_force: TimeInForce,
+    ) -> tuple[str, str, str]:
+        """Submit entry, then take-profit and stop-loss children sharing an OCA group."""
+        entry = self.build(
+            side,
+            symbol,
+            quantity,
+            order_type=order_type_for(entry_limit, None),
+            limit_price=entry_limit,
+            time_in_force=time_in_force,
+        )
+        exit_side = side.opposite
+        oca = f"oca-{entry.client_order_id}"
+        children = {"parent_id": entry.client_order_id, "oca_group": oca, "time_in_force": time_in_force}
+        profit = self.build(
+            exit_side, symbol, quantity, order_type=OrderType.LIMIT, limit_price=take_profit, **children
+        )
+        loss = self.build(
+            exit_side, symbol, quantity, order_type=OrderType.STOP, stop_price=stop_loss, **children
+        )
+        engine = self._strategy.engine
+        for request in (entry, profit, loss):
+            engine.submit_order(request)
+        return entry.client_order_id, profit.client_order_id, loss.client_order_id
+
+    def modify(
+        self,
+        client_order_id: str,
+        *,
+        quantity: Decimal | int | str | None,
+        limit_price: Price | None,
+        stop_price: Price | None,
+    ) -> None:
+        """Send a full replacement ticket with the changed fields."""
+        engine = self._strategy.engine
+        order = engine.orders.get(client_order_id)
+        if order is None:
+            msg = f"unknown client_order_id {client_order_id!r}"
+            raise ValueError(msg)
+        changes: dict[str, Any] = {}
+        if quantity is not None:
+            changes["quantity"] = Decimal(str(quantity)) if not isinstance(quantity, Decimal) else quantity
+        if limit_price is not None:
+            changes["limit_price"] = as_decimal(limit_price)
+        if stop_price is not None:
+            changes["stop_price"] = as_decimal(stop_price)
+        request = OrderRequest.model_validate({**order.request.model_dump(), **changes})
+        engine.modify_order(request)

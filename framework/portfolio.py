@@ -1,0 +1,175 @@
+"""Positions, cash and profit derived from fills.
+
+The engine applies every fill here *before* strategies see the fill event, and marks positions to
+market on every quote or bar of a held instrument. Average price follows the usual convention: it
+moves only when a position grows; reducing realises profit against it; crossing through zero
+realises the closed part and opens the rest at the fill price. Commissions reduce cash and count
+against realised profit. All amounts are ``Decimal``.
+
+Not thread-safe: only the engine's dispatcher thread updates it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from framework.models import Account
+from framework.models import Fill
+from framework.models import Position
+from framework.models import to_decimal
+
+ZERO = Decimal(0)
+
+
+class _Holding:
+    __slots__ = ("average_price", "last_price", "multiplier", "quantity", "realized_pnl")
+
+    def __init__(self, multiplier: Decimal) -> None:
+        self.quantity = ZERO
+        self.average_price = ZERO
+        self.realized_pnl = ZERO
+        self.last_price: Decimal | None = None
+        self.multiplier = multiplier
+
+    def unrealized(self) -> Decimal:
+        if self.last_price is None or not self.quantity:
+            return ZERO
+        return (self.last_price - self.average_price) * self.quantity * self.multiplier
+
+    def apply(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Apply a fill; return the profit it realised (before commission)."""
+        qty = self.quantity
+        realized = ZERO
+        if qty == 0 or (qty > 0) == (signed_qty > 0):
+            # growing (or opening): weighted average entry price
+            self.average_price = (self.average_price * qty + price * signed_qty) / (qty + signed_qty)
+        else:
+            closing = min(abs(signed_qty), abs(qty))
+            direction = 1 if qty > 0 else -1
+            realized = (price - self.average_price) * closing * direction * self.multiplier
+            if abs(signed_qty) > abs(qty):
+                self.average_price = price  # crossed through zero: remainder opens at the fill price
+            elif abs(signed_qty) == abs(qty):
+                self.average_price = ZERO
+        self.quantity = qty + signed_qty
+        self.last_price = price  # a fill is the freshest print of the price
+        return realized
+
+
+class Portfolio:
+    """The account as the framework sees it: cash plus positions.
+
+    Args:
+        starting_cash: Cash before the first fill (a broker's ``AccountUpdated`` can reset it).
+        account_id: Id reported in :meth:`account`.
+        currency: Account currency.
+    """
+
+    def __init__(self, starting_cash: Decimal = ZERO, account_id: str = "", currency: str = "USD") -> None:
+        self.cash = Decimal(starting_cash)
+        self.account_id = account_id
+        self.currency = currency
+        self.commissions = ZERO
+        self._holdings: dict[str, _Holding] = {}
+        self._realized = ZERO
+
+    def holds(self, symbol: str) -> bool:
+        """Whether there is a non-zero position in ``symbol``."""
+        holding = self._holdings.get(symbol)
+        return holding is not None and holding.quantity != 0
+
+    def quantity(self, symbol: str) -> Decimal:
+        """Signed quantity held in ``symbol`` (zero if none)."""
+        holding = self._holdings.get(symbol)
+        return holding.quantity if holding is not None else ZERO
+
+    def apply_fill(self, fill: Fill, multiplier: Decimal = Decimal(1)) -> Position:
+        """Book ``fill`` and return the new position snapshot."""
+        holding = self._holdings.get(fill.symbol)
+        if holding is None:
+            holding = self._holdings[fill.symbol] = _Holding(multiplier)
+        signed = fill.quantity * fill.side.sign
+        realized = holding.apply(signed, fill.price) - fill.commission
+        holding.realized_pnl += realized
+        self._realized += realized
+        self.commissions += fill.commission
+        self.cash -= signed * fill.price * holding.multiplier + fill.commission
+        return self.position(fill.symbol, fill.ts)
+
+    def mark(self, symbol: str, price: float | Decimal) -> None:
+        """Record the latest market price of ``symbol`` (ignored if nothing is held)."""
+        holding = self._holdings.get(symbol)
+        if holding is not None and holding.quantity:
+            holding.last_price = price if isinstance(price, Decimal) else to_decimal(price)
+
+    def set_cash(self, cash: Decimal) -> None:
+        """Replace cash with the broker's authoritative figure."""
+        self.cash = cash
+
+    def position(self, symbol: str, ts: datetime) -> Position:
+        """Snapshot of the position in ``symbol`` (flat if none)."""
+        holding = self._holdings.get(symbol)
+        if holding is None:
+            return Position(symbol=symbol, ts=ts)
+        return Position(
+            symbol=symbol,
+            quantity=holding.quantity,
+            average_price=holding.average_price,
+            realized_pnl=holding.realized_pnl,
+            unrealized_pnl=holding.unrealized(),
+            last_price=holding.last_price,
+            ts=ts,
+        )
+
+    def positions(self, ts: datetime) -> list[Position]:
+        """Snapshots of every non-flat position, by symbol."""
+        return [self.position(s, ts) for s in sorted(self._holdings) if self._holdings[s].quantity]
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Total realised profit, net of commissions."""
+        return self._realized
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """Total open profit at the latest marks."""
+        return sum((h.unrealized() for h in self._holdings.values()), ZERO)
+
+    @property
+    def market_value(self) -> Decimal:
+        """Signed value of all positions at the latest marks (entry price where unmarked)."""
+        total = ZERO
+        for h in self._holdings.values():
+            if h.quantity:
+                price = h.last_price if h.last_price is not None else h.average_price
+                total += price * h.quantity * h.multiplier
+        return total
+
+    @property
+    def equity(self) -> Decimal:
+        """Cash plus the market value of positions."""
+        return self.cash + self.market_value
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        """Sum of absolute position values at the latest marks."""
+        total = ZERO
+        for h in self._holdings.values():
+            if h.quantity:
+                price = h.last_price if h.last_price is not None else h.average_price
+                total += abs(price * h.quantity * h.multiplier)
+        return total
+
+    def account(self, ts: datetime) -> Account:
+        """Snapshot of balances as an :class:`Account`."""
+        return Account(
+            account_id=self.account_id,
+            currency=self.currency,
+            cash=self.cash,
+            equity=self.equity,
+            buying_power=max(self.cash, ZERO),
+            realized_pnl=self.realized_pnl,
+            unrealized_pnl=self.unrealized_pnl,
+            ts=ts,
+        )

@@ -1,0 +1,444 @@
+"""The ``Strategy`` base class: what a trading idea subclasses.
+
+A strategy declares its instruments explicitly (``subscribe_bars`` / ``subscribe_quotes`` in
+``on_start``), reacts in ``on_*`` hooks, and acts through helpers (``buy``, ``sell``, ``bracket``,
+``modify``, ``cancel``, ``close_position``, timers). It never names a broker: the same class runs in
+a backtest, on paper and live.
+
+Hooks run on the engine's single dispatcher thread, one at a time, and must not block (see
+:mod:`framework.engine`). Order hooks hear only this strategy's orders; data hooks only the
+instruments it subscribed.
+
+Events:
+    on_quote (QuoteUpdated), on_bar (BarClosed), on_order_submitted, on_order_denied,
+    on_order_accepted, on_order_rejected, on_order_updated, on_order_partially_filled,
+    on_order_filled, on_order_pending_cancel, on_order_cancelled, on_order_cancel_rejected,
+    on_order_expired, on_position_changed, on_timer (TimerFired), on_data_stale, on_account_updated,
+    on_broker_connected, on_broker_degraded, on_broker_disconnected.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
+from typing import Generic
+from typing import TypeVar
+
+from framework.bus import Subscription
+from framework.config import StrategyConfig
+from framework.events import AccountUpdated
+from framework.events import BarClosed
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+from framework.events import DataStale
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
+from framework.events import OrderDenied
+from framework.events import OrderExpired
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderPendingCancel
+from framework.events import OrderRejected
+from framework.events import OrderSubmitted
+from framework.events import OrderUpdated
+from framework.events import PositionChanged
+from framework.events import QuoteUpdated
+from framework.events import TimerFired
+from framework.marketdata import Bar
+from framework.marketdata import Quote
+from framework.models import Instrument
+from framework.models import Order
+from framework.models import OrderType
+from framework.models import Position
+from framework.models import Side
+from framework.models import TimeInForce
+from framework.orders_api import OrderFactory
+from framework.orders_api import Price
+
+if TYPE_CHECKING:
+    from framework.engine import Engine
+    from framework.portfolio import Portfolio
+
+C = TypeVar("C", bound=StrategyConfig)
+
+
+class Strategy(Generic[C]):
+    """Base class of every strategy.
+
+    Subclasses set ``config_type`` to their :class:`StrategyConfig` subclass and override hooks.
+
+    Args:
+        config: Typed, frozen parameters; defaults to ``config_type()``.
+        strategy_id: Unique id within an engine; defaults to the class name.
+    """
+
+    config_type: ClassVar[type[StrategyConfig]] = StrategyConfig
+
+    def __init__(self, config: C | None = None, *, strategy_id: str | None = None) -> None:
+        self.config: C = config if config is not None else self.config_type()  # type: ignore[assignment]
+        self.id = strategy_id or type(self).__name__
+        self.log = logging.getLogger(f"tradebus.strategy.{self.id}")
+        self._engine: Engine | None = None
+        self._subscriptions: list[Subscription] = []
+        self._bar_durations: dict[str, set[timedelta]] = {}
+        self._watched: set[str] = set()
+        self._orders = OrderFactory(self)
+
+    # ----------------------------------------------------------------- hooks (override these)
+
+    def on_start(self) -> None:
+        """Called once when the engine starts: subscribe to data and set timers here."""
+
+    def on_stop(self) -> None:
+        """Called once when the engine stops."""
+
+    def on_quote(self, quote: Quote) -> None:
+        """A new quote for a subscribed instrument."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """A bar closed for a subscribed instrument and duration."""
+
+    def on_order_submitted(self, event: OrderSubmitted) -> None:
+        """An order passed the checks and went to the broker."""
+
+    def on_order_denied(self, event: OrderDenied) -> None:
+        """An order was refused before reaching the broker."""
+
+    def on_order_accepted(self, event: OrderAccepted) -> None:
+        """The broker acknowledged an order."""
+
+    def on_order_rejected(self, event: OrderRejected) -> None:
+        """The broker refused an order."""
+
+    def on_order_updated(self, event: OrderUpdated) -> None:
+        """The broker applied a modification."""
+
+    def on_order_partially_filled(self, event: OrderPartiallyFilled) -> None:
+        """Part of an order executed."""
+
+    def on_order_filled(self, event: OrderFilled) -> None:
+        """An order executed completely."""
+
+    def on_order_pending_cancel(self, event: OrderPendingCancel) -> None:
+        """A cancel request went to the broker."""
+
+    def on_order_cancelled(self, event: OrderCancelled) -> None:
+        """An order was cancelled."""
+
+    def on_order_cancel_rejected(self, event: OrderCancelRejected) -> None:
+        """A cancel or modify could not be applied."""
+
+    def on_order_expired(self, event: OrderExpired) -> None:
+        """An order's time in force ran out."""
+
+    def on_position_changed(self, event: PositionChanged) -> None:
+        """A position in a subscribed instrument changed."""
+
+    def on_timer(self, event: TimerFired) -> None:
+        """A timer set with :meth:`every` or :meth:`at` fired."""
+
+    def on_data_stale(self, event: DataStale) -> None:
+        """A subscribed instrument has had no data for too long."""
+
+    def on_account_updated(self, event: AccountUpdated) -> None:
+        """New account balances."""
+
+    def on_broker_connected(self, event: BrokerConnected) -> None:
+        """The broker is (again) connected."""
+
+    def on_broker_degraded(self, event: BrokerDegraded) -> None:
+        """The broker is partly usable."""
+
+    def on_broker_disconnected(self, event: BrokerDisconnected) -> None:
+        """The broker is not usable."""
+
+    # ----------------------------------------------------------------- wiring (one visible place)
+
+    def _own_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
+        # Events routed to this strategy by its id (sender=self.id).
+        return [
+            (OrderSubmitted, self.on_order_submitted),
+            (OrderDenied, self.on_order_denied),
+            (OrderAccepted, self.on_order_accepted),
+            (OrderRejected, self.on_order_rejected),
+            (OrderUpdated, self.on_order_updated),
+            (OrderPartiallyFilled, self.on_order_partially_filled),
+            (OrderFilled, self.on_order_filled),
+            (OrderPendingCancel, self.on_order_pending_cancel),
+            (OrderCancelled, self.on_order_cancelled),
+            (OrderCancelRejected, self.on_order_cancel_rejected),
+            (OrderExpired, self.on_order_expired),
+            (TimerFired, self.on_timer),
+        ]
+
+    def _broadcast_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
+        # Events every strategy hears (sender=ANY).
+        return [
+            (AccountUpdated, self.on_account_updated),
+            (BrokerConnected, self.on_broker_connected),
+            (BrokerDegraded, self.on_broker_degraded),
+            (BrokerDisconnected, self.on_broker_disconnected),
+        ]
+
+    def _instrument_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
+        # Events routed by symbol (sender=symbol), subscribed per declared instrument.
+        return [
+            (PositionChanged, self.on_position_changed),
+            (DataStale, self.on_data_stale),
+        ]
+
+    def bind(self, engine: Engine) -> None:
+        """Attach to ``engine`` (called by :meth:`Engine.add_strategy`)."""
+        if self._engine is not None:
+            msg = f"strategy {self.id!r} is already attached to an engine"
+            raise RuntimeError(msg)
+        self._engine = engine
+
+    def start(self) -> None:
+        """Subscribe the hooks and run :meth:`on_start` (called by the engine)."""
+        engine = self.engine
+        for event_type, handler in self._own_handlers():
+            self._subscriptions.append(engine.subscribe(event_type, handler, self.id))
+        for event_type, handler in self._broadcast_handlers():
+            self._subscriptions.append(engine.subscribe(event_type, handler))
+        self.on_start()
+
+    def stop(self) -> None:
+        """Run :meth:`on_stop`, then unsubscribe everything and cancel timers (called by the engine)."""
+        try:
+            self.on_stop()
+        finally:
+            for sub in self._subscriptions:
+                sub.cancel()
+            self._subscriptions.clear()
+            self._watched.clear()
+            self._bar_durations.clear()
+            self.engine.cancel_timers(self.id)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine this strategy runs in.
+
+        Raises:
+            RuntimeError: If the strategy was not added to an engine.
+        """
+        if self._engine is None:
+            msg = f"strategy {self.id!r} is not attached to an engine; use Engine.add_strategy()"
+            raise RuntimeError(msg)
+        return self._engine
+
+    # ----------------------------------------------------------------- data
+
+    def subscribe_quotes(self, symbol: str) -> Instrument:
+        """Receive ``on_quote`` for ``symbol``; returns the resolved instrument."""
+        engine = self.engine
+        instrument = engine.instrument(symbol)
+        self._watch_instrument(symbol)
+        self._subscriptions.append(engine.subscribe(QuoteUpdated, self._deliver_quote, symbol))
+        engine.subscribe_quotes(symbol)
+        return instrument
+
+    def subscribe_bars(self, symbol: str, duration: timedelta = timedelta(minutes=1)) -> Instrument:
+        """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument."""
+        engine = self.engine
+        instrument = engine.instrument(symbol)
+        durations = self._bar_durations.get(symbol)
+        if durations is None:
+            durations = self._bar_durations[symbol] = set()
+            self._watch_instrument(symbol)
+            self._subscriptions.append(engine.subscribe(BarClosed, self._deliver_bar, symbol))
+        if duration not in durations:
+            durations.add(duration)
+            engine.subscribe_bars(symbol, duration)
+        return instrument
+
+    def _watch_instrument(self, symbol: str) -> None:
+        if symbol in self._watched:
+            return
+        self._watched.add(symbol)
+        for event_type, handler in self._instrument_handlers():
+            self._subscriptions.append(self.engine.subscribe(event_type, handler, symbol))
+
+    def _deliver_quote(self, event: QuoteUpdated) -> None:
+        self.on_quote(event.quote)
+
+    def _deliver_bar(self, event: BarClosed) -> None:
+        bar = event.bar
+        if bar.duration in self._bar_durations[bar.symbol]:
+            self.on_bar(bar)
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def now(self) -> datetime:
+        """The engine clock's current time."""
+        return self.engine.clock.now()
+
+    @property
+    def portfolio(self) -> Portfolio:
+        """The shared portfolio (read it; the engine updates it)."""
+        return self.engine.portfolio
+
+    def instrument(self, symbol: str) -> Instrument:
+        """The resolved instrument for ``symbol``."""
+        return self.engine.instrument(symbol)
+
+    def position(self, symbol: str) -> Position:
+        """Current position in ``symbol`` (flat if none)."""
+        return self.engine.portfolio.position(symbol, self.now)
+
+    def open_orders(self) -> list[Order]:
+        """This strategy's orders that may still fill."""
+        return self.engine.orders.open(self.id)
+
+    def order(self, client_order_id: str) -> Order | None:
+        """Current snapshot of one order."""
+        return self.engine.orders.get(client_order_id)
+
+    # ----------------------------------------------------------------- orders
+
+    def buy(
+        self,
+        symbol: str,
+        quantity: Decimal | int | str,
+        *,
+        limit_price: Price | None = None,
+        stop_price: Price | None = None,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        outside_rth: bool = False,
+    ) -> str:
+        """Buy ``quantity``: market, or limit/stop/stop-limit by the prices given; returns the order id."""
+        return self._orders.place(
+            Side.BUY,
+            symbol,
+            quantity,
+            limit_price,
+            stop_price,
+            time_in_force=time_in_force,
+            outside_rth=outside_rth,
+        )
+
+    def sell(
+        self,
+        symbol: str,
+        quantity: Decimal | int | str,
+        *,
+        limit_price: Price | None = None,
+        stop_price: Price | None = None,
+        time_in_force: TimeInForce = TimeInForce.DAY,
+        outside_rth: bool = False,
+    ) -> str:
+        """Sell ``quantity``: market, or limit/stop/stop-limit by the prices given; returns the order id."""
+        return self._orders.place(
+            Side.SELL,
+            symbol,
+            quantity,
+            limit_price,
+            stop_price,
+            time_in_force=time_in_force,
+            outside_rth=outside_rth,
+        )
+
+    def submit(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> str:
+        """Submit any order; ``ticket`` takes OrderRequest fields (``order_type``, ``trail_percent``, ...)."""
+        return self._orders.submit(side, symbol, quantity, **ticket)
+
+    def trailing_stop(
+        self,
+        side: Side,
+        symbol: str,
+        quantity: Decimal | int | str,
+        *,
+        trail_amount: Price | None = None,
+        trail_percent: Price | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+    ) -> str:
+        """Submit a trailing stop trailing by an amount or a percent; returns the order id."""
+        return self._orders.submit(
+            side,
+            symbol,
+            quantity,
+            order_type=OrderType.TRAILING_STOP,
+            trail_amount=trail_amount,
+            trail_percent=trail_percent,
+            time_in_force=time_in_force,
+        )
+
+    def bracket(
+        self,
+        side: Side,
+        symbol: str,
+        quantity: Decimal | int | str,
+        *,
+        take_profit: Price,
+        stop_loss: Price,
+        entry_limit: Price | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+    ) -> tuple[str, str, str]:
+        """Enter with a market (or limit) order and attach an OCA take-profit and stop-loss.
+
+        Returns:
+            The client order ids of (entry, take profit, stop loss).
+        """
+        return self._orders.bracket(
+            side,
+            symbol,
+            quantity,
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+            entry_limit=entry_limit,
+            time_in_force=time_in_force,
+        )
+
+    def modify(
+        self,
+        client_order_id: str,
+        *,
+        quantity: Decimal | int | str | None = None,
+        limit_price: Price | None = None,
+        stop_price: Price | None = None,
+    ) -> None:
+        """Change a working order's quantity or prices (sends a full replacement ticket)."""
+        self._orders.modify(
+            client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
+        )
+
+    def cancel(self, client_order_id: str) -> None:
+        """Cancel one working order."""
+        self.engine.cancel_order(client_order_id)
+
+    def cancel_all(self) -> None:
+        """Cancel every working order of this strategy."""
+        for order in self.open_orders():
+            self.engine.cancel_order(order.client_order_id)
+
+    def close_position(self, symbol: str) -> str | None:
+        """Send a market order that flattens the position in ``symbol``; None if already flat."""
+        quantity = self.engine.portfolio.quantity(symbol)
+        if quantity == 0:
+            return None
+        side = Side.SELL if quantity > 0 else Side.BUY
+        return self._orders.place(side, symbol, abs(quantity), None, None)
+
+    # ----------------------------------------------------------------- timers
+
+    def every(self, interval: timedelta, name: str, *, start: datetime | None = None) -> None:
+        """Fire ``on_timer`` every ``interval`` (first at ``start``, default one interval from now)."""
+        first = start if start is not None else self.now + interval
+        self.engine.schedule_timer(self.id, name, first, interval)
+
+    def at(self, when: datetime, name: str) -> None:
+        """Fire ``on_timer`` once at ``when``."""
+        self.engine.schedule_timer(self.id, name, when)
+
+    def cancel_timer(self, name: str) -> bool:
+        """Cancel a timer; returns whether it was pending."""
+        return self.engine.cancel_timer(self.id, name)

@@ -1,0 +1,341 @@
+"""Test doubles for strategy authors (no broker needed).
+
+* :class:`FakeClock`: a :class:`~framework.clock.SimulatedClock` with a fixed default start.
+* :class:`EventRecorder`: subscribes to a bus and keeps every event it hears, in order.
+* :class:`ScriptedBroker`: an in-memory broker; records what it is asked and answers as scripted
+  (accept, fill, reject, cancel), or automatically fills market orders at the last price.
+* :func:`run_strategy`: drive a strategy with a list of market events and get every event back.
+
+Example::
+
+    events = run_strategy(MyStrategy(), [bar1, bar2, bar3])
+    orders = [type(e) for e in events if isinstance(e, OrderEvent)]
+    assert orders == [OrderSubmitted, OrderAccepted, OrderFilled]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from framework.broker import ConnectionState
+from framework.broker import EventSink
+from framework.bus import ANY
+from framework.bus import EventBus
+from framework.bus import Subscription
+from framework.clock import Clock
+from framework.clock import SimulatedClock
+from framework.config import EngineConfig
+from framework.engine import Engine
+from framework.events import ORDER_EVENTS
+from framework.events import AccountUpdated
+from framework.events import AnyEvent
+from framework.events import BarClosed
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+from framework.events import DataStale
+from framework.events import HandlerFailed
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderRejected
+from framework.events import OrderUpdated
+from framework.events import PositionChanged
+from framework.events import QuoteUpdated
+from framework.events import TimerFired
+from framework.marketdata import Bar
+from framework.marketdata import Quote
+from framework.models import Account
+from framework.models import Fill
+from framework.models import Instrument
+from framework.models import Order
+from framework.models import OrderRequest
+from framework.models import OrderType
+from framework.models import Position
+from framework.models import SecurityType
+from framework.models import to_decimal
+from framework.strategy import Strategy
+
+DEFAULT_START = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+
+ALL_EVENT_TYPES: tuple[type, ...] = (
+    QuoteUpdated,
+    BarClosed,
+    DataStale,
+    *ORDER_EVENTS,
+    PositionChanged,
+    AccountUpdated,
+    BrokerConnected,
+    BrokerDegraded,
+    BrokerDisconnected,
+    TimerFired,
+    HandlerFailed,
+)
+
+
+class FakeClock(SimulatedClock):
+    """A simulated clock starting at ``start`` (default 2024-01-02 14:30 UTC, a market open)."""
+
+    def __init__(self, start: datetime = DEFAULT_START) -> None:
+        super().__init__(start)
+
+
+class EventRecorder:
+    """Records every event of the given types published on a bus, in publication order.
+
+    Args:
+        bus: The bus to listen on.
+        types: Event types to record; default every type in the catalogue.
+        sender: Record only events with this sender; default all.
+    """
+
+    def __init__(self, bus: EventBus, types: Iterable[type] = ALL_EVENT_TYPES, sender: Any = ANY) -> None:
+        self.events: list[Any] = []
+        self._subs: list[Subscription] = [bus.subscribe(t, self.events.append, sender=sender) for t in types]
+
+    def types(self) -> list[type]:
+        """The types of the recorded events, in order."""
+        return [type(e) for e in self.events]
+
+    def of(self, event_type: type[Any]) -> list[Any]:
+        """The recorded events of one type."""
+        return [e for e in self.events if isinstance(e, event_type)]
+
+    def clear(self) -> None:
+        """Forget what was recorded."""
+        self.events.clear()
+
+    def close(self) -> None:
+        """Stop recording."""
+        for sub in self._subs:
+            sub.cancel()
+
+
+class ScriptedBroker:
+    """An in-memory broker for tests: it acts only as scripted.
+
+    Orders are acknowledged at once when ``auto_accept`` is true. With ``auto_fill`` true, market
+    orders fill completely at the last price seen through :meth:`push_quote` / :meth:`push_bar`
+    (ask/bid for quotes, the close for bars). Everything else waits for :meth:`fill`,
+    :meth:`reject`, :meth:`confirm_cancel`.
+
+    Attributes:
+        submitted: Every request received, in order.
+        modified: Every replacement ticket received.
+        cancel_requests: Every client order id asked to cancel.
+    """
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        cash: Decimal = Decimal(1_000_000),
+        auto_accept: bool = True,
+        auto_fill: bool = True,
+        instruments: Sequence[Instrument] = (),
+    ) -> None:
+        self.clock = clock
+        self.cash = cash
+        self.auto_accept = auto_accept
+        self.auto_fill = auto_fill
+        self.instruments = {i.symbol: i for i in instruments}
+        self.submitted: list[OrderRequest] = []
+        self.modified: list[OrderRequest] = []
+        self.cancel_requests: list[str] = []
+        self.quote_subscriptions: set[str] = set()
+        self.bar_subscriptions: set[tuple[str, timedelta]] = set()
+        self._state = ConnectionState.DISCONNECTED
+        self._sink: EventSink | None = None
+        self._last: dict[str, tuple[float, float]] = {}
+        self._exec_ids = itertools.count(1)
+        self._working: dict[str, OrderRequest] = {}
+
+    # --- connection
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Connected between :meth:`connect` and :meth:`disconnect`."""
+        return self._state
+
+    def connect(self, sink: EventSink) -> None:
+        """Start delivering events to ``sink``."""
+        self._sink = sink
+        self._state = ConnectionState.CONNECTED
+        self.emit(BrokerConnected(ts=self.clock.now(), broker=self.name))
+
+    def disconnect(self) -> None:
+        """Stop; idempotent."""
+        self._state = ConnectionState.DISCONNECTED
+
+    def emit(self, event: AnyEvent) -> None:
+        """Deliver an event to the engine as a real broker would."""
+        if self._sink is None:
+            msg = "ScriptedBroker is not connected"
+            raise RuntimeError(msg)
+        self._sink(event)
+
+    # --- market data
+    def resolve_instrument(self, symbol: str, security_type: SecurityType = SecurityType.STOCK) -> Instrument:
+        """Return the registered instrument, or a default stock with that symbol."""
+        return self.instruments.setdefault(symbol, Instrument(symbol=symbol, security_type=security_type))
+
+    def search_instruments(self, text: str) -> Sequence[Instrument]:
+        """Registered instruments whose symbol starts with ``text``."""
+        return [i for s, i in sorted(self.instruments.items()) if s.startswith(text.upper())]
+
+    def subscribe_quotes(self, instrument: Instrument) -> None:
+        """Record the subscription."""
+        self.quote_subscriptions.add(instrument.symbol)
+
+    def unsubscribe_quotes(self, instrument: Instrument) -> None:
+        """Forget the subscription."""
+        self.quote_subscriptions.discard(instrument.symbol)
+
+    def subscribe_bars(self, instrument: Instrument, duration: timedelta) -> None:
+        """Record the subscription."""
+        self.bar_subscriptions.add((instrument.symbol, duration))
+
+    def unsubscribe_bars(self, instrument: Instrument, duration: timedelta) -> None:
+        """Forget the subscription."""
+        self.bar_subscriptions.discard((instrument.symbol, duration))
+
+    def historical_bars(
+        self, instrument: Instrument, duration: timedelta, start: datetime, end: datetime
+    ) -> Sequence[Bar]:
+        """No history in a scripted broker."""
+        return []
+
+    def push_quote(self, quote: Quote) -> None:
+        """Emit ``QuoteUpdated`` and remember the price for automatic fills."""
+        bid = quote.bid or quote.last or quote.ask
+        ask = quote.ask or quote.last or quote.bid
+        if bid is not None and ask is not None:
+            self._last[quote.symbol] = (bid, ask)
+        self.emit(QuoteUpdated(quote.ts, quote))
+
+    def push_bar(self, bar: Bar) -> None:
+        """Emit ``BarClosed`` and remember the close for automatic fills."""
+        self._last[bar.symbol] = (bar.close, bar.close)
+        self.emit(BarClosed(bar.end, bar))
+
+    # --- execution
+    def submit_order(self, request: OrderRequest) -> None:
+        """Record; acknowledge and fill as configured."""
+        self.submitted.append(request)
+        self._working[request.client_order_id] = request
+        if self.auto_accept:
+            self.accept(request.client_order_id)
+        if self.auto_fill and request.order_type is OrderType.MARKET and request.symbol in self._last:
+            bid, ask = self._last[request.symbol]
+            self.fill(request.client_order_id, ask if request.side.sign > 0 else bid)
+
+    def modify_order(self, request: OrderRequest) -> None:
+        """Record and acknowledge the replacement."""
+        self.modified.append(request)
+        self._working[request.client_order_id] = request
+        self.emit(OrderUpdated(ts=self.clock.now(), client_order_id=request.client_order_id, request=request))
+
+    def cancel_order(self, client_order_id: str) -> None:
+        """Record; the test confirms with :meth:`confirm_cancel`."""
+        self.cancel_requests.append(client_order_id)
+
+    def accept(self, client_order_id: str) -> None:
+        """Acknowledge an order."""
+        self.emit(
+            OrderAccepted(
+                ts=self.clock.now(), client_order_id=client_order_id, broker_order_id=f"B{client_order_id}"
+            )
+        )
+
+    def reject(self, client_order_id: str, reason: str = "rejected by script") -> None:
+        """Reject an order."""
+        self._working.pop(client_order_id, None)
+        self.emit(OrderRejected(ts=self.clock.now(), client_order_id=client_order_id, reason=reason))
+
+    def confirm_cancel(self, client_order_id: str) -> None:
+        """Confirm a cancel."""
+        self._working.pop(client_order_id, None)
+        self.emit(OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason="cancelled"))
+
+    def fill(self, client_order_id: str, price: float | Decimal, quantity: Decimal | None = None) -> Fill:
+        """Execute ``quantity`` (default: all) of a working order at ``price``."""
+        request = self._working[client_order_id]
+        qty = quantity if quantity is not None else request.quantity
+        fill = Fill(
+            execution_id=f"X{next(self._exec_ids)}",
+            client_order_id=client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=qty,
+            price=price if isinstance(price, Decimal) else to_decimal(price),
+            ts=self.clock.now(),
+        )
+        kind = OrderFilled if quantity is None or qty == request.quantity else OrderPartiallyFilled
+        self.emit(kind(ts=fill.ts, client_order_id=client_order_id, fill=fill))
+        return fill
+
+    def open_orders(self) -> Sequence[Order]:
+        """Working orders as the broker sees them."""
+        return [Order(request=r, updated=self.clock.now()) for r in self._working.values()]
+
+    def positions(self) -> Sequence[Position]:
+        """A scripted broker reports no positions of its own."""
+        return []
+
+    def account(self) -> Account:
+        """The scripted starting balances."""
+        return Account(
+            account_id="SCRIPTED",
+            cash=self.cash,
+            equity=self.cash,
+            buying_power=self.cash,
+            ts=self.clock.now(),
+        )
+
+
+def run_strategy(
+    strategy: Strategy[Any],
+    market: Iterable[Quote | Bar],
+    *,
+    broker: ScriptedBroker | None = None,
+    clock: SimulatedClock | None = None,
+) -> list[Any]:
+    """Run ``strategy`` over quotes and bars through a real engine; return every event published.
+
+    The clock follows the data (a bar is delivered at its end time). Handler errors are raised, not
+    isolated, so a broken strategy fails the test.
+    """
+    items = list(market)
+    clock = clock or SimulatedClock(_delivery_time(items[0]) if items else DEFAULT_START)
+    broker = broker or ScriptedBroker(clock)
+    engine = Engine(broker, clock=clock, config=EngineConfig(raise_errors=True, order_id_prefix="T"))
+    recorder = EventRecorder(engine.bus)
+    engine.add_strategy(strategy)
+    engine.start()
+    engine.run_pending()
+    for item in items:
+        when = _delivery_time(item)
+        if when > clock.now():
+            clock.set(when)
+        if isinstance(item, Quote):
+            broker.push_quote(item)
+        else:
+            broker.push_bar(item)
+        engine.run_pending()
+    engine.stop()
+    recorder.close()
+    return recorder.events
+
+
+def _delivery_time(item: Quote | Bar) -> datetime:
+    # a quote is delivered when it is stamped, a bar when it closes
+    return item.ts if isinstance(item, Quote) else item.end

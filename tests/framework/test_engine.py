@@ -1,0 +1,330 @@
+"""Engine: state before strategies, routing per strategy, denial, timers, threading, lifecycle."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from framework.bus import EventBus
+from framework.config import EngineConfig
+from framework.engine import Engine
+from framework.errors import OrderError
+from framework.events import BrokerConnected
+from framework.events import DataStale
+from framework.events import HandlerFailed
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderDenied
+from framework.events import OrderFilled
+from framework.events import OrderPendingCancel
+from framework.events import OrderRejected
+from framework.events import OrderSubmitted
+from framework.events import PositionChanged
+from framework.events import QuoteUpdated
+from framework.events import TimerFired
+from framework.marketdata import Quote
+from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.models import OrderStatus
+from framework.strategy import Strategy
+from framework.testing import EventRecorder
+from framework.testing import FakeClock
+from framework.testing import ScriptedBroker
+
+
+class QuoteTrader(Strategy):
+    """Buys 10 AAPL at market on the first quote whose ask is under 100; records what it hears."""
+
+    def __init__(self, strategy_id: str = "trader") -> None:
+        super().__init__(strategy_id=strategy_id)
+        self.heard: list[object] = []
+        self.position_seen_at_fill: Decimal | None = None
+
+    def on_start(self) -> None:
+        self.subscribe_quotes("AAPL")
+
+    def on_quote(self, quote: Quote) -> None:
+        self.heard.append(quote)
+        if (
+            quote.ask is not None
+            and quote.ask < 100
+            and not self.open_orders()
+            and self.position("AAPL").is_flat
+        ):
+            self.buy("AAPL", 10)
+
+    def on_order_filled(self, event: OrderFilled) -> None:
+        self.heard.append(event)
+        self.position_seen_at_fill = self.portfolio.quantity("AAPL")
+
+
+def quote(clock: FakeClock, bid: float, ask: float, symbol: str = "AAPL") -> Quote:
+    return Quote(symbol, clock.now(), bid=bid, ask=ask)
+
+
+def test_scripted_quotes_produce_the_expected_orders(
+    engine: Engine, broker: ScriptedBroker, clock: FakeClock, recorder: EventRecorder
+) -> None:
+    strategy = QuoteTrader()
+    engine.add_strategy(strategy)
+    engine.start()
+    for bid, ask in [(101.0, 101.1), (99.9, 100.0), (99.5, 99.6), (99.0, 99.1)]:
+        clock.advance(timedelta(seconds=1))
+        broker.push_quote(quote(clock, bid, ask))
+        engine.run_pending()
+    assert [r.side.value for r in broker.submitted] == ["buy"]
+    assert broker.submitted[0].quantity == 10
+    order_events = [t for t in recorder.types() if t.__name__.startswith("Order")]
+    assert order_events == [OrderSubmitted, OrderAccepted, OrderFilled]
+    fill = recorder.of(OrderFilled)[0].fill
+    assert fill.price == Decimal("99.6")
+    # the portfolio was updated before the strategy heard the fill
+    assert strategy.position_seen_at_fill == 10
+    assert recorder.of(PositionChanged)[0].position.quantity == 10
+    assert engine.portfolio.cash == Decimal(1_000_000) - Decimal("996.0")
+
+
+def test_a_failing_strategy_does_not_stop_another_strategys_delivery(
+    broker: ScriptedBroker, clock: FakeClock
+) -> None:
+    class Broken(Strategy):
+        def on_start(self) -> None:
+            self.subscribe_quotes("AAPL")
+
+        def on_quote(self, quote: Quote) -> None:
+            raise RuntimeError("strategy bug")
+
+    engine = Engine(broker, clock=clock, config=EngineConfig(order_id_prefix="T"))  # isolation on
+    healthy = QuoteTrader("healthy")
+    engine.add_strategy(Broken(strategy_id="broken"))
+    engine.add_strategy(healthy)
+    failures = EventRecorder(engine.bus, [HandlerFailed])
+    engine.start()
+    for _ in range(3):
+        broker.push_quote(quote(clock, 101.0, 101.1))
+        engine.run_pending()
+    assert len([h for h in healthy.heard if isinstance(h, Quote)]) == 3
+    assert len(failures.events) == 3
+    assert "strategy bug" in failures.events[0].error
+    engine.stop()
+
+
+def test_order_events_reach_only_the_owning_strategy(
+    engine: Engine, broker: ScriptedBroker, clock: FakeClock
+) -> None:
+    one, two = QuoteTrader("one"), QuoteTrader("two")
+    engine.add_strategy(one)
+    engine.add_strategy(two)
+    engine.start()
+    broker.push_quote(quote(clock, 99.0, 99.1))
+    engine.run_pending()  # both strategies buy
+    one_fills = [h for h in one.heard if isinstance(h, OrderFilled)]
+    two_fills = [h for h in two.heard if isinstance(h, OrderFilled)]
+    assert len(one_fills) == 1
+    assert len(two_fills) == 1
+    assert one_fills[0].client_order_id != two_fills[0].client_order_id
+
+
+def test_order_is_denied_when_a_pre_trade_check_says_no(
+    broker: ScriptedBroker, clock: FakeClock, aapl: Instrument
+) -> None:
+    def max_ten(request: OrderRequest, engine: Engine) -> str | None:
+        return "quantity above 10" if request.quantity > 10 else None
+
+    engine = Engine(
+        broker, clock=clock, config=EngineConfig(raise_errors=True, order_id_prefix="T"), checks=[max_ten]
+    )
+    recorder = EventRecorder(engine.bus)
+    engine.start()
+    engine.submit_order(OrderRequest(client_order_id="big", instrument=aapl, side="buy", quantity=11))
+    engine.run_pending()
+    assert broker.submitted == []
+    assert recorder.of(OrderDenied)[0].reason == "quantity above 10"
+    order = engine.orders.get("big")
+    assert order is not None
+    assert order.status is OrderStatus.DENIED
+    engine.stop()
+
+
+def test_orders_are_denied_while_the_broker_is_disconnected(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
+) -> None:
+    engine.start()
+    broker.disconnect()
+    engine.submit_order(OrderRequest(client_order_id="x", instrument=aapl, side="buy", quantity=1))
+    engine.run_pending()
+    assert broker.submitted == []
+    assert "disconnected" in recorder.of(OrderDenied)[0].reason
+
+
+def test_transport_failure_on_submit_becomes_rejection(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
+) -> None:
+    def refuse(request: OrderRequest) -> None:
+        raise ConnectionError("gateway unreachable")
+
+    broker.submit_order = refuse  # type: ignore[method-assign]
+    engine.start()
+    engine.submit_order(OrderRequest(client_order_id="x", instrument=aapl, side="buy", quantity=1))
+    engine.run_pending()
+    assert recorder.of(OrderRejected)[0].reason == "gateway unreachable"
+
+
+def test_cancel_flow_and_errors(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
+) -> None:
+    engine.start()
+    request = OrderRequest(
+        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
+    )
+    engine.submit_order(request)
+    engine.run_pending()
+    engine.cancel_order("L1")
+    engine.cancel_order("L1")  # already pending cancel: no second request
+    engine.run_pending()
+    broker.confirm_cancel("L1")
+    engine.run_pending()
+    assert broker.cancel_requests == ["L1"]
+    assert recorder.types()[-2:] == [OrderPendingCancel, OrderCancelled]
+    with pytest.raises(OrderError, match="unknown"):
+        engine.cancel_order("nope")
+    with pytest.raises(OrderError, match="cancelled"):
+        engine.modify_order(request)
+
+
+def test_client_order_ids_are_unique_and_prefixed(clock: FakeClock, broker: ScriptedBroker) -> None:
+    engine = Engine(broker, clock=clock)
+    engine.start()
+    ids = {engine.next_client_order_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(i.startswith("s6n1m0.") for i in ids)  # base36 of the start time, 2024-01-02 14:30 UTC
+    engine.stop()
+
+
+def test_timers_fire_from_the_clock(engine: Engine, clock: FakeClock) -> None:
+    fired: list[TimerFired] = []
+
+    class Ticker(Strategy):
+        def on_start(self) -> None:
+            self.every(timedelta(minutes=1), "minute")
+            self.at(self.now + timedelta(seconds=90), "once")
+
+        def on_timer(self, event: TimerFired) -> None:
+            fired.append(event)
+
+    engine.add_strategy(Ticker())
+    engine.start()
+    clock.advance(timedelta(minutes=3, seconds=5))
+    engine.run_pending()
+    assert [e.name for e in fired] == ["minute", "once", "minute", "minute"]
+    assert fired[1].scheduled == clock.now() - timedelta(minutes=1, seconds=35)
+
+
+def test_data_stale_is_reported_once_per_silence(broker: ScriptedBroker, clock: FakeClock) -> None:
+    engine = Engine(
+        broker, clock=clock, config=EngineConfig(raise_errors=True, stale_data_after=timedelta(seconds=30))
+    )
+    stale: list[DataStale] = []
+
+    class Watcher(Strategy):
+        def on_start(self) -> None:
+            self.subscribe_quotes("AAPL")
+
+        def on_data_stale(self, event: DataStale) -> None:
+            stale.append(event)
+
+    engine.add_strategy(Watcher())
+    engine.start()
+    clock.advance(timedelta(seconds=31))
+    engine.run_pending()
+    engine.run_pending()
+    assert [e.symbol for e in stale] == ["AAPL"]
+    broker.push_quote(quote(clock, 1.0, 1.1))
+    engine.run_pending()
+    clock.advance(timedelta(seconds=31))
+    engine.run_pending()
+    assert len(stale) == 2
+    assert stale[1].last_update is not None
+    engine.stop()
+
+
+def test_stop_unsubscribes_strategies_and_broker_data(
+    engine: Engine, broker: ScriptedBroker, clock: FakeClock
+) -> None:
+    strategy = QuoteTrader()
+    engine.add_strategy(strategy)
+    engine.start()
+    assert broker.quote_subscriptions == {"AAPL"}
+    engine.stop()
+    assert broker.quote_subscriptions == set()
+    assert engine.bus.receiver_count(QuoteUpdated) == 0
+    assert not engine.running
+
+
+def test_dispatcher_thread_delivers_events_enqueued_from_another_thread(
+    broker: ScriptedBroker, clock: FakeClock
+) -> None:
+    engine = Engine(broker, clock=clock, bus=EventBus(raise_errors=True))
+    delivered = threading.Event()
+    threads: list[str] = []
+
+    def handler(event: BrokerConnected) -> None:
+        threads.append(threading.current_thread().name)
+        delivered.set()
+
+    engine.bus.subscribe(BrokerConnected, handler)
+    engine.start()
+    engine.start_dispatcher()
+    io_thread = threading.Thread(target=lambda: engine.enqueue(BrokerConnected(ts=clock.now(), broker="io")))
+    io_thread.start()
+    io_thread.join()
+    assert delivered.wait(timeout=10)
+    engine.stop()
+    assert set(threads) == {"tradebus-dispatcher"}
+
+
+def test_run_stops_on_keyboard_interrupt(broker: ScriptedBroker, clock: FakeClock) -> None:
+    engine = Engine(broker, clock=clock)
+
+    class Interrupting(Strategy):
+        def on_start(self) -> None:
+            self.subscribe_quotes("AAPL")
+
+        def on_quote(self, quote: Quote) -> None:
+            raise KeyboardInterrupt
+
+    engine.add_strategy(Interrupting())
+    engine.start()
+    broker.push_quote(quote(clock, 1.0, 1.1))
+    started = time.monotonic()
+    engine.run()
+    assert not engine.running
+    assert time.monotonic() - started < 30  # returned instead of hanging
+
+
+def test_run_returns_when_until_is_true(engine: Engine) -> None:
+    engine.start()
+    engine.run(until=lambda: True)
+    assert not engine.running
+
+
+def test_duplicate_strategy_id_is_refused(engine: Engine) -> None:
+    engine.add_strategy(QuoteTrader("same"))
+    with pytest.raises(ValueError, match="already registered"):
+        engine.add_strategy(QuoteTrader("same"))
+
+
+def test_strategy_added_while_running_starts_at_once(engine: Engine, broker: ScriptedBroker) -> None:
+    engine.start()
+    engine.add_strategy(QuoteTrader())
+    assert broker.quote_subscriptions == {"AAPL"}
+
+
+def test_fake_clock_default_engine_config() -> None:
+    assert EngineConfig().require_connected is True
+    with pytest.raises(ValueError, match="order_id_prefix"):
+        EngineConfig(order_id_prefix="bad prefix!")
