@@ -1,0 +1,161 @@
+"""A plain-text live view of a running engine, for the terminal.
+
+One line per order event and fill, one per connection change or handler failure, and a status line
+with quotes, positions and P&L every few seconds of engine-clock time. It only listens on the bus
+(it runs on the dispatcher thread like any handler) and never prints account secrets.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import IO
+from typing import Any
+
+from framework.bus import Subscription
+from framework.engine import Engine
+from framework.events import ORDER_EVENTS
+from framework.events import BarClosed
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+from framework.events import DataStale
+from framework.events import HandlerFailed
+from framework.events import OrderDenied
+from framework.events import OrderEvent
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderRejected
+from framework.events import OrderSubmitted
+from framework.events import QuoteUpdated
+from framework.events import TimerFired
+from framework.marketdata import Quote
+from framework.models import OrderStatus
+
+OWNER = "console-view"
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+class ConsoleView:
+    """Prints what happens in ``engine`` to ``out``.
+
+    Args:
+        engine: The engine to watch.
+        out: Where to write (a terminal or file).
+        status_every: Engine-clock interval between status lines.
+    """
+
+    def __init__(self, engine: Engine, out: IO[str], status_every: timedelta = timedelta(seconds=5)) -> None:
+        self.engine = engine
+        self.out = out
+        self.lines = 0
+        self._quotes: dict[str, Quote] = {}
+        self._closes: dict[str, float] = {}
+        bus = engine.bus
+        self._subs: list[Subscription] = [
+            bus.subscribe(QuoteUpdated, self._on_quote),
+            bus.subscribe(BarClosed, self._on_bar),
+            bus.subscribe(TimerFired, self._on_timer, sender=OWNER),
+            *(bus.subscribe(t, self._on_order) for t in ORDER_EVENTS),
+            *(
+                bus.subscribe(t, self._on_notice)
+                for t in (BrokerConnected, BrokerDegraded, BrokerDisconnected)
+            ),
+            bus.subscribe(HandlerFailed, self._on_notice),
+            bus.subscribe(DataStale, self._on_notice),
+        ]
+        engine.schedule_timer(OWNER, "status", engine.clock.now() + status_every, status_every)
+
+    def close(self) -> None:
+        """Stop listening."""
+        for sub in self._subs:
+            sub.cancel()
+        self.engine.cancel_timers(OWNER)
+
+    def _write(self, text: str) -> None:
+        stamp = self.engine.clock.now().strftime("%H:%M:%S")
+        self.out.write(f"{stamp}  {text}\n")
+        self.out.flush()
+        self.lines += 1
+
+    def _on_quote(self, event: QuoteUpdated) -> None:
+        self._quotes[event.quote.symbol] = event.quote
+
+    def _on_bar(self, event: BarClosed) -> None:
+        self._closes[event.bar.symbol] = event.bar.close
+
+    def _on_order(self, event: OrderEvent) -> None:
+        self._write(describe_order_event(event))
+
+    def _on_notice(self, event: Any) -> None:
+        if isinstance(event, HandlerFailed):
+            self._write(f"ERROR  handler {event.handler} failed: {event.error_type}: {event.error}")
+        elif isinstance(event, DataStale):
+            self._write(f"STALE  no data for {event.symbol} since {event.last_update}")
+        else:
+            reason = getattr(event, "reason", "")
+            self._write(
+                f"BROKER {type(event).__name__.removeprefix('Broker').lower()} {event.broker} {reason}".rstrip()
+            )
+
+    def _on_timer(self, event: TimerFired) -> None:
+        self._write(self.status_line())
+
+    def status_line(self) -> str:
+        """Quotes, positions, P&L and equity in one line."""
+        parts = []
+        for symbol in sorted(set(self._quotes) | set(self._closes)):
+            quote = self._quotes.get(symbol)
+            if quote is not None and quote.bid is not None and quote.ask is not None:
+                parts.append(f"{symbol} {quote.bid:.2f}/{quote.ask:.2f}")
+            elif symbol in self._closes:
+                parts.append(f"{symbol} {self._closes[symbol]:.2f}")
+        portfolio = self.engine.portfolio
+        positions = " ".join(f"{p.symbol}:{p.quantity}" for p in portfolio.positions(self.engine.clock.now()))
+        return (
+            f"STATUS {' '.join(parts) or 'no data yet'} | pos {positions or 'flat'} | "
+            f"realized {_money(portfolio.realized_pnl)} unrealized {_money(portfolio.unrealized_pnl)} "
+            f"equity {_money(portfolio.equity)}"
+        )
+
+    @staticmethod
+    def summary(engine: Engine) -> str:
+        """A few lines summing up a run: orders by final status, fills, P&L, equity."""
+        orders = engine.orders.all()
+        by_status: dict[OrderStatus, int] = {}
+        for order in orders:
+            by_status[order.status] = by_status.get(order.status, 0) + 1
+        statuses = ", ".join(f"{n} {s.value}" for s, n in sorted(by_status.items())) or "none"
+        filled = sum((o.filled_quantity for o in orders), Decimal(0))
+        p = engine.portfolio
+        return "\n".join(
+            [
+                "--- summary ---",
+                f"orders: {len(orders)} ({statuses}); quantity filled: {filled}",
+                f"realized P&L {_money(p.realized_pnl)}, unrealized {_money(p.unrealized_pnl)}, "
+                f"commissions {_money(p.commissions)}",
+                f"cash {_money(p.cash)}, equity {_money(p.equity)}",
+            ]
+        )
+
+
+def describe_order_event(event: OrderEvent) -> str:
+    """One human line for an order event."""
+    cid = event.client_order_id
+    if isinstance(event, OrderSubmitted):
+        r = event.order.request
+        price = f" @ {r.limit_price}" if r.limit_price is not None else ""
+        stop = f" stop {r.stop_price}" if r.stop_price is not None else ""
+        return f"ORDER  {cid} submitted: {r.side.value} {r.quantity} {r.symbol} {r.order_type.value}{price}{stop}"
+    if isinstance(event, OrderFilled | OrderPartiallyFilled):
+        f = event.fill
+        verb = "bought" if f.side.value == "buy" else "sold"
+        partial = " (partial)" if isinstance(event, OrderPartiallyFilled) else ""
+        return f"FILL   {cid} {verb} {f.quantity} {f.symbol} @ {f.price} commission {f.commission}{partial}"
+    if isinstance(event, OrderRejected | OrderDenied):
+        return f"ORDER  {cid} {type(event).__name__.removeprefix('Order').lower()}: {event.reason}"
+    name = type(event).__name__.removeprefix("Order")
+    return f"ORDER  {cid} {name.lower()}"

@@ -1,0 +1,149 @@
+"""Load a strategy class by dotted path or file path, and build its typed config.
+
+Accepted forms of ``spec``:
+
+* ``package.module:ClassName`` or ``package.module.ClassName`` (importable module);
+* ``path/to/file.py:ClassName``, or ``path/to/file.py`` when the file defines exactly one
+  :class:`~framework.strategy.Strategy` subclass.
+
+Parameters come as ``key=value`` strings (from ``--param``) and/or a mapping (from a TOML file);
+pydantic converts them to the config's field types, and a bad one raises :class:`ConfigError`
+naming the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Iterable
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+
+from framework.config import StrategyConfig
+from framework.errors import ConfigError
+from framework.errors import StrategyLoadError
+from framework.strategy import Strategy
+
+
+def load_strategy_class(spec: str) -> type[Strategy[Any]]:
+    """Import and return the strategy class named by ``spec``.
+
+    Raises:
+        StrategyLoadError: If the module, file or class cannot be found, or is not a Strategy.
+    """
+    target, _, attr = spec.partition(":")
+    if target.endswith(".py"):
+        module = _import_file(Path(target))
+    elif attr:
+        module = _import_module(target)
+    else:
+        target, _, attr = spec.rpartition(".")
+        if not target:
+            msg = f"strategy {spec!r}: expected 'package.module:ClassName' or 'file.py[:ClassName]'"
+            raise StrategyLoadError(msg)
+        module = _import_module(target)
+    cls = getattr(module, attr, None) if attr else _only_strategy_in(module, spec)
+    if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
+        msg = f"strategy {spec!r}: {attr or 'the file'} is not a Strategy subclass in {module.__name__}"
+        raise StrategyLoadError(msg)
+    return cls
+
+
+def _import_module(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        msg = f"cannot import strategy module {name!r}: {e}"
+        raise StrategyLoadError(msg) from e
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        msg = f"strategy file {path} does not exist"
+        raise StrategyLoadError(msg)
+    resolved = path.resolve()
+    # a stable module name per file, so a file loaded twice is the same module
+    name = "tradebus_user_" + hashlib.sha1(str(resolved).encode(), usedforsecurity=False).hexdigest()[:12]
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, resolved)
+    if spec is None or spec.loader is None:
+        msg = f"cannot load strategy file {path}"
+        raise StrategyLoadError(msg)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # user code at import time: report where, with the cause chained
+        del sys.modules[name]
+        msg = f"strategy file {path} failed to import: {e!r}"
+        raise StrategyLoadError(msg) from e
+    return module
+
+
+def _only_strategy_in(module: ModuleType, spec: str) -> type[Strategy[Any]]:
+    found = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Strategy)
+        and obj is not Strategy
+        and obj.__module__ == module.__name__
+    ]
+    if len(found) != 1:
+        names = ", ".join(sorted(c.__name__ for c in found)) or "none"
+        msg = f"strategy {spec!r}: name the class (file defines {names})"
+        raise StrategyLoadError(msg)
+    return found[0]
+
+
+def parse_params(pairs: Iterable[str]) -> dict[str, str]:
+    """Turn ``["fast=10", "symbol=AAPL"]`` into a dict.
+
+    Raises:
+        ConfigError: If an item has no ``=`` or an empty key.
+    """
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            msg = f"parameter {pair!r} must look like key=value"
+            raise ConfigError(msg, key="--param")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def build_config(
+    config_type: type[StrategyConfig], params: Mapping[str, Any], *, source: str | None = None
+) -> StrategyConfig:
+    """Validate ``params`` into ``config_type``.
+
+    Raises:
+        ConfigError: Naming the first bad key (and the file, when ``source`` is given).
+    """
+    try:
+        return config_type.model_validate(dict(params))
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "strategy"
+        raise ConfigError(first["msg"], key=key, source=source) from e
+
+
+def create_strategy(
+    spec: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    strategy_id: str | None = None,
+    source: str | None = None,
+) -> Strategy[Any]:
+    """Load the class named by ``spec`` and instantiate it with validated parameters."""
+    cls = load_strategy_class(spec)
+    config = build_config(cls.config_type, params or {}, source=source)
+    return cls(config, strategy_id=strategy_id)
