@@ -6,6 +6,8 @@
   (accept, fill, reject, cancel), or automatically fills market orders at the last price.
 * :func:`run_strategy`: drive a strategy with a list of market events and get every event back.
 
+Broker authors: :mod:`framework.conformance` holds the checks every adapter must pass.
+
 Example::
 
     events = run_strategy(MyStrategy(), [bar1, bar2, bar3])
@@ -125,7 +127,7 @@ class ScriptedBroker:
     Orders are acknowledged at once when ``auto_accept`` is true. With ``auto_fill`` true, market
     orders fill completely at the last price seen through :meth:`push_quote` / :meth:`push_bar`
     (ask/bid for quotes, the close for bars). Everything else waits for :meth:`fill`,
-    :meth:`reject`, :meth:`confirm_cancel`.
+    :meth:`reject`, :meth:`confirm_cancel` (or ``auto_cancel``).
 
     Attributes:
         submitted: Every request received, in order.
@@ -142,12 +144,14 @@ class ScriptedBroker:
         cash: Decimal = Decimal(1_000_000),
         auto_accept: bool = True,
         auto_fill: bool = True,
+        auto_cancel: bool = False,
         instruments: Sequence[Instrument] = (),
     ) -> None:
         self.clock = clock
         self.cash = cash
         self.auto_accept = auto_accept
         self.auto_fill = auto_fill
+        self.auto_cancel = auto_cancel
         self.instruments = {i.symbol: i for i in instruments}
         self.submitted: list[OrderRequest] = []
         self.modified: list[OrderRequest] = []
@@ -159,6 +163,7 @@ class ScriptedBroker:
         self._last: dict[str, tuple[float, float]] = {}
         self._exec_ids = itertools.count(1)
         self._working: dict[str, OrderRequest] = {}
+        self._filled: dict[str, Decimal] = {}
 
     # --- connection
     @property
@@ -245,15 +250,15 @@ class ScriptedBroker:
         self.emit(OrderUpdated(ts=self.clock.now(), client_order_id=request.client_order_id, request=request))
 
     def cancel_order(self, client_order_id: str) -> None:
-        """Record; the test confirms with :meth:`confirm_cancel`."""
+        """Record; confirm at once if ``auto_cancel``, else the test confirms with :meth:`confirm_cancel`."""
         self.cancel_requests.append(client_order_id)
+        if self.auto_cancel and client_order_id in self._working:
+            self.confirm_cancel(client_order_id)
 
     def accept(self, client_order_id: str) -> None:
         """Acknowledge an order."""
         self.emit(
-            OrderAccepted(
-                ts=self.clock.now(), client_order_id=client_order_id, broker_order_id=f"B{client_order_id}"
-            )
+            OrderAccepted(ts=self.clock.now(), client_order_id=client_order_id, broker_order_id=f"B{client_order_id}")
         )
 
     def reject(self, client_order_id: str, reason: str = "rejected by script") -> None:
@@ -267,9 +272,10 @@ class ScriptedBroker:
         self.emit(OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason="cancelled"))
 
     def fill(self, client_order_id: str, price: float | Decimal, quantity: Decimal | None = None) -> Fill:
-        """Execute ``quantity`` (default: all) of a working order at ``price``."""
+        """Execute ``quantity`` (default: all that remains) of a working order at ``price``."""
         request = self._working[client_order_id]
-        qty = quantity if quantity is not None else request.quantity
+        done = self._filled.get(client_order_id, Decimal(0))
+        qty = quantity if quantity is not None else request.quantity - done
         fill = Fill(
             execution_id=f"X{next(self._exec_ids)}",
             client_order_id=client_order_id,
@@ -279,7 +285,11 @@ class ScriptedBroker:
             price=price if isinstance(price, Decimal) else to_decimal(price),
             ts=self.clock.now(),
         )
-        kind = OrderFilled if quantity is None or qty == request.quantity else OrderPartiallyFilled
+        self._filled[client_order_id] = done + qty
+        complete = done + qty >= request.quantity
+        if complete:
+            del self._working[client_order_id]
+        kind = OrderFilled if complete else OrderPartiallyFilled
         self.emit(kind(ts=fill.ts, client_order_id=client_order_id, fill=fill))
         return fill
 
