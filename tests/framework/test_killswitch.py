@@ -1,0 +1,107 @@
+"""The kill switch denies new orders, cancels open ones, and survives a restart until cleared."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from framework.engine import Engine
+from framework.events import OrderCancelled
+from framework.events import OrderDenied
+from framework.killswitch import KillSwitch
+from framework.killswitch import clear
+from framework.killswitch import halt
+from framework.killswitch import halt_reason
+from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.testing import EventRecorder
+from framework.testing import FakeClock
+from framework.testing import ScriptedBroker
+
+AAPL = Instrument(symbol="AAPL")
+
+
+def limit(cid: str) -> OrderRequest:
+    return OrderRequest(
+        client_order_id=cid, instrument=AAPL, side="buy", quantity=1, order_type="limit", limit_price=90
+    )
+
+
+def build(flag: Path, clock: FakeClock) -> tuple[Engine, ScriptedBroker, KillSwitch, EventRecorder]:
+    broker = ScriptedBroker(clock, auto_cancel=True)
+    engine = Engine(broker, clock=clock)
+    switch = KillSwitch(flag)
+    switch.attach(engine)
+    recorder = EventRecorder(engine.bus, [OrderDenied, OrderCancelled])
+    engine.start()
+    return engine, broker, switch, recorder
+
+
+def test_engage_cancels_open_orders_and_denies_new_ones(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine, broker, switch, recorder = build(tmp_path / "HALT", clock)
+    for cid in ("a", "b"):
+        engine.submit_order(limit(cid))
+    engine.run_pending()
+    switch.engage("operator said stop")
+    engine.run_pending()
+    assert sorted(broker.cancel_requests) == ["a", "b"]
+    assert len(recorder.of(OrderCancelled)) == 2
+    engine.submit_order(limit("c"))
+    engine.run_pending()
+    assert recorder.of(OrderDenied)[0].reason == "trading halted: operator said stop"
+    assert [r.client_order_id for r in broker.submitted] == ["a", "b"]
+
+
+def test_flag_file_written_by_another_process_halts_within_one_poll(tmp_path: Path) -> None:
+    clock = FakeClock()
+    flag = tmp_path / "HALT"
+    engine, broker, switch, _ = build(flag, clock)
+    engine.submit_order(limit("a"))
+    engine.run_pending()
+    halt(flag, "from the CLI", clock.now())
+    assert not switch.halted  # not yet polled
+    clock.advance(timedelta(seconds=1))
+    engine.run_pending()
+    assert switch.halted
+    assert broker.cancel_requests == ["a"]
+
+
+def test_halt_survives_a_restart_until_cleared(tmp_path: Path) -> None:
+    flag = tmp_path / "state" / "HALT"
+    clock = FakeClock()
+    first, _, switch, _ = build(flag, clock)
+    switch.engage("daily loss")
+    first.stop()
+    engine, broker, restarted, _ = build(flag, clock)
+    assert restarted.halted
+    assert restarted.reason == "daily loss"
+    engine.submit_order(limit("x"))
+    engine.run_pending()
+    assert broker.submitted == []
+    restarted.release()
+    engine.submit_order(limit("y"))
+    engine.run_pending()
+    assert [r.client_order_id for r in broker.submitted] == ["y"]
+    assert not flag.exists()
+
+
+def test_removing_the_flag_file_clears_at_the_next_poll(tmp_path: Path) -> None:
+    clock = FakeClock()
+    flag = tmp_path / "HALT"
+    halt(flag, "x", clock.now())
+    engine, _, switch, _ = build(flag, clock)
+    assert switch.halted
+    assert clear(flag)
+    assert not clear(flag)
+    clock.advance(timedelta(seconds=1))
+    engine.run_pending()
+    assert not switch.halted
+
+
+def test_hand_made_flag_file_with_plain_text(tmp_path: Path) -> None:
+    flag = tmp_path / "HALT"
+    flag.write_text("stop everything\n", encoding="utf-8")
+    assert halt_reason(flag) == "stop everything"
+    flag.write_text("", encoding="utf-8")
+    assert halt_reason(flag) == "halted"
