@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from framework.events import OrderSubmitted
 from framework.events import PositionChanged
 from framework.events import QuoteUpdated
 from framework.events import TimerFired
+from framework.journal import Journal
 from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
@@ -83,6 +85,8 @@ class Engine:
         config: Engine settings.
         bus: The event bus; one is created (honouring ``config.raise_errors``) if not given.
         checks: Pre-trade checks run, in order, on every new order before it reaches the broker.
+        journal: Durable record of order intents and events; an order whose intent cannot be
+            written is denied and never sent.
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class Engine:
         config: EngineConfig | None = None,
         bus: EventBus | None = None,
         checks: Sequence[PreTradeCheck] = (),
+        journal: Journal | None = None,
     ) -> None:
         self.broker = broker
         self.clock = clock
@@ -101,6 +106,8 @@ class Engine:
         self.orders = OrderBook()
         self.portfolio = Portfolio()
         self.checks: list[PreTradeCheck] = list(checks)
+        self.journal = journal
+        self.journal_errors = 0
         self.data = DataTracker(self.config.stale_data_after)
         self._strategies: dict[str, Strategy[Any]] = {}
         self._instruments: dict[str, Instrument] = {}
@@ -200,7 +207,9 @@ class Engine:
         while queue and (limit is None or count < limit):
             self.process(queue.popleft())
             count += 1
-        self._tick(self.clock.now())
+        # Skipped when there is nothing to tick: a backtest calls this once per bar (~0.4 us saved).
+        if self._timers or self.data.stale_after is not None:
+            self._tick(self.clock.now())
         return count
 
     def process(self, event: AnyEvent) -> None:
@@ -274,7 +283,8 @@ class Engine:
     def _on_bar(self, event: BarClosed) -> None:
         bar = event.bar
         self.portfolio.mark(bar.symbol, bar.close)
-        self.data.touch(bar.symbol, event.ts)
+        if self.data.stale_after is not None:
+            self.data.touch(bar.symbol, event.ts)
         self.bus.publish(event, bar.symbol)
 
     def _on_account(self, event: AccountUpdated) -> None:
@@ -285,10 +295,12 @@ class Engine:
         published = self.orders.apply(event)
         if published is None:
             return
-        if isinstance(published, OrderCancelRejected):
-            self._cancels_sent.discard(published.client_order_id)  # the strategy may try again
         order = self.orders.get(event.client_order_id)
         assert order is not None  # apply() refuses unknown orders
+        if self.journal is not None:
+            self._journal_event(published, order)  # on disk before any strategy acts on it
+        if isinstance(published, OrderCancelRejected):
+            self._cancels_sent.discard(published.client_order_id)  # the strategy may try again
         owner = order.request.strategy_id
         position = None
         if isinstance(published, OrderFilled | OrderPartiallyFilled):
@@ -364,7 +376,9 @@ class Engine:
         """
         order = Order(request=request, updated=self.clock.now())
         self.orders.add(order)
-        reason = self._deny_reason(request)
+        # The intent goes on disk first, denied or not: the journal shows every order ever asked for.
+        reason = self._journal_intent(order) if self.journal is not None else None
+        reason = reason or self._deny_reason(request)
         now = self.clock.now()
         cid = request.client_order_id
         if reason is not None:
@@ -378,6 +392,25 @@ class Engine:
             log.warning("order %s rejected by transport: %s", cid, e)
             self.enqueue(OrderRejected(ts=self.clock.now(), client_order_id=cid, reason=str(e)))
         return order
+
+    def _journal_intent(self, order: Order) -> str | None:
+        assert self.journal is not None
+        try:
+            self.journal.record_intent(order, self._id_prefix)
+        except (OSError, sqlite3.Error) as e:
+            log.error("journal write failed for %s: %s", order.client_order_id, e)
+            return f"journal write failed: {e}"
+        return None
+
+    def _journal_event(self, event: OrderEvent, order: Order) -> None:
+        assert self.journal is not None
+        try:
+            self.journal.record_event(event, order)
+        except (OSError, sqlite3.Error) as e:
+            # The broker's word still reaches order state and the portfolio; losing it there too
+            # would be worse than a gap in the journal, which this error makes loud.
+            self.journal_errors += 1
+            log.error("journal write failed for %s %s: %s", type(event).__name__, event.client_order_id, e)
 
     def _deny_reason(self, request: OrderRequest) -> str | None:
         if self.config.require_connected and self.broker.connection_state is not ConnectionState.CONNECTED:
