@@ -1,0 +1,152 @@
+"""Settings of the simulated Client Portal gateway.
+
+Every behaviour the protocol spec tags as unverified ([U]) and every timing rule is a field here, so a
+test can pick the variant it needs. The model is frozen; the control API swaps in a new instance built
+with :meth:`SimulatorConfig.with_updates`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+
+
+class SessionState(StrEnum):
+    """Session states of the gateway (spec section 12, item 2)."""
+
+    LOGGED_OUT = "logged_out"
+    SSO_ONLY = "sso_only"
+    AUTHENTICATED = "authenticated"
+    COMPETING = "competing"
+    EXPIRED = "expired"
+
+
+class MarketMode(StrEnum):
+    """How the simulated market moves."""
+
+    AUTO = "auto"
+    MANUAL = "manual"
+
+
+class SimulatorConfig(BaseModel):
+    """All switches of the simulated gateway, with defaults that mimic a paper account.
+
+    Attributes:
+        account_id: The single brokerage account (``DU...`` for paper).
+        paper: Paper (``isPaper``/``DEMO``/``LOGIN_TYPE`` 2) or live-looking account.
+        username: User name reported by ``/sso/validate`` and the websocket ``system`` topic.
+        starting_cash: Cash in USD at start.
+        initial_state: Session state at start (the gateway is normally already logged in).
+        idle_timeout: Seconds without requests before the brokerage session expires (about 5 minutes).
+        sso_lifetime: Seconds the SSO session lives (``ssoExpires`` counts down from this).
+        reauth_delay: Seconds between ``/iserver/reauthenticate`` and ``authenticated`` turning true.
+        heartbeat_interval: Seconds between websocket ``system`` heartbeats.
+        close_ws_on_auth_loss: Close websockets after pushing ``sts`` when the session is lost.
+        tickle_no_session_body: When logged out, answer ``/tickle`` with 200 ``{"error":"no session"}``
+            instead of 401.
+        priming_status: HTTP status of ``please query /accounts first`` (500 or 400 seen in practice).
+        snapshot_preflight: First snapshot per conid returns only ``conid``/``conidEx``.
+        snapshot_warmup: Seconds after the pre-flight before data is served.
+        sizes_in_lots: Fields 85/88 in round lots of 100 shares (US stock convention).
+        history_volume_in_hundreds: History ``v`` in hundreds of shares.
+        delayed_data: Report ``6509`` as ``DpB`` instead of ``RpB``.
+        halted_conids: Conids whose last price (31) carries the ``H`` prefix.
+        market_mode: ``auto`` ticks in the background; ``manual`` moves only on ``step_market``.
+        tick_interval: Seconds between market steps in auto mode.
+        seed: Seed of the random walk and id generators.
+        replay_speed: Bars per second when replaying a bars CSV.
+        volatility: Per-step standard deviation of the log-price walk.
+        regime_switch_probability: Per-step chance that the drift regime flips (makes averages cross).
+        pacing_enabled: Enforce the global and per-endpoint rate limits.
+        global_rate: Requests per second allowed overall.
+        penalty_violations: 429s within ``penalty_window`` that put the client in the penalty box.
+        penalty_window: Seconds over which violations are counted.
+        penalty_box_seconds: Seconds every request is refused once boxed.
+        history_max_concurrent: Concurrent history requests before 429.
+        history_latency: Real seconds a history request takes (lets tests overlap requests).
+        position_cache_seconds: Seconds ``/portfolio/{acct}/positions`` serves a stale cache.
+        submit_latency: Seconds from placement until a working order is ``Submitted`` and may fill.
+        cancel_latency: Seconds from ``PendingCancel`` to ``Cancelled``.
+        partial_fills: Fill at most the displayed size at the touch per market step.
+        commission_per_share: IBKR fixed commission per share.
+        commission_minimum: Minimum commission per order.
+        commission_max_pct: Maximum commission as a fraction of trade value.
+        price_constraint_pct: Limit-price deviation from last that triggers ``o163``.
+        size_limit: Order size that triggers ``o383``.
+        value_limit: Order value in USD that triggers ``o451``.
+        warn_no_market_data: Ask ``o354`` when no market data was requested for the conid.
+        warn_stop_orders: Ask ``o10331`` for stop-type orders.
+        warn_marketable: Ask ``o403`` for marketable limit orders.
+        reply_decline_status: HTTP status for ``{"confirmed": false}`` (200 since Oct-2023, 400 before).
+        live_orders_preflight: First ``/iserver/account/orders`` call of a session returns nothing.
+        filters_silence_sor: A filtered live-orders call silences ``sor`` until ``force=true``.
+        ws_binary_frames: Send server frames as binary instead of text.
+        spl_interval: Seconds between ``spl`` pushes.
+        history_first_call_404: ``/hmds/history`` answers 404 on its first call.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    account_id: str = "DU1234567"
+    paper: bool = True
+    username: str = "simuser1"
+    starting_cash: Decimal = Decimal("1000000")
+    initial_state: SessionState = SessionState.AUTHENTICATED
+    idle_timeout: float = Field(default=300.0, gt=0)
+    sso_lifetime: float = Field(default=86400.0, gt=0)
+    reauth_delay: float = Field(default=3.0, ge=0)
+    heartbeat_interval: float = Field(default=10.0, gt=0)
+    close_ws_on_auth_loss: bool = False
+    tickle_no_session_body: bool = False
+    priming_status: int = 500
+    snapshot_preflight: bool = True
+    snapshot_warmup: float = Field(default=0.0, ge=0)
+    sizes_in_lots: bool = True
+    history_volume_in_hundreds: bool = True
+    delayed_data: bool = False
+    halted_conids: frozenset[int] = frozenset()
+    market_mode: MarketMode = MarketMode.AUTO
+    tick_interval: float = Field(default=0.1, gt=0)
+    seed: int = 7
+    replay_speed: float = Field(default=10.0, gt=0)
+    volatility: float = Field(default=0.0006, ge=0)
+    regime_switch_probability: float = Field(default=0.02, ge=0, le=1)
+    pacing_enabled: bool = True
+    global_rate: int = Field(default=10, gt=0)
+    penalty_violations: int = Field(default=10, gt=0)
+    penalty_window: float = Field(default=60.0, gt=0)
+    penalty_box_seconds: float = Field(default=600.0, ge=0)
+    history_max_concurrent: int = Field(default=5, gt=0)
+    history_latency: float = Field(default=0.0, ge=0)
+    position_cache_seconds: float = Field(default=60.0, ge=0)
+    submit_latency: float = Field(default=0.05, ge=0)
+    cancel_latency: float = Field(default=0.05, ge=0)
+    partial_fills: bool = False
+    commission_per_share: Decimal = Decimal("0.005")
+    commission_minimum: Decimal = Decimal("1.00")
+    commission_max_pct: Decimal = Decimal("0.01")
+    price_constraint_pct: Decimal = Decimal("3")
+    size_limit: Decimal = Decimal("500")
+    value_limit: Decimal = Decimal("100000")
+    warn_no_market_data: bool = True
+    warn_stop_orders: bool = True
+    warn_marketable: bool = True
+    reply_decline_status: int = 200
+    live_orders_preflight: bool = True
+    filters_silence_sor: bool = True
+    ws_binary_frames: bool = False
+    spl_interval: float = Field(default=1.0, gt=0)
+    history_first_call_404: bool = True
+
+    def with_updates(self, updates: dict[str, Any]) -> SimulatorConfig:
+        """Return a validated copy with ``updates`` applied.
+
+        Raises:
+            pydantic.ValidationError: If a field is unknown or a value is invalid.
+        """
+        return SimulatorConfig.model_validate({**self.model_dump(), **updates})

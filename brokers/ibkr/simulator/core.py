@@ -1,0 +1,226 @@
+"""The simulated gateway's state, composed from its parts, independent of HTTP.
+
+:class:`GatewayCore` owns the clock, scheduler, session, market, books, orders, reply dialogue,
+pacing, faults and websocket hub, and wires their notifications together. Route handlers, the
+websocket handler and the control API all operate on one instance, always from the server's event
+loop thread, so nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from decimal import Decimal
+from typing import Any
+
+from brokers.ibkr.simulator import fields
+from brokers.ibkr.simulator.account import Execution
+from brokers.ibkr.simulator.account import Ledger
+from brokers.ibkr.simulator.config import MarketMode
+from brokers.ibkr.simulator.config import SessionState
+from brokers.ibkr.simulator.config import SimulatorConfig
+from brokers.ibkr.simulator.faults import Faults
+from brokers.ibkr.simulator.hub import FrameKind
+from brokers.ibkr.simulator.hub import Hub
+from brokers.ibkr.simulator.instruments import BarRow
+from brokers.ibkr.simulator.instruments import Instrument
+from brokers.ibkr.simulator.instruments import Universe
+from brokers.ibkr.simulator.market import MarketModel
+from brokers.ibkr.simulator.orders import Order
+from brokers.ibkr.simulator.pacing import Pacer
+from brokers.ibkr.simulator.questions import ReplyBook
+from brokers.ibkr.simulator.render_orders import trade
+from brokers.ibkr.simulator.render_portfolio import Totals
+from brokers.ibkr.simulator.render_portfolio import pnl
+from brokers.ibkr.simulator.scheduler import Handle
+from brokers.ibkr.simulator.scheduler import Scheduler
+from brokers.ibkr.simulator.session import Session
+from brokers.ibkr.simulator.trading import Trading
+from framework.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class GatewayCore:
+    """Everything the simulated gateway knows, with the rules that connect the parts.
+
+    Args:
+        config: Initial configuration.
+        clock: Time source for every time-dependent rule.
+        bars: Optional bars to replay (from a bars CSV).
+    """
+
+    def __init__(self, config: SimulatorConfig, clock: Clock, bars: list[BarRow] | None = None) -> None:
+        self.config = config
+        self.initial_config = config
+        self.clock = clock
+        self.bars = bars or []
+        self.scheduler = Scheduler(clock)
+        self.hub = Hub(config.ws_binary_frames)
+        self.faults = Faults()
+        self.pacer = Pacer(lambda: self.config, clock)
+        self.session = Session(lambda: self.config, clock, self.scheduler, self._on_session_change)
+        self._jobs: list[Handle] = []
+        self.history_in_flight = 0
+        self._build_books()
+
+    def _build_books(self) -> None:
+        config = self.config
+        starts: dict[str, Decimal] = {}
+        for bar in self.bars:
+            starts.setdefault(bar.symbol, bar.open)
+        self.universe = Universe({b.symbol for b in self.bars}, starts)
+        self.rng = random.Random(config.seed)
+        self.market = MarketModel(self.universe.all(), self.rng, config.volatility,
+                                  config.regime_switch_probability, self.bars)
+        self.ledger = Ledger(config.starting_cash)
+        self.trading = Trading(lambda: self.config, clock=self.clock, scheduler=self.scheduler,
+                               universe=self.universe, market=self.market, ledger=self.ledger, events=self)
+        self.replies = ReplyBook(random.Random(config.seed + 1))
+        self.position_cache: tuple[list[dict[str, Any]], float] | None = None
+        self._rendered: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._apply_halts()
+
+    def _apply_halts(self) -> None:
+        for conid in self.config.halted_conids:
+            if self.market.quote(conid) is not None:
+                self.market.set_quote(conid, halted=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start_jobs(self) -> None:
+        """(Re)start the recurring jobs: heartbeat, P&L pushes and, in auto mode, the market."""
+        for job in self._jobs:
+            job.cancel()
+        config = self.config
+        self._jobs = [
+            self.scheduler.call_every(config.heartbeat_interval, self._heartbeat),
+            self.scheduler.call_every(config.spl_interval, self._push_pnl),
+        ]
+        if config.market_mode is MarketMode.AUTO:
+            interval = 1.0 / config.replay_speed if self.market.replaying else config.tick_interval
+            self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
+
+    def pump(self) -> None:
+        """Apply the idle rule and run every job that is due on the clock."""
+        self.session.check_idle()
+        self.scheduler.run_due()
+
+    def reset(self, config: SimulatorConfig | None = None) -> None:
+        """Return to a freshly started gateway (same clock), closing every websocket."""
+        if config is not None:
+            self.config = config
+        for client in list(self.hub.clients):
+            self.hub.send_raw(client, FrameKind.CLOSE)
+        self.scheduler.clear()
+        self.faults.clear()
+        self.pacer.reset()
+        self.hub.binary = self.config.ws_binary_frames
+        self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
+        self.history_in_flight = 0
+        self._build_books()
+        self.start_jobs()
+
+    def reconfigure(self, config: SimulatorConfig) -> None:
+        """Switch to a new configuration while keeping all state."""
+        self.config = config
+        self.hub.binary = config.ws_binary_frames
+        self.market.volatility = config.volatility
+        self.market.regime_switch_probability = config.regime_switch_probability
+        self._apply_halts()
+        self.start_jobs()
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Return the clock's time as epoch milliseconds."""
+        return int(self.clock.now().timestamp() * 1000)
+
+    # -- market ----------------------------------------------------------------------------------
+
+    def instrument(self, conid: int) -> Instrument | None:
+        """Return an instrument by conid."""
+        return self.universe.get(conid)
+
+    def rendered(self, conid: int) -> dict[str, Any]:
+        """Return every field of a conid, rendered (cached per quote version)."""
+        quote, inst = self.market.quote(conid), self.universe.get(conid)
+        if quote is None or inst is None:
+            return {}
+        cached = self._rendered.get(conid)
+        if cached is not None and cached[0] == quote.version:
+            return cached[1]
+        availability = "DpB" if self.config.delayed_data else "RpB"
+        values = fields.render(quote, inst, self.config.sizes_in_lots, availability)
+        self._rendered[conid] = (quote.version, values)
+        return values
+
+    def step_market(self, steps: int) -> None:
+        """Move the market ``steps`` times, pushing ``smd`` updates and matching orders."""
+        for _ in range(steps):
+            changed = self.market.step()
+            self.market_changed(changed)
+
+    def market_changed(self, conids: list[int]) -> None:
+        """Publish changed quotes and let working orders react to them."""
+        if self.session.authenticated:
+            now = self.now_ms()
+            for conid in conids:
+                self.hub.market_update(conid, self.rendered(conid), now)
+        self.trading.on_market(conids)
+
+    def marks(self) -> dict[int, Decimal]:
+        """Return the last price of every instrument with a position."""
+        marks = {}
+        for conid in self.ledger.positions:
+            quote = self.market.quote(conid)
+            if quote is not None:
+                marks[conid] = quote.last
+        return marks
+
+    def totals(self) -> Totals:
+        """Return account totals at the current marks."""
+        return Totals(self.ledger, self.marks())
+
+    def pnl(self) -> dict[str, Any]:
+        """Return the P&L partition (daily P&L counts from simulator start)."""
+        totals = self.totals()
+        return pnl(self.config, totals, totals.realized + totals.unrealized - self.ledger.commissions)
+
+    # -- notifications -----------------------------------------------------------------------------
+
+    def order_changed(self, order: Order, fields: dict[str, Any]) -> None:
+        """Relay an order change on ``sor`` (unless silenced by a filtered live-orders call)."""
+        if self.session.scope.sor_silenced or not self.session.authenticated:
+            return
+        self.hub.order_update({"acct": order.account, "orderId": order.order_id, **fields})
+
+    def executed(self, execution: Execution) -> None:
+        """Relay an execution on ``str``."""
+        inst = self.universe.get(execution.conid)
+        if inst is not None and self.session.authenticated:
+            self.hub.trade_update([trade(execution, inst, self.config.username)])
+
+    def _heartbeat(self) -> None:
+        self.hub.broadcast({"topic": "system", "hb": self.now_ms()})
+
+    def _push_pnl(self) -> None:
+        subscribers = [c for c in self.hub.authenticated_clients() if c.pnl]
+        if subscribers and self.session.authenticated:
+            payload = {"topic": "spl", "args": self.pnl()}
+            for client in subscribers:
+                self.hub.send(client, payload)
+
+    def _on_session_change(self, old: SessionState, new: SessionState) -> None:
+        log.info("session %s -> %s", old, new)
+        if new is SessionState.AUTHENTICATED:
+            self.replies.clear()
+            self.hub.broadcast({"topic": "sts", "args": {"authenticated": True}})
+            self.hub.broadcast({"topic": "sts", "args": {"competing": False}})
+            return
+        if new is SessionState.COMPETING:
+            self.hub.broadcast({"topic": "sts", "args": {"competing": True}})
+        self.hub.broadcast({"topic": "sts", "args": {"authenticated": False}})
+        if new is SessionState.LOGGED_OUT or self.config.close_ws_on_auth_loss:
+            for client in list(self.hub.clients):
+                self.hub.send_raw(client, FrameKind.CLOSE)

@@ -1,0 +1,73 @@
+"""The ``/v1/api/ws`` endpoint: one reader loop and one writer task per connection.
+
+The reader applies client commands (:mod:`brokers.ibkr.simulator.ws_commands`); the writer drains the
+client's queue, which is also how faults reach the wire: raw frames with invalid UTF-8 or truncated
+JSON, an orderly close, or an abrupt TCP abort without a close frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType
+from aiohttp import web
+
+from brokers.ibkr.simulator import ws_commands
+from brokers.ibkr.simulator.http_json import core_of
+from brokers.ibkr.simulator.hub import FrameKind
+from brokers.ibkr.simulator.hub import WsClient
+
+log = logging.getLogger(__name__)
+
+
+async def _write(ws: web.WebSocketResponse, request: web.Request, client: WsClient) -> None:
+    while True:
+        frame = await client.queue.get()
+        if frame.kind is FrameKind.ABORT:
+            if request.transport is not None:
+                request.transport.abort()
+            return
+        if frame.kind is FrameKind.CLOSE:
+            await ws.close()
+            return
+        if frame.kind is FrameKind.TEXT:
+            await ws.send_str(frame.data.decode())
+        elif frame.kind is FrameKind.BINARY:
+            await ws.send_bytes(frame.data)
+        else:
+            # Deliberately bypasses send_str so the payload can be invalid UTF-8 (fault injection).
+            await ws.send_frame(frame.data, WSMsgType.TEXT)
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Serve one websocket connection until either side closes it."""
+    core = core_of(request)
+    ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    client = core.hub.connect()
+    writer = asyncio.create_task(_write(ws, request, client))
+    session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
+    if session_id is not None:
+        ws_commands.authenticate(core, client, session_id)
+    else:
+        core.hub.send(client, {"message": "waiting for session"})
+    try:
+        async for message in ws:
+            if writer.done():
+                break
+            if message.type is WSMsgType.TEXT and not client.stalled:
+                core.pump()
+                ws_commands.handle(core, client, message.data)
+            elif message.type is WSMsgType.BINARY and not client.stalled:
+                ws_commands.handle(core, client, message.data.decode("utf-8", errors="replace"))
+    finally:
+        core.hub.disconnect(client)
+        if not writer.done():
+            writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await writer
+        if not ws.closed:
+            await ws.close()
+    return ws
