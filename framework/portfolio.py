@@ -96,6 +96,11 @@ class Portfolio:
 
     def apply_fill(self, fill: Fill, multiplier: Decimal = Decimal(1)) -> Position:
         """Book ``fill`` and return the new position snapshot."""
+        self.book_fill(fill, multiplier)
+        return self.position(fill.symbol, fill.ts)
+
+    def book_fill(self, fill: Fill, multiplier: Decimal = Decimal(1)) -> None:
+        """Book ``fill`` without building a snapshot (for callers that do not publish one)."""
         holding = self._holdings.get(fill.symbol)
         if holding is None:
             holding = self._holdings[fill.symbol] = _Holding(multiplier)
@@ -105,7 +110,6 @@ class Portfolio:
         self._realized += realized
         self.commissions += fill.commission
         self.cash -= signed * fill.price * holding.multiplier + fill.commission
-        return self.position(fill.symbol, fill.ts)
 
     def mark(self, symbol: str, price: float | Decimal) -> None:
         """Record the latest market price of ``symbol`` (ignored if nothing is held)."""

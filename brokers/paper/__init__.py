@@ -1,0 +1,31 @@
+"""Simulated execution: the paper venue, its fill and cost models, and the backtest runner."""
+
+from brokers.paper.backtest import BacktestResult
+from brokers.paper.backtest import BacktestRunner
+from brokers.paper.backtest import run_backtest
+from brokers.paper.broker import PaperBroker
+from brokers.paper.config import PaperConfig
+from brokers.paper.costs import BasisPointSlippage
+from brokers.paper.costs import NoCommission
+from brokers.paper.costs import NoSlippage
+from brokers.paper.costs import PercentCommission
+from brokers.paper.costs import PerShareCommission
+from brokers.paper.costs import TickSlippage
+from brokers.paper.feed import HistoricalFeed
+from brokers.paper.fill_model import FillModel
+
+__all__ = [
+    "BacktestResult",
+    "BacktestRunner",
+    "BasisPointSlippage",
+    "FillModel",
+    "HistoricalFeed",
+    "NoCommission",
+    "NoSlippage",
+    "PaperBroker",
+    "PaperConfig",
+    "PerShareCommission",
+    "PercentCommission",
+    "TickSlippage",
+    "run_backtest",
+]

@@ -1,0 +1,398 @@
+"""``PaperBroker``: a simulated execution venue over any market-data source.
+
+It wraps a :class:`~framework.broker.MarketData` (a :class:`~brokers.paper.feed.HistoricalFeed` in a
+backtest, or a live broker for paper trading on a live feed). Market-data calls are passed through.
+When the source can connect (it has ``connect(sink)``), the paper broker connects it with its own
+sink: every ``BarClosed`` / ``QuoteUpdated`` first matches the working orders of its symbol (see
+:mod:`brokers.paper.fill_model`) and is then forwarded, so the engine sees a bar's fills before the
+bar. Orders fill with the configured slippage and commission, and simulated cash, positions and P&L
+are kept in a :class:`~framework.portfolio.Portfolio` of the broker's own.
+
+Order lifecycle and timing (all times from the injected clock):
+
+* ``submit_order``: refused orders get ``OrderRejected`` (duplicate id, ``OPG`` time in force,
+  insufficient buying power). Others start working at ``now + latency`` and are acknowledged with
+  ``OrderAccepted`` then (at once with zero latency, else at the first market event after it).
+* An order meets only bars starting, and quotes stamped, at or after it started working.
+* ``IOC`` orders are cancelled after the first market event they meet, for whatever did not fill.
+* Brackets: an order with a ``parent_id`` sleeps while its parent works and starts working when the
+  parent fills completely (so never on the parent's fill bar); it is cancelled (or rejected) if the
+  parent ends unfilled. When an order with an ``oca_group`` fills completely, the other working
+  orders of that group are cancelled.
+* ``DAY`` orders expire at the next session close (``PaperConfig.session_close``, weekdays) after
+  submission: bars starting at or after the close no longer fill them, and ``OrderExpired`` is sent
+  with the first market event at or after the close.
+* ``cancel_order`` / ``modify_order`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
+  or ``OrderCancelRejected`` when the order is no longer working.
+
+Events:
+    Emits BrokerConnected, OrderAccepted, OrderRejected, OrderPartiallyFilled, OrderFilled,
+    OrderCancelled, OrderCancelRejected, OrderExpired, OrderUpdated, and forwards every event of the
+    wrapped source. ``PositionChanged`` is the engine's job.
+
+Threading: the sink callback and the execution methods must be called from one thread at a time
+(a backtest's single thread, or the engine's dispatcher when the wrapped live broker delivers
+through it); the broker holds no lock.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from decimal import Decimal
+
+from brokers.paper.config import PaperConfig
+from brokers.paper.fill_model import FillModel
+from brokers.paper.fill_model import Match
+from brokers.paper.fill_model import Trigger
+from brokers.paper.fill_model import match_bar
+from brokers.paper.fill_model import match_quote
+from brokers.paper.session import SessionCalendar
+from brokers.paper.source import DataSource
+from brokers.paper.source import MarketDataPassThrough
+from framework.broker import ConnectionState
+from framework.broker import EventSink
+from framework.broker import MarketData
+from framework.clock import Clock
+from framework.events import AnyEvent
+from framework.events import BarClosed
+from framework.events import BrokerConnected
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
+from framework.events import OrderExpired
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderRejected
+from framework.events import OrderUpdated
+from framework.events import QuoteUpdated
+from framework.marketdata import Bar
+from framework.marketdata import Quote
+from framework.models import Account
+from framework.models import Fill
+from framework.models import Order
+from framework.models import OrderRequest
+from framework.models import OrderStatus
+from framework.models import Position
+from framework.models import Side
+from framework.models import TimeInForce
+from framework.models import to_decimal
+from framework.portfolio import Portfolio
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class _Working:
+    request: OrderRequest
+    broker_order_id: str
+    active_at: datetime
+    expires_at: datetime | None
+    accepted: bool = False
+    filled: Decimal = ZERO
+    value: Decimal = ZERO  # sum of fill price * quantity, for the average price
+    trigger: Trigger = field(default_factory=Trigger)
+
+
+class PaperBroker(MarketDataPassThrough):
+    """Simulated venue implementing the full :class:`~framework.broker.Broker` protocol.
+
+    Args:
+        data: Where market data comes from; connected through the paper broker if it can connect.
+        clock: The only source of time (a simulated clock in a backtest).
+        config: Venue settings.
+    """
+
+    name = "paper"
+
+    def __init__(self, data: MarketData, clock: Clock, config: PaperConfig | None = None) -> None:
+        self.data = data
+        self.clock = clock
+        self.config = config or PaperConfig()
+        self._calendar = SessionCalendar(self.config.session_close, self.config.zone)
+        self._share = self.config.volume_share
+        self._portfolio = Portfolio(self.config.starting_cash, self.config.account_id, self.config.currency)
+        self._state = ConnectionState.DISCONNECTED
+        self._sink: EventSink | None = None
+        self._orders: dict[str, _Working] = {}
+        self._by_symbol: dict[str, list[_Working]] = {}
+        self._pending: list[_Working] = []
+        self._dead_parents: set[str] = set()  # orders that ended unfilled: their children are refused
+        self._next_expiry: datetime | None = None
+        self._last: dict[str, AnyEvent] = {}
+        self._order_ids = itertools.count(1)
+        self._execution_ids = itertools.count(1)
+        self._fills_on = BarClosed if self.config.fill_model is FillModel.BAR else QuoteUpdated
+
+    # ----------------------------------------------------------------- connection
+
+    @property
+    def connection_state(self) -> ConnectionState:
+        """Connected between :meth:`connect` and :meth:`disconnect`."""
+        return self._state
+
+    def connect(self, sink: EventSink) -> None:
+        """Connect the data source through the fill simulation and emit ``BrokerConnected``."""
+        self._sink = sink
+        if isinstance(self.data, DataSource):
+            self.data.connect(self.on_market_event)
+        self._state = ConnectionState.CONNECTED
+        sink(BrokerConnected(ts=self.clock.now(), broker=self.name))
+
+    def disconnect(self) -> None:
+        """Disconnect the data source; idempotent."""
+        if self._state is ConnectionState.DISCONNECTED:
+            return
+        self._state = ConnectionState.DISCONNECTED
+        if isinstance(self.data, DataSource):
+            self.data.disconnect()
+
+    def _emit(self, event: AnyEvent) -> None:
+        if self._sink is None:
+            msg = "PaperBroker is not connected"
+            raise RuntimeError(msg)
+        self._sink(event)
+
+    # ----------------------------------------------------------------- market data in
+
+    def on_market_event(self, event: AnyEvent) -> None:
+        """The wrapped source's sink: simulate fills for a bar or quote, then forward the event."""
+        kind = type(event)
+        if kind is BarClosed or kind is QuoteUpdated:
+            payload: Bar | Quote = event[1]  # type: ignore[index]
+            self._last[payload.symbol] = event
+            if self._orders:  # the common case in a backtest is no working order: skip it all
+                self._simulate(kind, payload)
+        sink = self._sink
+        if sink is None:
+            msg = "PaperBroker is not connected"
+            raise RuntimeError(msg)
+        sink(event)
+
+    def _simulate(self, kind: type, payload: Bar | Quote) -> None:
+        now = self.clock.now()
+        if self._pending:
+            self._activate_due(now)
+        working = self._by_symbol.get(payload.symbol)
+        if working and kind is self._fills_on:
+            for order in list(working):
+                self._match(order, payload)
+        if self._next_expiry is not None and now >= self._next_expiry:
+            self._expire_due(now)
+
+    def _match(self, order: _Working, payload: Bar | Quote) -> None:
+        request = order.request
+        if request.parent_id is not None and request.parent_id in self._orders:
+            return  # a bracket child sleeps until its parent has filled
+        remaining = request.quantity - order.filled
+        if isinstance(payload, Bar):
+            starts = payload.start
+            if starts < order.active_at or (order.expires_at is not None and starts >= order.expires_at):
+                return
+            outcome = match_bar(request, remaining, order.trigger, payload, self._share)
+        else:
+            if payload.ts < order.active_at:
+                return
+            outcome = match_quote(request, remaining, order.trigger, payload, self._share)
+        order.trigger = outcome.trigger
+        if outcome.match is not None:
+            self._execute(order, outcome.match)
+        if request.time_in_force is TimeInForce.IOC and request.client_order_id in self._orders:
+            self._end(order, self._cancelled(request.client_order_id, "immediate-or-cancel remainder"))
+
+    def _execute(self, order: _Working, match: Match) -> None:
+        request, cfg = order.request, self.config
+        instrument = request.instrument
+        if match.taker:
+            price = cfg.slippage.apply(match.price, request.side, instrument)
+        else:
+            price = instrument.round_price(match.price)
+        now = self.clock.now()
+        fill = Fill(
+            execution_id=f"E{next(self._execution_ids)}",
+            client_order_id=request.client_order_id,
+            symbol=request.symbol,
+            side=request.side,
+            quantity=match.quantity,
+            price=price,
+            commission=cfg.commission.charge(match.quantity, price, instrument),
+            ts=now,
+            broker_order_id=order.broker_order_id,
+        )
+        order.filled += match.quantity
+        order.value += price * match.quantity
+        self._portfolio.book_fill(fill, instrument.multiplier)
+        done = order.filled == request.quantity
+        if done:
+            self._finish(order)
+        kind = OrderFilled if done else OrderPartiallyFilled
+        self._emit(kind(ts=now, client_order_id=request.client_order_id, fill=fill))
+        if done and self._orders:
+            self._after_fill(order, now)
+
+    def _after_fill(self, order: _Working, now: datetime) -> None:
+        # bracket children start working now (so never on the parent's bar); OCA siblings end
+        cid, group = order.request.client_order_id, order.request.oca_group
+        for other in list(self._orders.values()):
+            if other.request.parent_id == cid:
+                other.active_at = max(other.active_at, now)
+            elif group is not None and other.request.oca_group == group:
+                reason = f"one-cancels-all group {group}: {cid} filled"
+                self._end(other, self._cancelled(other.request.client_order_id, reason))
+
+    def _end(self, order: _Working, event: OrderCancelled | OrderExpired) -> None:
+        # an order ends without filling completely: its bracket children end with it
+        self._finish(order)
+        self._emit(event)
+        cid = order.request.client_order_id
+        self._dead_parents.add(cid)
+        for child in [o for o in self._orders.values() if o.request.parent_id == cid]:
+            self._end(child, self._cancelled(child.request.client_order_id, f"parent order {cid} ended unfilled"))
+
+    # ----------------------------------------------------------------- order bookkeeping
+
+    def _activate_due(self, now: datetime) -> None:
+        due = [o for o in self._pending if o.active_at <= now]
+        if due:
+            self._pending = [o for o in self._pending if o.active_at > now]
+            for order in due:
+                self._activate(order)
+
+    def _activate(self, order: _Working) -> None:
+        order.accepted = True
+        self._by_symbol.setdefault(order.request.symbol, []).append(order)
+        request = order.request
+        self._emit(
+            OrderAccepted(
+                ts=self.clock.now(), client_order_id=request.client_order_id, broker_order_id=order.broker_order_id
+            )
+        )
+
+    def _finish(self, order: _Working) -> None:
+        # drop a working order from every index (filled, cancelled, expired)
+        del self._orders[order.request.client_order_id]
+        if order.accepted:
+            self._by_symbol[order.request.symbol].remove(order)
+        else:
+            self._pending.remove(order)
+        if order.expires_at is not None and order.expires_at == self._next_expiry:
+            self._next_expiry = min((o.expires_at for o in self._orders.values() if o.expires_at), default=None)
+
+    def _expire_due(self, now: datetime) -> None:
+        for order in [o for o in self._orders.values() if o.expires_at is not None and o.expires_at <= now]:
+            if order.request.client_order_id in self._orders:  # not already ended with its parent
+                self._end(order, OrderExpired(ts=now, client_order_id=order.request.client_order_id))
+
+    def _cancelled(self, client_order_id: str, reason: str) -> OrderCancelled:
+        return OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason=reason)
+
+    def _rejection(self, request: OrderRequest) -> str | None:
+        if request.client_order_id in self._orders:
+            return f"duplicate client_order_id {request.client_order_id!r}"
+        if request.time_in_force is TimeInForce.OPG:
+            return "time in force opg is not simulated by the paper broker"
+        if request.parent_id in self._dead_parents:
+            return f"parent order {request.parent_id} is not working"
+        if self.config.check_buying_power and request.side is Side.BUY:
+            price = self._mark_price(request.symbol)
+            if price is not None:
+                cost = price * request.quantity * request.instrument.multiplier
+                if cost > self._portfolio.cash:
+                    return f"insufficient buying power: about {cost:.2f} needed, cash is {self._portfolio.cash:.2f}"
+        return None
+
+    # ----------------------------------------------------------------- execution API
+
+    def submit_order(self, request: OrderRequest) -> None:
+        """Start working an order (or reject it); outcomes arrive as events."""
+        now = self.clock.now()
+        reason = self._rejection(request)
+        if reason is not None:
+            self._dead_parents.add(request.client_order_id)
+            self._emit(OrderRejected(ts=now, client_order_id=request.client_order_id, reason=reason))
+            return
+        expires = self._calendar.close_after(now) if request.time_in_force is TimeInForce.DAY else None
+        order = _Working(request, f"P{next(self._order_ids)}", now + self.config.latency, expires)
+        self._orders[request.client_order_id] = order
+        if self._next_expiry is None or (expires is not None and expires < self._next_expiry):
+            self._next_expiry = expires
+        if order.active_at <= now:
+            self._activate(order)
+        else:
+            self._pending.append(order)
+
+    def modify_order(self, request: OrderRequest) -> None:
+        """Replace a working order's ticket (``OrderUpdated``), or refuse (``OrderCancelRejected``)."""
+        cid = request.client_order_id
+        order = self._orders.get(cid)
+        reason = None
+        if order is None:
+            reason = "order is not working"
+        elif request.instrument != order.request.instrument or request.side is not order.request.side:
+            reason = "a modification cannot change the instrument or side"
+        elif request.quantity <= order.filled:
+            reason = f"new quantity {request.quantity} is not above the filled {order.filled}"
+        if reason is not None or order is None:
+            self._emit(OrderCancelRejected(ts=self.clock.now(), client_order_id=cid, reason=reason or ""))
+            return
+        if request.order_type is not order.request.order_type:
+            order.trigger = Trigger()
+        order.request = request
+        self._emit(OrderUpdated(ts=self.clock.now(), client_order_id=cid, request=request))
+
+    def cancel_order(self, client_order_id: str) -> None:
+        """Cancel a working order (``OrderCancelled``), or refuse (``OrderCancelRejected``)."""
+        order = self._orders.get(client_order_id)
+        if order is None:
+            self._emit(
+                OrderCancelRejected(ts=self.clock.now(), client_order_id=client_order_id, reason="order is not working")
+            )
+            return
+        self._end(order, self._cancelled(client_order_id, "cancelled by request"))
+
+    def open_orders(self) -> Sequence[Order]:
+        """Working orders, in submission order."""
+        now = self.clock.now()
+        return [_snapshot(o, now) for o in self._orders.values()]
+
+    def _mark_price(self, symbol: str) -> Decimal | None:
+        event = self._last.get(symbol)
+        if event is None:
+            return None
+        payload = event[1]  # type: ignore[index]
+        if isinstance(payload, Bar):
+            return to_decimal(payload.close)
+        price = payload.last if payload.last is not None else payload.mid
+        return None if price is None else to_decimal(price)
+
+    def _marked(self) -> Portfolio:
+        for position in self._portfolio.positions(self.clock.now()):
+            price = self._mark_price(position.symbol)
+            if price is not None:
+                self._portfolio.mark(position.symbol, price)
+        return self._portfolio
+
+    def positions(self) -> Sequence[Position]:
+        """Simulated positions, marked at the latest bar close or quote."""
+        return self._marked().positions(self.clock.now())
+
+    def account(self) -> Account:
+        """Simulated balances, positions marked at the latest prices."""
+        return self._marked().account(self.clock.now())
+
+
+def _snapshot(order: _Working, now: datetime) -> Order:
+    status = OrderStatus.SUBMITTED
+    if order.accepted:
+        status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.ACCEPTED
+    return Order(
+        request=order.request,
+        status=status,
+        broker_order_id=order.broker_order_id,
+        filled_quantity=order.filled,
+        average_fill_price=order.value / order.filled if order.filled else None,
+        updated=now,
+    )
