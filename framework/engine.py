@@ -56,6 +56,7 @@ from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.orders import OrderBook
+from framework.orders import new_order
 from framework.portfolio import Portfolio
 from framework.timers import TimerQueue
 
@@ -374,7 +375,7 @@ class Engine:
         Raises:
             ValueError: If the client order id is already in use.
         """
-        order = Order(request=request, updated=self.clock.now())
+        order = new_order(request, self.clock.now())
         self.orders.add(order)
         # The intent goes on disk first, denied or not: the journal shows every order ever asked for.
         reason = self._journal_intent(order) if self.journal is not None else None

@@ -24,6 +24,7 @@ acknowledgement) records the broker id silently.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from decimal import Decimal
 
 from framework.events import OrderAccepted
@@ -40,6 +41,7 @@ from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
 from framework.models import Fill
 from framework.models import Order
+from framework.models import OrderRequest
 from framework.models import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,45 @@ TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | 
     OrderCancelRejected: (_WORKING, None),
     OrderExpired: (_WORKING, S.EXPIRED),
 }
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def evolve(order: Order, changes: dict[str, object]) -> Order:
+    """Return a copy of ``order`` with ``changes`` applied, without validating again.
+
+    The same contract as ``order.model_copy(update=changes)`` (the values must already be valid:
+    they come from validated events), at a fifth of its cost; the order book makes three of these
+    per order, on the backtest hot path. ``tests/framework/test_orders.py`` pins the equivalence.
+    """
+    clone = _new(Order)
+    _set(clone, "__dict__", {**order.__dict__, **changes})
+    _set(clone, "__pydantic_fields_set__", order.__pydantic_fields_set__ | changes.keys())
+    _set(clone, "__pydantic_extra__", None)
+    _set(clone, "__pydantic_private__", None)
+    return clone
+
+
+_FRESH = {"status": S.INITIALIZED, "broker_order_id": None, "average_fill_price": None, "reason": None}
+_FRESH_FIELDS = frozenset({"request", "updated"})
+
+
+def new_order(request: OrderRequest, updated: datetime) -> Order:
+    """Return ``Order(request=request, updated=updated)`` without validating again.
+
+    ``request`` is already a validated ticket and ``updated`` comes from the engine's clock (aware
+    UTC by the Clock contract), so validation would only re-check what is known; tests pin the
+    equivalence with the validating constructor.
+    """
+    order = _new(Order)
+    fields = {"request": request, **_FRESH, "filled_quantity": Decimal(0), "updated": updated}
+    _set(order, "__dict__", fields)
+    _set(order, "__pydantic_fields_set__", set(_FRESH_FIELDS))
+    _set(order, "__pydantic_extra__", None)
+    _set(order, "__pydantic_private__", None)
+    return order
 
 
 class OrderBook:
@@ -153,7 +194,8 @@ class OrderBook:
         return {}
 
     def _store(self, order: Order, event: OrderEvent, **changes: object) -> Order:
-        updated = order.model_copy(update={"updated": event.ts, **changes})
+        changes["updated"] = event.ts
+        updated = evolve(order, changes)
         self._orders[order.client_order_id] = updated
         return updated
 

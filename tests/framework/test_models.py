@@ -43,8 +43,9 @@ def test_valid_limit_order_parses_decimal_prices_exactly() -> None:
 @pytest.mark.parametrize(
     ("changes", "field", "text"),
     [
-        ({"quantity": "0"}, "quantity", "greater than zero"),
-        ({"quantity": "-5"}, "quantity", "greater than zero"),
+        ({"quantity": "0"}, "quantity", "greater than 0"),
+        ({"quantity": "-5"}, "quantity", "greater than 0"),
+        ({"order_type": "limit", "limit_price": "-1"}, "limit_price", "greater than 0"),
         ({"quantity": "NaN"}, "quantity", "finite"),
         ({"quantity": "Infinity"}, "quantity", "finite"),
         ({"order_type": "limit"}, "limit_price", "limit_price is required"),

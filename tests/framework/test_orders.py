@@ -201,3 +201,31 @@ def test_duplicate_client_order_id_is_refused() -> None:
     b = book()
     with pytest.raises(ValueError, match="already in use"):
         b.add(Order(request=REQ, updated=T0))
+
+
+def test_evolve_matches_model_copy_and_stays_frozen() -> None:
+    from pydantic import ValidationError
+
+    from framework.orders import evolve
+
+    order = Order(request=REQ, updated=T0)
+    changes: dict[str, object] = {"status": S.ACCEPTED, "broker_order_id": "B9", "filled_quantity": Decimal(3)}
+    fast = evolve(order, changes)
+    slow = order.model_copy(update=changes)
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == slow.model_fields_set
+    assert hash(fast) == hash(slow)
+    assert order.status is S.INITIALIZED  # the original is untouched
+    with pytest.raises(ValidationError):
+        fast.status = S.FILLED  # type: ignore[misc]
+
+
+def test_new_order_matches_the_validating_constructor() -> None:
+    from framework.orders import new_order
+
+    fast = new_order(REQ, T0)
+    slow = Order(request=REQ, updated=T0)
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.model_fields_set == slow.model_fields_set
