@@ -21,7 +21,7 @@ def python_blocks() -> list[str]:
 
 def test_readme_strategy_example_trades_as_described() -> None:
     namespace: dict[str, object] = {}
-    exec(python_blocks()[0], namespace)  # noqa: S102 - executing our own documentation
+    exec(python_blocks()[0], namespace)
     breakout = namespace["Breakout"]
     closes = [10.0] * 20 + [11.0, 11.5, 9.0, 8.0]
     bars = [

@@ -1,0 +1,154 @@
+"""Configuration of the IBKR Client Portal adapter.
+
+:class:`IbkrConfig` is frozen and validated; the library never reads the environment on its own.
+:meth:`IbkrConfig.from_env` is the one explicit place that does, for examples and the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field
+from pydantic import field_validator
+from pydantic import model_validator
+
+from framework.config import FrozenConfig
+from framework.errors import ConfigError
+
+_FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
+ENV_PREFIX = "TRADEBUS_IBKR_"
+
+
+class IbkrConfig(FrozenConfig):
+    """Settings of :class:`~brokers.ibkr.broker.IbkrBroker`.
+
+    Attributes:
+        base_url: REST root of the gateway; defaults to the local Client Portal gateway.
+        ws_url: Websocket URL; derived from ``base_url`` (``wss://.../ws``) when not set.
+        account_id: Account to trade; None picks the only account the gateway reports.
+        ca_file: CA bundle (PEM) that signed the gateway's certificate.
+        pinned_sha256: SHA-256 fingerprint (hex) of the gateway's leaf certificate, checked instead of a
+            CA chain (for the gateway's self-signed certificate).
+        insecure_skip_tls_verify: Turn TLS verification off. Only for local experiments; logged loudly
+            and refused together with ``allow_live``.
+        connect_timeout: Seconds to establish a TCP/TLS connection.
+        read_timeout: Seconds to wait for a response.
+        tickle_interval: Seconds between ``/tickle`` keep-alives (the session idles out after ~5 min).
+        ws_stall_timeout: Seconds without any websocket frame before the stream is declared stalled
+            (the gateway sends a heartbeat every 10 s).
+        ws_tic_interval: Seconds between websocket ``tic`` keep-alives.
+        reconnect_initial: First reconnect / re-auth back-off in seconds.
+        reconnect_max: Longest back-off in seconds.
+        reauth_timeout: Seconds to wait for ``/iserver/reauthenticate`` to take effect.
+        auto_confirm_message_ids: Order-precaution message ids (``o163``, ``o354`` ...) that may be
+            confirmed automatically; any other question rejects the order.
+        suppress_on_start: Also ask the gateway to suppress the allow-listed ids at session start.
+        allow_live: Permit a non-paper account. Without it the adapter refuses to connect to one.
+        global_rate: Client-side request budget per second (the gateway allows 10).
+        max_rate_wait: Longest a request waits for the rate limiter before failing fast.
+        rate_limit_backoff: Seconds every request is held back after a 429.
+        order_lookup_window: Seconds an order with an ambiguous placement outcome is looked up by its
+            client order id before it is declared lost.
+        max_reply_rounds: Most confirmation questions answered for one order.
+        read_retries: Retries of an idempotent read after a transport failure.
+        quote_fields: Market-data field codes requested for quotes.
+    """
+
+    base_url: str = "https://localhost:5000/v1/api"
+    ws_url: str | None = None
+    account_id: str | None = None
+    ca_file: Path | None = None
+    pinned_sha256: str | None = None
+    insecure_skip_tls_verify: bool = False
+    connect_timeout: float = Field(default=5.0, gt=0)
+    read_timeout: float = Field(default=15.0, gt=0)
+    tickle_interval: float = Field(default=55.0, gt=0)
+    ws_stall_timeout: float = Field(default=25.0, gt=0)
+    ws_tic_interval: float = Field(default=50.0, gt=0)
+    reconnect_initial: float = Field(default=1.0, gt=0)
+    reconnect_max: float = Field(default=60.0, gt=0)
+    reauth_timeout: float = Field(default=30.0, gt=0)
+    auto_confirm_message_ids: frozenset[str] = frozenset()
+    suppress_on_start: bool = True
+    allow_live: bool = False
+    global_rate: float = Field(default=8.0, gt=0, le=10)
+    max_rate_wait: float = Field(default=6.0, ge=0)
+    rate_limit_backoff: float = Field(default=60.0, ge=0)
+    order_lookup_window: float = Field(default=30.0, gt=0)
+    max_reply_rounds: int = Field(default=10, gt=0)
+    read_retries: int = Field(default=2, ge=0)
+    quote_fields: tuple[str, ...] = ("31", "84", "85", "86", "88", "7059", "7762", "6509")
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            msg = f"base_url must be an http(s) URL, received {value!r}"
+            raise ValueError(msg)
+        return value.rstrip("/")
+
+    @field_validator("pinned_sha256")
+    @classmethod
+    def _check_fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        cleaned = value.replace(":", "").lower()
+        if not _FINGERPRINT.match(cleaned):
+            msg = "pinned_sha256 must be 64 hex digits (colons allowed)"
+            raise ValueError(msg)
+        return cleaned
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        if self.insecure_skip_tls_verify and self.allow_live:
+            msg = "insecure_skip_tls_verify cannot be combined with allow_live"
+            raise ValueError(msg)
+        if self.insecure_skip_tls_verify and (self.ca_file or self.pinned_sha256):
+            msg = "insecure_skip_tls_verify contradicts ca_file / pinned_sha256"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def websocket_url(self) -> str:
+        """The websocket URL, derived from ``base_url`` when not configured."""
+        if self.ws_url is not None:
+            return self.ws_url
+        root = self.base_url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
+        return f"{root}/ws"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> IbkrConfig:
+        """Build a config from ``TRADEBUS_IBKR_*`` variables (examples and CLI only).
+
+        Recognised: ``BASE_URL``, ``ACCOUNT_ID``, ``CA_FILE``, ``PINNED_SHA256``,
+        ``INSECURE_SKIP_TLS_VERIFY`` (``1``), ``ALLOW_LIVE`` (``1``) and ``AUTO_CONFIRM`` (comma list).
+
+        Args:
+            environ: Mapping to read instead of ``os.environ``.
+            **overrides: Fields that win over the environment.
+
+        Raises:
+            ConfigError: If a value is invalid; names the variable.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in ("base_url", "account_id", "ca_file", "pinned_sha256"):
+            raw = env.get(ENV_PREFIX + field.upper())
+            if raw:
+                values[field] = raw
+        for field in ("insecure_skip_tls_verify", "allow_live"):
+            raw = env.get(ENV_PREFIX + field.upper())
+            if raw:
+                values[field] = raw.strip().lower() in {"1", "true", "yes"}
+        confirm = env.get(ENV_PREFIX + "AUTO_CONFIRM")
+        if confirm:
+            values["auto_confirm_message_ids"] = frozenset(p.strip() for p in confirm.split(",") if p.strip())
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValueError as e:
+            raise ConfigError(str(e), source=f"{ENV_PREFIX}*") from e

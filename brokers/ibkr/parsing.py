@@ -1,0 +1,491 @@
+"""Pure translation between Client Portal wire data and framework models.
+
+Tables map IBKR vocabularies (order statuses, sides, order types, market-data field codes) to the
+framework's; functions convert one payload at a time. Nothing here does I/O or reads a clock:
+timestamps come in as parameters. This is the only module that knows both vocabularies.
+
+Market-data values are lenient: ``"C168.42"`` (yesterday's close, no trade yet) and ``"H168.42"``
+(halted) carry a one-letter prefix, sizes may hold thousands separators (``"1,300"``) and abbreviated
+volumes a ``K``/``M``/``B`` suffix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from brokers.ibkr.wire import History
+from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.wire import PortfolioPosition
+from brokers.ibkr.wire import SecdefResult
+from brokers.ibkr.wire import SummaryValue
+from brokers.ibkr.wire import Trade
+from framework.marketdata import Bar
+from framework.marketdata import Quote
+from framework.models import Account
+from framework.models import Fill
+from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.models import OrderType
+from framework.models import Position
+from framework.models import SecurityType
+from framework.models import Side
+from framework.models import TimeInForce
+
+
+class Phase(StrEnum):
+    """Where an IBKR order status puts the order in the framework's lifecycle."""
+
+    PENDING = "pending"  # sent, not yet acknowledged by the destination
+    WORKING = "working"
+    PENDING_CANCEL = "pending_cancel"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+
+
+ORDER_STATUS_FROM_WIRE: dict[str, Phase] = {
+    "PendingSubmit": Phase.PENDING,
+    "PreSubmitted": Phase.WORKING,
+    "Submitted": Phase.WORKING,
+    "WarnState": Phase.WORKING,
+    "PendingCancel": Phase.PENDING_CANCEL,
+    "Filled": Phase.FILLED,
+    "Cancelled": Phase.CANCELLED,
+    "Inactive": Phase.REJECTED,
+}
+
+SIDE_FROM_WIRE: dict[str, Side] = {
+    "BUY": Side.BUY, "B": Side.BUY, "BOT": Side.BUY, "Buy": Side.BUY,
+    "SELL": Side.SELL, "S": Side.SELL, "SLD": Side.SELL, "Sell": Side.SELL,
+}
+SIDE_TO_WIRE: dict[Side, str] = {Side.BUY: "BUY", Side.SELL: "SELL"}
+
+ORDER_TYPE_TO_WIRE: dict[OrderType, str] = {
+    OrderType.MARKET: "MKT",
+    OrderType.LIMIT: "LMT",
+    OrderType.STOP: "STP",
+    OrderType.STOP_LIMIT: "STOP_LIMIT",
+    OrderType.TRAILING_STOP: "TRAIL",
+}
+ORDER_TYPE_FROM_WIRE: dict[str, OrderType] = {
+    "MKT": OrderType.MARKET, "Market": OrderType.MARKET, "MARKET": OrderType.MARKET,
+    "LMT": OrderType.LIMIT, "Limit": OrderType.LIMIT, "LIMIT": OrderType.LIMIT,
+    "STP": OrderType.STOP, "Stop": OrderType.STOP, "STOP": OrderType.STOP,
+    "STOP_LIMIT": OrderType.STOP_LIMIT, "Stop Limit": OrderType.STOP_LIMIT, "STPLMT": OrderType.STOP_LIMIT,
+    "TRAIL": OrderType.TRAILING_STOP, "Trail": OrderType.TRAILING_STOP,
+    "TRAILING STOP": OrderType.TRAILING_STOP,
+}
+TIF_TO_WIRE: dict[TimeInForce, str] = {
+    TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.OPG: "OPG",
+}
+SECURITY_TYPE_TO_WIRE: dict[SecurityType, str] = {
+    SecurityType.STOCK: "STK", SecurityType.ETF: "STK", SecurityType.FUTURE: "FUT",
+    SecurityType.OPTION: "OPT", SecurityType.FOREX: "CASH", SecurityType.INDEX: "IND",
+    SecurityType.CRYPTO: "CRYPTO",
+}
+
+# Market-data field codes -> Quote attribute.
+QUOTE_PRICE_FIELDS: dict[str, str] = {"31": "last", "84": "bid", "86": "ask"}
+QUOTE_SIZE_FIELDS: dict[str, str] = {"85": "ask_size", "88": "bid_size", "7059": "last_size"}
+PRICE_FIELDS = frozenset({"31", "84", "86", "7635"})
+"""A snapshot row counts as warm once one of these appears."""
+_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
+_PREFIX = frozenset("CH")
+
+# Bar durations the history endpoint accepts, with their ``bar`` spelling.
+BAR_SIZE_TO_WIRE: dict[timedelta, str] = (
+    {timedelta(minutes=m): f"{m}min" for m in (1, 2, 3, 5, 10, 15, 30)}
+    | {timedelta(hours=h): f"{h}h" for h in (1, 2, 3, 4, 8)}
+    | {timedelta(days=1): "1d", timedelta(weeks=1): "1w"}
+)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """An order report (full or partial) in framework terms; None means "not in this update"."""
+
+    broker_order_id: str | None
+    client_order_id: str | None
+    phase: Phase | None
+    status_text: str | None
+    filled_quantity: Decimal | None
+    total_quantity: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """One execution in framework terms, before it is tied to a client order id."""
+
+    execution_id: str
+    client_order_id: str | None
+    broker_order_id: str | None
+    instrument_id: str | None
+    symbol: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    ts: datetime
+
+
+# ----------------------------------------------------------------------------- numbers and times
+
+
+def parse_price(raw: Any) -> float | None:
+    """Read a price field: strips the ``C``/``H`` prefix and thousands separators; None if unreadable."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        text = raw.strip()
+        if text[:1] in _PREFIX:
+            text = text[1:]
+        try:
+            value = float(text.replace(",", ""))
+        except ValueError:
+            return None
+    return value if value > 0 and math.isfinite(value) else None
+
+
+def price_flag(raw: Any) -> str:
+    """The one-letter prefix of a last-price field (``C`` close, ``H`` halted), or ``""``."""
+    return raw[0] if isinstance(raw, str) and raw[:1] in _PREFIX else ""
+
+
+def parse_size(raw: Any) -> float | None:
+    """Read a size or volume: thousands separators and ``K``/``M``/``B`` suffixes; None if unreadable."""
+    if raw is None or isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        value = float(raw)
+    else:
+        text = raw.strip().replace(",", "")
+        scale = _SUFFIX.get(text[-1:].upper(), 1.0)
+        if scale != 1.0:
+            text = text[:-1]
+        try:
+            value = float(text) * scale
+        except ValueError:
+            return None
+    return value if value >= 0 and math.isfinite(value) else None
+
+
+def ts_from_ms(ms: int | float) -> datetime:
+    """An aware UTC datetime from epoch milliseconds."""
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def ts_from_trade_time(text: str) -> datetime | None:
+    """Parse ``YYYYMMDD-hh:mm:ss`` (UTC) as used by executions; None if malformed."""
+    try:
+        return datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# ----------------------------------------------------------------------------- market data
+
+
+def smd_conid(message: dict[str, Any]) -> str | None:
+    """The conid of a websocket ``smd`` message (from ``conid`` or the topic), or None."""
+    conid = message.get("conid")
+    if conid is not None:
+        return str(conid)
+    topic = message.get("topic")
+    if isinstance(topic, str) and topic.startswith("smd+"):
+        return topic[4:].split("@", 1)[0] or None
+    return None
+
+
+def quote_changes(fields: dict[str, Any]) -> dict[str, float]:
+    """The quote attributes present in a market-data message or snapshot row."""
+    changes: dict[str, float] = {}
+    for code, name in QUOTE_PRICE_FIELDS.items():
+        raw = fields.get(code)
+        if raw is not None:
+            value = parse_price(raw)
+            if value is not None:
+                changes[name] = value
+    for code, name in QUOTE_SIZE_FIELDS.items():
+        raw = fields.get(code)
+        if raw is not None:
+            size = parse_size(raw)
+            if size is not None:
+                changes[name] = size
+    return changes
+
+
+def merge_quote(previous: Quote | None, symbol: str, ts: datetime, changes: dict[str, float]) -> Quote:
+    """Apply partial ``changes`` onto the previous quote (missing fields keep their value)."""
+    if previous is None:
+        return Quote(symbol, ts, **changes)
+    return Quote(
+        symbol,
+        ts,
+        changes.get("bid", previous.bid),
+        changes.get("ask", previous.ask),
+        changes.get("bid_size", previous.bid_size),
+        changes.get("ask_size", previous.ask_size),
+        changes.get("last", previous.last),
+        changes.get("last_size", previous.last_size),
+    )
+
+
+def is_warm(row: dict[str, Any]) -> bool:
+    """Whether a snapshot row carries a price (the pre-flight answer has only identifiers)."""
+    return any(code in row for code in PRICE_FIELDS)
+
+
+def smd_command(conid: str, fields: tuple[str, ...]) -> str:
+    """The websocket command subscribing market data for ``conid``."""
+    quoted = ",".join(f'"{f}"' for f in fields)
+    return f'smd+{conid}+{{"fields":[{quoted}]}}'
+
+
+def umd_command(conid: str) -> str:
+    """The websocket command stopping market data for ``conid``."""
+    return f"umd+{conid}+{{}}"
+
+
+# ----------------------------------------------------------------------------- instruments
+
+
+def instrument_from_search(
+    results: list[SecdefResult], symbol: str, security_type: SecurityType
+) -> Instrument:
+    """Pick the instrument for ``symbol``: first exact-symbol match offering the security type.
+
+    Raises:
+        LookupError: If no result matches.
+    """
+    wanted = SECURITY_TYPE_TO_WIRE[security_type]
+    for result in results:
+        offered = {s.sec_type for s in result.sections}
+        same_symbol = (result.symbol or "").upper() == symbol.upper()
+        if result.conid and same_symbol and (not offered or wanted in offered):
+            return Instrument(
+                symbol=symbol.upper(),
+                broker_id=result.conid,
+                security_type=security_type,
+                exchange=result.description or "SMART",
+            )
+    msg = f"no {wanted} contract found for symbol {symbol!r}"
+    raise LookupError(msg)
+
+
+def instruments_from_search(results: list[SecdefResult]) -> list[Instrument]:
+    """Every search result as an instrument, best first (results without a conid skipped)."""
+    return [
+        Instrument(symbol=r.symbol or r.conid, broker_id=r.conid, exchange=r.description or "SMART")
+        for r in results
+        if r.conid is not None and (r.symbol or r.conid)
+    ]
+
+
+# ----------------------------------------------------------------------------- orders
+
+
+def order_ticket(request: OrderRequest, account_id: str, conid: str) -> dict[str, Any]:
+    """The JSON ticket for placing or modifying ``request`` (``cOID`` set by the caller where allowed).
+
+    Raises:
+        ValueError: If the instrument has no conid.
+    """
+    if not conid:
+        msg = f"instrument {request.symbol} has no broker id (conid); resolve it first"
+        raise ValueError(msg)
+    ticket: dict[str, Any] = {
+        "acctId": account_id,
+        "conid": int(conid),
+        "orderType": ORDER_TYPE_TO_WIRE[request.order_type],
+        "side": SIDE_TO_WIRE[request.side],
+        "tif": TIF_TO_WIRE[request.time_in_force],
+        "quantity": float(request.quantity),
+        "outsideRTH": request.outside_rth,
+        "ticker": request.symbol,
+    }
+    _add_prices(ticket, request)
+    if request.oca_group is not None:
+        ticket["isSingleGroup"] = True
+    return ticket
+
+
+def _add_prices(ticket: dict[str, Any], request: OrderRequest) -> None:
+    kind = request.order_type
+    if kind is OrderType.LIMIT and request.limit_price is not None:
+        ticket["price"] = float(request.limit_price)
+    elif kind is OrderType.STOP and request.stop_price is not None:
+        ticket["price"] = float(request.stop_price)  # IBKR: the stop trigger goes in "price" for STP
+    elif kind is OrderType.STOP_LIMIT and request.limit_price is not None and request.stop_price is not None:
+        ticket["price"] = float(request.limit_price)
+        ticket["auxPrice"] = float(request.stop_price)
+    elif kind is OrderType.TRAILING_STOP:
+        if request.trail_amount is not None:
+            ticket["trailingAmt"], ticket["trailingType"] = float(request.trail_amount), "amt"
+        elif request.trail_percent is not None:
+            ticket["trailingAmt"], ticket["trailingType"] = float(request.trail_percent), "%"
+        if request.stop_price is not None:
+            ticket["price"] = float(request.stop_price)
+
+
+def order_update_from_live(row: LiveOrder) -> OrderUpdate:
+    """An order report from a live-orders row or ``sor`` element (partial rows give partial reports)."""
+    phase = ORDER_STATUS_FROM_WIRE.get(row.status) if row.status else None
+    total = row.total_size
+    if total is None and row.filled_quantity is not None and row.remaining_quantity is not None:
+        total = row.filled_quantity + row.remaining_quantity
+    return OrderUpdate(
+        broker_order_id=row.order_id,
+        client_order_id=row.order_ref,
+        phase=phase,
+        status_text=row.status,
+        filled_quantity=row.filled_quantity,
+        total_quantity=total,
+    )
+
+
+def execution_from_trade(trade: Trade) -> Execution | None:
+    """An execution from a trades row or ``str`` element; None if a required field is missing."""
+    side = SIDE_FROM_WIRE.get(trade.side or "")
+    if side is None or trade.size is None or trade.price is None or trade.size <= 0 or trade.price <= 0:
+        return None
+    if trade.trade_time_ms is not None:
+        ts = ts_from_ms(trade.trade_time_ms)
+    else:
+        parsed = ts_from_trade_time(trade.trade_time or "")
+        if parsed is None:
+            return None
+        ts = parsed
+    return Execution(
+        execution_id=trade.execution_id,
+        client_order_id=trade.order_ref,
+        broker_order_id=trade.order_id,
+        instrument_id=trade.conid,
+        symbol=trade.symbol or "",
+        side=side,
+        quantity=trade.size,
+        price=trade.price,
+        commission=abs(trade.commission) if trade.commission is not None else Decimal(0),
+        ts=ts,
+    )
+
+
+def fill_from_execution(
+    execution: Execution, client_order_id: str, symbol: str, broker_order_id: str | None = None
+) -> Fill:
+    """The framework fill for an execution of a known order (``broker_order_id`` if the row lacks one)."""
+    return Fill(
+        execution_id=execution.execution_id,
+        client_order_id=client_order_id,
+        symbol=symbol,
+        side=execution.side,
+        quantity=execution.quantity,
+        price=execution.price,
+        commission=execution.commission,
+        ts=execution.ts,
+        broker_order_id=execution.broker_order_id or broker_order_id,
+    )
+
+
+def request_from_live(row: LiveOrder, client_order_id: str) -> OrderRequest | None:
+    """Rebuild a ticket for an order found at the broker but unknown locally; None if incomplete."""
+    side = SIDE_FROM_WIRE.get(row.side or "")
+    quantity = row.total_size
+    if side is None or quantity is None or quantity <= 0:
+        return None
+    kind = ORDER_TYPE_FROM_WIRE.get(row.order_type or "", OrderType.MARKET)
+    needs_price = kind in (OrderType.LIMIT, OrderType.STOP)
+    if needs_price and row.price is None:
+        return None
+    instrument = Instrument(
+        symbol=row.ticker or str(row.conid), broker_id=row.conid, tick_size=Decimal("0.0001")
+    )
+    return OrderRequest(
+        client_order_id=client_order_id,
+        instrument=instrument,
+        side=side,
+        quantity=quantity,
+        order_type=kind if kind in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP) else OrderType.MARKET,
+        limit_price=row.price if kind is OrderType.LIMIT else None,
+        stop_price=row.price if kind is OrderType.STOP else None,
+    )
+
+
+# ----------------------------------------------------------------------------- history, account
+
+
+def history_query(duration: timedelta, start: datetime, end: datetime) -> tuple[str, str]:
+    """The ``(period, bar)`` query for bars of ``duration`` covering ``[start, end)``.
+
+    Raises:
+        ValueError: If the bar duration is not one IBKR offers.
+    """
+    bar = BAR_SIZE_TO_WIRE.get(duration)
+    if bar is None:
+        msg = f"IBKR has no {duration} bars; use one of {sorted(BAR_SIZE_TO_WIRE)}"
+        raise ValueError(msg)
+    seconds = max((end - start).total_seconds(), duration.total_seconds())
+    if seconds <= 30 * 60:
+        return f"{math.ceil(seconds / 60)}min", bar
+    if seconds <= 8 * 3600:
+        return f"{math.ceil(seconds / 3600)}h", bar
+    return f"{min(1000, math.ceil(seconds / 86400))}d", bar
+
+
+def bars_from_history(
+    history: History, symbol: str, duration: timedelta, start: datetime, end: datetime
+) -> list[Bar]:
+    """Bars of ``history`` starting in ``[start, end)``, oldest first; unreadable rows skipped."""
+    bars = []
+    for row in sorted(history.data, key=lambda r: r.t):
+        when = ts_from_ms(row.t)
+        if not start <= when < end:
+            continue
+        try:
+            bars.append(Bar(symbol, when, duration, row.o, row.h, row.l, row.c, row.v or 0.0))
+        except ValueError:
+            continue
+    return bars
+
+
+def account_from_summary(account_id: str, summary: dict[str, SummaryValue], ts: datetime) -> Account:
+    """Account balances from ``/portfolio/{acct}/summary`` metrics (missing metrics read as zero)."""
+
+    def amount(key: str) -> Decimal:
+        value = summary.get(key)
+        if value is None or value.amount is None or value.is_null:
+            return Decimal(0)
+        return value.amount
+
+    currency = next((v.currency for v in summary.values() if v.currency), None) or "USD"
+    return Account(
+        account_id=account_id,
+        currency=currency,
+        cash=amount("totalcashvalue"),
+        equity=amount("netliquidation"),
+        buying_power=amount("buyingpower"),
+        ts=ts,
+    )
+
+
+def position_from_portfolio(row: PortfolioPosition, symbol: str, ts: datetime) -> Position:
+    """A framework position from a portfolio row."""
+    return Position(
+        symbol=symbol,
+        quantity=row.position or Decimal(0),
+        average_price=row.avg_price or Decimal(0),
+        realized_pnl=row.realized_pnl or Decimal(0),
+        unrealized_pnl=row.unrealized_pnl or Decimal(0),
+        last_price=row.mkt_price,
+        ts=ts,
+    )

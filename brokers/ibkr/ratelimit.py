@@ -1,0 +1,139 @@
+"""Client-side pacing for the Client Portal gateway.
+
+The gateway allows about 10 requests/s in total plus stricter per-endpoint limits, and answers a
+violation with 429 and, after repeats, a 10-minute "penalty box" for the whole IP. So the limiter
+(1) spaces requests under a global budget (generic cell rate: ``global_rate`` per second with a
+burst of two, so no one-second window holds more than the gateway's 10), (2) keeps each listed
+endpoint at least its minimum interval apart (plus a margin), (3) caps concurrent history requests,
+and (4) after a 429 holds back *every* request until the back-off has passed, so a storm of retries
+cannot extend the penalty.
+
+A request that would have to wait longer than ``max_wait`` is refused at once with
+:class:`~brokers.ibkr.errors.IbkrRateLimitError` (``status_code`` 0: never sent) rather than
+blocking a caller for minutes. Time comes from the injected clock and waiting from the injected
+``sleep``, so tests step it deterministically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from brokers.ibkr.errors import IbkrRateLimitError
+from framework.clock import Clock
+
+ENDPOINT_MIN_INTERVAL: dict[str, float] = {
+    "/iserver/account/orders": 5.0,
+    "/iserver/account/trades": 5.0,
+    "/iserver/account/pnl/partitioned": 5.0,
+    "/portfolio/accounts": 5.0,
+    "/portfolio/subaccounts": 5.0,
+    "/tickle": 1.0,
+    "/sso/validate": 60.0,
+    "/iserver/marketdata/snapshot": 0.1,
+    "/iserver/scanner/run": 1.0,
+}
+"""Seconds between two requests to one endpoint (IBKR's published per-endpoint limits)."""
+
+SPACING_MARGIN = 1.1  # the gateway times arrivals, we time departures: keep a margin for network jitter
+BURST = 2.0  # requests that may go back to back; burst + rate must stay within 10 per second
+HISTORY_PATH = "/iserver/marketdata/history"
+HISTORY_MAX_CONCURRENT = 4  # IBKR allows 5 but throttles above 4 in practice
+
+
+class RateLimiter:
+    """Global budget, per-endpoint spacing, history concurrency and 429 back-off.
+
+    Thread-safe: REST calls come from the dispatcher, keep-alive and stream threads.
+
+    Args:
+        clock: Source of monotonic time.
+        global_rate: Requests per second overall.
+        max_wait: Longest a request may wait before it is refused.
+        sleep: Blocks the caller for the given seconds (tests advance a simulated clock instead).
+    """
+
+    def __init__(
+        self, clock: Clock, *, global_rate: float, max_wait: float, sleep: Callable[[float], None]
+    ) -> None:
+        self._clock = clock
+        self._interval = 1.0 / global_rate
+        self._burst = BURST
+        self._max_wait = max_wait
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tat = clock.monotonic()  # theoretical arrival time of the next request
+        self._next_by_path: dict[str, float] = {}
+        self._blocked_until = float("-inf")
+        self._history_running = 0
+        self.penalties = 0
+
+    @property
+    def blocked_for(self) -> float:
+        """Seconds left of the current 429 back-off (0 when not blocked)."""
+        return max(0.0, self._blocked_until - self._clock.monotonic())
+
+    def acquire(self, method: str, path: str) -> None:
+        """Wait for this request's turn, or refuse it.
+
+        Raises:
+            IbkrRateLimitError: If a 429 back-off is running or the wait would exceed ``max_wait``.
+        """
+        wait = self._reserve(method, path)
+        if wait > 0:
+            self._sleep(wait)
+
+    def _reserve(self, method: str, path: str) -> float:
+        with self._lock:
+            now = self._clock.monotonic()
+            if now < self._blocked_until:
+                raise IbkrRateLimitError(
+                    "held back after a 429 from the gateway", method=method, path=path,
+                    retry_after=self._blocked_until - now, status_code=0,
+                )
+            tat = max(self._tat, now)
+            wait = max(0.0, tat - now - (self._burst - 1) * self._interval)
+            spacing = ENDPOINT_MIN_INTERVAL.get(path)
+            if spacing is not None:
+                spacing *= SPACING_MARGIN
+            next_free = self._next_by_path.get(path, now)
+            if spacing is not None:
+                wait = max(wait, next_free - now)
+            if wait > self._max_wait:
+                raise IbkrRateLimitError(
+                    f"would wait {wait:.1f}s for the pacing budget", method=method, path=path,
+                    retry_after=wait, status_code=0,
+                )
+            start = now + wait
+            self._tat = max(tat, start) + self._interval
+            if spacing is not None:
+                self._next_by_path[path] = start + spacing
+            return wait
+
+    def penalize(self, seconds: float) -> None:
+        """Hold back every request for ``seconds`` (called on a 429)."""
+        with self._lock:
+            self.penalties += 1
+            self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
+
+    @contextmanager
+    def history_slot(self) -> Iterator[None]:
+        """Hold one of the concurrent history slots for the duration of the block.
+
+        Raises:
+            IbkrRateLimitError: If every slot is taken.
+        """
+        with self._lock:
+            if self._history_running >= HISTORY_MAX_CONCURRENT:
+                raise IbkrRateLimitError(
+                    "too many concurrent history requests", method="GET", path=HISTORY_PATH,
+                    retry_after=1.0, status_code=0,
+                )
+            self._history_running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._history_running -= 1

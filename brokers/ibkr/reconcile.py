@@ -1,0 +1,102 @@
+"""Bring local order state in line with IBKR after a reconnect, a restart or an ambiguous placement.
+
+Broker truth comes from ``GET /iserver/account/orders`` (orders of this brokerage session, joined on
+``order_ref`` = our client order id) and ``GET /iserver/account/trades`` (executions, up to 7 days,
+since the last execution we saw). Everything is folded through the
+:class:`~brokers.ibkr.tracking.OrderTracker`, which emits only what was missed and never the same
+fill twice. Orders whose placement outcome is unknown are resolved here: found by client order id
+(adopted), or, once ``order_lookup_window`` has passed without a trace, rejected as lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+from brokers.ibkr.errors import IbkrError
+from brokers.ibkr.errors import IbkrRateLimitError
+from brokers.ibkr.parsing import execution_from_trade
+from brokers.ibkr.parsing import order_update_from_live
+from brokers.ibkr.rest import IbkrRestClient
+from brokers.ibkr.tracking import OrderTracker
+from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.wire import Trade
+from framework.clock import Clock
+from framework.events import Event
+
+log = logging.getLogger(__name__)
+
+
+class Reconciler:
+    """Folds the broker's view of orders and executions into the tracker.
+
+    Args:
+        rest: REST client.
+        tracker: Local order state.
+        clock: Time for event stamps and the lookup window.
+        lookup_window: Seconds before an unresolved order is declared lost.
+    """
+
+    def __init__(self, rest: IbkrRestClient, tracker: OrderTracker, clock: Clock, lookup_window: float) -> None:
+        self._rest = rest
+        self._tracker = tracker
+        self._clock = clock
+        self._window = lookup_window
+
+    def fold(self, orders: Sequence[LiveOrder], trades: Sequence[Trade]) -> list[Event]:
+        """Apply order rows, then executions; return the events that were missing."""
+        ts = self._clock.now()
+        events: list[Event] = []
+        for row in orders:
+            events += self._tracker.apply_update(order_update_from_live(row), ts)
+        for trade in sorted(trades, key=lambda t: t.trade_time_ms or 0):
+            execution = execution_from_trade(trade)
+            if execution is not None:
+                events += self._tracker.apply_execution(execution)
+        return events
+
+    def reconcile(self, *, new_session: bool) -> list[Event]:
+        """Fetch open orders and recent executions and fold them in.
+
+        Args:
+            new_session: The brokerage session is new (start, restart): warm the orders cache first.
+
+        Raises:
+            IbkrError: If the gateway cannot be read (the caller retries later).
+        """
+        if new_session:
+            self._rest.live_orders(force=True)  # pre-flight: answers empty, fills the cache
+        orders = self._rest.live_orders().orders
+        trades = self._rest.trades(days=self._days())
+        events = self.fold(orders, trades)
+        log.info("reconciled %d orders and %d executions: %d missed events", len(orders), len(trades),
+                 len(events))
+        return events
+
+    def _days(self) -> int:
+        last = self._tracker.last_execution_ts
+        if last is None:
+            return 1
+        age = (self._clock.now() - last).total_seconds() / 86400
+        return max(1, min(7, math.ceil(age) + 1))
+
+    def resolve_unresolved(self) -> list[Event]:
+        """Look up orders with an unknown placement outcome; reject those lost past the window."""
+        pending = self._tracker.unresolved()
+        if not pending:
+            return []
+        events: list[Event] = []
+        try:
+            events += self.fold(self._rest.live_orders().orders, self._rest.trades(days=1))
+        except IbkrRateLimitError:
+            return events  # try again on a later tick
+        except IbkrError as e:
+            log.warning("order lookup failed: %s", e)
+        now = self._clock.monotonic()
+        for cid, since in self._tracker.unresolved():
+            if now - since >= self._window:
+                log.error("order %s not found at IBKR %.0fs after an ambiguous placement", cid, now - since)
+                reason = "lost: placement outcome unknown and not found at IBKR"
+                events += self._tracker.rejected(cid, reason, self._clock.now())
+        return events

@@ -1,0 +1,303 @@
+"""Gateway session: start-up sequence, keep-alive and recovery, as an explicit state machine.
+
+States and what moves between them::
+
+    DISCONNECTED --start()--> READY            tickle, auth status (re-auth if needed),
+                                               /iserver/accounts (prime), /portfolio/accounts
+    READY --tickle shows unhealthy / 401 / report_failure()--> DEGRADED
+    READY --gateway unreachable--> DISCONNECTED
+    DEGRADED | DISCONNECTED --tick(): recovery succeeded--> READY  (on_ready fires: resubscribe,
+                                                                   reconcile)
+
+Recovery is stepped by :meth:`SessionManager.tick` (the keep-alive thread calls it about once a
+second; tests call it with a simulated clock): check auth status, ask ``/iserver/reauthenticate``,
+poll until authenticated or ``reauth_timeout`` passes, re-prime, then READY. Failures back off
+exponentially with jitter up to ``reconnect_max``. A competing session is not taken over.
+
+A changed session id in a tickle means the gateway restarted: the manager re-primes and fires
+``on_ready`` so the stream reconnects with the new id and the broker reconciles.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from brokers.ibkr.config import IbkrConfig
+from brokers.ibkr.errors import IbkrAuthError
+from brokers.ibkr.errors import IbkrError
+from brokers.ibkr.errors import IbkrRateLimitError
+from brokers.ibkr.errors import IbkrSessionError
+from brokers.ibkr.errors import IbkrTransportError
+from brokers.ibkr.rest import IbkrRestClient
+from brokers.ibkr.wire import AuthStatus
+from brokers.ibkr.wire import BrokerageAccounts
+from framework.clock import Clock
+
+log = logging.getLogger(__name__)
+
+REAUTH_POLL_INTERVAL = 1.0
+
+HttpSession = requests.Session
+"""The HTTP session type the adapter is built on (named here so only this module and rest.py import requests)."""
+
+
+class SessionState(StrEnum):
+    """Usability of the gateway session."""
+
+    DISCONNECTED = "disconnected"
+    READY = "ready"
+    DEGRADED = "degraded"
+
+
+def redact(session_id: str | None) -> str:
+    """A session id safe to log (first four characters only)."""
+    return f"{session_id[:4]}…" if session_id else "none"
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """HTTPS adapter that accepts exactly one leaf certificate, by SHA-256 fingerprint."""
+
+    def __init__(self, fingerprint: str) -> None:
+        self._fingerprint = fingerprint
+        super().__init__()
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
+        kwargs["assert_fingerprint"] = self._fingerprint
+        super().init_poolmanager(connections, maxsize, block, **kwargs)
+
+
+def configure_tls(session: HttpSession | None, config: IbkrConfig) -> HttpSession:
+    """Apply the configured TLS policy to ``session`` and return it.
+
+    CA bundle: verify against it. Pinned fingerprint: accept only that certificate. Insecure flag:
+    no verification, logged as an error on every start. A new session is created when None.
+    """
+    session = session if session is not None else requests.Session()
+    if config.ca_file is not None:
+        session.verify = str(config.ca_file)
+    elif config.pinned_sha256 is not None:
+        session.verify = False  # the chain is replaced by the fingerprint check in the adapter
+        session.mount(config.base_url, _PinnedAdapter(config.pinned_sha256))
+    elif config.insecure_skip_tls_verify:
+        session.verify = False
+        log.error("TLS verification is DISABLED for %s: anyone on the path can trade this account",
+                  config.base_url)
+    return session
+
+
+class SessionManager:
+    """Owns the gateway session: start-up, keep-alive, loss detection and recovery.
+
+    Args:
+        config: Adapter settings.
+        rest: REST client.
+        clock: Monotonic time for schedules.
+        on_change: Called with the new state and a reason whenever the state changes.
+        on_ready: Called after every recovery (and after a detected gateway restart).
+        rng: Jitter source for back-off.
+    """
+
+    def __init__(
+        self,
+        config: IbkrConfig,
+        rest: IbkrRestClient,
+        clock: Clock,
+        on_change: Callable[[SessionState, str], None],
+        on_ready: Callable[[], None],
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._rest = rest
+        self._clock = clock
+        self._on_change = on_change
+        self._on_ready = on_ready
+        self._rng = rng or random.Random()
+        self.state = SessionState.DISCONNECTED
+        self.session_id: str | None = None
+        self.account_id: str | None = None
+        self._next_tickle = 0.0
+        self._next_attempt = 0.0
+        self._failures = 0
+        self._reauth_deadline: float | None = None
+        self.recoveries = 0
+
+    # ----------------------------------------------------------------- start-up
+
+    def start(self) -> str:
+        """Run the start-up sequence and return the account id.
+
+        Raises:
+            IbkrSessionError: Login required, competing session, or a refused (live) account.
+            IbkrError: The gateway could not be reached or answered unusably.
+        """
+        self._tickle_for_session()
+        status = self._rest.auth_status()
+        if not status.healthy:
+            self._reauthenticate_blocking(status)
+        self.account_id = self._prime()
+        self._set(SessionState.READY, "session ready")
+        self._next_tickle = self._clock.monotonic() + self._config.tickle_interval
+        return self.account_id
+
+    def _tickle_for_session(self) -> None:
+        try:
+            tickle = self._rest.tickle()
+        except IbkrAuthError as e:
+            msg = "the gateway is not logged in: open its login page in a browser and log in"
+            raise IbkrSessionError(msg, reason="login_required") from e
+        self.session_id = tickle.session
+        log.info("gateway session %s", redact(self.session_id))
+
+    def _reauthenticate_blocking(self, status: AuthStatus) -> None:
+        if status.competing:
+            msg = "another platform holds the brokerage session (competing); log out there first"
+            raise IbkrSessionError(msg, reason="competing")
+        self._rest.reauthenticate()
+        deadline = self._clock.monotonic() + self._config.reauth_timeout
+        while self._clock.monotonic() < deadline:
+            self._rest.wait(REAUTH_POLL_INTERVAL)
+            if self._rest.auth_status().healthy:
+                return
+        raise IbkrSessionError("re-authentication did not complete in time", reason="reauth_timeout")
+
+    def _prime(self) -> str:
+        accounts = self._rest.brokerage_accounts()
+        account_id = self._choose_account(accounts)
+        types = {a.account_id or a.id: a.type for a in self._rest.portfolio_accounts()}
+        paper = account_id.startswith("D") or bool(accounts.is_paper) or types.get(account_id) == "DEMO"
+        if not paper and not self._config.allow_live:
+            msg = f"account {account_id} is not a paper account; set allow_live to trade it"
+            raise IbkrSessionError(msg, reason="live_account")
+        if self._config.suppress_on_start and self._config.auto_confirm_message_ids:
+            self._rest.suppress_questions(sorted(self._config.auto_confirm_message_ids))
+        return account_id
+
+    def _choose_account(self, accounts: BrokerageAccounts) -> str:
+        wanted = self._config.account_id
+        if wanted is not None:
+            if wanted not in accounts.accounts:
+                msg = f"account {wanted} is not among the gateway's accounts {accounts.accounts}"
+                raise IbkrSessionError(msg, reason="unknown_account")
+            return wanted
+        if len(accounts.accounts) != 1:
+            msg = f"the gateway reports {len(accounts.accounts)} accounts; configure account_id"
+            raise IbkrSessionError(msg, reason="ambiguous_account")
+        return accounts.accounts[0]
+
+    # ----------------------------------------------------------------- running
+
+    def report_failure(self, reason: str) -> None:
+        """Something (a 401, a ``sts`` push, a ``no bridge``) says the session is gone: recover now."""
+        if self.state is SessionState.READY:
+            self._set(SessionState.DEGRADED, reason)
+            self._next_attempt = self._clock.monotonic()
+
+    def check_now(self) -> None:
+        """Tickle at the next tick instead of waiting for the interval (the stream saw trouble)."""
+        if self.state is SessionState.READY:
+            self._next_tickle = self._clock.monotonic()
+
+    def tick(self, now: float) -> None:
+        """Advance the keep-alive / recovery schedule to monotonic time ``now``."""
+        if self.state is SessionState.READY:
+            if now >= self._next_tickle:
+                self._keep_alive(now)
+        elif now >= self._next_attempt:
+            self._recover_step(now)
+
+    def _keep_alive(self, now: float) -> None:
+        self._next_tickle = now + self._config.tickle_interval
+        try:
+            tickle = self._rest.tickle()
+        except IbkrRateLimitError as e:  # pacing, not a lost session: tickle again once allowed
+            self._next_tickle = now + max(1.0, e.retry_after)
+            return
+        except IbkrTransportError as e:
+            self._fail(SessionState.DISCONNECTED, f"gateway unreachable: {e}", now)
+            return
+        except IbkrError as e:
+            self._fail(SessionState.DEGRADED, f"keep-alive failed: {e}", now)
+            return
+        auth = tickle.iserver.auth_status if tickle.iserver is not None else None
+        if auth is not None and not auth.healthy:
+            self._fail(SessionState.DEGRADED, _describe(auth), now)
+        elif tickle.session and self.session_id and tickle.session != self.session_id:
+            log.warning("gateway session changed (%s -> %s): gateway restarted",
+                        redact(self.session_id), redact(tickle.session))
+            self.session_id = tickle.session
+            self._fail(SessionState.DEGRADED, "gateway restarted", now)
+            self._next_attempt = now
+
+    def _recover_step(self, now: float) -> None:
+        try:
+            if self._reauth_deadline is None:
+                self._begin_recovery(now)
+            else:
+                self._await_reauth(now)
+        except IbkrRateLimitError as e:  # keep the recovery step, retry once pacing allows
+            self._next_attempt = now + max(1.0, e.retry_after)
+        except IbkrTransportError as e:
+            self._fail(SessionState.DISCONNECTED, f"gateway unreachable: {e}", now)
+        except IbkrError as e:
+            self._fail(SessionState.DEGRADED, f"recovery failed: {e}", now)
+
+    def _begin_recovery(self, now: float) -> None:
+        tickle = self._rest.tickle()
+        self.session_id = tickle.session or self.session_id
+        status = self._rest.auth_status()
+        if status.healthy:
+            self._complete(now)
+        elif status.competing:
+            self._fail(SessionState.DEGRADED, "competing session: not taking it over", now)
+        else:
+            self._rest.reauthenticate()
+            self._reauth_deadline = now + self._config.reauth_timeout
+            self._next_attempt = now + REAUTH_POLL_INTERVAL
+
+    def _await_reauth(self, now: float) -> None:
+        if self._rest.auth_status().healthy:
+            self._complete(now)
+            return
+        assert self._reauth_deadline is not None
+        if now >= self._reauth_deadline:
+            self._fail(SessionState.DEGRADED, "re-authentication timed out", now)
+        else:
+            self._next_attempt = now + REAUTH_POLL_INTERVAL
+
+    def _complete(self, now: float) -> None:
+        self.account_id = self._prime()
+        self._reauth_deadline = None
+        self._failures = 0
+        self.recoveries += 1
+        self._next_tickle = now + self._config.tickle_interval
+        self._set(SessionState.READY, "session recovered")
+        self._on_ready()
+
+    def _fail(self, state: SessionState, reason: str, now: float) -> None:
+        self._reauth_deadline = None
+        delay = min(self._config.reconnect_max, self._config.reconnect_initial * 2**self._failures)
+        self._failures = min(self._failures + 1, 16)
+        self._next_attempt = now + delay * (0.5 + self._rng.random() / 2)
+        log.warning("gateway session %s: %s (next attempt in %.1fs)", state, reason, self._next_attempt - now)
+        self._set(state, reason)
+
+    def _set(self, state: SessionState, reason: str) -> None:
+        if state is not self.state:
+            self.state = state
+            self._on_change(state, reason)
+
+
+def _describe(auth: AuthStatus) -> str:
+    if auth.competing:
+        return "competing session"
+    if not auth.connected:
+        return "gateway not connected to IBKR"
+    return f"brokerage session not authenticated {auth.fail or auth.message}".strip()

@@ -1,0 +1,252 @@
+"""Per-order state of the adapter: client order id <-> IBKR order id, merged reports, fill ledger.
+
+IBKR reports an order through three channels that race each other: the placement answer (order
+id), ``sor`` updates (status deltas keyed by order id, full rows also carry ``order_ref`` = our
+client order id) and ``str`` executions (keyed by ``order_ref``). :class:`OrderTracker` folds all of
+them into one record per order and returns the framework events each report implies, once:
+
+* a fill is emitted once per execution id, however often it is reported (websocket and REST);
+* a report for an order id not yet known (it raced ahead of the placement answer) is parked and
+  replayed when the id is mapped;
+* ``OrderAccepted`` is emitted once; the terminal event (filled, cancelled, rejected) once.
+
+Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from decimal import Decimal
+from typing import TypeVar
+
+from brokers.ibkr.parsing import Execution
+from brokers.ibkr.parsing import OrderUpdate
+from brokers.ibkr.parsing import Phase
+from brokers.ibkr.parsing import fill_from_execution
+from framework.events import Event
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderRejected
+from framework.models import OrderRequest
+
+log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+MAX_PARKED = 1000  # reports for unknown orders kept at most (oldest dropped)
+
+
+@dataclass
+class Tracked:
+    """What the adapter knows about one order.
+
+    Attributes:
+        request: The ticket as last sent.
+        broker_order_id: IBKR's order id once known.
+        accepted: ``OrderAccepted`` was emitted.
+        terminal: A terminal event was emitted; later reports are ignored.
+        filled: Quantity filled according to the executions seen.
+        broker_filled: Cumulative filled quantity according to IBKR's order reports.
+        unresolved_since: Monotonic time an ambiguous placement started; None once resolved.
+    """
+
+    request: OrderRequest
+    broker_order_id: str | None = None
+    accepted: bool = False
+    terminal: bool = False
+    filled: Decimal = Decimal(0)
+    broker_filled: Decimal = Decimal(0)
+    unresolved_since: float | None = None
+    executions: set[str] = field(default_factory=set)
+
+    @property
+    def missing_fills(self) -> bool:
+        """IBKR reports more filled quantity than the executions seen so far."""
+        return self.broker_filled > self.filled
+
+
+class OrderTracker:
+    """Every order this adapter placed, and the events already emitted for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._orders: dict[str, Tracked] = {}
+        self._by_broker_id: dict[str, str] = {}
+        self._parked_updates: dict[str, list[OrderUpdate]] = {}
+        self._parked_executions: dict[str, list[Execution]] = {}
+        self._executions: set[str] = set()
+        self.last_execution_ts: datetime | None = None
+
+    # ----------------------------------------------------------------- lookups
+
+    def get(self, client_order_id: str) -> Tracked | None:
+        """The record of an order, or None."""
+        with self._lock:
+            return self._orders.get(client_order_id)
+
+    def client_order_id(self, broker_order_id: str) -> str | None:
+        """Our id for an IBKR order id, or None."""
+        with self._lock:
+            return self._by_broker_id.get(broker_order_id)
+
+    def open_orders(self) -> list[Tracked]:
+        """Orders without a terminal event."""
+        with self._lock:
+            return [t for t in self._orders.values() if not t.terminal]
+
+    def unresolved(self) -> list[tuple[str, float]]:
+        """``(client_order_id, since)`` of orders whose placement outcome is unknown."""
+        with self._lock:
+            return [(c, t.unresolved_since) for c, t in self._orders.items() if t.unresolved_since is not None]
+
+    def needs_fill_lookup(self) -> bool:
+        """Whether some order reports fills whose executions were not seen."""
+        with self._lock:
+            return any(t.missing_fills and not t.terminal for t in self._orders.values())
+
+    # ----------------------------------------------------------------- placement outcomes
+
+    def register(self, request: OrderRequest) -> None:
+        """Track a request before it is sent (so racing reports find it by ``order_ref``)."""
+        with self._lock:
+            self._orders[request.client_order_id] = Tracked(request)
+
+    def forget(self, client_order_id: str) -> None:
+        """Drop a request that definitely never reached IBKR."""
+        with self._lock:
+            self._orders.pop(client_order_id, None)
+
+    def replace_request(self, request: OrderRequest) -> None:
+        """Record an accepted modification."""
+        with self._lock:
+            tracked = self._orders.get(request.client_order_id)
+            if tracked is not None:
+                tracked.request = request
+
+    def mark_unresolved(self, client_order_id: str, since: float) -> None:
+        """The placement outcome is unknown: keep the order until a lookup resolves it."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is not None and tracked.broker_order_id is None:
+                tracked.unresolved_since = since
+
+    def placed(self, client_order_id: str, broker_order_id: str, ts: datetime) -> list[Event]:
+        """IBKR acknowledged the order: map the ids, accept, and replay reports that raced ahead."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None:
+                return []
+            events = self._map(tracked, client_order_id, broker_order_id, ts)
+            return events + self._replay(client_order_id, broker_order_id, ts)
+
+    def rejected(self, client_order_id: str, reason: str, ts: datetime) -> list[Event]:
+        """IBKR refused the order (or it was declined, or lost): the terminal rejection."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None or tracked.terminal:
+                return []
+            tracked.terminal = True
+            tracked.unresolved_since = None
+            return [OrderRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
+
+    def _map(self, tracked: Tracked, cid: str, broker_order_id: str, ts: datetime) -> list[Event]:
+        tracked.unresolved_since = None
+        if tracked.broker_order_id is None:
+            tracked.broker_order_id = broker_order_id
+            self._by_broker_id[broker_order_id] = cid
+        if tracked.accepted or tracked.terminal:
+            return []
+        tracked.accepted = True
+        return [OrderAccepted(ts=ts, client_order_id=cid, broker_order_id=broker_order_id)]
+
+    def _replay(self, cid: str, broker_order_id: str, ts: datetime) -> list[Event]:
+        events: list[Event] = []
+        for update in self._parked_updates.pop(broker_order_id, []):
+            events += self.apply_update(update, ts)
+        for key in (broker_order_id, cid):
+            for execution in self._parked_executions.pop(key, []):
+                events += self.apply_execution(execution)
+        return events
+
+    # ----------------------------------------------------------------- reports
+
+    def _resolve(self, client_order_id: str | None, broker_order_id: str | None) -> str | None:
+        if client_order_id is not None and client_order_id in self._orders:
+            return client_order_id
+        if broker_order_id is not None:
+            return self._by_broker_id.get(broker_order_id)
+        return None
+
+    def apply_update(self, update: OrderUpdate, ts: datetime) -> list[Event]:
+        """Fold an order report (possibly partial) in; return the events it implies."""
+        with self._lock:
+            cid = self._resolve(update.client_order_id, update.broker_order_id)
+            if cid is None:
+                if update.broker_order_id is not None:
+                    OrderTracker._park(self._parked_updates, update.broker_order_id, update)
+                return []
+            tracked = self._orders[cid]
+            events: list[Event] = []
+            if update.broker_order_id is not None and update.phase is not Phase.REJECTED:
+                events += self._map(tracked, cid, update.broker_order_id, ts)
+            if update.filled_quantity is not None:
+                tracked.broker_filled = max(tracked.broker_filled, update.filled_quantity)
+            if tracked.terminal:
+                return events
+            return events + self._status_events(tracked, cid, update, ts)
+
+    def _status_events(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[Event]:
+        reason = update.status_text or ""
+        if update.phase is Phase.CANCELLED:
+            tracked.terminal = True
+            return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
+        if update.phase is Phase.REJECTED:
+            tracked.terminal = True
+            tracked.unresolved_since = None
+            if tracked.filled > 0:  # a partly filled order cannot be "rejected" any more
+                return [OrderCancelled(ts=ts, client_order_id=cid, reason="inactive")]
+            return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}")]
+        return []
+
+    def apply_execution(self, execution: Execution) -> list[Event]:
+        """Fold an execution in; return the fill event, or nothing for a duplicate or unknown order."""
+        with self._lock:
+            if execution.execution_id in self._executions:
+                return []
+            cid = self._resolve(execution.client_order_id, execution.broker_order_id)
+            if cid is None:
+                key = execution.broker_order_id or execution.client_order_id
+                if key is not None:
+                    OrderTracker._park(self._parked_executions, key, execution)
+                return []
+            self._executions.add(execution.execution_id)
+            if self.last_execution_ts is None or execution.ts > self.last_execution_ts:
+                self.last_execution_ts = execution.ts
+            tracked = self._orders[cid]
+            tracked.unresolved_since = None
+            return self._fill_event(tracked, cid, execution)
+
+    def _fill_event(self, tracked: Tracked, cid: str, execution: Execution) -> list[Event]:
+        if tracked.terminal:
+            log.warning("execution %s for finished order %s ignored", execution.execution_id, cid)
+            return []
+        tracked.executions.add(execution.execution_id)
+        tracked.filled += execution.quantity
+        fill = fill_from_execution(execution, cid, tracked.request.symbol, tracked.broker_order_id)
+        if tracked.filled >= tracked.request.quantity:
+            tracked.terminal = True
+            return [OrderFilled(ts=execution.ts, client_order_id=cid, fill=fill)]
+        return [OrderPartiallyFilled(ts=execution.ts, client_order_id=cid, fill=fill)]
+
+    @staticmethod
+    def _park(store: dict[str, list[_T]], key: str, item: _T) -> None:
+        store.setdefault(key, []).append(item)
+        if len(store) > MAX_PARKED:
+            oldest = next(iter(store))
+            log.warning("dropping parked reports for unknown order %s", oldest)
+            del store[oldest]

@@ -1,0 +1,84 @@
+"""Trade an IBKR paper account (or the simulated gateway) with the SMA-cross strategy.
+
+Against the real gateway (started with ``docker compose -f examples/docker-compose.yml up`` and logged
+in from a browser at https://localhost:5000, see docs/ibkr.md)::
+
+    TRADEBUS_IBKR_CA_FILE=/path/to/gateway-ca.pem \\
+    TRADEBUS_IBKR_AUTO_CONFIRM=o163,o354,o383,o403,o451 \\
+    .venv/bin/python examples/ibkr_paper_trading.py --minutes 30
+
+Against the simulator, started in-process (same code path, only the gateway differs)::
+
+    .venv/bin/python examples/ibkr_paper_trading.py --simulator --minutes 1
+
+The account must be a paper account (``DU...``): the adapter refuses anything else unless
+``TRADEBUS_IBKR_ALLOW_LIVE=1`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+from brokers.ibkr import IbkrBroker
+from brokers.ibkr import IbkrConfig
+from brokers.ibkr.simulator import SimulatedGateway
+from brokers.ibkr.simulator import SimulatorConfig
+from framework.clock import SystemClock
+from framework.config import EngineConfig
+from framework.engine import Engine
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+from framework.events import OrderFilled
+from framework.events import OrderRejected
+from framework.events import PositionChanged
+from strategies import SmaCross
+from strategies import SmaCrossConfig
+
+ALLOW_LIST = "o163,o354,o383,o403,o451,o10331"
+
+
+@contextlib.contextmanager
+def gateway_config(simulator: bool) -> Iterator[IbkrConfig]:
+    """The adapter config: from the environment, or pointing at an in-process simulated gateway."""
+    if not simulator:
+        yield IbkrConfig.from_env()
+        return
+    with SimulatedGateway(port=0, seed=42, config=SimulatorConfig(tick_interval=0.05)) as gw:
+        yield IbkrConfig.from_env(
+            {"TRADEBUS_IBKR_AUTO_CONFIRM": ALLOW_LIST},
+            base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="SMA cross on an IBKR paper account")
+    parser.add_argument("--simulator", action="store_true", help="start a simulated gateway in-process")
+    parser.add_argument("--symbol", default="AAPL")
+    parser.add_argument("--minutes", type=float, default=5.0)
+    parser.add_argument("--bar-seconds", type=int, default=5)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock = SystemClock()
+    with gateway_config(args.simulator) as config:
+        broker = IbkrBroker(config, clock=clock)
+        engine = Engine(broker, clock=clock, config=EngineConfig(stale_data_after=timedelta(minutes=2)))
+        strategy = SmaCross(SmaCrossConfig(symbol=args.symbol, fast=3, slow=8, quantity=Decimal(10),
+                                           bar_seconds=args.bar_seconds))
+        engine.add_strategy(strategy)
+        for kind in (BrokerConnected, BrokerDegraded, BrokerDisconnected, OrderFilled, OrderRejected,
+                     PositionChanged):
+            engine.subscribe(kind, lambda event: print(f"{type(event).__name__}: {event!r}"))
+        engine.start()
+        print(f"connected; account {broker.account()}")
+        engine.run(duration=timedelta(minutes=args.minutes))
+        print(f"done; portfolio cash {engine.portfolio.cash}, positions {engine.portfolio.positions(clock.now())}")
+
+
+if __name__ == "__main__":
+    main()

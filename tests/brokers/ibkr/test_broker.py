@@ -1,0 +1,320 @@
+"""IbkrBroker end to end over fakes: start-up, quotes, the reply dialogue, fills, recovery."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import requests
+
+from brokers.ibkr import IbkrBroker
+from brokers.ibkr.errors import IbkrSessionError
+from framework.broker import ConnectionState
+from framework.errors import BrokerConnectionError
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderRejected
+from framework.events import QuoteUpdated
+from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.models import OrderType
+from framework.models import Side
+from framework.testing import FakeClock
+from tests.brokers.ibkr.fakes import FakeAdapter
+from tests.brokers.ibkr.fakes import FakeWsFactory
+from tests.brokers.ibkr.fakes import Reply
+from tests.brokers.ibkr.fakes import advancing_sleep
+from tests.brokers.ibkr.fakes import fake_session
+from tests.brokers.ibkr.fakes import fixture
+from tests.brokers.ibkr.fakes import gateway_routes
+from tests.brokers.ibkr.fakes import make_config
+
+ORDERS = "/iserver/account/DU1234567/orders"
+AAPL = Instrument(symbol="AAPL", broker_id="265598", exchange="NASDAQ")
+
+
+class World:
+    """A broker wired to a fake gateway, with every event it emits."""
+
+    def __init__(self, clock: FakeClock, adapter: FakeAdapter, session: requests.Session, **config: Any) -> None:
+        self.clock = clock
+        self.adapter = adapter
+        self.ws = FakeWsFactory()
+        self.events: list[Any] = []
+        self.broker = IbkrBroker(
+            make_config(auto_confirm_message_ids=frozenset({"o354"}), **config), clock=clock, session=session,
+            ws_connect=self.ws, sleep=advancing_sleep(clock), start_threads=False, rng=random.Random(3),
+        )
+
+    def connect(self) -> None:
+        self.broker.connect(self.events.append)
+        self.ws.last.push(fixture("ws_sts_authenticated"), fixture("ws_system_success"))
+        self.drain()
+
+    def drain(self) -> None:
+        while self.broker.poll_stream():
+            pass
+
+    def push(self, *frames: dict[str, Any]) -> None:
+        self.ws.last.push(*frames)
+        self.drain()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+        self.broker.tick()
+
+    def of(self, kind: type) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def adapter() -> FakeAdapter:
+    a = FakeAdapter()
+    gateway_routes(a)
+    return a
+
+
+@pytest.fixture
+def world(clock: FakeClock, adapter: FakeAdapter) -> Iterator[World]:
+    with fake_session(adapter) as session:
+        w = World(clock, adapter, session)
+        yield w
+        w.broker.disconnect()
+
+
+def order(cid: str = "c1", **ticket: Any) -> OrderRequest:
+    return OrderRequest(client_order_id=cid, instrument=AAPL, side=Side.BUY, quantity=Decimal(100), **ticket)
+
+
+def trade(cid: str, exec_id: str, size: int) -> dict[str, Any]:
+    row = fixture("http_get_iserver_account_trades")[0]
+    return row | {"order_ref": cid, "execution_id": exec_id, "size": size}
+
+
+def test_connect_runs_the_start_up_sequence_then_reports_connected(world: World) -> None:
+    world.connect()
+    assert world.adapter.paths() == [
+        "/tickle", "/iserver/auth/status", "/iserver/accounts", "/portfolio/accounts",
+        "/iserver/questions/suppress", "/iserver/account/orders",
+    ]
+    assert world.adapter.sent[4].body == {"messageIds": ["o354"]}
+    assert world.ws.cookies == ['api={"session":"ce109cbeb462a76dc3f6f4182c830cc1"}']
+    assert world.ws.last.sent == ["sor+{}", 'str+{"realtimeUpdatesOnly":true}', "spl+{}"]
+    assert [type(e) for e in world.events] == [BrokerConnected]
+    assert world.broker.connection_state is ConnectionState.CONNECTED
+
+
+def test_connect_refuses_when_the_gateway_is_not_logged_in(world: World) -> None:
+    world.adapter.on("POST", "/tickle", Reply(401, None))
+    with pytest.raises(IbkrSessionError) as caught:
+        world.broker.connect(world.events.append)
+    assert caught.value.reason == "login_required"
+    assert world.broker.connection_state is ConnectionState.DISCONNECTED
+
+
+def test_connect_refuses_a_live_account_unless_allowed(world: World) -> None:
+    accounts = fixture("http_get_iserver_accounts") | {"accounts": ["U7654321"], "isPaper": False}
+    world.adapter.on("GET", "/iserver/accounts", Reply(200, accounts))
+    world.adapter.on("GET", "/portfolio/accounts", Reply(200, [{"id": "U7654321", "type": "INDIVIDUAL"}]))
+    with pytest.raises(BrokerConnectionError, match="not a paper account"):
+        world.broker.connect(world.events.append)
+    assert not any(p.endswith("/orders") for p in world.adapter.paths("POST"))
+
+
+def test_quotes_stream_and_merge_incremental_updates(world: World) -> None:
+    world.connect()
+    world.broker.subscribe_quotes(AAPL)
+    assert world.ws.last.sent[-1] == 'smd+265598+{"fields":["31","84","85","86","88","7059","7762","6509"]}'
+    world.push(fixture("ws_smd"), {"topic": "smd+265598", "conid": 265598, "84": "189.57"},
+               {"topic": "smd+265598", "conid": 265598, "_updated": 1})
+    quotes = [e.quote for e in world.of(QuoteUpdated)]
+    assert [(q.bid, q.ask, q.last) for q in quotes] == [(189.56, 189.61, 189.6), (189.57, 189.61, 189.6)]
+
+
+def test_resolve_instrument_searches_once_and_caches(world: World) -> None:
+    world.connect()
+    first = world.broker.resolve_instrument("AAPL")
+    assert world.broker.resolve_instrument("AAPL") is first
+    assert first.broker_id == "265598"
+    assert world.adapter.paths().count("/iserver/secdef/search") == 1
+
+
+def test_an_allowed_question_is_confirmed_and_fills_follow(world: World) -> None:
+    world.connect()
+    question = fixture("http_post_order_question_o163")
+    question[0]["messageIds"] = ["o354"]
+    world.adapter.on("POST", ORDERS, Reply(200, question))
+    world.adapter.ok("POST", f"/iserver/reply/{question[0]['id']}", "http_post_order_accepted")
+    world.broker.submit_order(order())
+    assert world.adapter.sent[-2].body["orders"][0]["cOID"] == "c1"
+    assert world.adapter.sent[-1].body == {"confirmed": True}
+    world.push({"topic": "str", "args": [trade("c1", "e1", 40)]}, {"topic": "str", "args": [trade("c1", "e1", 40)]},
+               {"topic": "str", "args": [trade("c1", "e2", 60)]})
+    assert [type(e) for e in world.events[1:]] == [OrderAccepted, OrderPartiallyFilled, OrderFilled]
+    assert world.events[1].broker_order_id == "1210386759"
+
+
+def test_a_question_off_the_allow_list_rejects_with_ibkrs_text(world: World) -> None:
+    world.connect()
+    world.adapter.ok("POST", ORDERS, "http_post_order_question_o163")
+    world.adapter.on("POST", "/iserver/reply/07a13a5a-4a48-44a5-bb25-5ab37b79186c", Reply(200, []))
+    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(165)))
+    rejected = world.of(OrderRejected)
+    assert len(rejected) == 1
+    assert "o163" in rejected[0].reason
+    assert "Percentage constraint" in rejected[0].reason
+    assert world.adapter.sent[-1].body == {"confirmed": False}
+
+
+def test_a_fill_before_the_placement_answer(world: World) -> None:
+    world.connect()
+
+    def fill_first(sent: object) -> Reply:
+        world.ws.last.push({"topic": "str", "args": [trade("c1", "e1", 100)]})
+        world.drain()
+        return Reply(200, fixture("http_post_order_accepted"))
+
+    world.adapter.on("POST", ORDERS, fill_first)
+    world.broker.submit_order(order())
+    assert [type(e) for e in world.events[1:]] == [OrderFilled]
+
+
+def test_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
+    world.connect()
+    world.adapter.on("POST", ORDERS, Reply(raises=requests.ReadTimeout("no answer")))
+    world.broker.submit_order(order())
+    assert world.of(OrderRejected) == []
+    row = fixture("http_get_iserver_account_orders")["orders"][0] | {"order_ref": "c1", "orderId": 77}
+    world.adapter.on("GET", "/iserver/account/orders", Reply(200, {"orders": [row]}))
+    world.advance(5)
+    assert [(type(e), e.broker_order_id) for e in world.events[1:]] == [(OrderAccepted, "77")]
+    assert world.adapter.paths("POST").count(ORDERS) == 1
+
+
+def test_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) -> None:
+    world.connect()
+    world.adapter.on("POST", ORDERS, Reply(500, {"error": "internal"}))
+    world.broker.submit_order(order())
+    for _ in range(8):
+        world.advance(5)
+    rejected = world.of(OrderRejected)
+    assert len(rejected) == 1
+    assert rejected[0].reason.startswith("lost")
+    assert world.adapter.paths("POST").count(ORDERS) == 1
+
+
+def test_an_order_that_never_left_raises_for_the_engine(world: World) -> None:
+    world.connect()
+    world.adapter.on("POST", ORDERS, Reply(401, None))
+    with pytest.raises(BrokerConnectionError):
+        world.broker.submit_order(order())
+    assert world.broker.tracker.get("c1") is None
+
+
+def test_cancel_sends_delete_and_the_stream_confirms(world: World) -> None:
+    world.connect()
+    world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
+    world.adapter.ok("DELETE", f"{ORDERS[:-1]}/1210386759", "http_delete_order")
+    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.broker.cancel_order("c1")
+    assert world.adapter.sent[-1].method == "DELETE"
+    world.push({"topic": "sor", "args": [{"acct": "DU1234567", "orderId": 1210386759, "status": "PendingCancel"}]},
+               {"topic": "sor", "args": [{"acct": "DU1234567", "orderId": 1210386759, "status": "Cancelled"}]})
+    assert [type(e) for e in world.events[1:]] == [OrderAccepted, OrderCancelled]
+
+
+def test_session_expiry_degrades_then_reauthenticates_and_resubscribes(world: World) -> None:
+    world.connect()
+    world.broker.subscribe_quotes(AAPL)
+    expired = fixture("http_post_tickle")
+    expired["iserver"]["authStatus"]["authenticated"] = False
+    world.adapter.on("POST", "/tickle", Reply(200, expired), Reply(200, fixture("http_post_tickle")))
+    world.adapter.on("POST", "/iserver/auth/status", Reply(200, fixture("http_post_iserver_auth_status_timed_out")),
+                     Reply(200, fixture("http_post_iserver_auth_status_timed_out")),
+                     Reply(200, fixture("http_post_iserver_auth_status")))
+    world.adapter.ok("POST", "/iserver/reauthenticate", "http_post_iserver_reauthenticate")
+    world.advance(60)
+    assert isinstance(world.events[-1], BrokerDegraded)
+    for _ in range(10):
+        world.advance(1)
+    assert "/iserver/reauthenticate" in world.adapter.paths("POST")
+    assert len(world.ws.connections) >= 2  # reopened after recovery (the silent minute also tripped the watchdog)
+    world.push(fixture("ws_sts_authenticated"))
+    assert isinstance(world.events[-1], BrokerConnected)
+    assert world.ws.last.sent[:4] == ["sor+{}", 'str+{"realtimeUpdatesOnly":true}', "spl+{}",
+                                      'smd+265598+{"fields":["31","84","85","86","88","7059","7762","6509"]}']
+
+
+def test_a_competing_push_halts_orders(world: World) -> None:
+    world.connect()
+    world.push(fixture("ws_sts_competing"))
+    assert isinstance(world.events[-1], BrokerDegraded)
+    with pytest.raises(BrokerConnectionError):
+        world.broker.submit_order(order())
+
+
+def test_account_and_positions_come_from_the_portfolio_endpoints(world: World) -> None:
+    world.connect()
+    world.adapter.ok("GET", "/portfolio/DU1234567/summary", "http_get_portfolio_summary")
+    world.adapter.ok("GET", "/portfolio/DU1234567/positions/0", "http_get_portfolio_positions")
+    assert world.broker.account().equity == Decimal("1034222.25")
+    [position] = world.broker.positions()
+    assert (position.symbol, position.quantity) == ("SPY", Decimal(100))
+
+
+def test_snapshot_handles_the_preflight(world: World) -> None:
+    world.connect()
+    world.adapter.on("GET", "/iserver/marketdata/snapshot",
+                     Reply(200, fixture("http_get_iserver_marketdata_snapshot_preflight")),
+                     Reply(200, fixture("http_get_iserver_marketdata_snapshot")))
+    quote = world.broker.snapshot(AAPL)
+    assert quote is not None
+    assert (quote.bid, quote.ask, quote.bid_size) == (168.41, 168.42, 1300.0)
+
+
+def test_oca_members_are_placed_together_in_one_request(world: World) -> None:
+    world.connect()
+    acks = [{"order_id": "11", "order_status": "Submitted"}, {"order_id": "12", "order_status": "Submitted"}]
+    world.adapter.on("POST", ORDERS, Reply(200, acks))
+    world.broker.submit_order(order("a", order_type=OrderType.LIMIT, limit_price=Decimal(150), oca_group="g"))
+    world.broker.submit_order(order("b", order_type=OrderType.LIMIT, limit_price=Decimal(149), oca_group="g"))
+    assert ORDERS not in world.adapter.paths("POST")  # held until the group is complete
+    world.advance(0.1)
+    [placement] = [s for s in world.adapter.sent if s.path == ORDERS]
+    assert [(t["cOID"], t["isSingleGroup"]) for t in placement.body["orders"]] == [("a", True), ("b", True)]
+    assert [(e.client_order_id, e.broker_order_id) for e in world.of(OrderAccepted)] == [("a", "11"), ("b", "12")]
+
+
+def test_bracket_children_wait_for_the_parent_fill(world: World) -> None:
+    world.connect()
+    world.adapter.on("POST", ORDERS, Reply(200, fixture("http_post_order_accepted")),
+                     Reply(200, [{"order_id": "21"}, {"order_id": "22"}]))
+    world.broker.submit_order(order("p"))
+    children = {"parent_id": "p", "oca_group": "oca-p"}
+    world.broker.submit_order(order("tp", order_type=OrderType.LIMIT, limit_price=Decimal(200), **children))
+    world.broker.submit_order(order("sl", order_type=OrderType.STOP, stop_price=Decimal(100), **children))
+    world.advance(1)
+    assert world.adapter.paths("POST").count(ORDERS) == 1  # only the parent so far
+    world.push({"topic": "str", "args": [trade("p", "e1", 100)]})
+    world.advance(1)
+    placements = [s for s in world.adapter.sent if s.path == ORDERS]
+    assert [t["cOID"] for t in placements[1].body["orders"]] == ["tp", "sl"]
+    assert {e.client_order_id for e in world.of(OrderAccepted)} == {"p", "tp", "sl"}
+
+
+def test_cancelling_a_held_child_never_reaches_ibkr(world: World) -> None:
+    world.connect()
+    world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
+    world.broker.submit_order(order("p", order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.broker.submit_order(order("c", order_type=OrderType.STOP, stop_price=Decimal(100), parent_id="p"))
+    world.broker.cancel_order("c")
+    assert [e.client_order_id for e in world.of(OrderCancelled)] == ["c"]
+    assert "DELETE" not in {s.method for s in world.adapter.sent}

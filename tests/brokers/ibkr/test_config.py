@@ -1,0 +1,48 @@
+"""IbkrConfig: validation, derived websocket URL, environment loading."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from brokers.ibkr import IbkrConfig
+from framework.errors import ConfigError
+
+
+def test_defaults_point_at_the_local_gateway() -> None:
+    config = IbkrConfig()
+    assert config.base_url == "https://localhost:5000/v1/api"
+    assert config.websocket_url == "wss://localhost:5000/v1/api/ws"
+    assert not config.insecure_skip_tls_verify
+    assert not config.allow_live
+    assert config.auto_confirm_message_ids == frozenset()
+
+
+def test_fingerprint_is_normalised() -> None:
+    config = IbkrConfig(pinned_sha256=":".join(["AB"] * 32))
+    assert config.pinned_sha256 == "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"pinned_sha256": "abc"}, {"insecure_skip_tls_verify": True, "allow_live": True},
+     {"insecure_skip_tls_verify": True, "ca_file": "ca.pem"}, {"base_url": "ftp://x"}, {"global_rate": 50},
+     {"unknown": 1}],
+)
+def test_invalid_settings_are_refused(values: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        IbkrConfig.model_validate(values)
+
+
+def test_from_env_reads_the_prefixed_variables() -> None:
+    env = {"TRADEBUS_IBKR_BASE_URL": "https://127.0.0.1:5001/v1/api", "TRADEBUS_IBKR_ACCOUNT_ID": "DU1",
+           "TRADEBUS_IBKR_AUTO_CONFIRM": "o163, o354", "TRADEBUS_IBKR_ALLOW_LIVE": "0"}
+    config = IbkrConfig.from_env(env)
+    assert (config.base_url, config.account_id, config.allow_live) == ("https://127.0.0.1:5001/v1/api", "DU1", False)
+    assert config.auto_confirm_message_ids == {"o163", "o354"}
+    assert config.websocket_url == "wss://127.0.0.1:5001/v1/api/ws"
+
+
+def test_from_env_names_the_source_on_error() -> None:
+    with pytest.raises(ConfigError, match="TRADEBUS_IBKR_"):
+        IbkrConfig.from_env({"TRADEBUS_IBKR_PINNED_SHA256": "nope"})

@@ -1,0 +1,157 @@
+"""Websocket stream: handshake, subscriptions, lenient decoding, watchdog and reconnect."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from brokers.ibkr.stream import IbkrStream
+from brokers.ibkr.stream import StreamState
+from brokers.ibkr.stream import decode_frame
+from framework.testing import FakeClock
+from tests.brokers.ibkr.fakes import FakeWsFactory
+from tests.brokers.ibkr.fakes import fixture
+from tests.brokers.ibkr.fakes import make_config
+
+SMD = 'smd+265598+{"fields":["31"]}'
+
+
+class Harness:
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.factory = FakeWsFactory()
+        self.messages: list[dict[str, Any]] = []
+        self.states: list[StreamState] = []
+        self.stream = IbkrStream(
+            make_config(ws_stall_timeout=25, ws_tic_interval=50, reconnect_initial=1, reconnect_max=8),
+            clock, self.factory, self.messages.append, lambda s, _r: self.states.append(s),
+            rng=random.Random(1),
+        )
+
+    def drain(self) -> None:
+        while self.stream.poll():
+            pass
+
+    def authenticate(self) -> None:
+        self.factory.last.push(fixture("ws_sts_authenticated"), fixture("ws_system_success"))
+        self.drain()
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+        self.stream.tick(self.clock.monotonic())
+
+
+@pytest.fixture
+def harness(clock: FakeClock) -> Harness:
+    return Harness(clock)
+
+
+def test_connects_with_the_session_cookie_and_subscribes_after_authentication(harness: Harness) -> None:
+    harness.stream.subscribe("smd+265598", SMD)
+    harness.stream.open("abc123")
+    assert harness.factory.cookies == ['api={"session":"abc123"}']
+    assert harness.factory.last.sent == []  # nothing before the gateway says authenticated
+    harness.authenticate()
+    assert harness.factory.last.sent == [SMD]
+    assert harness.states == [StreamState.AUTHENTICATING, StreamState.OPEN]
+
+
+def test_waiting_for_session_is_answered_with_the_session_message(harness: Harness) -> None:
+    harness.stream.open("abc123")
+    harness.factory.last.push(fixture("ws_waiting_for_session"))
+    harness.drain()
+    assert harness.factory.last.sent == ['{"session": "abc123"}']
+
+
+@pytest.mark.parametrize(
+    ("frame", "decoded"),
+    [
+        (b'{"topic":"system","hb":1}', {"topic": "system", "hb": 1}),
+        (b'{"topic":"smd+1","55":"AB\x99"}', {"topic": "smd+1", "55": "AB\ufffd"}),
+        ('{"topic":"sor","args":[]}', {"topic": "sor", "args": []}),
+        ("not json", None),
+        ("[1, 2]", None),
+        (b'{"truncated": ', None),
+    ],
+)
+def test_decode_frame_is_lenient_but_only_returns_objects(frame: str | bytes, decoded: dict[str, Any] | None) -> None:
+    assert decode_frame(frame) == decoded
+
+
+def test_malformed_frames_are_counted_and_skipped(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.authenticate()
+    harness.factory.last.push(b"\x99\x98 not json", "[]", fixture("ws_system_hb"))
+    harness.drain()
+    assert harness.stream.malformed == 2
+    assert harness.messages[-1] == fixture("ws_system_hb")
+
+
+def test_a_silent_stall_is_detected_and_everything_resubscribed(harness: Harness) -> None:
+    harness.stream.subscribe("smd+265598", SMD)
+    harness.stream.subscribe("sor", "sor+{}")
+    harness.stream.open("s")
+    harness.authenticate()
+    first = harness.factory.last
+    harness.advance(20)
+    first.push(fixture("ws_system_hb"))
+    harness.drain()
+    harness.advance(20)  # 20 s since the last frame: still fine
+    assert not first.closed
+    harness.advance(6)  # 26 s of silence > 25 s
+    assert first.closed
+    assert harness.stream.state is StreamState.CLOSED
+    harness.advance(1)  # back-off with jitter: between 0.5 and 1 s
+    assert len(harness.factory.connections) == 2
+    harness.authenticate()
+    assert harness.factory.last.sent == [SMD, "sor+{}"]
+
+
+def test_a_dropped_connection_reconnects_with_growing_backoff(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.authenticate()
+    harness.factory.last.push(ConnectionError("reset"))
+    harness.drain()
+    assert harness.stream.state is StreamState.CLOSED
+    harness.factory.fail_next = 2
+    delays = []
+    start = harness.clock.monotonic()
+    while len(harness.factory.connections) < 2:
+        harness.advance(0.25)
+    delays.append(harness.clock.monotonic() - start)
+    # three attempts after 1, 2 and 4 s, each scaled by jitter in [0.5, 1], observed at 0.25 s steps
+    assert 3.5 <= delays[0] <= 7 + 0.75
+
+
+def test_tic_keeps_the_session_alive_and_unsubscribe_is_sent(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.authenticate()
+    harness.stream.subscribe("smd+265598", SMD)
+    for _ in range(6):
+        harness.advance(10)
+        harness.factory.last.push(fixture("ws_system_hb"))
+        harness.drain()
+    harness.stream.unsubscribe("smd+265598", "umd+265598+{}")
+    assert harness.factory.last.sent == [SMD, "tic", "umd+265598+{}"]
+    assert harness.stream.subscriptions == {}
+
+
+def test_close_stops_reconnecting(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.stream.close()
+    harness.advance(100)
+    assert len(harness.factory.connections) == 1
+    assert harness.factory.last.closed
+
+
+def test_messages_are_delivered_in_order(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.authenticate()
+    frames = [fixture("ws_smd"), fixture("ws_sor_status"), fixture("ws_str")]
+    harness.factory.last.push(*[json.dumps(f).encode() for f in frames])
+    harness.drain()
+    assert harness.messages[-3:] == frames
