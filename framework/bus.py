@@ -106,9 +106,7 @@ class EventBus:
     def _invalidate(self) -> None:
         self._routes.clear()
 
-    def subscribe(
-        self, event_type: type[E], handler: Callable[[E], None], *, sender: Any = ANY
-    ) -> Subscription:
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None], *, sender: Any = ANY) -> Subscription:
         """Call ``handler(event)`` for every ``event_type`` published with ``sender`` (or any sender).
 
         Returns:

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from importlib.metadata import entry_points
 from typing import Protocol
 
+from framework.errors import FrameworkError
+
 COMMAND_GROUP = "tradebus.commands"
 
 
@@ -81,7 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    return commands[args.command].run(args)
+    try:
+        return commands[args.command].run(args)
+    except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
+        print(f"tradebus {args.command}: error: {e}", file=sys.stderr)  # noqa: T201
+        return 2
 
 
 if __name__ == "__main__":

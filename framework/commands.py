@@ -15,16 +15,28 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from framework.broker import Broker
+from framework.clock import Clock
 from framework.clock import SystemClock
 from framework.console import ConsoleView
 from framework.engine import Engine
+from framework.errors import ConfigError
 from framework.errors import FrameworkError
+from framework.journal import SqliteJournal
+from framework.killswitch import KillSwitch
 from framework.loading import create_strategy
 from framework.loading import parse_params
 from framework.plugins import broker_plugin
 from framework.plugins import describe_plugins
+from framework.recording import LiveRecorder
+from framework.recording import write_outputs
+from framework.risk import RiskConfig
+from framework.risk import RiskEngine
 from framework.settings import Settings
 from framework.settings import load_settings
+from framework.strategy import Strategy
 
 
 class BrokersCommand:
@@ -50,9 +62,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by commands that run a strategy."""
     parser.add_argument("strategy", nargs="?", help="strategy class: package.module:Class or file.py[:Class]")
     parser.add_argument("--config", type=Path, help="TOML settings file")
-    parser.add_argument(
-        "--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter"
-    )
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     parser.add_argument("--quiet", action="store_true", help="no live view, summary only")
 
@@ -62,7 +72,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, os.environ)
 
 
-def strategy_from(args: argparse.Namespace, settings: Settings) -> Any:
+def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]:
     """Build the strategy from the command line, falling back to the ``[strategy]`` section."""
     section = settings.strategy
     spec = args.strategy or (section.spec if section else None)
@@ -74,18 +84,40 @@ def strategy_from(args: argparse.Namespace, settings: Settings) -> Any:
     return create_strategy(spec, params, strategy_id=section.id if section else None, source=settings.source)
 
 
-def run_engine(engine: Engine, *, duration: float | None, quiet: bool) -> int:
-    """Start the engine, show the live view, run until done or Ctrl-C, print the summary."""
+def assemble(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any]) -> Engine:
+    """Engine with the journal, the ``[risk]`` limits and the kill switch, the same in every mode."""
+    journal = SqliteJournal(settings.journal)
+    engine = Engine(broker, clock=clock, config=settings.engine, journal=journal)
+    try:
+        limits = RiskConfig.model_validate(settings.risk)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(["risk", *(str(p) for p in first["loc"])])
+        raise ConfigError(first["msg"], key=key, source=settings.source) from e
+    RiskEngine(limits).attach(engine)
+    KillSwitch(settings.halt_file).attach(engine)
+    engine.add_strategy(strategy)
+    return engine
+
+
+def run_engine(engine: Engine, settings: Settings, *, duration: float | None, quiet: bool) -> int:
+    """Start the engine, show the live view, run until done or Ctrl-C, then summarise and report."""
     view = None if quiet else ConsoleView(engine, sys.stdout)
     engine.start()
+    recorder = LiveRecorder(engine)
     try:
         engine.run(duration=timedelta(seconds=duration) if duration else None)
     finally:
         engine.stop()
-    summary = ConsoleView.summary(engine)
-    print(summary)  # noqa: T201
-    if view is not None:
-        view.close()
+        recorder.sample()
+        recorder.close()
+        if view is not None:
+            view.close()
+        if engine.journal is not None:
+            engine.journal.close()
+    print(ConsoleView.summary(engine))  # noqa: T201
+    outputs = write_outputs(recorder.result(), settings.output, title="tradebus run")
+    print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
     return 0
 
 
@@ -114,9 +146,8 @@ class LiveCommand:
             broker_settings["allow_live"] = True
         clock = SystemClock()
         broker = broker_plugin(name).create(broker_settings, clock=clock)
-        engine = Engine(broker, clock=clock, config=settings.engine)
-        engine.add_strategy(strategy_from(args, settings))
-        return run_engine(engine, duration=args.duration, quiet=args.quiet)
+        engine = assemble(broker, clock, settings, strategy_from(args, settings))
+        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
 
 
 class PaperCommand:
@@ -137,9 +168,8 @@ class PaperCommand:
         clock = SystemClock()
         data = broker_plugin(source).create(settings.broker_settings(source), clock=clock)
         broker = broker_plugin("paper").create(settings.broker_settings("paper"), clock=clock, data=data)
-        engine = Engine(broker, clock=clock, config=settings.engine)
-        engine.add_strategy(strategy_from(args, settings))
-        return run_engine(engine, duration=args.duration, quiet=args.quiet)
+        engine = assemble(broker, clock, settings, strategy_from(args, settings))
+        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
 
 
 BROKERS = BrokersCommand()

@@ -60,10 +60,7 @@ class ConsoleView:
             bus.subscribe(BarClosed, self._on_bar),
             bus.subscribe(TimerFired, self._on_timer, sender=OWNER),
             *(bus.subscribe(t, self._on_order) for t in ORDER_EVENTS),
-            *(
-                bus.subscribe(t, self._on_notice)
-                for t in (BrokerConnected, BrokerDegraded, BrokerDisconnected)
-            ),
+            *(bus.subscribe(t, self._on_notice) for t in (BrokerConnected, BrokerDegraded, BrokerDisconnected)),
             bus.subscribe(HandlerFailed, self._on_notice),
             bus.subscribe(DataStale, self._on_notice),
         ]

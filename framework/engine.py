@@ -243,14 +243,18 @@ class Engine:
             self.run_pending()
             self.stop()
 
+    def request_stop(self) -> None:
+        """Ask :meth:`run` (or the dispatcher thread) to finish after the current event; thread-safe."""
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+
     def start_dispatcher(self) -> None:
         """Run the dispatcher on a background thread (call after :meth:`start`)."""
         if self._dispatcher is not None:
             return
         self._stopping.clear()
-        self._dispatcher = threading.Thread(
-            target=self._dispatch_loop, name="tradebus-dispatcher", daemon=True
-        )
+        self._dispatcher = threading.Thread(target=self._dispatch_loop, name="tradebus-dispatcher", daemon=True)
         self._dispatcher.start()
 
     def _dispatch_loop(self) -> None:

@@ -119,13 +119,9 @@ class Bar(_BarFields):
         """Validate the fields and build the bar."""
         _check_ts(start, "start")
         if not (low > 0 and math.isfinite(high)):
-            raise ValueError(
-                f"low/high: prices must be positive and finite, received low={low!r} high={high!r}"
-            )
+            raise ValueError(f"low/high: prices must be positive and finite, received low={low!r} high={high!r}")
         if not (low <= open <= high and low <= close <= high):
-            raise ValueError(
-                f"high/low: must bound open and close, received o={open} h={high} l={low} c={close}"
-            )
+            raise ValueError(f"high/low: must bound open and close, received o={open} h={high} l={low} c={close}")
         if not volume >= 0 or not math.isfinite(volume):
             raise ValueError(f"volume: must be non-negative and finite, received {volume!r}")
         if duration <= timedelta(0):

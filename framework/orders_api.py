@@ -115,9 +115,7 @@ class OrderFactory:
         profit = self.build(
             exit_side, symbol, quantity, order_type=OrderType.LIMIT, limit_price=take_profit, **children
         )
-        loss = self.build(
-            exit_side, symbol, quantity, order_type=OrderType.STOP, stop_price=stop_loss, **children
-        )
+        loss = self.build(exit_side, symbol, quantity, order_type=OrderType.STOP, stop_price=stop_loss, **children)
         engine = self._strategy.engine
         for request in (entry, profit, loss):
             engine.submit_order(request)

@@ -107,7 +107,8 @@ def render_chart(result: RunResult, title: str = "Equity") -> bytes:
         bottom.set_ylabel("drawdown %")
         bottom.grid(alpha=0.3)
         ticks = [round(i * (len(curve) - 1) / 6) for i in range(7)] if len(curve) > 1 else [0]
-        bottom.set_xticks(ticks, [_date_label(curve.seconds[i]) for i in ticks])
+        span = curve.seconds[-1] - curve.seconds[0] if len(curve) > 1 else 0.0
+        bottom.set_xticks(ticks, [_date_label(curve.seconds[i], span) for i in ticks])
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     finally:
@@ -115,8 +116,10 @@ def render_chart(result: RunResult, title: str = "Equity") -> bytes:
     return buffer.getvalue()
 
 
-def _date_label(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d\n%H:%M")
+def _date_label(seconds: float, span: float) -> str:
+    # the finest unit that tells the ticks apart: seconds for a short live run, minutes for a day
+    layout = "%Y-%m-%d\n%H:%M:%S UTC" if span < 3600 else "%Y-%m-%d\n%H:%M UTC"
+    return datetime.fromtimestamp(seconds, UTC).strftime(layout)
 
 
 def _trade_rows(result: RunResult) -> str:

@@ -5,6 +5,8 @@ File layout (every section optional)::
     broker = "ibkr"                 # which broker plug-in trades
     data_from = "ibkr"              # market data source for the paper broker
     journal = "runs/journal.sqlite" # where the order journal lives
+    halt_file = "runs/HALT"         # kill switch flag file (tradebus halt)
+    output = "runs/latest"          # exports and report of a run
 
     [engine]                        # EngineConfig fields
     stale_data_after = "PT30S"
@@ -62,7 +64,9 @@ class Settings(FrozenConfig):
     Attributes:
         broker: Broker plug-in that executes orders.
         data_from: Broker plug-in whose market data the ``paper`` broker trades on.
-        journal: Path of the order journal.
+        journal: Path of the order journal (SQLite).
+        halt_file: The kill switch's flag file; trading is halted while it exists.
+        output: Folder for a run's exports and report.
         engine: Engine settings.
         brokers: One mapping of settings per broker plug-in name.
         strategy: The strategy to run, if configured here.
@@ -72,7 +76,9 @@ class Settings(FrozenConfig):
 
     broker: str | None = None
     data_from: str | None = None
-    journal: Path | None = None
+    journal: Path = Path("runs/journal.sqlite")
+    halt_file: Path = Path("runs/HALT")
+    output: Path = Path("runs/latest")
     engine: EngineConfig = Field(default_factory=EngineConfig)
     brokers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     strategy: StrategySettings | None = None

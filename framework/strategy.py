@@ -407,9 +407,7 @@ class Strategy(Generic[C]):
         stop_price: Price | None = None,
     ) -> None:
         """Change a working order's quantity or prices (sends a full replacement ticket)."""
-        self._orders.modify(
-            client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price
-        )
+        self._orders.modify(client_order_id, quantity=quantity, limit_price=limit_price, stop_price=stop_price)
 
     def cancel(self, client_order_id: str) -> None:
         """Cancel one working order."""
@@ -427,6 +425,13 @@ class Strategy(Generic[C]):
             return None
         side = Side.SELL if quantity > 0 else Side.BUY
         return self._orders.place(side, symbol, abs(quantity), None, None)
+
+    def request_stop(self) -> None:
+        """Ask the engine to end the run after this event.
+
+        A live or paper run returns; a backtest replays to the end of its data regardless.
+        """
+        self.engine.request_stop()
 
     # ----------------------------------------------------------------- timers
 

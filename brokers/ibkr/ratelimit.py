@@ -6,7 +6,8 @@ violation with 429 and, after repeats, a 10-minute "penalty box" for the whole I
 burst of two, so no one-second window holds more than the gateway's 10), (2) keeps each listed
 endpoint at least its minimum interval apart (plus a margin), (3) caps concurrent history requests,
 and (4) after a 429 holds back *every* request until the back-off has passed, so a storm of retries
-cannot extend the penalty.
+cannot extend the penalty; a 429 from an endpoint with its own limit (say ``/portfolio/accounts``,
+called by a previous process a moment ago) holds back only that endpoint, for its interval.
 
 A request that would have to wait longer than ``max_wait`` is refused at once with
 :class:`~brokers.ibkr.errors.IbkrRateLimitError` (``status_code`` 0: never sent) rather than
@@ -111,6 +112,12 @@ class RateLimiter:
             if spacing is not None:
                 self._next_by_path[path] = start + spacing
             return wait
+
+    def penalize_endpoint(self, path: str, seconds: float) -> None:
+        """Hold back one endpoint for ``seconds`` (a 429 on an endpoint with its own limit)."""
+        with self._lock:
+            self.penalties += 1
+            self._next_by_path[path] = max(self._next_by_path.get(path, 0.0), self._clock.monotonic() + seconds)
 
     def penalize(self, seconds: float) -> None:
         """Hold back every request for ``seconds`` (called on a 429)."""

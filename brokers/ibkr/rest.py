@@ -30,6 +30,8 @@ from brokers.ibkr.errors import IbkrNotReadyError
 from brokers.ibkr.errors import IbkrProtocolError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.errors import IbkrTransportError
+from brokers.ibkr.ratelimit import ENDPOINT_MIN_INTERVAL
+from brokers.ibkr.ratelimit import SPACING_MARGIN
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
@@ -115,6 +117,11 @@ class IbkrRestClient:
             except IbkrTransportError:
                 if last:
                     raise
+            except IbkrRateLimitError as e:
+                # a read told "too soon" retries once the limiter's wait is short enough; never a POST
+                if last or e.status_code != 429 or e.retry_after > self._config.max_rate_wait:
+                    raise
+                continue  # acquire() waits out the endpoint's hold-back before the next attempt
             except IbkrHttpError as e:
                 if last or e.status_code < 500 or isinstance(e, IbkrNotReadyError):
                     raise
@@ -158,9 +165,15 @@ class IbkrRestClient:
     def _error(self, method: str, path: str, status: int, text: str, body: Any) -> IbkrHttpError:
         lowered = text.lower()
         if status == 429:
-            self._limiter.penalize(self._config.rate_limit_backoff)
+            own_limit = ENDPOINT_MIN_INTERVAL.get(path)
+            if own_limit is not None:  # too soon for this endpoint: wait out its interval only
+                backoff = own_limit * SPACING_MARGIN
+                self._limiter.penalize_endpoint(path, backoff)
+            else:
+                backoff = self._config.rate_limit_backoff
+                self._limiter.penalize(backoff)
             return IbkrRateLimitError(text or "too many requests", method=method, path=path,
-                                      retry_after=self._config.rate_limit_backoff, body=body)
+                                      retry_after=backoff, body=body)
         if status == 401 or any(s in lowered for s in _NO_SESSION):
             return IbkrAuthError(text or "not authenticated", status_code=status, method=method, path=path,
                                  body=body)

@@ -105,6 +105,23 @@ def test_a_429_holds_back_every_later_request(rest: IbkrRestClient, adapter: Fak
     assert adapter.paths() == ["/iserver/accounts"]
 
 
+def test_a_429_on_an_endpoint_with_its_own_limit_waits_that_interval_and_retries(
+    rest: IbkrRestClient, adapter: FakeAdapter, clock: FakeClock
+) -> None:
+    # e.g. a restarted process calling /portfolio/accounts within 5 s of the previous one's call
+    adapter.on(
+        "GET", "/portfolio/accounts", Reply(429, {"error": "Too many requests"}),
+        Reply(200, fixture("http_get_portfolio_accounts")),
+    )  # fmt: skip
+    started = clock.monotonic()
+    accounts = rest.portfolio_accounts()
+    assert [a.account_id for a in accounts] == ["DU1234567"]
+    assert adapter.paths() == ["/portfolio/accounts"] * 2
+    assert clock.monotonic() - started >= 5.0  # waited out the endpoint's interval, not the 60 s box
+    adapter.ok("POST", "/tickle", "http_post_tickle")
+    assert rest.tickle().session  # other endpoints were never held back
+
+
 def test_reads_are_retried_after_5xx_and_transport_errors(rest: IbkrRestClient, adapter: FakeAdapter) -> None:
     adapter.on("GET", "/iserver/accounts", Reply(500, {"error": "internal"}),
                Reply(raises=requests.ConnectionError("reset")), Reply(200, fixture("http_get_iserver_accounts")))

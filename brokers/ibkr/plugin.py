@@ -1,0 +1,39 @@
+"""The ``ibkr`` broker plug-in (entry point ``tradebus.brokers: ibkr``): settings -> IbkrBroker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from brokers.ibkr.broker import IbkrBroker
+from brokers.ibkr.config import IbkrConfig
+from framework.broker import MarketData
+from framework.clock import Clock
+from framework.errors import ConfigError
+
+
+class IbkrPlugin:
+    """Builds an :class:`IbkrBroker` from the ``[brokers.ibkr]`` settings."""
+
+    name = "ibkr"
+    description = "Interactive Brokers Client Portal Web API (real gateway or tradebus gateway-sim)"
+    needs_data = False
+
+    def create(self, settings: Mapping[str, Any], *, clock: Clock, data: MarketData | None = None) -> IbkrBroker:
+        """Validate the settings into an :class:`IbkrConfig` and build the broker.
+
+        Raises:
+            ConfigError: Naming the bad key (``brokers.ibkr.<key>``).
+        """
+        try:
+            config = IbkrConfig.model_validate(dict(settings))
+        except ValidationError as e:
+            first = e.errors()[0]
+            key = ".".join(["brokers", "ibkr", *(str(p) for p in first["loc"])])
+            raise ConfigError(first["msg"], key=key) from e
+        return IbkrBroker(config, clock=clock)
+
+
+PLUGIN = IbkrPlugin()
