@@ -3,8 +3,8 @@
 Against the real gateway (started with ``docker compose -f examples/docker-compose.yml up`` and logged
 in from a browser at https://localhost:5000, see docs/ibkr.md)::
 
-    TRADEBUS_IBKR_CA_FILE=/path/to/gateway-ca.pem \\
-    TRADEBUS_IBKR_AUTO_CONFIRM=o163,o354,o383,o403,o451 \\
+    TRADEBUS_BROKERS__IBKR__CA_FILE=/path/to/gateway-ca.pem \\
+    TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM=o163,o354,o383,o403,o451 \\
     .venv/bin/python examples/ibkr_paper_trading.py --minutes 30
 
 Against the simulator, started in-process (same code path, only the gateway differs)::
@@ -12,7 +12,7 @@ Against the simulator, started in-process (same code path, only the gateway diff
     .venv/bin/python examples/ibkr_paper_trading.py --simulator --minutes 1
 
 The account must be a paper account (``DU...``): the adapter refuses anything else unless
-``TRADEBUS_IBKR_ALLOW_LIVE=1`` is set.
+``TRADEBUS_BROKERS__IBKR__ALLOW_LIVE=1`` is set.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def gateway_config(simulator: bool) -> Iterator[IbkrConfig]:
         return
     with SimulatedGateway(port=0, seed=42, config=SimulatorConfig(tick_interval=0.05)) as gw:
         yield IbkrConfig.from_env(
-            {"TRADEBUS_IBKR_AUTO_CONFIRM": ALLOW_LIST},
+            {"TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM": ALLOW_LIST},
             base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file,
         )
 

@@ -20,7 +20,7 @@ from framework.config import FrozenConfig
 from framework.errors import ConfigError
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
-ENV_PREFIX = "TRADEBUS_IBKR_"
+ENV_PREFIX = "TRADEBUS_BROKERS__IBKR__"  # the same names the settings loader uses
 
 
 class IbkrConfig(FrozenConfig):
@@ -122,7 +122,7 @@ class IbkrConfig(FrozenConfig):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> IbkrConfig:
-        """Build a config from ``TRADEBUS_IBKR_*`` variables (examples and CLI only).
+        """Build a config from ``TRADEBUS_BROKERS__IBKR__*`` variables (examples and CLI only).
 
         Recognised: ``BASE_URL``, ``ACCOUNT_ID``, ``CA_FILE``, ``PINNED_SHA256``,
         ``INSECURE_SKIP_TLS_VERIFY`` (``1``), ``ALLOW_LIVE`` (``1``) and ``AUTO_CONFIRM`` (comma list).
