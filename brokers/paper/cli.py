@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from brokers.paper.backtest import run_backtest
@@ -21,6 +20,8 @@ from brokers.paper.config import PaperConfig
 from framework.history import load_bars
 from framework.loading import create_strategy
 from framework.loading import parse_params
+from framework.recording import write_outputs
+from framework.report import headline
 from framework.sample_data import sample_data_path
 
 
@@ -47,15 +48,13 @@ class BacktestCommand:
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = PaperConfig.model_validate(json.loads(args.venue))
         result = run_backtest(strategy, data, config, progress=not args.no_progress)
-        written = result.export(args.out)
-        try:
-            from framework.report import write_report  # noqa: PLC0415 - needs the optional matplotlib
-
-            written.extend(write_report(result, args.out, title=f"{strategy.id} backtest"))
-        except ImportError as e:
-            print(f"no chart: {e}", file=sys.stderr)  # noqa: T201
-        for key, value in result.summary().items():
-            print(f"{key:>24}: {value}")  # noqa: T201
+        written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
+        print(  # noqa: T201
+            f"{strategy.id}: {data.bar_count:,} bars, {len(result.orders)} orders, {len(result.fills)} fills; "
+            f"equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
+        )
+        for label, value in headline(result.statistics):
+            print(f"{label:>20}: {value}")  # noqa: T201
         print(f"wrote {', '.join(p.name for p in written)} to {args.out}")  # noqa: T201
         return 0
 

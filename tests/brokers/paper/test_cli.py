@@ -53,4 +53,5 @@ def test_backtest_command_writes_results_and_report(tmp_path: Path, capsys: pyte
     names = {p.name for p in tmp_path.iterdir()}
     assert {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json", "equity.png", "report.html"} <= names
     out = capsys.readouterr().out
-    assert "trade_count" in out
+    assert "Trades: " in out
+    assert "Sharpe: " in out
