@@ -16,13 +16,14 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 from typing import Any
+
+from framework.clock import SystemClock
 
 READY_PREFIX = "READY "
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -84,8 +85,9 @@ class GatewayProcess:
 
     def _wait_ready(self, proc: subprocess.Popen[str]) -> int:
         assert proc.stdout is not None  # stdout=PIPE
-        deadline = time.monotonic() + self.ready_timeout
-        while (left := deadline - time.monotonic()) > 0:
+        clock = SystemClock()
+        deadline = clock.monotonic() + self.ready_timeout
+        while (left := deadline - clock.monotonic()) > 0:
             readable, _, _ = select.select([proc.stdout], [], [], left)
             if not readable:
                 break
