@@ -145,6 +145,9 @@ class IbkrBroker:
         """
         self._sink = sink
         self._state = ConnectionState.CONNECTING
+        # a previous disconnect() left the stop signal set: it would cut the start-up's pacing waits
+        # short (a 429 on /tickle) and mute the state changes of the new connection
+        self._stop.clear()
         try:
             self._session.start()
             self.rest.live_orders(force=True)  # IBKR: query orders before subscribing to "sor"

@@ -116,6 +116,13 @@ def _set_quote(core: GatewayCore, params: Params) -> dict[str, Any]:
     return {"bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last)}
 
 
+def _quote(core: GatewayCore, params: Params) -> dict[str, Any]:
+    quote = core.market.quote(_conid(core, params))
+    if quote is None:
+        raise ControlError(f"no quote for {params}")
+    return {"bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last)}
+
+
 def _session_action(method: str) -> Action:
     def action(core: GatewayCore, params: Params) -> dict[str, Any]:
         getattr(core.session, method)()
@@ -199,7 +206,7 @@ def _pacing_reset(core: GatewayCore, params: Params) -> dict[str, Any]:
 
 ACTIONS: dict[str, Action] = {
     "state": _state, "reset": _reset, "configure": _configure, "advance": _advance,
-    "step_market": _step_market, "set_quote": _set_quote,
+    "step_market": _step_market, "set_quote": _set_quote, "quote": _quote,
     "login": _session_action("login"), "logout": _session_action("logout"),
     "expire": _session_action("expire"), "compete": _session_action("compete"),
     "end_maintenance": _session_action("end_maintenance"), "set_session": _set_session,

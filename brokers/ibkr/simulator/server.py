@@ -195,6 +195,10 @@ class SimulatedGateway:
         """Set quote values (``bid``, ``ask``, ``last``, sizes, ``halted``) of a symbol."""
         return self.control("set_quote", symbol=symbol, **values)
 
+    def quote(self, symbol: str) -> dict[str, str]:
+        """Return the current ``bid``, ``ask`` and ``last`` of a symbol (as decimal strings), changing nothing."""
+        return {name: str(value) for name, value in self.control("quote", symbol=symbol).items()}
+
     def login(self) -> None:
         """Simulate a browser login (after ``logout`` or a ``restart`` into ``logged_out``)."""
         self.control("login")

@@ -17,6 +17,7 @@ from framework.broker import ConnectionState
 from framework.errors import BrokerConnectionError
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
 from framework.events import OrderFilled
@@ -110,6 +111,16 @@ def test_connect_runs_the_start_up_sequence_then_reports_connected(world: World)
     assert world.ws.last.sent == ["sor+{}", 'str+{"realtimeUpdatesOnly":true}', "spl+{}"]
     assert [type(e) for e in world.events] == [BrokerConnected]
     assert world.broker.connection_state is ConnectionState.CONNECTED
+
+
+def test_connect_after_disconnect_reports_connected_again(world: World) -> None:
+    """A broker reconnected after disconnect() works again (its stop signal does not linger)."""
+    world.connect()
+    world.broker.disconnect()
+    world.connect()
+    assert [type(e) for e in world.events] == [BrokerConnected, BrokerDisconnected, BrokerConnected]
+    assert world.broker.connection_state is ConnectionState.CONNECTED
+    assert world.adapter.paths().count("/tickle") == 2
 
 
 def test_connect_refuses_when_the_gateway_is_not_logged_in(world: World) -> None:

@@ -35,8 +35,12 @@ def test_invalid_settings_are_refused(values: dict[str, object]) -> None:
 
 
 def test_from_env_reads_the_prefixed_variables() -> None:
-    env = {"TRADEBUS_BROKERS__IBKR__BASE_URL": "https://127.0.0.1:5001/v1/api", "TRADEBUS_BROKERS__IBKR__ACCOUNT_ID": "DU1",
-           "TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM": "o163, o354", "TRADEBUS_BROKERS__IBKR__ALLOW_LIVE": "0"}
+    env = {
+        "TRADEBUS_BROKERS__IBKR__BASE_URL": "https://127.0.0.1:5001/v1/api",
+        "TRADEBUS_BROKERS__IBKR__ACCOUNT_ID": "DU1",
+        "TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM": "o163, o354",
+        "TRADEBUS_BROKERS__IBKR__ALLOW_LIVE": "0",
+    }
     config = IbkrConfig.from_env(env)
     assert (config.base_url, config.account_id, config.allow_live) == ("https://127.0.0.1:5001/v1/api", "DU1", False)
     assert config.auto_confirm_message_ids == {"o163", "o354"}

@@ -55,6 +55,14 @@ def test_sizes_in_lots_with_thousands_separators_and_volume_formats(gw: Simulate
     assert api.get(SNAPSHOT, params={"conids": "265598"}).json()[0]["85"] == "650"
 
 
+def test_quote_control_reads_the_book_without_moving_it(gw: SimulatedGateway) -> None:
+    gw.set_quote("AAPL", bid="189.90", ask="190.00", last="189.95")
+    assert gw.quote("AAPL") == {"bid": "189.90", "ask": "190.00", "last": "189.95"}
+    assert gw.quote("AAPL") == gw.control("quote", conid=AAPL)  # reading twice changes nothing
+    with pytest.raises(ValueError, match="unknown symbol"):
+        gw.quote("NOPE")
+
+
 def test_snapshot_without_preflight_setting_and_delayed_data(gw: SimulatedGateway, api: Api) -> None:
     gw.configure(snapshot_preflight=False, delayed_data=True)
     api.prime()
