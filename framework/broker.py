@@ -12,7 +12,9 @@ called from any thread (the engine queues; it never runs handlers on the caller'
 
 Adapters must make every order event carry the ``client_order_id`` of the request, never emit the
 same execution twice on purpose (the engine de-duplicates anyway), and emit ``BrokerConnected`` /
-``BrokerDegraded`` / ``BrokerDisconnected`` as their connection changes.
+``BrokerDegraded`` / ``BrokerDisconnected`` as their connection changes. A broker whose venue outlives
+the process (a real broker) also implements :class:`Recoverable`, so a restarted engine picks up
+where the previous run stopped.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import runtime_checkable
 from framework.events import AnyEvent
 from framework.marketdata import Bar
 from framework.models import Account
+from framework.models import Fill
 from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
@@ -140,4 +143,30 @@ class Broker(MarketData, Execution, Protocol):
 
     def disconnect(self) -> None:
         """Close connections and stop threads; idempotent."""
+        ...
+
+
+@runtime_checkable
+class Recoverable(Protocol):
+    """A broker that can take back the orders a previous run left behind (crash, restart).
+
+    The engine calls :meth:`recover` once, after :meth:`Broker.connect` and before any strategy
+    starts, with every order the journal holds as not final and the fills it already recorded for
+    them. The broker looks each order up at the venue (by client order id first), adopts it, and
+    emits through the sink every event the previous run missed (acceptance, fills, cancellation,
+    or ``OrderRejected`` for an intent the venue never received), each exactly once. It never
+    sends an order again.
+    """
+
+    def recover(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
+        """Adopt ``orders`` (not final in the journal) and emit the events missed for them.
+
+        Args:
+            orders: The journal's unfinished orders, with the state it recorded.
+            fills: The fills the journal recorded for those orders (never emitted again).
+
+        Raises:
+            BrokerConnectionError: If the venue's state could not be read; the engine then refuses
+                to start trading.
+        """
         ...

@@ -58,6 +58,8 @@ from framework.models import OrderRequest
 from framework.orders import OrderBook
 from framework.orders import new_order
 from framework.portfolio import Portfolio
+from framework.recovery import RecoveryError
+from framework.recovery import recover
 from framework.timers import TimerQueue
 
 if TYPE_CHECKING:
@@ -152,20 +154,56 @@ class Engine:
         return list(self._strategies.values())
 
     def start(self) -> None:
-        """Connect the broker, load the account, and start every strategy (on this thread)."""
+        """Connect, recover the previous run's orders, load the account, then start every strategy.
+
+        Strategies start only after recovery (see :mod:`framework.recovery`) has applied every event
+        the previous run missed, on cash and positions read from the broker.
+
+        Raises:
+            RecoveryError: The journal's unfinished orders could not be reconciled (the broker is
+                disconnected again and nothing trades).
+        """
         if self._running:
             return
-        if not self._id_prefix:
-            self._id_prefix = _base36(int(self.clock.now().timestamp()))
+        self._id_prefix = self._unused_prefix(self._id_prefix or _base36(int(self.clock.now().timestamp() * 1000)))
         self.broker.connect(self.enqueue)
+        try:
+            recovered = recover(self)
+        except RecoveryError:
+            self.broker.disconnect()
+            raise
+        self._apply_order_events()  # journaled and booked before any strategy acts
         account = self.broker.account()
         self.portfolio.account_id = account.account_id
         self.portfolio.currency = account.currency
         self.portfolio.set_cash(account.cash)
+        self.portfolio.load_positions(self.broker.positions())
+        if recovered:
+            log.info("recovered %d orders; %d still open", recovered, len(self.orders.open()))
         self._running = True
         for strategy in list(self._strategies.values()):
             strategy.start()
         log.info("engine started with %d strategies on %s", len(self._strategies), self.broker.name)
+
+    def _unused_prefix(self, prefix: str) -> str:
+        # client order ids must never repeat one a journaled run used (two starts in one millisecond,
+        # or a fixed order_id_prefix across restarts)
+        used = set(self.journal.run_ids()) if self.journal is not None else set()
+        candidate, n = prefix, 1
+        while candidate in used:
+            candidate, n = f"{prefix}-{n}", n + 1
+        return candidate
+
+    def _apply_order_events(self) -> None:
+        # order events queued by recovery; anything else keeps its place for the dispatcher
+        held: list[AnyEvent] = []
+        while self._queue:
+            event = self._queue.popleft()
+            if isinstance(event, OrderEvent):
+                self.process(event)
+            else:
+                held.append(event)
+        self._queue.extendleft(reversed(held))
 
     def stop(self) -> None:
         """Stop strategies, drop subscriptions, stop the dispatcher and disconnect; idempotent."""
@@ -429,10 +467,19 @@ class Engine:
     def modify_order(self, request: OrderRequest) -> None:
         """Send a full replacement ticket for a working order.
 
+        The ticket passes the same pre-trade checks as a new order; a refusal leaves the working
+        order unchanged and arrives as ``OrderCancelRejected`` with the reason.
+
         Raises:
             OrderError: If the order is unknown or no longer open.
         """
         self._require_open(request.client_order_id)
+        reason = self._deny_reason(request)  # the same limits and kill switch as a new order
+        if reason is not None:
+            log.warning("modification of %s denied: %s", request.client_order_id, reason)
+            self.enqueue(OrderCancelRejected(ts=self.clock.now(), client_order_id=request.client_order_id,
+                                             reason=f"modification denied: {reason}"))
+            return
         self.broker.modify_order(request)
 
     def cancel_order(self, client_order_id: str) -> None:

@@ -87,8 +87,16 @@ class Journal(Protocol):
         """Every order, oldest first."""
         ...
 
-    def fills(self) -> list[Fill]:
-        """Every fill, in the order recorded."""
+    def open_orders(self) -> list[Order]:
+        """Orders whose outcome is not final (including intents never acknowledged), oldest first."""
+        ...
+
+    def fills(self, *, client_order_id: str | None = None) -> list[Fill]:
+        """Every fill (of one order, if given), in the order recorded."""
+        ...
+
+    def run_ids(self) -> list[str]:
+        """The ids of the runs that recorded orders."""
         ...
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ acknowledgement) records the broker id silently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -127,6 +128,19 @@ class OrderBook:
             msg = f"client_order_id {cid!r} is already in use"
             raise ValueError(msg)
         self._orders[cid] = order
+
+    def restore(self, order: Order, execution_ids: Iterable[str] = ()) -> None:
+        """Track an order a previous run left unfinished, in the state its journal recorded.
+
+        Args:
+            order: The journaled snapshot.
+            execution_ids: Fills already applied to it (refused if reported again).
+
+        Raises:
+            ValueError: If the client order id is already in use.
+        """
+        self.add(order)
+        self._executions.update(execution_ids)
 
     def get(self, client_order_id: str) -> Order | None:
         """Return the order's current snapshot, or None."""

@@ -11,6 +11,7 @@ Not thread-safe: only the engine's dispatcher thread updates it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -120,6 +121,22 @@ class Portfolio:
     def set_cash(self, cash: Decimal) -> None:
         """Replace cash with the broker's authoritative figure."""
         self.cash = cash
+
+    def load_positions(self, positions: Iterable[Position]) -> None:
+        """Replace quantities and entry prices with the broker's positions (at start and after a restart).
+
+        Symbols the broker does not list are flat afterwards; realised profit so far is kept.
+        """
+        reported = {p.symbol: p for p in positions}
+        for symbol in self._holdings.keys() | reported.keys():
+            holding = self._holdings.get(symbol)
+            if holding is None:
+                holding = self._holdings[symbol] = _Holding(Decimal(1))
+            position = reported.get(symbol)
+            holding.quantity = position.quantity if position is not None else ZERO
+            holding.average_price = position.average_price if position is not None and position.quantity else ZERO
+            if position is not None and position.last_price is not None:
+                holding.mark = position.last_price
 
     def position(self, symbol: str, ts: datetime) -> Position:
         """Snapshot of the position in ``symbol`` (flat if none)."""

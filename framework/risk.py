@@ -9,7 +9,8 @@ Conventions (conservative where a choice exists):
 * the reference price is the last trade, bar close or quote mid seen on the bus; a market order for
   an instrument with no reference price is denied when a notional, exposure or band limit is set;
 * position and exposure limits count the order as if it filled, plus this instrument's other
-  working orders on the same side;
+  working orders on the same side (a modification is checked as the full replacement ticket, in
+  place of the order it replaces);
 * the daily loss is equity now against equity at the first check of the trading day (in
   ``day_timezone``); once it reaches the limit, only orders that reduce a position pass;
 * the order rate counts submissions in the last second of engine-clock time.
@@ -177,6 +178,7 @@ class RiskEngine:
                 o.remaining_quantity
                 for o in engine.orders.open()
                 if o.request.symbol == req.symbol and o.request.side is req.side
+                and o.client_order_id != req.client_order_id  # a modification replaces its own order
             ),
             ZERO,
         )

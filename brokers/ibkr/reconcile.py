@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from datetime import datetime
 
 from brokers.ibkr.errors import IbkrError
 from brokers.ibkr.errors import IbkrRateLimitError
@@ -56,11 +57,13 @@ class Reconciler:
                 events += self._tracker.apply_execution(execution)
         return events
 
-    def reconcile(self, *, new_session: bool) -> list[Event]:
+    def reconcile(self, *, new_session: bool, since: datetime | None = None) -> list[Event]:
         """Fetch open orders and recent executions and fold them in.
 
         Args:
             new_session: The brokerage session is new (start, restart): warm the orders cache first.
+            since: Fetch executions back to at least this time (the oldest order being recovered);
+                IBKR keeps at most 7 days.
 
         Raises:
             IbkrError: If the gateway cannot be read (the caller retries later).
@@ -68,14 +71,16 @@ class Reconciler:
         if new_session:
             self._rest.live_orders(force=True)  # pre-flight: answers empty, fills the cache
         orders = self._rest.live_orders().orders
-        trades = self._rest.trades(days=self._days())
+        trades = self._rest.trades(days=self._days(since))
         events = self.fold(orders, trades)
         log.info("reconciled %d orders and %d executions: %d missed events", len(orders), len(trades),
                  len(events))
         return events
 
-    def _days(self) -> int:
+    def _days(self, since: datetime | None = None) -> int:
         last = self._tracker.last_execution_ts
+        if since is not None and (last is None or since < last):
+            last = since
         if last is None:
             return 1
         age = (self._clock.now() - last).total_seconds() / 86400

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -33,7 +34,9 @@ from framework.events import OrderCancelled
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
+from framework.models import Order
 from framework.models import OrderRequest
+from framework.models import OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +118,28 @@ class OrderTracker:
         """Track a request before it is sent (so racing reports find it by ``order_ref``)."""
         with self._lock:
             self._orders[request.client_order_id] = Tracked(request)
+
+    def adopt(self, order: Order, execution_ids: Iterable[str], since: float) -> None:
+        """Track an order a previous run placed, with the state and fills its journal recorded.
+
+        Args:
+            order: The journal's snapshot of the order.
+            execution_ids: Executions already recorded for it (never emitted again).
+            since: Monotonic time to start the lookup window from, for an order IBKR never
+                acknowledged (its placement outcome is unknown).
+        """
+        with self._lock:
+            cid = order.client_order_id
+            seen = set(execution_ids)
+            tracked = Tracked(order.request, broker_order_id=order.broker_order_id, filled=order.filled_quantity,
+                              executions=seen)
+            tracked.accepted = order.status not in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
+            if order.broker_order_id is None:
+                tracked.unresolved_since = since
+            else:
+                self._by_broker_id[order.broker_order_id] = cid
+            self._orders[cid] = tracked
+            self._executions |= seen
 
     def forget(self, client_order_id: str) -> None:
         """Drop a request that definitely never reached IBKR."""

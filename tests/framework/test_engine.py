@@ -201,7 +201,7 @@ def test_client_order_ids_are_unique_and_prefixed(clock: FakeClock, broker: Scri
     engine.start()
     ids = {engine.next_client_order_id() for _ in range(100)}
     assert len(ids) == 100
-    assert all(i.startswith("s6n1m0.") for i in ids)  # base36 of the start time, 2024-01-02 14:30 UTC
+    assert all(i.startswith("lqwg4r40.") for i in ids)  # base36 of the start time in ms, 2024-01-02 14:30 UTC
     engine.stop()
 
 

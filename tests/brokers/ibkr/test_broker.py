@@ -276,9 +276,12 @@ def test_account_and_positions_come_from_the_portfolio_endpoints(world: World) -
     world.connect()
     world.adapter.ok("GET", "/portfolio/DU1234567/summary", "http_get_portfolio_summary")
     world.adapter.ok("GET", "/portfolio/DU1234567/positions/0", "http_get_portfolio_positions")
+    world.adapter.on("POST", "/portfolio/DU1234567/positions/invalidate", Reply(200, {"message": "success"}))
     assert world.broker.account().equity == Decimal("1034222.25")
     [position] = world.broker.positions()
     assert (position.symbol, position.quantity) == ("SPY", Decimal(100))
+    paths = world.adapter.paths()  # the gateway's stale position cache is dropped before the read
+    assert paths.index("/portfolio/DU1234567/positions/invalidate") < paths.index("/portfolio/DU1234567/positions/0")
 
 
 def test_snapshot_handles_the_preflight(world: World) -> None:

@@ -1,0 +1,88 @@
+"""Start-up recovery: take back what a previous run left, before any strategy trades.
+
+One path serves a first start and a restart after a crash (``kill -9`` included), so the restart
+path is exercised on every start:
+
+1. The journal's unfinished orders go back into the order book with the state it recorded. An
+   intent journaled but never acknowledged may or may not have reached the broker, so it comes back
+   as ``SUBMITTED``: its outcome is unknown, and it is never sent again.
+2. A broker that implements :class:`~framework.broker.Recoverable` looks every one of them up at the
+   venue and emits what the previous run missed (acceptance, fills, cancellation, or a rejection
+   for an intent the venue never received). The engine applies those events, journaling each, before
+   strategies start; fills the journal already holds are never applied twice.
+3. The engine then loads cash and positions from the broker (the venue's truth, not a sum of fills).
+
+A broker that cannot look orders up facing unfinished orders is an error: trading on a book whose
+state is unknown is how positions get doubled. Clear the orders with ``tradebus journal`` or use a
+fresh journal file.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from framework.broker import Recoverable
+from framework.errors import FrameworkError
+from framework.models import Fill
+from framework.models import Order
+from framework.models import OrderStatus
+from framework.orders import evolve
+
+if TYPE_CHECKING:
+    from framework.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+class RecoveryError(FrameworkError, RuntimeError):
+    """The previous run's unfinished orders could not be reconciled; the engine did not start."""
+
+
+def unfinished_orders(engine: Engine) -> tuple[list[Order], list[Fill]]:
+    """Load the journal's unfinished orders into the engine's order book.
+
+    Returns:
+        The orders as loaded (never-acknowledged intents as ``SUBMITTED``) and the fills the
+        journal recorded for them.
+    """
+    journal = engine.journal
+    if journal is None:
+        return [], []
+    orders: list[Order] = []
+    fills: list[Fill] = []
+    for order in journal.open_orders():
+        if order.status is OrderStatus.INITIALIZED:
+            order = evolve(order, {"status": OrderStatus.SUBMITTED})  # noqa: PLW2901 - outcome unknown
+        recorded = journal.fills(client_order_id=order.client_order_id)
+        engine.orders.restore(order, [f.execution_id for f in recorded])
+        orders.append(order)
+        fills += recorded
+    return orders, fills
+
+
+def recover(engine: Engine) -> int:
+    """Reconcile the journal's unfinished orders with the broker; return how many there were.
+
+    Raises:
+        RecoveryError: If there are unfinished orders and the broker cannot look them up, or the
+            broker's reconciliation failed.
+    """
+    orders, fills = unfinished_orders(engine)
+    if not orders:
+        return 0
+    broker = engine.broker
+    if not isinstance(broker, Recoverable):
+        ids = ", ".join(o.client_order_id for o in orders[:5])
+        msg = (
+            f"the journal holds {len(orders)} unfinished orders ({ids}{', ...' if len(orders) > 5 else ''}) "
+            f"and broker {broker.name!r} cannot look them up; inspect them with `tradebus journal`"
+        )
+        raise RecoveryError(msg)
+    log.info("recovering %d unfinished orders (%d fills already journaled)", len(orders), len(fills))
+    try:
+        broker.recover(orders, fills)
+    except ConnectionError as e:
+        msg = f"reconciliation with {broker.name} failed: {e}"
+        raise RecoveryError(msg) from e
+    return len(orders)
