@@ -15,8 +15,20 @@ from importlib.metadata import entry_points
 from typing import Protocol
 
 from framework.errors import FrameworkError
+from framework.eventlog import RedactSecrets
 
 COMMAND_GROUP = "tradebus.commands"
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+QUIET_LOGGERS: dict[str, int] = {
+    "matplotlib": 99,  # font-manager and backend chatter while the report is drawn: never useful
+    "PIL": 99,
+    "urllib3": 2,  # one line per HTTP request and connection: only with -vv
+    "aiohttp.access": 2,  # the in-process simulated gateway's access log (tradebus demo)
+    "asyncio": 2,
+}
+"""Third-party loggers held at WARNING below the given ``-v`` count (99: always)."""
 
 
 class Command(Protocol):
@@ -56,7 +68,11 @@ def discover_commands() -> dict[str, Command]:
 
 
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
-    """Build the top-level parser with one sub-parser per discovered command."""
+    """Build the top-level parser with one sub-parser per discovered command.
+
+    ``-v`` is accepted before and after the command name (``tradebus -v backtest ...`` and
+    ``tradebus backtest -v ...``); the counts add up.
+    """
     parser = argparse.ArgumentParser(
         prog="tradebus",
         description="Event-driven trading: one strategy for backtest, paper and live trading.",
@@ -64,14 +80,32 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in commands.items():
-        command.configure(sub.add_parser(name, help=command.help, description=command.help))
+        # "resolve": a command that defines its own -v keeps it
+        command_parser = sub.add_parser(name, help=command.help, description=command.help, conflict_handler="resolve")
+        command_parser.add_argument(
+            "-v", "--verbose", dest="command_verbose", action="count", default=0, help="more log output (-vv for debug)"
+        )
+        command.configure(command_parser)
     return parser
 
 
+def verbosity_of(args: argparse.Namespace) -> int:
+    """The ``-v`` count given before and after the command name."""
+    return int(args.verbose) + int(getattr(args, "command_verbose", 0))
+
+
 def configure_logging(verbosity: int) -> None:
-    """Set up readable logging: warnings by default, info with ``-v``, debug with ``-vv``."""
+    """Set up readable logging: warnings by default, info with ``-v``, debug with ``-vv``.
+
+    Noisy third-party loggers stay at WARNING (see :data:`QUIET_LOGGERS`), and every record passes
+    :class:`~framework.eventlog.RedactSecrets`, so session cookies are never printed.
+    """
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
+    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+    for name, shown_from in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.WARNING if verbosity < shown_from else logging.NOTSET)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = discover_commands()
     parser = build_parser(commands)
     args = parser.parse_args(argv)
-    configure_logging(args.verbose)
+    configure_logging(verbosity_of(args))
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2

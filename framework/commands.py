@@ -24,6 +24,7 @@ from framework.console import ConsoleView
 from framework.engine import Engine
 from framework.errors import ConfigError
 from framework.errors import FrameworkError
+from framework.eventlog import EventLog
 from framework.journal import SqliteJournal
 from framework.killswitch import KillSwitch
 from framework.loading import create_strategy
@@ -96,6 +97,7 @@ def assemble(broker: Broker, clock: Clock, settings: Settings, strategy: Strateg
         raise ConfigError(first["msg"], key=key, source=settings.source) from e
     RiskEngine(limits).attach(engine)
     KillSwitch(settings.halt_file).attach(engine)
+    EventLog().attach(engine)  # order and connection lines in the log (-v), with or without --quiet
     engine.add_strategy(strategy)
     return engine
 

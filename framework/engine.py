@@ -55,6 +55,7 @@ from framework.journal import Journal
 from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
+from framework.models import OrderStatus
 from framework.orders import OrderBook
 from framework.orders import new_order
 from framework.portfolio import Portfolio
@@ -66,6 +67,8 @@ if TYPE_CHECKING:
     from framework.strategy import Strategy
 
 log = logging.getLogger(__name__)
+
+CANCEL_RETRY_SECONDS = 5.0  # IBKR: at most one DELETE per order per 5 s
 
 
 class PreTradeCheck(Protocol):
@@ -117,7 +120,8 @@ class Engine:
         self._quote_refs: dict[str, int] = {}
         self._bar_refs: dict[tuple[str, timedelta], int] = {}
         self._timers = TimerQueue()
-        self._cancels_sent: set[str] = set()
+        self._cancels_sent: dict[str, float] = {}  # client order id -> monotonic time of the last cancel
+        self._denied: set[str] = set()  # denied orders whose OrderDenied is still queued
         self._queue: deque[AnyEvent] = deque()
         self._wake = threading.Condition()
         self._sleeping = False
@@ -342,8 +346,10 @@ class Engine:
         assert order is not None  # apply() refuses unknown orders
         if self.journal is not None:
             self._journal_event(published, order)  # on disk before any strategy acts on it
-        if isinstance(published, OrderCancelRejected):
-            self._cancels_sent.discard(published.client_order_id)  # the strategy may try again
+        if isinstance(published, OrderDenied):
+            self._denied.discard(published.client_order_id)
+        elif isinstance(published, OrderCancelRejected):
+            self._cancels_sent.pop(published.client_order_id, None)  # the strategy may try again
         owner = order.request.strategy_id
         position = None
         if isinstance(published, OrderFilled | OrderPartiallyFilled):
@@ -426,6 +432,7 @@ class Engine:
         cid = request.client_order_id
         if reason is not None:
             log.warning("order %s denied: %s", cid, reason)
+            self._denied.add(cid)
             self.enqueue(OrderDenied(ts=now, client_order_id=cid, reason=reason))
             return order
         self.enqueue(OrderSubmitted(ts=now, client_order_id=cid, order=order))
@@ -485,14 +492,26 @@ class Engine:
     def cancel_order(self, client_order_id: str) -> None:
         """Request cancellation of a working order (a no-op for one already final).
 
+        A second request for the same order goes out only once ``CANCEL_RETRY_SECONDS`` have passed
+        without an answer (a lost cancel is asked again; a slow one is not duplicated).
+
         Raises:
             OrderError: If the order is unknown.
         """
         order = self._require_known(client_order_id)
-        if not order.status.is_open or client_order_id in self._cancels_sent:
-            return  # final, or a cancel is already on its way: never a second request
-        self._cancels_sent.add(client_order_id)
-        self.enqueue(OrderPendingCancel(ts=self.clock.now(), client_order_id=client_order_id))
+        # INITIALIZED: submitted in this handler, its OrderSubmitted still queued (unless it was denied)
+        fresh = order.status is OrderStatus.INITIALIZED and client_order_id not in self._denied
+        if not (order.status.is_open or fresh):
+            return
+        now = self.clock.monotonic()
+        sent = self._cancels_sent.get(client_order_id)
+        if sent is not None and now - sent < CANCEL_RETRY_SECONDS:
+            return  # a cancel is on its way: one request per order per interval (IBKR paces DELETEs)
+        self._cancels_sent[client_order_id] = now
+        if sent is None:
+            self.enqueue(OrderPendingCancel(ts=self.clock.now(), client_order_id=client_order_id))
+        else:
+            log.warning("order %s still open %.0fs after its cancel; asking again", client_order_id, now - sent)
         self.broker.cancel_order(client_order_id)
 
     def _require_known(self, client_order_id: str) -> Order:

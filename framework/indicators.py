@@ -11,6 +11,8 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+_RESYNC_EVERY = 1_000
+
 
 class SMA:
     """Simple moving average over the last ``period`` values (running sum, O(1))."""
@@ -122,15 +124,26 @@ class Bands(NamedTuple):
 
 
 class BollingerBands:
-    """Bollinger bands over ``period`` values with population standard deviation, O(1)."""
+    """Bollinger bands over ``period`` values with population standard deviation, O(1).
+
+    The window's mean and sum of squared deviations are updated in place (the rolling form of
+    Welford's algorithm), never as a raw sum of squares: at a price of 50,000 that sum is ~5e10 per
+    value and cancels catastrophically, so the band width drifted by percents over long runs. Values
+    are taken relative to a recent mean, so rounding scales with the price's drift since then rather
+    than with the price level, and every so often the window is recomputed exactly.
+    """
 
     def __init__(self, period: int = 20, k: float = 2.0) -> None:
         _check_period(period)
         self.period = period
         self.k = k
         self._window: deque[float] = deque()
-        self._sum = 0.0
-        self._sumsq = 0.0
+        self._shift: float | None = None  # origin of the shifted values, reset at each resync
+        self._mean = 0.0  # mean of the shifted window
+        self._m2 = 0.0  # sum of squared deviations from the mean over the window
+        self._count = 0
+        # An exact recomputation costs O(period); doing it at most once per `period` updates keeps O(1).
+        self._resync_every = max(_RESYNC_EVERY, period)
         self.value: Bands | None = None
 
     @property
@@ -142,19 +155,34 @@ class BollingerBands:
         """Add a value; return the bands, or None while warming up."""
         w = self._window
         w.append(x)
-        self._sum += x
-        self._sumsq += x * x
+        if self._shift is None:
+            self._shift = x
+        y, mean = x - self._shift, self._mean
         if len(w) > self.period:
-            old = w.popleft()
-            self._sum -= old
-            self._sumsq -= old * old
+            old = w.popleft() - self._shift
+            self._mean = mean + (y - old) / self.period
+            self._m2 += (y - old) * (y - self._mean + old - mean)
+        else:
+            self._mean = mean + (y - mean) / len(w)
+            self._m2 += (y - mean) * (y - self._mean)
+        self._count += 1
+        if self._count % self._resync_every == 0:
+            self._resync()
         if len(w) < self.period:
             return None
-        mean = self._sum / self.period
-        variance = max(self._sumsq / self.period - mean * mean, 0.0)
-        dev = self.k * math.sqrt(variance)
-        self.value = Bands(mean - dev, mean, mean + dev)
+        middle = self._shift + self._mean
+        dev = self.k * math.sqrt(max(self._m2 / self.period, 0.0))
+        self.value = Bands(middle - dev, middle, middle + dev)
         return self.value
+
+    def _resync(self) -> None:
+        # Recentre on the exact mean and bound whatever rounding the incremental update gathered.
+        # The shift is the mean rounded to the price's precision; keep that residual in _mean.
+        shift = math.fsum(self._window) / len(self._window)
+        shifted = [v - shift for v in self._window]
+        self._shift = shift
+        self._mean = math.fsum(shifted) / len(shifted)
+        self._m2 = math.fsum((y - self._mean) ** 2 for y in shifted)
 
 
 class ATR:

@@ -113,6 +113,7 @@ class OrderBook:
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
+        self._unfinished: dict[str, None] = {}  # ids of orders not terminal, in creation order
         self._executions: set[str] = set()
         self._before_cancel: dict[str, OrderStatus] = {}
         self.refused = 0
@@ -128,6 +129,8 @@ class OrderBook:
             msg = f"client_order_id {cid!r} is already in use"
             raise ValueError(msg)
         self._orders[cid] = order
+        if not order.status.is_terminal:
+            self._unfinished[cid] = None
 
     def restore(self, order: Order, execution_ids: Iterable[str] = ()) -> None:
         """Track an order a previous run left unfinished, in the state its journal recorded.
@@ -154,10 +157,12 @@ class OrderBook:
         return list(self._orders.values())
 
     def open(self, strategy_id: str | None = None) -> list[Order]:
-        """Orders that may still fill, optionally of one strategy."""
+        """Orders that may still fill, optionally of one strategy (in creation order)."""
+        orders = self._orders
+        # only unfinished orders are scanned: risk checks call this for every new order
         return [
             o
-            for o in self._orders.values()
+            for o in map(orders.__getitem__, self._unfinished)
             if o.status.is_open and (strategy_id is None or o.request.strategy_id == strategy_id)
         ]
 
@@ -211,6 +216,8 @@ class OrderBook:
         changes["updated"] = event.ts
         updated = evolve(order, changes)
         self._orders[order.client_order_id] = updated
+        if updated.status.is_terminal:
+            self._unfinished.pop(order.client_order_id, None)
         return updated
 
     def _late_ack(self, order: Order, event: OrderAccepted) -> None:

@@ -45,8 +45,13 @@ class BrokerPlugin(Protocol):
     def create(self, settings: Mapping[str, Any], *, clock: Clock, data: MarketData | None = None) -> Broker:
         """Build the broker from its settings section (a mapping from the config file / CLI).
 
+        ``settings`` is usually the :class:`~framework.settings.SettingsSection` of
+        ``[brokers.<name>]``; validate it with :func:`~framework.settings.validate_section` so an
+        error names the key and the file.
+
         Raises:
-            ConfigError: If a setting is missing or invalid (naming the key).
+            ConfigError: If a setting is missing or invalid (naming ``brokers.<name>.<key>`` and the
+                file).
         """
         ...
 

@@ -111,6 +111,10 @@ class RiskEngine:
         """The last price seen for ``symbol``, if any."""
         return self._prices.get(symbol)
 
+    def set_reference_price(self, symbol: str, price: Decimal) -> None:
+        """Set the price limits are measured against (for callers that track prices themselves)."""
+        self._prices[symbol] = price
+
     def __call__(self, request: OrderRequest, engine: Engine) -> str | None:
         """Return why ``request`` breaks a limit, or None."""
         now = engine.clock.now()

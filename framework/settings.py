@@ -25,6 +25,10 @@ Environment overrides use the prefix ``TRADEBUS_`` and ``__`` between nested key
 ``TRADEBUS_BROKERS__IBKR__BASE_URL`` replaces ``[brokers.ibkr] base_url``. They win over the file,
 which keeps secrets and URLs out of it. The caller passes the environment in explicitly; the
 library never reads ``os.environ`` on its own.
+
+Every error names the dotted key and where its value came from: the file, or the environment
+variable that set it. A plug-in validates its section with :func:`validate_section`, which does the
+same for ``[brokers.<name>]`` keys.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
+from pydantic import BaseModel
 from pydantic import Field
+from pydantic import PrivateAttr
 from pydantic import ValidationError
 
 from framework.config import EngineConfig
@@ -42,6 +49,40 @@ from framework.config import FrozenConfig
 from framework.errors import ConfigError
 
 ENV_PREFIX = "TRADEBUS_"
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class SettingsSection(dict[str, Any]):
+    """The values of one settings section, remembering where they came from.
+
+    It is a plain mutable ``dict`` (the CLI may add keys such as ``allow_live``) that plug-ins read
+    as any mapping; :func:`validate_section` uses the origin to name the file in an error.
+
+    Args:
+        values: The section's keys and values.
+        name: Dotted name of the section (``brokers.ibkr``).
+        source: The settings file, if any.
+        overrides: Keys (dotted, within the section) set by environment variables, with the
+            variable's name.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        *,
+        name: str,
+        source: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(values)
+        self.name = name
+        self.source = source
+        self.overrides = dict(overrides or {})
+
+    def source_of(self, key: str) -> str | None:
+        """The environment variable that set ``key`` (dotted, within the section), else the file."""
+        return _origin(key, self.overrides) or self.source
 
 
 class StrategySettings(FrozenConfig):
@@ -84,10 +125,13 @@ class Settings(FrozenConfig):
     strategy: StrategySettings | None = None
     risk: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
+    _overrides: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> environment variable
 
-    def broker_settings(self, name: str) -> dict[str, Any]:
-        """The ``[brokers.<name>]`` section (empty if absent)."""
-        return dict(self.brokers.get(name, {}))
+    def broker_settings(self, name: str) -> SettingsSection:
+        """The ``[brokers.<name>]`` section (empty if absent), carrying where its values came from."""
+        prefix = f"brokers.{name}."
+        overrides = {k.removeprefix(prefix): v for k, v in self._overrides.items() if k.startswith(prefix)}
+        return SettingsSection(self.brokers.get(name, {}), name=prefix[:-1], source=self.source, overrides=overrides)
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -95,21 +139,62 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
 
     Raises:
         ConfigError: If the file is missing or not valid TOML (with the line), or a key is unknown
-            or has a bad value (naming the key and the file).
+            or has a bad value (naming the key and the file or environment variable).
     """
     data: dict[str, Any] = {}
     source = str(path) if path is not None else None
     if path is not None:
         data = _read_toml(path)
+    overrides: dict[str, str] = {}
     for key, value in sorted((environ or {}).items()):
         if key.startswith(ENV_PREFIX):
-            _set_nested(data, key[len(ENV_PREFIX) :].lower().split("__"), value, source=key)
+            keys = key[len(ENV_PREFIX) :].lower().split("__")
+            _set_nested(data, keys, value, source=key)
+            overrides[".".join(keys)] = key
     try:
-        return Settings.model_validate({**data, "source": source})
+        settings = Settings.model_validate({**data, "source": source})
     except ValidationError as e:
         first = e.errors()[0]
         dotted = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(first["msg"], key=dotted, source=source or "environment") from e
+        where = _origin(dotted, overrides) or source or "environment"
+        raise ConfigError(first["msg"], key=dotted, source=where) from e
+    settings._overrides = overrides
+    return settings
+
+
+def validate_section(config_type: type[C], values: Mapping[str, Any], *, section: str) -> C:
+    """Validate one settings section (``[brokers.ibkr]``) into its config type.
+
+    Args:
+        config_type: The component's frozen config model.
+        values: The section, ideally the :class:`SettingsSection` from :meth:`Settings.broker_settings`
+            so that errors can name the file.
+        section: Dotted name of the section, the prefix of every key in an error.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: Naming ``<section>.<key>`` and, when ``values`` knows it, the file or
+            environment variable the bad value came from.
+    """
+    try:
+        return config_type.model_validate(dict(values))
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        source = None
+        if isinstance(values, SettingsSection):
+            source = values.source_of(loc) if loc else values.source
+        raise ConfigError(first["msg"], key=f"{section}.{loc}" if loc else section, source=source) from e
+
+
+def _origin(dotted: str, overrides: Mapping[str, str]) -> str | None:
+    # the variable that set this key, or one of its parents (TRADEBUS_STRATEGY__PARAMS for strategy.params.x)
+    for key, variable in overrides.items():
+        if dotted == key or dotted.startswith(key + "."):
+            return variable
+    return None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

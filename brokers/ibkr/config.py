@@ -49,6 +49,10 @@ class IbkrConfig(FrozenConfig):
         suppress_on_start: Also ask the gateway to suppress the allow-listed ids at session start.
         allow_live: Permit a non-paper account. Without it the adapter refuses to connect to one.
         global_rate: Client-side request budget per second (the gateway allows 10).
+        pacing: Pace requests on the client (``global_rate`` and IBKR's per-endpoint intervals). Turn
+            it off only against the simulated gateway with its own pacing off (benchmarks, crash
+            tests): the real gateway answers a burst with 429s and a 10-minute penalty box. Refused
+            together with ``allow_live``.
         max_rate_wait: Longest a request waits for the rate limiter before failing fast.
         rate_limit_backoff: Seconds every request is held back after a 429.
         order_lookup_window: Seconds an order with an ambiguous placement outcome is looked up by its
@@ -76,6 +80,7 @@ class IbkrConfig(FrozenConfig):
     suppress_on_start: bool = True
     allow_live: bool = False
     global_rate: float = Field(default=8.0, gt=0, le=10)
+    pacing: bool = True
     max_rate_wait: float = Field(default=6.0, ge=0)
     rate_limit_backoff: float = Field(default=60.0, ge=0)
     order_lookup_window: float = Field(default=30.0, gt=0)
@@ -106,6 +111,9 @@ class IbkrConfig(FrozenConfig):
     def _check_tls(self) -> Self:
         if self.insecure_skip_tls_verify and self.allow_live:
             msg = "insecure_skip_tls_verify cannot be combined with allow_live"
+            raise ValueError(msg)
+        if not self.pacing and self.allow_live:
+            msg = "pacing=false cannot be combined with allow_live"
             raise ValueError(msg)
         if self.insecure_skip_tls_verify and (self.ca_file or self.pinned_sha256):
             msg = "insecure_skip_tls_verify contradicts ca_file / pinned_sha256"

@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from brokers.ibkr.broker import IbkrBroker
 from brokers.ibkr.config import IbkrConfig
 from framework.broker import MarketData
 from framework.clock import Clock
-from framework.errors import ConfigError
+from framework.settings import validate_section
 
 
 class IbkrPlugin:
@@ -25,14 +23,9 @@ class IbkrPlugin:
         """Validate the settings into an :class:`IbkrConfig` and build the broker.
 
         Raises:
-            ConfigError: Naming the bad key (``brokers.ibkr.<key>``).
+            ConfigError: Naming the bad key (``brokers.ibkr.<key>``) and the file it came from.
         """
-        try:
-            config = IbkrConfig.model_validate(dict(settings))
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = ".".join(["brokers", "ibkr", *(str(p) for p in first["loc"])])
-            raise ConfigError(first["msg"], key=key) from e
+        config = validate_section(IbkrConfig, settings, section="brokers.ibkr")
         return IbkrBroker(config, clock=clock)
 
 

@@ -1,9 +1,14 @@
 """Market-data state: incremental ``smd`` updates merged into quotes, and bars built from trades.
 
 The gateway sends only the fields that changed, so the last full quote of every instrument is kept
-and each update is merged onto it. Bars come from the last-trade field through one
+and each update is merged onto it. Bars come from trades through one
 :class:`~framework.bars.BarAggregator` per (instrument, duration); a quiet market still closes bars
 when :meth:`QuoteBook.flush` is called with the current time.
+
+Trades are detected from the day's cumulative volume (field 7762): a repeated print at an unchanged
+price sends no new last price, but the volume grows, and its increase is the traded size. Until an
+instrument has reported a volume (or when 7762 is not subscribed) a change of the last price or the
+last size counts as one trade of the last size.
 
 Thread-safe: updates arrive on the stream thread, subscriptions change on the dispatcher thread.
 """
@@ -16,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from brokers.ibkr.parsing import merge_quote
+from brokers.ibkr.parsing import parse_size
 from brokers.ibkr.parsing import quote_changes
 from brokers.ibkr.parsing import smd_conid
 from framework.bars import BarAggregator
@@ -23,6 +29,10 @@ from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.events import QuoteUpdated
 from framework.marketdata import Quote
+
+# The day's exact cumulative volume; 87 is abbreviated ("12.5M") and too coarse for differences.
+# The code belongs in parsing.py's field tables; it is read here until quote_changes() reports it.
+DAY_VOLUME_FIELD = "7762"
 
 
 class QuoteBook:
@@ -34,6 +44,7 @@ class QuoteBook:
         self._quotes: dict[str, Quote] = {}
         self._quote_wanted: set[str] = set()
         self._aggregators: dict[str, dict[timedelta, BarAggregator]] = {}
+        self._volumes: dict[str, float] = {}  # broker instrument id -> last cumulative day volume
 
     def watch_quotes(self, instrument_id: str, symbol: str) -> None:
         """Emit quotes for the instrument."""
@@ -45,6 +56,7 @@ class QuoteBook:
         """Stop emitting quotes for the instrument."""
         with self._lock:
             self._quote_wanted.discard(instrument_id)
+            self._forget_volume(instrument_id)
 
     def watch_bars(self, instrument_id: str, symbol: str, duration: timedelta) -> None:
         """Build bars of ``duration`` for the instrument."""
@@ -60,6 +72,12 @@ class QuoteBook:
             per.pop(duration, None)
             if not per:
                 self._aggregators.pop(instrument_id, None)
+            self._forget_volume(instrument_id)
+
+    def _forget_volume(self, instrument_id: str) -> None:
+        # A later subscription starts a new baseline: the volume traded meanwhile is no bar's trade.
+        if instrument_id not in self._quote_wanted and instrument_id not in self._aggregators:
+            self._volumes.pop(instrument_id, None)
 
     def needs_stream(self, instrument_id: str) -> bool:
         """Whether quotes or bars still need the instrument's market-data stream."""
@@ -77,24 +95,48 @@ class QuoteBook:
         if instrument_id is None:
             return []
         changes = quote_changes(message)
-        if not changes:
+        if not changes and DAY_VOLUME_FIELD not in message:
             return []  # metadata-only or empty update
         with self._lock:
             symbol = self._symbols.get(instrument_id)
             if symbol is None:
                 return []
-            quote = merge_quote(self._quotes.get(instrument_id), symbol, ts, changes)
-            self._quotes[instrument_id] = quote
             events: list[AnyEvent] = []
-            if instrument_id in self._quote_wanted:
-                events.append(QuoteUpdated(ts, quote))
-            if "last" in changes:
-                size = changes.get("last_size", 0.0)
-                for aggregator in self._aggregators.get(instrument_id, {}).values():
-                    bar = aggregator.add_trade(ts, changes["last"], size)
-                    if bar is not None:
-                        events.append(BarClosed(bar.end, bar))
+            quote = self._quotes.get(instrument_id)
+            if changes:
+                quote = merge_quote(quote, symbol, ts, changes)
+                self._quotes[instrument_id] = quote
+                if instrument_id in self._quote_wanted:
+                    events.append(QuoteUpdated(ts, quote))
+            trade = self._trade(instrument_id, message, changes, quote)
+            if trade is not None:
+                events.extend(self._add_trade(instrument_id, ts, *trade))
             return events
+
+    def _add_trade(self, instrument_id: str, ts: datetime, price: float, size: float) -> list[BarClosed]:
+        bars = (a.add_trade(ts, price, size) for a in self._aggregators.get(instrument_id, {}).values())
+        return [BarClosed(bar.end, bar) for bar in bars if bar is not None]
+
+    def _trade(
+        self, instrument_id: str, message: dict[str, Any], changes: dict[str, float], quote: Quote | None
+    ) -> tuple[float, float] | None:
+        # (price, size) traded since the previous message, or None (the caller holds the lock)
+        raw = message.get(DAY_VOLUME_FIELD)
+        volume = parse_size(raw) if raw is not None else None
+        previous = self._volumes.get(instrument_id)
+        if volume is not None:
+            self._volumes[instrument_id] = volume
+        if quote is None or quote.last is None:
+            return None
+        if previous is None:  # no baseline yet: the last-trade fields are all there is
+            if "last" in changes or "last_size" in changes:
+                return quote.last, changes.get("last_size", 0.0)
+            return None
+        if volume is not None and volume > previous:
+            return quote.last, volume - previous
+        # A new last price whose volume comes in a later message (or after a volume reset at a new
+        # day): the price belongs in the bar, and its size is counted once the volume moves.
+        return (quote.last, 0.0) if "last" in changes else None
 
     def flush(self, now: datetime) -> list[AnyEvent]:
         """Close bars whose interval ended by ``now``."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 from brokers.ibkr.errors import IbkrRateLimitError
@@ -54,12 +55,15 @@ class RateLimiter:
         global_rate: Requests per second overall.
         max_wait: Longest a request may wait before it is refused.
         sleep: Blocks the caller for the given seconds (tests advance a simulated clock instead).
+        intervals: Minimum seconds between two requests to one endpoint (IBKR's table by default).
     """
 
     def __init__(
-        self, clock: Clock, *, global_rate: float, max_wait: float, sleep: Callable[[float], None]
+        self, clock: Clock, *, global_rate: float, max_wait: float, sleep: Callable[[float], None],
+        intervals: Mapping[str, float] = ENDPOINT_MIN_INTERVAL,
     ) -> None:
         self._clock = clock
+        self.intervals = intervals
         self._interval = 1.0 / global_rate
         self._burst = BURST
         self._max_wait = max_wait
@@ -96,7 +100,7 @@ class RateLimiter:
                 )
             tat = max(self._tat, now)
             wait = max(0.0, tat - now - (self._burst - 1) * self._interval)
-            spacing = ENDPOINT_MIN_INTERVAL.get(path)
+            spacing = self.intervals.get(path)
             if spacing is not None:
                 spacing *= SPACING_MARGIN
             next_free = self._next_by_path.get(path, now)

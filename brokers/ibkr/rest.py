@@ -165,7 +165,7 @@ class IbkrRestClient:
     def _error(self, method: str, path: str, status: int, text: str, body: Any) -> IbkrHttpError:
         lowered = text.lower()
         if status == 429:
-            own_limit = ENDPOINT_MIN_INTERVAL.get(path)
+            own_limit = ENDPOINT_MIN_INTERVAL.get(path)  # IBKR's table, whatever this client paces
             if own_limit is not None:  # too soon for this endpoint: wait out its interval only
                 backoff = own_limit * SPACING_MARGIN
                 self._limiter.penalize_endpoint(path, backoff)

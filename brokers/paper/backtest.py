@@ -11,6 +11,11 @@ time; bars of several instruments are merged by end time, then by symbol, so run
 deterministic: the same data, strategies and configs give the same orders, fills and exports, byte
 for byte (client order ids use a fixed prefix).
 
+Pre-trade checks are those of paper and live trading: ``risk`` limits (:mod:`framework.risk`) and any
+other :class:`~framework.engine.PreTradeCheck` (such as a :class:`~framework.killswitch.KillSwitch`)
+run on every new order, and a refusal is ``OrderDenied`` that never reaches the paper venue. An
+optional :class:`~framework.journal.Journal` records every intent, order event and fill.
+
 Example::
 
     data = load_bars(sample_data_path())
@@ -22,9 +27,11 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from tqdm import tqdm
@@ -34,10 +41,16 @@ from brokers.paper.config import PaperConfig
 from brokers.paper.feed import HistoricalFeed
 from framework.config import EngineConfig
 from framework.engine import Engine
+from framework.engine import PreTradeCheck
 from framework.history import BarData
+from framework.journal import Journal
 from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.models import to_decimal
 from framework.results import RunRecorder
 from framework.results import RunResult
+from framework.risk import RiskConfig
+from framework.risk import RiskEngine
 from framework.strategy import Strategy
 
 
@@ -79,6 +92,36 @@ class ReplayClock:
         self._now = when
 
 
+class OrderTimeRisk(RiskEngine):
+    """A :class:`~framework.risk.RiskEngine` that reads reference prices when an order is checked.
+
+    Attached to a live engine, the risk engine converts every bar close it hears on the bus. In a
+    backtest the replay loop already keeps each symbol's last close, so this variant takes the
+    price of the order's symbol from there at check time: the limits cost time per order, not per
+    bar. Do not :meth:`attach` it; the runner adds it to the engine's checks.
+
+    Args:
+        config: The limits.
+        last_prices: Latest close per symbol, kept up to date by the replay loop.
+    """
+
+    def __init__(self, config: RiskConfig, last_prices: Mapping[str, float] | None = None) -> None:
+        super().__init__(config)
+        self.last_prices: Mapping[str, float] = last_prices if last_prices is not None else {}
+
+    def reference_price(self, symbol: str) -> Decimal | None:
+        """The latest close replayed for ``symbol``, if any."""
+        price = self.last_prices.get(symbol)
+        return None if price is None else to_decimal(price)
+
+    def __call__(self, request: OrderRequest, engine: Engine) -> str | None:
+        """Return why ``request`` breaks a limit, or None."""
+        price = self.reference_price(request.symbol)
+        if price is not None:
+            self.set_reference_price(request.symbol, price)
+        return super().__call__(request, engine)
+
+
 BacktestResult = RunResult
 """The result of a backtest (see :class:`framework.results.RunResult`)."""
 
@@ -94,6 +137,17 @@ class BacktestRunner:
         config: Venue settings (cash, fill model, costs, latency).
         instruments: Instrument details per symbol (tick size, multiplier); default plain stocks.
         progress: Show a tqdm progress bar on stderr.
+        risk: Pre-trade risk limits (the ``[risk]`` settings section), checked on every new order
+            against the last replayed close; None for no limits.
+        checks: Further pre-trade checks, run before the risk limits (a kill switch goes here).
+        journal: Where order intents, order events and fills are recorded; it must hold no orders
+            yet, because client order ids (``BT.1`` ...) repeat in every run. The caller closes it.
+
+    Attributes:
+        risk: The risk check built from ``risk`` (None without limits).
+
+    Raises:
+        ValueError: If there are no bars, or ``journal`` already holds orders.
     """
 
     def __init__(
@@ -104,9 +158,15 @@ class BacktestRunner:
         *,
         instruments: Iterable[Instrument] = (),
         progress: bool = False,
+        risk: RiskConfig | None = None,
+        checks: Iterable[PreTradeCheck] = (),
+        journal: Journal | None = None,
     ) -> None:
         if not data.bar_count:
             msg = "no bars to replay"
+            raise ValueError(msg)
+        if journal is not None and journal.orders():
+            msg = "the journal already holds orders; backtest order ids repeat every run, so use a new journal"
             raise ValueError(msg)
         self.strategies = [strategies] if isinstance(strategies, Strategy) else list(strategies)
         self.data = data
@@ -116,8 +176,10 @@ class BacktestRunner:
         self.clock = ReplayClock(datetime.fromtimestamp(first, UTC))  # the first bar's start
         self.feed = HistoricalFeed(data, self.clock, instruments)
         self.broker = PaperBroker(self.feed, self.clock, self.config)
+        self.risk = OrderTimeRisk(risk) if risk is not None else None
+        all_checks = [*checks, *([self.risk] if self.risk is not None else [])]
         engine_config = EngineConfig(raise_errors=True, order_id_prefix="BT")
-        self.engine = Engine(self.broker, clock=self.clock, config=engine_config)
+        self.engine = Engine(self.broker, clock=self.clock, config=engine_config, checks=all_checks, journal=journal)
         for strategy in self.strategies:
             self.engine.add_strategy(strategy)
 
@@ -127,6 +189,8 @@ class BacktestRunner:
         engine.start()
         engine.run_pending()
         recorder = RunRecorder(engine, bar_period(self.data))
+        if self.risk is not None:
+            self.risk.last_prices = recorder.last_prices  # set per bar by the replay loop anyway
         try:
             self._replay(recorder)
         finally:
@@ -193,9 +257,14 @@ def run_backtest(
     *,
     instruments: Iterable[Instrument] = (),
     progress: bool = False,
+    risk: RiskConfig | None = None,
+    checks: Iterable[PreTradeCheck] = (),
+    journal: Journal | None = None,
 ) -> RunResult:
     """Run ``strategies`` over ``data`` with a paper venue and return the result (see :class:`BacktestRunner`)."""
-    runner = BacktestRunner(strategies, data, config, instruments=instruments, progress=progress)
+    runner = BacktestRunner(
+        strategies, data, config, instruments=instruments, progress=progress, risk=risk, checks=checks, journal=journal
+    )
     return runner.run()
 
 

@@ -353,6 +353,22 @@ class PaperBroker(MarketDataPassThrough):
             return
         self._end(order, self._cancelled(client_order_id, "cancelled by request"))
 
+    def recover(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
+        """End a previous run's unfinished orders: the simulated venue died with that process.
+
+        Working orders are reported ``OrderCancelled`` and never-acknowledged ones ``OrderRejected``,
+        both with the reason ``paper venue restarted``; nothing is re-placed. Simulated cash and
+        positions start afresh from the config (the journal keeps the old run's fills).
+        """
+        now = self.clock.now()
+        reason = "paper venue restarted"
+        for order in orders:
+            cid = order.client_order_id
+            if order.status is OrderStatus.SUBMITTED:
+                self._emit(OrderRejected(ts=now, client_order_id=cid, reason=reason))
+            else:
+                self._emit(self._cancelled(cid, reason))
+
     def open_orders(self) -> Sequence[Order]:
         """Working orders, in submission order."""
         now = self.clock.now()

@@ -7,22 +7,40 @@ Example::
 It prints the summary, writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``,
 ``result.json`` and, when matplotlib is installed, ``equity.png`` and ``report.html`` to ``--out``.
 A progress bar runs on stderr unless ``--no-progress`` is given.
+
+Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
+(and ``TRADEBUS_RISK__*`` overrides) are checked on every order, and when the settings name a
+``halt_file`` that exists, every order is denied (the flag is read once, at the start). ``--journal``
+records the run's orders in a new SQLite journal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from brokers.paper.backtest import run_backtest
 from brokers.paper.config import PaperConfig
+from framework.engine import PreTradeCheck
+from framework.errors import ConfigError
 from framework.history import load_bars
+from framework.journal import SqliteJournal
+from framework.killswitch import KillSwitch
 from framework.loading import create_strategy
 from framework.loading import parse_params
+from framework.models import OrderStatus
 from framework.recording import write_outputs
 from framework.report import headline
+from framework.results import RunResult
+from framework.risk import RiskConfig
 from framework.sample_data import sample_data_path
+from framework.settings import Settings
+from framework.settings import load_settings
 
 
 class BacktestCommand:
@@ -41,22 +59,81 @@ class BacktestCommand:
         )
         parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
+        parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
 
     def run(self, args: argparse.Namespace) -> int:
         """Load, run, export, report."""
+        settings = load_settings(args.config, os.environ)  # the command line's one read of the environment
         data = load_bars(args.data or sample_data_path())
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = PaperConfig.model_validate(json.loads(args.venue))
-        result = run_backtest(strategy, data, config, progress=not args.no_progress)
+        risk, checks = risk_config(settings), halt_checks(settings)
+        journal = open_journal(args.journal) if args.journal is not None else None
+        try:
+            result = run_backtest(
+                strategy, data, config, progress=not args.no_progress, risk=risk, checks=checks, journal=journal
+            )
+        finally:
+            if journal is not None:
+                journal.close()
         written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
         print(  # noqa: T201
-            f"{strategy.id}: {data.bar_count:,} bars, {len(result.orders)} orders, {len(result.fills)} fills; "
-            f"equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
+            f"{strategy.id}: {data.bar_count:,} bars, {len(result.orders)} orders{_denied(result)}, "
+            f"{len(result.fills)} fills; equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
         )
         for label, value in headline(result.statistics):
             print(f"{label:>20}: {value}")  # noqa: T201
         print(f"wrote {', '.join(p.name for p in written)} to {args.out}")  # noqa: T201
         return 0
+
+
+def risk_config(settings: Settings) -> RiskConfig | None:
+    """The ``[risk]`` limits of ``settings``, or None when the section is empty.
+
+    Raises:
+        ConfigError: If a limit is unknown or invalid (naming ``risk.<key>`` and the file).
+    """
+    if not settings.risk:
+        return None
+    try:
+        return RiskConfig.model_validate(settings.risk)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(["risk", *(str(p) for p in first["loc"])])
+        raise ConfigError(first["msg"], key=key, source=settings.source) from e
+
+
+def halt_checks(settings: Settings) -> list[PreTradeCheck]:
+    """A kill-switch check when the settings name a ``halt_file`` (read once: a backtest is short)."""
+    if "halt_file" not in settings.model_fields_set:
+        return []  # the default path belongs to live runs; only an explicit setting applies here
+    switch = KillSwitch(settings.halt_file)
+    if switch.halted:
+        print(  # noqa: T201
+            f"tradebus backtest: trading is halted ({switch.reason}; {settings.halt_file}): every order is denied",
+            file=sys.stderr,
+        )
+    return [switch]
+
+
+def open_journal(path: Path) -> SqliteJournal:
+    """Open ``path`` as the run's journal (durable on a process crash, not on a power cut).
+
+    Raises:
+        ConfigError: If it already holds orders (backtest order ids repeat every run).
+    """
+    journal = SqliteJournal(path, synchronous="normal")  # a backtest can be run again: no fsync per write
+    if journal.orders():
+        journal.close()
+        msg = "the journal already holds orders; backtest order ids (BT.1 ...) repeat every run, so give a new file"
+        raise ConfigError(msg, key="--journal", source=str(path))
+    return journal
+
+
+def _denied(result: RunResult) -> str:
+    count = sum(1 for o in result.orders if o.status is OrderStatus.DENIED)
+    return f" ({count} denied)" if count else ""
 
 
 COMMAND = BacktestCommand()

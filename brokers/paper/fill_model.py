@@ -19,7 +19,8 @@ Conventions (conservative; the broker guarantees the first one):
   for the next bar as a limit order.
 * **Bars, trailing stop:** the stop is checked against the level set by *earlier* bars, then the bar's
   extreme moves it for the next one (a bar's high and low may come in either order; this reading
-  never fills better than reality could). The first bar seeds the extreme with its open.
+  never fills better than reality could). The first bar seeds the extreme with its open. Levels are
+  worked out in decimal from the prices as printed, so a price exactly at the level triggers.
 * **Quotes:** buys trade at the ask and test triggers against it, sells at the bid. A limit buy fills
   when ``ask <= limit`` at the ask; a stop buy when ``ask >= stop``; trailing stops follow the side
   price.
@@ -144,12 +145,15 @@ def _bar_stop_limit(request: OrderRequest, trigger: Trigger, bar: Bar) -> tuple[
 
 def trail_level(request: OrderRequest, extreme: float, previous: float | None) -> float:
     """The trailing stop level for ``extreme``, never loosened from ``previous`` (nor the initial stop)."""
+    # Decimal, as at the venue: in floats 15.96 + 0.10 is 16.060000000000002, and an ask of exactly
+    # 16.06 would not trigger. float() of the exact level is the float a price at that level arrives as.
+    base = to_decimal(extreme)
     if request.trail_amount is not None:
-        distance = float(request.trail_amount)
+        distance = request.trail_amount
     else:
         assert request.trail_percent is not None  # validated ticket: one of the two is set
-        distance = extreme * float(request.trail_percent) / 100.0
-    level = extreme + distance if request.side is Side.BUY else extreme - distance
+        distance = base * request.trail_percent / 100
+    level = float(base + distance if request.side is Side.BUY else base - distance)
     bounds = [x for x in (previous, float(request.stop_price) if request.stop_price else None) if x is not None]
     if not bounds:
         return level

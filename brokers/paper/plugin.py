@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import ValidationError
-
 from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
 from framework.broker import MarketData
 from framework.clock import Clock
 from framework.errors import ConfigError
+from framework.settings import validate_section
 
 
 class PaperPlugin:
@@ -22,20 +21,16 @@ class PaperPlugin:
     needs_data = True
 
     def create(self, settings: Mapping[str, Any], *, clock: Clock, data: MarketData | None = None) -> PaperBroker:
-        """Build the broker from its ``[paper]`` settings.
+        """Build the broker from its ``[brokers.paper]`` settings.
 
         Raises:
-            ConfigError: If ``data`` is missing or a setting is invalid (naming the key).
+            ConfigError: If ``data`` is missing, or a setting is invalid (naming ``brokers.paper.<key>``
+                and the file it came from).
         """
         if data is None:
             msg = "the paper broker needs a market-data source (--data-from)"
             raise ConfigError(msg, key="data_from")
-        try:
-            config = PaperConfig.model_validate(dict(settings))
-        except ValidationError as e:
-            first = e.errors()[0]
-            key = "paper." + ".".join(str(p) for p in first["loc"])
-            raise ConfigError(first["msg"], key=key) from e
+        config = validate_section(PaperConfig, settings, section="brokers.paper")
         return PaperBroker(data, clock, config)
 
 

@@ -103,9 +103,18 @@ def test_brokers_command_lists_the_built_in_plugins(capsys: pytest.CaptureFixtur
         assert f" {name} " in listed
 
 
-def test_demo_runs_to_completion_and_writes_its_outputs(tmp_path: Path) -> None:
+def test_demo_trades_a_round_trip_and_writes_its_outputs(tmp_path: Path) -> None:
+    # SMA(1) against SMA(2) crosses every few one-second bars of the seeded market; the run ends
+    # as soon as the buy and the sell have filled (about 5 s), well before the 60 s cap.
     out = tmp_path / "demo"
-    assert cli.main(["demo", "--duration", "2", "--out", str(out), "--quiet"]) == 0
-    assert (out / "journal.sqlite").exists()
+    args = ["demo", "--fast", "1", "--slow", "2", "--until-fills", "2", "--duration", "60"]
+    assert cli.main([*args, "--out", str(out), "--quiet"]) == 0
+    statuses, fills = journaled(out)
+    assert statuses[:2] == [OrderStatus.FILLED, OrderStatus.FILLED]
+    assert fills >= 2
+    with (out / "fills.csv").open(encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    assert [f["side"] for f in exported[:2]] == ["buy", "sell"]
+    assert all(f["symbol"] == "AAPL" and f["quantity"] == "100" for f in exported)
     assert (out / "result.json").exists()
     assert (out / "report.html").exists()

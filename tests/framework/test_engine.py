@@ -196,6 +196,51 @@ def test_cancel_flow_and_errors(
         engine.modify_order(request)
 
 
+def test_a_cancel_in_the_same_handler_as_the_submit_is_sent(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
+) -> None:
+    engine.start()
+    request = OrderRequest(
+        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
+    )
+    engine.submit_order(request)
+    engine.cancel_order("L1")  # OrderSubmitted is still queued: the cancel must not be lost
+    engine.run_pending()
+    assert broker.cancel_requests == ["L1"]
+    assert engine.orders.get("L1").status is OrderStatus.PENDING_CANCEL  # type: ignore[union-attr]
+
+
+def test_a_denied_order_is_never_cancelled_at_the_broker(
+    broker: ScriptedBroker, clock: FakeClock, aapl: Instrument
+) -> None:
+    engine = Engine(broker, clock=clock, checks=[lambda request, engine: "no"])
+    engine.start()
+    engine.submit_order(OrderRequest(client_order_id="D1", instrument=aapl, side="buy", quantity=5))
+    engine.cancel_order("D1")
+    engine.run_pending()
+    assert broker.cancel_requests == []
+    assert engine.orders.get("D1").status is OrderStatus.DENIED  # type: ignore[union-attr]
+
+
+def test_an_unanswered_cancel_is_asked_again_after_the_retry_interval(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, clock: FakeClock
+) -> None:
+    engine.start()
+    request = OrderRequest(
+        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
+    )
+    engine.submit_order(request)
+    engine.run_pending()
+    engine.cancel_order("L1")
+    clock.advance(timedelta(seconds=4))
+    engine.cancel_order("L1")  # still within the interval: no second DELETE
+    clock.advance(timedelta(seconds=1))
+    engine.cancel_order("L1")  # lost? ask again
+    engine.run_pending()
+    assert broker.cancel_requests == ["L1", "L1"]
+    assert engine.orders.get("L1").status is OrderStatus.PENDING_CANCEL  # type: ignore[union-attr]
+
+
 def test_client_order_ids_are_unique_and_prefixed(clock: FakeClock, broker: ScriptedBroker) -> None:
     engine = Engine(broker, clock=clock)
     engine.start()

@@ -6,6 +6,7 @@ import itertools
 import math
 import random
 import statistics
+from collections import deque
 
 import pytest
 
@@ -133,3 +134,21 @@ def test_atr_matches_wilder_reference() -> None:
 def test_period_must_be_positive(cls: type) -> None:
     with pytest.raises(ValueError, match="period"):
         cls(0)
+
+
+def test_bollinger_width_stays_exact_over_a_long_run_at_a_high_price() -> None:
+    """300k quiet, trending prints near 50,000: the old running sum of squares drifted ~3.6% here."""
+    rng = random.Random(11)
+    bands = BollingerBands(20, 2.0)
+    price = 50_000.0
+    window: deque[float] = deque(maxlen=20)
+    for i in range(300_000):
+        price += 0.01 + rng.gauss(0, 0.05)
+        x = round(price, 2)
+        window.append(x)
+        out = bands.update(x)
+        if i % 25_000 == 24_999 or i == 299_999:
+            assert out is not None
+            mean, dev = statistics.fmean(window), statistics.pstdev(window)
+            assert out.middle == pytest.approx(mean, rel=1e-12)
+            assert out.upper - out.lower == pytest.approx(4 * dev, rel=1e-6), f"after {i + 1} updates"

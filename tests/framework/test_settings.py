@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from brokers.ibkr.plugin import PLUGIN as IBKR
+from brokers.paper.plugin import PLUGIN as PAPER
+from framework.config import EngineConfig
 from framework.errors import ConfigError
 from framework.settings import load_settings
+from framework.settings import validate_section
+from framework.testing import FakeClock
+from framework.testing import ScriptedBroker
 
 GOOD = """
 broker = "ibkr"
@@ -89,3 +95,57 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_env_cannot_nest_below_a_plain_value(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="TRADEBUS_BROKER__X"):
         load_settings(write(tmp_path, GOOD), {"TRADEBUS_BROKER__X": "1"})
+
+
+def test_bad_ibkr_key_names_the_section_key_and_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[brokers.ibkr]\nbase_ur = "https://localhost:5000/v1/api"\n')
+    settings = load_settings(path, {})
+    with pytest.raises(ConfigError) as info:
+        IBKR.create(settings.broker_settings("ibkr"), clock=FakeClock())
+    assert info.value.key == "brokers.ibkr.base_ur"
+    assert info.value.source == str(path)
+    assert str(info.value).startswith("brokers.ibkr.base_ur: ")
+    assert str(path) in str(info.value)
+
+
+def test_bad_paper_key_is_named_under_brokers_paper_with_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[brokers.paper]\nlatncy = 1\n")
+    settings = load_settings(path, {})
+    clock = FakeClock()
+    with pytest.raises(ConfigError) as info:
+        PAPER.create(settings.broker_settings("paper"), clock=clock, data=ScriptedBroker(clock))
+    assert info.value.key == "brokers.paper.latncy"
+    assert str(path) in str(info.value)
+
+
+def test_bad_section_value_set_by_the_environment_names_the_variable(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    settings = load_settings(path, {"TRADEBUS_BROKERS__IBKR__BASE_URL": "ftp://gateway"})
+    with pytest.raises(ConfigError) as info:
+        IBKR.create(settings.broker_settings("ibkr"), clock=FakeClock())
+    assert info.value.key == "brokers.ibkr.base_url"
+    assert info.value.source == "TRADEBUS_BROKERS__IBKR__BASE_URL"
+
+
+def test_bad_value_from_the_environment_names_the_variable_not_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, GOOD), {"TRADEBUS_ENGINE__STALE_DATA_AFTER": "soon"})
+    assert info.value.key == "engine.stale_data_after"
+    assert info.value.source == "TRADEBUS_ENGINE__STALE_DATA_AFTER"
+
+
+def test_section_added_to_by_the_caller_still_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[brokers.ibkr]\ninsecure_skip_tls_verify = true\n')
+    section = load_settings(path, {}).broker_settings("ibkr")
+    section["allow_live"] = True  # what `tradebus live --i-understand-live` does
+    with pytest.raises(ConfigError) as info:
+        IBKR.create(section, clock=FakeClock())
+    assert info.value.key == "brokers.ibkr"  # a rule across keys names the section
+    assert str(path) in str(info.value)
+
+
+def test_validate_section_of_a_plain_mapping_names_the_key() -> None:
+    with pytest.raises(ConfigError) as info:
+        validate_section(EngineConfig, {"stale_data_after": "soon"}, section="engine")
+    assert info.value.key == "engine.stale_data_after"
+    assert info.value.source is None

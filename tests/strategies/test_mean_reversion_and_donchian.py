@@ -80,3 +80,20 @@ def test_donchian_bracket_exits_at_the_take_profit_and_cancels_the_stop(breakout
     fills = breakout_run.fills  # type: ignore[attr-defined]
     assert [f.side for f in fills[:2]] == [Side.BUY, Side.SELL]
     assert fills[1].price >= orders[1].request.limit_price
+
+
+def test_donchian_bracket_exits_at_the_stop_loss_and_cancels_the_take_profit() -> None:
+    # a quiet channel, a breakout bar, then a slide through the stop (about one ATR below the entry)
+    closes = [*wiggle(25, 100.0), 102.0, 101.0, 99.0, 97.0, 95.0]
+    config = DonchianConfig(channel=20, atr_period=5, take_profit_atr=2.0, stop_loss_atr=1.0)
+    result = run_backtest(DonchianBreakout(config), data(closes))
+    entry, profit, loss = result.orders[:3]
+    assert (profit.request.order_type, loss.request.order_type) == (OrderType.LIMIT, OrderType.STOP)
+    assert [o.status for o in (entry, profit, loss)] == [OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.FILLED]
+    assert len(result.orders) == 3  # no re-entry while the price keeps falling
+    buy, sell = result.fills
+    assert (buy.side, sell.side) == (Side.BUY, Side.SELL)
+    assert (buy.client_order_id, sell.client_order_id) == (entry.client_order_id, loss.client_order_id)
+    assert sell.price <= loss.request.stop_price < buy.price
+    assert len(result.trades) == 1
+    assert result.trades[0].pnl < 0

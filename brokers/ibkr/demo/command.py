@@ -2,8 +2,9 @@
 
 Starts the simulated Client Portal gateway in this process (real HTTPS and WSS on 127.0.0.1, its own
 CA), connects the real IBKR adapter to it with TLS verified, and runs the SMA-crossover strategy on
-one-second bars for a bounded time with the live console view. Orders pass the same risk checks,
-journal and reply dialogue as live trading. At the end it prints a summary and where the journal,
+one-second bars for a bounded time with the live console view (and the event log with ``-v``). Orders
+pass the same risk checks, journal and reply dialogue as live trading; ``--until-fills`` ends the run
+early once that many orders have filled. At the end it prints a summary and where the journal,
 the exports and the report were written. Needs no account and no network beyond loopback.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,8 +24,10 @@ from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.console import ConsoleView
 from framework.engine import Engine
+from framework.eventlog import EventLog
 from framework.journal import SqliteJournal
 from framework.loading import create_strategy
+from framework.models import OrderStatus
 from framework.recording import LiveRecorder
 from framework.recording import write_outputs
 from framework.risk import RiskConfig
@@ -44,8 +48,13 @@ class DemoCommand:
     help = "run the SMA crossover through the IBKR adapter on the simulated gateway (no account needed)"
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
-        """Duration, instrument, seed and output folder."""
+        """Duration, instrument, seed, averages and output folder."""
         parser.add_argument("--duration", type=float, default=60.0, help="seconds to trade (default 60)")
+        parser.add_argument("--fast", type=int, default=5, help="fast average, in one-second bars (default 5)")
+        parser.add_argument("--slow", type=int, default=15, help="slow average, in one-second bars (default 15)")
+        parser.add_argument(
+            "--until-fills", type=int, default=None, metavar="N", help="stop early once N orders have filled"
+        )
         parser.add_argument("--symbol", default="AAPL", help="instrument to trade (default AAPL)")
         parser.add_argument("--seed", type=int, default=7, help="seed of the simulated market (default 7)")
         parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
@@ -59,11 +68,11 @@ class DemoCommand:
         with SimulatedGateway(port=0, seed=args.seed, config=sim_config) as gateway:
             say(f"simulated IBKR gateway at {gateway.base_url} (CA {gateway.ca_file})")
             say(f"trading {args.symbol} with {STRATEGY} for {args.duration:.0f} s; Ctrl-C stops early")
-            engine, journal = build_engine(gateway, out, args.symbol)
+            engine, journal = build_engine(gateway, out, args.symbol, fast=args.fast, slow=args.slow)
             view = None if args.quiet else ConsoleView(engine, sys.stdout)
             engine.start()
             recorder = LiveRecorder(engine)
-            engine.run(duration=timedelta(seconds=args.duration))
+            engine.run(until=_filled(engine, args.until_fills), duration=timedelta(seconds=args.duration))
             recorder.sample()
             result = recorder.result()
             recorder.close()
@@ -80,8 +89,10 @@ class DemoCommand:
         return 0
 
 
-def build_engine(gateway: SimulatedGateway, out: Path, symbol: str) -> tuple[Engine, SqliteJournal]:
-    """Wire adapter, journal, risk checks and the strategy to the running gateway."""
+def build_engine(
+    gateway: SimulatedGateway, out: Path, symbol: str, *, fast: int = 5, slow: int = 15
+) -> tuple[Engine, SqliteJournal]:
+    """Wire adapter, journal, risk checks, the event log and the strategy to the running gateway."""
     clock = SystemClock()
     config = IbkrConfig(
         base_url=gateway.base_url,
@@ -99,9 +110,17 @@ def build_engine(gateway: SimulatedGateway, out: Path, symbol: str) -> tuple[Eng
         allowed_instruments=frozenset({symbol}),
     )
     RiskEngine(limits).attach(engine)
-    params = {"symbol": symbol, "fast": 5, "slow": 15, "quantity": 100, "bar_seconds": 1}
+    EventLog().attach(engine)
+    params = {"symbol": symbol, "fast": fast, "slow": slow, "quantity": 100, "bar_seconds": 1}
     engine.add_strategy(create_strategy(STRATEGY, params))
     return engine, journal
+
+
+def _filled(engine: Engine, count: int | None) -> Callable[[], bool] | None:
+    # the engine's stop condition for --until-fills (checked on the dispatcher thread)
+    if count is None:
+        return None
+    return lambda: sum(o.status is OrderStatus.FILLED for o in engine.orders.all()) >= count
 
 
 def say(text: str) -> None:

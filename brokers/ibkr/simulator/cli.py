@@ -36,7 +36,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         "ws_binary_frames": args.binary_frames, "paper": not args.live_account,
     }
     optional = {"seed": args.seed, "replay_speed": args.speed, "tick_interval": args.tick_interval,
-                "idle_timeout": args.idle_timeout, "account_id": args.account}
+                "idle_timeout": args.idle_timeout, "account_id": args.account,
+                "nightly_reset_at": args.nightly_reset_at, "nightly_reset_timezone": args.nightly_reset_tz}
     updates.update({k: v for k, v in optional.items() if v is not None})
     if args.live_account and args.account is None:
         updates["account_id"] = "U1234567"
@@ -90,6 +91,10 @@ class GatewaySimCommand:
         parser.add_argument("--state", choices=[s.value for s in SessionState], default="authenticated",
                             help="session state at start")
         parser.add_argument("--binary-frames", action="store_true", help="send websocket JSON as binary frames")
+        parser.add_argument("--nightly-reset-at", default=None, metavar="HH:MM",
+                            help="daily scheduled nightly reset at this local time (default off)")
+        parser.add_argument("--nightly-reset-tz", default=None, metavar="ZONE",
+                            help="IANA time zone of --nightly-reset-at (default America/New_York)")
 
     def run(self, args: argparse.Namespace) -> int:
         """Run the gateway until interrupted."""

@@ -7,13 +7,17 @@ with :meth:`SimulatorConfig.with_updates`.
 
 from __future__ import annotations
 
+from datetime import time
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import field_validator
 
 
 class SessionState(StrEnum):
@@ -44,6 +48,11 @@ class SimulatorConfig(BaseModel):
         initial_state: Session state at start (the gateway is normally already logged in).
         idle_timeout: Seconds without requests before the brokerage session expires (about 5 minutes).
         sso_lifetime: Seconds the SSO session lives (``ssoExpires`` counts down from this).
+        enforce_sso_lifetime: When ``ssoExpires`` reaches 0 the SSO session ends: ``logged_out``, every
+            ``/v1/api`` call 401 and sockets closed, until a (simulated) browser login.
+        nightly_reset_at: Local time of a daily scheduled nightly reset (e.g. ``01:00``); ``None`` = off.
+        nightly_reset_timezone: IANA time zone of ``nightly_reset_at`` (IBKR: 01:00 US/Eastern in North America).
+        nightly_maintenance_seconds: Length of the maintenance window a scheduled nightly reset opens.
         reauth_delay: Seconds between ``/iserver/reauthenticate`` and ``authenticated`` turning true.
         heartbeat_interval: Seconds between websocket ``system`` heartbeats.
         close_ws_on_auth_loss: Close websockets after pushing ``sts`` when the session is lost.
@@ -68,7 +77,8 @@ class SimulatorConfig(BaseModel):
         penalty_window: Seconds over which violations are counted.
         penalty_box_seconds: Seconds every request is refused once boxed.
         history_max_concurrent: Concurrent history requests before 429.
-        history_latency: Real seconds a history request takes (lets tests overlap requests).
+        history_latency: Clock seconds a history request takes; requests in flight count against
+            ``history_max_concurrent`` (0 answers at once, so the limit never triggers).
         position_cache_seconds: Seconds ``/portfolio/{acct}/positions`` serves a stale cache.
         submit_latency: Seconds from placement until a working order is ``Submitted`` and may fill.
         cancel_latency: Seconds from ``PendingCancel`` to ``Cancelled``.
@@ -81,11 +91,17 @@ class SimulatorConfig(BaseModel):
         value_limit: Order value in USD that triggers ``o451``.
         warn_no_market_data: Ask ``o354`` when no market data was requested for the conid.
         warn_stop_orders: Ask ``o10331`` for stop-type orders.
+        warn_stop_activation: Ask ``o10152`` (stop-order activation risk) for stop-type orders.
+        warn_price_management: Ask ``p12`` for limit orders priced more than ``price_management_pct`` from
+            the last price, unless the ticket sets ``useAdaptive``.
+        price_management_pct: Limit-price deviation from last that triggers ``p12``.
         warn_marketable: Ask ``o403`` for marketable limit orders.
         reply_decline_status: HTTP status for ``{"confirmed": false}`` (200 since Oct-2023, 400 before).
         live_orders_preflight: First ``/iserver/account/orders`` call of a session returns nothing.
         filters_silence_sor: A filtered live-orders call silences ``sor`` until ``force=true``.
         ws_binary_frames: Send server frames as binary instead of text.
+        ws_command_errors: Answer a websocket command with unusable arguments with ``{"error": "..."}``
+            (the command or argument is ignored either way).
         spl_interval: Seconds between ``spl`` pushes.
         history_first_call_404: ``/hmds/history`` answers 404 on its first call.
     """
@@ -99,6 +115,10 @@ class SimulatorConfig(BaseModel):
     initial_state: SessionState = SessionState.AUTHENTICATED
     idle_timeout: float = Field(default=300.0, gt=0)
     sso_lifetime: float = Field(default=86400.0, gt=0)
+    enforce_sso_lifetime: bool = True
+    nightly_reset_at: time | None = None
+    nightly_reset_timezone: str = "America/New_York"
+    nightly_maintenance_seconds: float = Field(default=300.0, ge=0)
     reauth_delay: float = Field(default=3.0, ge=0)
     heartbeat_interval: float = Field(default=10.0, gt=0)
     close_ws_on_auth_loss: bool = False
@@ -122,7 +142,7 @@ class SimulatorConfig(BaseModel):
     penalty_window: float = Field(default=60.0, gt=0)
     penalty_box_seconds: float = Field(default=600.0, ge=0)
     history_max_concurrent: int = Field(default=5, gt=0)
-    history_latency: float = Field(default=0.0, ge=0)
+    history_latency: float = Field(default=0.1, ge=0)
     position_cache_seconds: float = Field(default=60.0, ge=0)
     submit_latency: float = Field(default=0.05, ge=0)
     cancel_latency: float = Field(default=0.05, ge=0)
@@ -136,12 +156,26 @@ class SimulatorConfig(BaseModel):
     warn_no_market_data: bool = True
     warn_stop_orders: bool = True
     warn_marketable: bool = True
+    warn_stop_activation: bool = False
+    warn_price_management: bool = False
+    price_management_pct: Decimal = Decimal("3")
     reply_decline_status: int = 200
     live_orders_preflight: bool = True
     filters_silence_sor: bool = True
     ws_binary_frames: bool = False
+    ws_command_errors: bool = False
     spl_interval: float = Field(default=1.0, gt=0)
     history_first_call_404: bool = True
+
+    @field_validator("nightly_reset_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            msg = f"unknown time zone {value!r}"
+            raise ValueError(msg) from e
+        return value
 
     def with_updates(self, updates: dict[str, Any]) -> SimulatorConfig:
         """Return a validated copy with ``updates`` applied.

@@ -62,6 +62,7 @@ class WsClient:
         summary: Accounts subscribed with ``ssd``.
         ledger: Accounts subscribed with ``sld``.
         history: ``smh`` server ids.
+        next_history_id: The next ``smh`` server id (never reused after ``umh``).
     """
 
     client_id: int
@@ -75,6 +76,7 @@ class WsClient:
     summary: set[str] = field(default_factory=set)
     ledger: set[str] = field(default_factory=set)
     history: set[str] = field(default_factory=set)
+    next_history_id: int = 1
 
 
 def encode(payload: dict[str, Any]) -> bytes:

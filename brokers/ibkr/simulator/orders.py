@@ -57,6 +57,7 @@ class Ticket:
         parent_client_id: ``parentId``: the parent's ``cOID`` for bracket children.
         single_group: ``isSingleGroup``: member of an OCA group.
         outside_rth: ``outsideRTH``.
+        use_adaptive: ``useAdaptive``: use IBKR's Price Management Algo (no ``p12`` question).
         account: ``acctId`` if given.
         raw: The ticket as received.
     """
@@ -74,6 +75,7 @@ class Ticket:
     parent_client_id: str | None = None
     single_group: bool = False
     outside_rth: bool = False
+    use_adaptive: bool = False
     account: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -152,6 +154,7 @@ def parse_ticket(ticket: Any) -> Ticket:
         client_order_id=str(coid) if coid is not None else None,
         parent_client_id=str(parent) if parent is not None else None,
         single_group=bool(ticket.get("isSingleGroup", False)), outside_rth=bool(ticket.get("outsideRTH", False)),
+        use_adaptive=bool(ticket.get("useAdaptive", False)),
         account=str(ticket["acctId"]) if ticket.get("acctId") is not None else None, raw=dict(ticket),
     )
 

@@ -3,6 +3,8 @@
 Clients match questions on IBKR's message ids (``o163``, ``o354``...) or on fragments of the text,
 so both follow the real gateway. Questions are asked one per round, in a fixed order; each answer
 with ``{"confirmed": true}`` yields the next question or, after the last one, the placement result.
+The ``o10152`` and ``p12`` texts are written from the protocol spec's paraphrase (section 6.3): IBKR's
+exact wording is unverified, so clients should match those two on the message id.
 """
 
 from __future__ import annotations
@@ -30,9 +32,17 @@ STOP_RISK = (
     f"and the risks associated with each one.\n{_CONFIRM}"
 )
 TRIGGER_AND_FILL = f"This order will most likely trigger and fill immediately.\n{_CONFIRM}"
+STOP_ACTIVATION = (
+    "This stop order is activated when the market reaches its stop price. Once activated it may be "
+    f"filled at a price far from the stop price.\n{_CONFIRM}"
+)
+PRICE_MANAGEMENT = (
+    "This order may be rejected because its limit price is too far from the reference price.\n"
+    "Use the Price Management Algo?"
+)
 
 # Order in which chained questions are asked.
-QUESTION_ORDER = ("o354", "o163", "o403", "o383", "o451", "o10331")
+QUESTION_ORDER = ("o354", "o163", "p12", "o403", "o383", "o451", "o10331", "o10152")
 
 
 @dataclass(frozen=True)
@@ -52,15 +62,41 @@ def order_label(ticket: Ticket, inst: Instrument) -> str:
     return f"{ticket.side} {quantity} {inst.symbol} {inst.listing_exchange} @ {at}"
 
 
-def _price_question(ticket: Ticket, label: str, quote: Quote, config: SimulatorConfig) -> Question | None:
+def _deviation_pct(ticket: Ticket, quote: Quote) -> Decimal | None:
+    # How far a limit price is from the last trade, in percent (None for orders without a limit).
     if ticket.order_type not in ("LMT", "STOP_LIMIT") or ticket.price is None or not quote.last:
         return None
-    deviation = abs(ticket.price - quote.last) / quote.last * 100
-    if deviation <= config.price_constraint_pct:
+    return abs(ticket.price - quote.last) / quote.last * 100
+
+
+def _price_question(ticket: Ticket, label: str, quote: Quote, config: SimulatorConfig) -> Question | None:
+    deviation = _deviation_pct(ticket, quote)
+    if deviation is None or deviation <= config.price_constraint_pct:
         return None
     pct = f"{config.price_constraint_pct.normalize():f}"
     text = f'The following order "{label}" price exceeds \nthe Percentage constraint of {pct}%.\n{_CONFIRM}'
     return Question("o163", text)
+
+
+def _price_management_question(ticket: Ticket, quote: Quote, config: SimulatorConfig) -> Question | None:
+    # p12: the limit is far from the reference price and the ticket does not already use the algo.
+    if not config.warn_price_management or ticket.use_adaptive:
+        return None
+    deviation = _deviation_pct(ticket, quote)
+    if deviation is None or deviation <= config.price_management_pct:
+        return None
+    return Question("p12", PRICE_MANAGEMENT)
+
+
+def _stop_questions(ticket: Ticket, config: SimulatorConfig) -> list[Question]:
+    if ticket.order_type not in STOP_TYPES:
+        return []
+    found = []
+    if config.warn_stop_orders:
+        found.append(Question("o10331", STOP_RISK))
+    if config.warn_stop_activation:
+        found.append(Question("o10152", STOP_ACTIVATION))
+    return found
 
 
 def _size_questions(ticket: Ticket, label: str, quote: Quote, config: SimulatorConfig) -> list[Question]:
@@ -91,14 +127,13 @@ def precautions(
     found: list[Question] = []
     if config.warn_no_market_data and not has_market_data:
         found.append(Question("o354", NO_MARKET_DATA))
-    price_question = _price_question(ticket, label, quote, config)
-    if price_question is not None:
-        found.append(price_question)
+    for question in (_price_question(ticket, label, quote, config), _price_management_question(ticket, quote, config)):
+        if question is not None:
+            found.append(question)
     if config.warn_marketable and marketable:
         found.append(Question("o403", TRIGGER_AND_FILL))
     found.extend(_size_questions(ticket, label, quote, config))
-    if config.warn_stop_orders and ticket.order_type in STOP_TYPES:
-        found.append(Question("o10331", STOP_RISK))
+    found.extend(_stop_questions(ticket, config))
     return sorted(found, key=lambda q: QUESTION_ORDER.index(q.message_id))
 
 

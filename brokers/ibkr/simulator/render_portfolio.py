@@ -160,3 +160,23 @@ def pnl(config: SimulatorConfig, totals: Totals, daily: Decimal) -> dict[str, An
         "rowType": 1, "dpl": float(daily), "nl": float(totals.net_liquidation), "upl": float(totals.unrealized),
         "el": float(totals.excess), "mv": float(totals.market_value),
     }}
+
+
+def summary_stream(account: str, totals: Totals, ts: int) -> dict[str, Any]:
+    """Return one websocket ``ssd`` message (``ts`` in epoch seconds); sent on subscribe and after fills."""
+    return {"topic": f"ssd+{account}", "result": [
+        {"key": "AccountCode", "value": account, "timestamp": ts},
+        {"key": "NetLiquidation", "monetaryValue": float(totals.net_liquidation), "currency": "USD", "severity": 0,
+         "timestamp": ts},
+        {"key": "ExcessLiquidity-S", "monetaryValue": float(totals.excess), "currency": "USD", "severity": 0,
+         "timestamp": ts},
+    ]}
+
+
+def ledger_stream(account: str, totals: Totals, ts: int) -> dict[str, Any]:
+    """Return one websocket ``sld`` message (``ts`` in epoch seconds); sent on subscribe and after fills."""
+    return {"topic": f"sld+{account}", "result": [
+        {"acctCode": account, "key": "LedgerListBASE", "currency": "BASE", "cashbalance": float(totals.cash),
+         "netLiquidationValue": float(totals.net_liquidation), "unrealizedPnl": float(totals.unrealized),
+         "timestamp": ts},
+    ]}

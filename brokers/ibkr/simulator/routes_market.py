@@ -7,7 +7,6 @@ Unknown conids never produce data, as on the real gateway.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -78,17 +77,20 @@ def _bars(core: GatewayCore, conid: int, period: str, bar: str) -> tuple[list[hi
 
 
 async def market_history(request: web.Request) -> web.Response:
-    """``GET /iserver/marketdata/history``: at most 5 concurrent requests, 1000 bars."""
+    """``GET /iserver/marketdata/history``: at most 5 concurrent requests, 1000 bars.
+
+    Each request stays in flight for ``history_latency`` clock seconds, which is what lets
+    concurrent requests overlap and the sixth one see 429.
+    """
     core = core_of(request)
     if core.history_in_flight >= core.config.history_max_concurrent:
         return error(429, "Too many requests")
     core.history_in_flight += 1
     try:
-        if core.config.history_latency:
-            await asyncio.sleep(core.config.history_latency)
         conid = int_param(request.query.get("conid"), "conid")
         period = request.query.get("period", "1d")
         bars, size = _bars(core, conid, period, request.query.get("bar", "5min"))
+        await core.wait(core.config.history_latency)  # invalid requests are refused at once
     finally:
         core.history_in_flight -= 1
     if not bars:

@@ -191,10 +191,17 @@ async def modify(request: web.Request) -> web.Response:
         raise BadRequestError("Bad Request: conid and side of a modified order must not change")
     if ticket.quantity < order.filled:
         raise BadRequestError("Bad Request: quantity is below the filled quantity")
+    duplicate = core.trading.duplicate_coid([ticket], owner=order.order_id)
+    if duplicate is not None:
+        status, body = _duplicate(duplicate)
+        return reply(body, status)
 
     def commit() -> tuple[int, Any]:
         if not order.working:
             return 400, {"error": f"Order {order.order_id} is no longer working", "statusCode": 400}
+        again = core.trading.duplicate_coid([ticket], owner=order.order_id)
+        if again is not None:
+            return _duplicate(again)
         return 200, core.trading.modify(order, ticket)
 
     return _dialogue(core, _questions(core, account, [ticket]), commit)

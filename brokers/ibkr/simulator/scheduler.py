@@ -14,6 +14,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from datetime import tzinfo
 
 from framework.clock import Clock
 
@@ -79,6 +83,22 @@ class Scheduler:
         handle._entry.job = repeat
         return handle
 
+    def call_repeatedly(self, delay: Callable[[], float], job: Job) -> Handle:
+        """Run ``job`` after ``delay()`` clock seconds, then again after each new ``delay()``, until cancelled."""
+        handle = self.call_later(delay(), lambda: None)
+
+        def repeat() -> None:
+            previous = handle._entry
+            job()
+            if previous.cancelled:
+                return
+            entry = _Entry(self._clock.monotonic() + max(0.0, delay()), next(self._seq), repeat)
+            heapq.heappush(self._heap, entry)
+            handle._entry = entry
+
+        handle._entry.job = repeat
+        return handle
+
     def run_due(self) -> int:
         """Run every job that is due, in due order, and return how many ran."""
         ran = 0
@@ -101,3 +121,13 @@ class Scheduler:
         for entry in self._heap:
             entry.cancelled = True
         self._heap.clear()
+
+
+def next_occurrence(now: datetime, at: time, zone: tzinfo) -> datetime:
+    """Return the first moment after ``now`` when the local time in ``zone`` is ``at`` (DST-aware)."""
+    local = now.astimezone(zone)
+    wall = at.replace(tzinfo=None)
+    candidate = datetime.combine(local.date(), wall, tzinfo=zone)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), wall, tzinfo=zone)
+    return candidate

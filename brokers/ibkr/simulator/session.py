@@ -117,7 +117,12 @@ class Session:
     # -- request bookkeeping ---------------------------------------------------------------------
 
     def check_idle(self) -> None:
-        """Expire the brokerage session if no request arrived within the idle timeout."""
+        """Apply the time limits: the SSO lifetime (if enforced), then the brokerage idle timeout."""
+        sso_over = self._config().enforce_sso_lifetime and self.sso_expires_ms() == 0
+        if sso_over and self.state is not SessionState.LOGGED_OUT:
+            # The outer session is gone: what the real gateway needs a new browser login for.
+            self.logout()
+            return
         idle = self._clock.monotonic() - self.last_request
         if self.state is SessionState.AUTHENTICATED and idle > self._config().idle_timeout:
             self._set(SessionState.EXPIRED)

@@ -85,7 +85,8 @@ class Trading:
         self.ledger = ledger
         self._events = events
         self.orders: dict[int, Order] = {}
-        self._coids: dict[str, float] = {}
+        # cOID -> (clock-monotonic registration time, order id that registered it)
+        self._coids: dict[str, tuple[float, int]] = {}
         self._next_id = 1_210_386_760
         self._exec_seq = 0
         self._oca_seq = 0
@@ -123,8 +124,13 @@ class Trading:
 
     # -- client order ids ------------------------------------------------------------------------
 
-    def duplicate_coid(self, tickets: list[Ticket]) -> str | None:
-        """Return the first ``cOID`` of ``tickets`` already used within 24 hours, if any."""
+    def duplicate_coid(self, tickets: list[Ticket], owner: int | None = None) -> str | None:
+        """Return the first ``cOID`` of ``tickets`` already used within 24 hours, if any.
+
+        Args:
+            tickets: The tickets of one request.
+            owner: Order id whose own registrations do not count (a modify keeping or reusing its ``cOID``).
+        """
         now = self._clock.monotonic()
         seen: set[str] = set()
         for ticket in tickets:
@@ -132,7 +138,8 @@ class Trading:
             if coid is None:
                 continue
             registered = self._coids.get(coid)
-            if coid in seen or (registered is not None and now - registered < COID_LIFETIME):
+            taken = registered is not None and now - registered[0] < COID_LIFETIME and registered[1] != owner
+            if coid in seen or taken:
                 return coid
             seen.add(coid)
         return None
@@ -150,11 +157,12 @@ class Trading:
             if parent is not None:
                 order.parent_id, order.held = parent.order_id, True
                 order.oca_group = f"bracket-{parent.order_id}"
-            elif group is not None:
+            elif group is not None and ticket.single_group:
+                # Only the tickets that carry isSingleGroup form the OCA group, not the whole request.
                 order.oca_group = group
             if ticket.client_order_id is not None:
                 parents[ticket.client_order_id] = order
-                self._coids[ticket.client_order_id] = self._clock.monotonic()
+                self._coids[ticket.client_order_id] = (self._clock.monotonic(), order.order_id)
             created.append(order)
         for order in created:
             self._events.order_changed(order, self._render(order))
@@ -287,6 +295,8 @@ class Trading:
     def modify(self, order: Order, ticket: Ticket) -> list[dict[str, Any]]:
         """Replace a working order's ticket (same order id) and return the ack body."""
         coid = order.ticket.client_order_id if ticket.client_order_id is None else ticket.client_order_id
+        if coid is not None and coid != order.ticket.client_order_id:
+            self._coids[coid] = (self._clock.monotonic(), order.order_id)
 
         def mutate() -> None:
             order.ticket = Ticket(**{**ticket.__dict__, "client_order_id": coid})

@@ -2,7 +2,11 @@
 
 Commands are ``TOPIC+ARG+{json}`` text. Argument spellings vary between IBKR's docs and clients
 (``outsideRth``/``outsideRTH``/``outside_rth``, ``realtimeUpdatesOnly``/``realtime_updates_only``), so
-all are accepted. Unknown or malformed commands are ignored, as the gateway is lenient too.
+all are accepted. Handling is lenient, as the gateway is: unknown commands are ignored; an unusable
+argument of a known command (bad JSON, ``fields`` not a list of ids, ``days`` out of range) is ignored
+and its default applies; a command whose target is unusable (conid not a number or unknown, another
+account) is ignored. Either way the connection stays open, and with ``ws_command_errors`` the client
+is told with ``{"error": "..."}``. Invalid ``smh`` parameters get the documented empty response.
 """
 
 from __future__ import annotations
@@ -10,12 +14,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from brokers.ibkr.simulator import fields
 from brokers.ibkr.simulator import history
 from brokers.ibkr.simulator import render_portfolio as rp
+from brokers.ibkr.simulator.config import SessionState
 from brokers.ibkr.simulator.core import GatewayCore
 from brokers.ibkr.simulator.hub import MarketSubscription
 from brokers.ibkr.simulator.hub import WsClient
@@ -45,7 +51,7 @@ def session_from_cookie(header: str | None) -> str | None:
 def authenticate(core: GatewayCore, client: WsClient, session_id: str | None) -> bool:
     """Accept the socket if ``session_id`` is the gateway's current session; send the greeting."""
     session = core.session
-    if session_id != session.session_id or session.state == "logged_out":
+    if session_id is None or session_id != session.session_id or session.state is SessionState.LOGGED_OUT:
         core.hub.send(client, {"message": "waiting for session"})
         return False
     client.authenticated = True
@@ -54,177 +60,262 @@ def authenticate(core: GatewayCore, client: WsClient, session_id: str | None) ->
     send(client, {"topic": "system", "success": core.config.username, "isFT": False, "isPaper": core.config.paper})
     marker = f"{session.session_id[:8]}.{session.scope.epoch:08x}"
     send(client, {"topic": "act", "args": rp.iserver_accounts(core.config, marker)})
-    send(client, {"topic": "sts", "args": {"competing": session.state == "competing"}})
+    send(client, {"topic": "sts", "args": {"competing": session.state is SessionState.COMPETING}})
     return True
 
 
-def _json_arg(text: str) -> dict[str, Any]:
+class CommandError(ValueError):
+    """A known command cannot be applied (unusable target); it is ignored and the socket stays open."""
+
+
+@dataclass
+class Call:
+    """One parsed client command and where it came from.
+
+    Attributes:
+        core: The gateway.
+        client: The sending connection.
+        text: The command as received (stripped).
+        topic: ``smd``, ``sor``, ``ssd`` ...
+        ids: The ``+``-separated parts after the topic (``["265598"]`` for ``smd+265598+{...}``).
+        args: The JSON arguments (``{}`` when absent or unusable).
+    """
+
+    core: GatewayCore
+    client: WsClient
+    text: str
+    topic: str
+    ids: list[str]
+    args: dict[str, Any]
+
+    def ignore(self, problem: str) -> None:
+        """Report an unusable argument or command (debug log; an ``error`` frame if configured)."""
+        log.debug("websocket command %r: %s", self.text[:80], problem)
+        if self.core.config.ws_command_errors:
+            self.core.hub.send(self.client, {"error": f"{self.text[:80]}: {problem}"})
+
+
+def _json_arg(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    return value if isinstance(value, dict) else None
 
 
-def _split(command: str) -> tuple[str, list[str], dict[str, Any]]:
-    """Split ``smd+265598+{...}`` into ``("smd", ["265598"], {...})``."""
+def _parse(core: GatewayCore, client: WsClient, command: str) -> tuple[Call, bool]:
+    """Split ``smd+265598+{...}`` into a call; the flag says whether the JSON part was usable."""
     head, brace, rest = command.partition("{")
     parts = [p for p in head.split("+") if p]
     args = _json_arg(brace + rest) if brace else {}
-    return (parts[0] if parts else ""), parts[1:], args
+    call = Call(core, client, command, parts[0] if parts else "", parts[1:], args or {})
+    return call, args is not None
 
 
-def _subscribe_market(core: GatewayCore, client: WsClient, ids: list[str], args: dict[str, Any]) -> None:
-    if not ids:
-        return
+def _flag(call: Call, *names: str) -> bool:
+    # First of the alternative spellings present; JSON booleans, 0/1 and "true"/"false" are understood.
+    for name in names:
+        if name not in call.args:
+            continue
+        value = call.args[name]
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        call.ignore(f"{name} must be a boolean; ignored")
+        return False
+    return False
+
+
+def _conid(call: Call) -> int:
+    if not call.ids:
+        raise CommandError("conid required; command ignored")
     try:
-        conid = int(ids[0].split("@", 1)[0])
-    except ValueError:
-        return
-    if core.instrument(conid) is None:
-        return
-    requested = [str(code) for code in args.get("fields", [])] or list(fields.DEFAULT_FIELDS)
+        conid = int(call.ids[0].split("@", 1)[0])
+    except ValueError as e:
+        raise CommandError(f"invalid conid {call.ids[0]!r}; command ignored") from e
+    if call.core.instrument(conid) is None:
+        raise CommandError(f"unknown conid {conid}; command ignored")
+    return conid
+
+
+def _requested_fields(call: Call) -> list[str]:
+    value = call.args.get("fields", [])
+    valid = isinstance(value, list) and all(isinstance(c, str | int) and not isinstance(c, bool) for c in value)
+    if not valid:
+        call.ignore("fields must be a list of field ids; ignored")
+        return []
+    return [str(code) for code in value]
+
+
+def _subscribe_market(call: Call) -> None:
+    core, client = call.core, call.client
+    conid = _conid(call)
+    requested = _requested_fields(call)
     sub = client.market.get(conid)
     if sub is None:
-        sub = client.market[conid] = MarketSubscription(requested)
+        sub = client.market[conid] = MarketSubscription(requested or list(fields.DEFAULT_FIELDS))
     else:
         sub.fields += [code for code in requested if code not in sub.fields]
     rendered = core.rendered(conid)
     current = fields.select(rendered, sub.fields)
     changed = {k: v for k, v in current.items() if sub.sent.get(k) != v}
     sub.sent.update(changed)
-    core.hub.send(client, {"topic": f"smd+{conid}", "conid": conid, "conidEx": ids[0], "_updated": core.now_ms(),
+    core.hub.send(client, {"topic": f"smd+{conid}", "conid": conid, "conidEx": call.ids[0], "_updated": core.now_ms(),
                            "server_id": "q0", "6119": "q0", "6509": rendered["6509"], **changed})
 
 
-def _unsubscribe_market(client: WsClient, ids: list[str]) -> None:
-    if ids:
-        try:
-            client.market.pop(int(ids[0].split("@", 1)[0]), None)
-        except ValueError:
-            return
+def _unsubscribe_market(call: Call) -> None:
+    call.client.market.pop(_conid(call), None)
 
 
-def _subscribe_orders(core: GatewayCore, client: WsClient) -> None:
-    client.orders = True
+def _subscribe_orders(call: Call) -> None:
+    core = call.core
+    call.client.orders = True
     rows = []
     for order in core.trading.orders.values():
         inst = core.instrument(order.ticket.conid)
         if inst is not None and (order.working or order.epoch == core.session.scope.epoch):
             rows.append(live_order(order, inst))
     if rows:
-        core.hub.send(client, {"topic": "sor", "args": rows})
+        core.hub.send(call.client, {"topic": "sor", "args": rows})
 
 
-def _subscribe_trades(core: GatewayCore, client: WsClient, args: dict[str, Any]) -> None:
-    client.trades = True
-    if args.get("realtimeUpdatesOnly") or args.get("realtime_updates_only"):
+def _days(call: Call) -> int:
+    days = call.args.get("days", 7)
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 7:
+        call.ignore("days must be 1-7; ignored")
+        return 7
+    return days
+
+
+def _subscribe_trades(call: Call) -> None:
+    core = call.core
+    call.client.trades = True
+    if _flag(call, "realtimeUpdatesOnly", "realtime_updates_only"):
         return
-    days = args.get("days", 7)
-    since = core.clock.now() - timedelta(days=days if isinstance(days, int) and 1 <= days <= 7 else 7)
+    since = core.clock.now() - timedelta(days=_days(call))
     rows = []
     for execution in core.ledger.executions:
         inst = core.instrument(execution.conid)
         if inst is not None and execution.time >= since:
             rows.append(trade(execution, inst, core.config.username))
     if rows:
-        core.hub.send(client, {"topic": "str", "args": rows})
+        core.hub.send(call.client, {"topic": "str", "args": rows})
 
 
-def _subscribe_pnl(core: GatewayCore, client: WsClient) -> None:
-    client.pnl = True
-    core.hub.send(client, {"topic": "spl", "args": core.pnl()})
+def _subscribe_pnl(call: Call) -> None:
+    call.client.pnl = True
+    call.core.hub.send(call.client, {"topic": "spl", "args": call.core.pnl()})
 
 
-def _account_streams(core: GatewayCore, client: WsClient, topic: str, ids: list[str]) -> None:
-    account = ids[0] if ids else core.config.account_id
-    totals = core.totals()
-    ts = core.now_ms() // 1000
-    if topic == "ssd":
-        client.summary.add(account)
-        result: list[dict[str, Any]] = [
-            {"key": "AccountCode", "value": account, "timestamp": ts},
-            {"key": "NetLiquidation", "monetaryValue": float(totals.net_liquidation), "currency": "USD",
-             "severity": 0, "timestamp": ts},
-            {"key": "ExcessLiquidity-S", "monetaryValue": float(totals.excess), "currency": "USD", "severity": 0,
-             "timestamp": ts},
-        ]
+def _account(call: Call) -> str:
+    account = call.ids[0] if call.ids else call.core.config.account_id
+    if account != call.core.config.account_id:
+        raise CommandError(f"unknown account {account!r}; command ignored")
+    return account
+
+
+def _account_streams(call: Call) -> None:
+    # keys/fields filters ([U] shape) are not applied: every subscriber gets the full result list.
+    core, account = call.core, _account(call)
+    totals, ts = core.totals(), core.now_ms() // 1000
+    if call.topic == "ssd":
+        call.client.summary.add(account)
+        core.hub.send(call.client, rp.summary_stream(account, totals, ts))
     else:
-        client.ledger.add(account)
-        result = [{"acctCode": account, "key": "LedgerListBASE", "currency": "BASE",
-                   "cashbalance": float(totals.cash), "netLiquidationValue": float(totals.net_liquidation),
-                   "unrealizedPnl": float(totals.unrealized), "timestamp": ts}]
-    core.hub.send(client, {"topic": f"{topic}+{account}", "result": result})
+        call.client.ledger.add(account)
+        core.hub.send(call.client, rp.ledger_stream(account, totals, ts))
 
 
-def _history_stream(core: GatewayCore, client: WsClient, ids: list[str], args: dict[str, Any]) -> None:
+def _history_stream(call: Call) -> None:
+    core, client = call.core, call.client
+    conid = _conid(call)
     try:
-        conid = int(ids[0])
-        count, size = history.bar_count(str(args.get("period", "1d")), str(args.get("bar", "5min")))
-    except (IndexError, ValueError):
+        count, size = history.bar_count(str(call.args.get("period", "1d")), str(call.args.get("bar", "5min")))
+    except history.HistoryError:
+        # Documented: invalid smh parameters are ignored and a default (empty) response is returned.
+        core.hub.send(client, {"topic": f"smh+{conid}", "data": [], "points": 0})
         return
     inst, quote = core.instrument(conid), core.market.quote(conid)
-    if inst is None or quote is None:
-        return
-    server_id = f"{len(client.history) + 1}"
+    assert inst is not None  # checked by _conid
+    assert quote is not None
+    server_id = str(client.next_history_id)
+    client.next_history_id += 1
     client.history.add(server_id)
     bars = history.generate(core.config.seed, inst, last=quote.last, end=core.clock.now(), count=count, size=size)
-    outside = bool(args.get("outsideRth") or args.get("outsideRTH") or args.get("outside_rth"))
+    outside = _flag(call, "outsideRth", "outsideRTH", "outside_rth")
     body = history.response(inst, bars, period=f"{count * size}s", size=size, outside_rth=outside,
                             in_hundreds=core.config.history_volume_in_hundreds, server_id=server_id)
     core.hub.send(client, {**body, "topic": f"smh+{conid}"})
 
 
-def _keepalive(core: GatewayCore, client: WsClient, topic: str) -> None:
-    if topic == "tic":
+def _unsubscribe_history(call: Call) -> None:
+    if not call.ids:
+        raise CommandError("server id required; command ignored")
+    call.client.history.discard(call.ids[0])
+    call.core.hub.send(call.client, {"message": f"Unsubscribed {call.ids[0]}"})
+
+
+def _unsubscribe_account(call: Call) -> None:
+    subscribed, what = (call.client.summary, "summary") if call.topic == "usd" else (call.client.ledger, "ledger")
+    subscribed.discard(call.ids[0] if call.ids else call.core.config.account_id)
+    call.core.hub.send(call.client, {"result": f"unsubscribed from {what}"})
+
+
+def _keepalive(call: Call) -> None:
+    core = call.core
+    if call.topic == "tic":
         core.session.touch()
-        core.hub.send(client, {"topic": "tic", "lastAccessed": core.now_ms(),
-                               "isAuthenticated": core.session.authenticated})
+        core.hub.send(call.client, {"topic": "tic", "lastAccessed": core.now_ms(),
+                                    "isAuthenticated": core.session.authenticated})
     else:
-        core.hub.send(client, {"topic": "ech+hb", "hb": core.now_ms()})
+        core.hub.send(call.client, {"topic": "ech+hb", "hb": core.now_ms()})
 
 
-def _unsubscribe(core: GatewayCore, client: WsClient, topic: str, ids: list[str]) -> None:
-    actions: dict[str, Callable[[], None]] = {
-        "umd": lambda: _unsubscribe_market(client, ids),
-        "uor": lambda: setattr(client, "orders", False),
-        "utr": lambda: setattr(client, "trades", False),
-        "upl": lambda: setattr(client, "pnl", False),
-    }
-    if topic in actions:
-        actions[topic]()
-    elif topic == "usd":
-        client.summary.discard(ids[0] if ids else "")
-        core.hub.send(client, {"result": "unsubscribed from summary"})
-    elif topic == "uld":
-        client.ledger.discard(ids[0] if ids else "")
-        core.hub.send(client, {"result": "unsubscribed from ledger"})
-    elif topic == "umh" and ids:
-        client.history.discard(ids[0])
-        core.hub.send(client, {"message": f"Unsubscribed {ids[0]}"})
+def _stop(attribute: str) -> Callable[[Call], None]:
+    def stop(call: Call) -> None:
+        setattr(call.client, attribute, False)
+
+    return stop
+
+
+COMMANDS: dict[str, Callable[[Call], None]] = {
+    "tic": _keepalive, "ech": _keepalive,
+    "smd": _subscribe_market, "umd": _unsubscribe_market,
+    "sor": _subscribe_orders, "uor": _stop("orders"),
+    "str": _subscribe_trades, "utr": _stop("trades"),
+    "spl": _subscribe_pnl, "upl": _stop("pnl"),
+    "ssd": _account_streams, "usd": _unsubscribe_account,
+    "sld": _account_streams, "uld": _unsubscribe_account,
+    "smh": _history_stream, "umh": _unsubscribe_history,
+}
+
+
+def _session_message(text: str) -> str | None:
+    parsed = _json_arg(text)
+    return None if parsed is None or parsed.get("session") is None else str(parsed["session"])
 
 
 def handle(core: GatewayCore, client: WsClient, text: str) -> None:
-    """Apply one client message."""
+    """Apply one client message; never raises for bad input (the connection must survive it)."""
     command = text.strip()
     if command.startswith("{"):
-        authenticate(core, client, str(_json_arg(command).get("session")))
+        authenticate(core, client, _session_message(command))
         return
     if not client.authenticated:
         core.hub.send(client, {"message": "waiting for session"})
         return
-    topic, ids, args = _split(command)
-    commands: dict[str, Callable[[], None]] = {
-        "tic": lambda: _keepalive(core, client, topic), "ech": lambda: _keepalive(core, client, topic),
-        "smd": lambda: _subscribe_market(core, client, ids, args), "sor": lambda: _subscribe_orders(core, client),
-        "str": lambda: _subscribe_trades(core, client, args), "spl": lambda: _subscribe_pnl(core, client),
-        "ssd": lambda: _account_streams(core, client, topic, ids),
-        "sld": lambda: _account_streams(core, client, topic, ids),
-        "smh": lambda: _history_stream(core, client, ids, args),
-    }
-    if topic in commands:
-        commands[topic]()
-    elif topic.startswith("u"):
-        _unsubscribe(core, client, topic, ids)
-    else:
+    call, args_usable = _parse(core, client, command)
+    handler = COMMANDS.get(call.topic)
+    if handler is None:
         log.debug("ignoring unknown websocket command %r", command[:80])
+        return
+    if not args_usable:
+        call.ignore("arguments are not a JSON object; ignored")
+    try:
+        handler(call)
+    except CommandError as e:
+        call.ignore(str(e))

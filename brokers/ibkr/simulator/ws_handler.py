@@ -2,7 +2,9 @@
 
 The reader applies client commands (:mod:`brokers.ibkr.simulator.ws_commands`); the writer drains the
 client's queue, which is also how faults reach the wire: raw frames with invalid UTF-8 or truncated
-JSON, an orderly close, or an abrupt TCP abort without a close frame.
+JSON, an orderly close, or an abrupt TCP abort without a close frame. :func:`_apply` is the
+websocket's isolation point (as ``isolate_errors`` is for HTTP): a command that still breaks a
+handler is logged and skipped, never allowed to close the client's connection.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from aiohttp import WSMsgType
 from aiohttp import web
 
 from brokers.ibkr.simulator import ws_commands
+from brokers.ibkr.simulator.core import GatewayCore
 from brokers.ibkr.simulator.http_json import core_of
 from brokers.ibkr.simulator.hub import FrameKind
 from brokers.ibkr.simulator.hub import WsClient
@@ -41,6 +44,15 @@ async def _write(ws: web.WebSocketResponse, request: web.Request, client: WsClie
             await ws.send_frame(frame.data, WSMsgType.TEXT)
 
 
+def _apply(core: GatewayCore, client: WsClient, text: str) -> None:
+    core.pump()
+    try:
+        ws_commands.handle(core, client, text)
+    except Exception:
+        # The documented isolation point: one bad command must never take the connection down.
+        log.exception("unhandled error applying websocket command %r", text[:80])
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Serve one websocket connection until either side closes it."""
     core = core_of(request)
@@ -58,10 +70,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if writer.done():
                 break
             if message.type is WSMsgType.TEXT and not client.stalled:
-                core.pump()
-                ws_commands.handle(core, client, message.data)
+                _apply(core, client, message.data)
             elif message.type is WSMsgType.BINARY and not client.stalled:
-                ws_commands.handle(core, client, message.data.decode("utf-8", errors="replace"))
+                _apply(core, client, message.data.decode("utf-8", errors="replace"))
     finally:
         core.hub.disconnect(client)
         if not writer.done():

@@ -10,23 +10,36 @@ from pathlib import Path
 
 import pytest
 
+from brokers.paper import BacktestRunner
 from brokers.paper import PaperConfig
 from brokers.paper import PerShareCommission
 from brokers.paper import TickSlippage
 from brokers.paper import run_backtest
 from brokers.paper.backtest import ReplayClock
+from framework.events import BarClosed
+from framework.events import OrderAccepted
+from framework.events import OrderDenied
+from framework.events import OrderFilled
+from framework.events import OrderSubmitted
 from framework.history import BarData
 from framework.history import BarSeries
 from framework.history import load_bars
+from framework.journal import SqliteJournal
+from framework.killswitch import KillSwitch
+from framework.killswitch import halt
 from framework.marketdata import Bar
 from framework.models import Instrument
+from framework.models import OrderRequest
+from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.models import TimeInForce
 from framework.results import RunResult
+from framework.risk import RiskConfig
 from framework.sample_data import sample_data_path
 from framework.sample_data.generate import synthetic_series
 from framework.strategy import Strategy
+from framework.testing import EventRecorder
 from strategies import SmaCross
 from strategies import SmaCrossConfig
 
@@ -188,3 +201,144 @@ def test_replay_clock_refuses_to_go_back() -> None:
 def test_an_empty_data_set_is_refused() -> None:
     with pytest.raises(ValueError, match="no bars"):
         run_backtest(SmaCross(), BarData([]))
+
+
+# ----------------------------------------------------------------- pre-trade checks and the journal
+
+
+class BuyOnFirstBars(Strategy):
+    """Buys ``quantity`` AAPL at market on each of the first ``count`` bars."""
+
+    def __init__(self, count: int, quantity: int = 10, strategy_id: str | None = None) -> None:
+        super().__init__(strategy_id=strategy_id)
+        self.count, self.quantity = count, quantity
+
+    def on_start(self) -> None:
+        self.subscribe_bars("AAPL")
+        self.placed: list[str] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        if len(self.placed) < self.count:
+            self.placed.append(self.submit(Side.BUY, "AAPL", self.quantity))
+
+
+def aapl_data() -> BarData:
+    return BarData([load_bars(sample_data_path())["AAPL"]])
+
+
+def run_recorded(
+    runner: BacktestRunner, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RunResult, EventRecorder, list[OrderRequest]]:
+    """Run with a recorder on the bus and a record of every request the paper venue received."""
+    recorder = EventRecorder(runner.engine.bus, [OrderSubmitted, OrderDenied, OrderAccepted, OrderFilled])
+    venue_received: list[OrderRequest] = []
+    submit = runner.broker.submit_order
+
+    def recording_submit(request: OrderRequest) -> None:
+        venue_received.append(request)
+        submit(request)
+
+    monkeypatch.setattr(runner.broker, "submit_order", recording_submit)
+    return runner.run(), recorder, venue_received
+
+
+def test_max_order_quantity_denies_with_the_reason_and_the_venue_never_sees_the_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runner = BacktestRunner(OneOrder(), aapl_data(), risk=RiskConfig(max_order_quantity=Decimal(5)))
+    result, recorder, venue_received = run_recorded(runner, monkeypatch)
+    (denied,) = recorder.of(OrderDenied)
+    assert denied.client_order_id == "BT.1"
+    assert denied.reason == "quantity 10 exceeds max_order_quantity 5 (global limit)"
+    assert recorder.types() == [OrderDenied]
+    assert venue_received == []
+    (order,) = result.orders
+    assert order.status is OrderStatus.DENIED
+    assert order.reason == denied.reason
+    assert result.fills == []
+    assert result.final_equity == result.starting_cash
+
+
+def test_max_position_lets_orders_through_until_the_position_would_pass_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = BacktestRunner(BuyOnFirstBars(3), aapl_data(), risk=RiskConfig(max_position=Decimal(25)))
+    result, recorder, venue_received = run_recorded(runner, monkeypatch)
+    assert [r.client_order_id for r in venue_received] == ["BT.1", "BT.2"]
+    (denied,) = recorder.of(OrderDenied)
+    assert denied.client_order_id == "BT.3"
+    assert denied.reason == "position would reach 30, above max_position 25 (global limit)"
+    assert [o.status for o in result.orders] == [OrderStatus.FILLED, OrderStatus.FILLED, OrderStatus.DENIED]
+    assert sum(f.quantity for f in result.fills) == 20
+
+
+def test_per_strategy_limits_apply_to_that_strategy_only() -> None:
+    limits = RiskConfig(strategies={"tight": {"max_order_quantity": Decimal(5)}})
+    strategies = [BuyOnFirstBars(1, strategy_id="tight"), BuyOnFirstBars(1, strategy_id="loose")]
+    result = run_backtest(strategies, aapl_data(), risk=limits)
+    by_strategy = {o.request.strategy_id: o for o in result.orders}
+    assert by_strategy["tight"].status is OrderStatus.DENIED
+    assert by_strategy["tight"].reason == "quantity 10 exceeds max_order_quantity 5 (strategy tight limit)"
+    assert by_strategy["loose"].status is OrderStatus.FILLED
+
+
+def test_notional_limit_prices_the_order_at_the_close_of_the_bar_it_was_placed_on() -> None:
+    series = load_bars(sample_data_path())["AAPL"]
+    close = Instrument(symbol="AAPL").round_price(series.closes[0])
+    at_limit = run_backtest(OneOrder(), BarData([series]), risk=RiskConfig(max_order_notional=10 * close))
+    assert at_limit.orders[0].status is OrderStatus.FILLED
+    below = run_backtest(OneOrder(), BarData([series]), risk=RiskConfig(max_order_notional=10 * close - 1))
+    (order,) = below.orders
+    assert order.status is OrderStatus.DENIED
+    assert order.reason == f"notional {10 * close} exceeds max_order_notional {10 * close - 1} (global limit)"
+
+
+def test_risk_limits_add_no_bar_handler_and_read_the_last_replayed_close() -> None:
+    series = load_bars(sample_data_path())["AAPL"]
+    runners = [
+        BacktestRunner(OneOrder(), BarData([series])),
+        BacktestRunner(OneOrder(), BarData([series]), risk=RiskConfig(max_order_quantity=Decimal(5))),
+    ]
+    plain, limited = (runner.engine.bus.receiver_count(BarClosed) for runner in runners)
+    assert limited == plain  # the limits cost time per order, never per bar
+    runners[1].run()
+    assert runners[1].risk is not None
+    assert runners[1].risk.reference_price("AAPL") == Decimal(repr(series.closes[-1]))
+
+
+def test_a_halted_kill_switch_denies_every_order(tmp_path: Path) -> None:
+    flag = tmp_path / "HALT"
+    halt(flag, "desk closed", datetime(2024, 1, 2, tzinfo=UTC))
+    result = run_backtest(BuyOnFirstBars(2), aapl_data(), checks=[KillSwitch(flag)], risk=RiskConfig())
+    assert [o.status for o in result.orders] == [OrderStatus.DENIED] * 2
+    assert {o.reason for o in result.orders} == {"trading halted: desk closed"}
+
+
+def test_the_journal_records_every_intent_event_and_fill(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.sqlite", synchronous="normal")
+    try:
+        result = run_backtest(
+            BuyOnFirstBars(3), aapl_data(), risk=RiskConfig(max_position=Decimal(25)), journal=journal
+        )
+        stored = journal.orders()
+        assert [(o.client_order_id, o.status) for o in stored] == [(o.client_order_id, o.status) for o in result.orders]
+        assert journal.fills() == result.fills
+        assert journal.run_ids() == ["BT"]
+        assert [e.event for e in journal.history("BT.3")] == ["OrderIntent", "OrderDenied"]
+        assert [e.event for e in journal.history("BT.1")] == [
+            "OrderIntent",
+            "OrderSubmitted",
+            "OrderAccepted",
+            "OrderFilled",
+        ]
+    finally:
+        journal.close()
+
+
+def test_a_journal_that_already_holds_orders_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    first = SqliteJournal(path, synchronous="normal")
+    run_backtest(OneOrder(), aapl_data(), journal=first)
+    first.close()
+    again = SqliteJournal(path, synchronous="normal")
+    with pytest.raises(ValueError, match="already holds orders"):
+        BacktestRunner(OneOrder(), aapl_data(), journal=again)
+    again.close()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from brokers.paper.fill_model import Match
 from brokers.paper.fill_model import Trigger
 from brokers.paper.fill_model import capped_quantity
 from brokers.paper.fill_model import match_bar
@@ -117,6 +118,61 @@ def test_trailing_stop_never_loosens_below_its_initial_stop() -> None:
     assert outcome.trigger.stop == 99  # 100.5 - 5 would be looser than the initial 99
 
 
+@pytest.mark.parametrize(
+    ("request_", "first_bar", "stop_after_first", "gap_bar", "price"),
+    [
+        # the first bar lifts a sell's stop to 100 (high 101 - 1); the next opens at 98.2, below it
+        (order(SELL, TRL, trail_amount=1), bar(100, 101, 99.5, 100.5), 100, bar(98.2, 99, 97.5, 98.8), "98.2"),
+        # the first bar pulls a buy's stop to 100.2 (low 99.2 + 1); the next opens at 101.5, above it
+        (order(BUY, TRL, trail_amount=1), bar(100, 100.5, 99.2, 99.5), 100.2, bar(101.5, 102, 101, 101.8), "101.5"),
+    ],
+    ids=["sell-gaps-down", "buy-gaps-up"],
+)
+def test_bar_trailing_stop_gapped_through_at_the_open_fills_at_the_open_not_the_stop(
+    request_: OrderRequest, first_bar: Bar, stop_after_first: float, gap_bar: Bar, price: str
+) -> None:
+    first = match_bar(request_, request_.quantity, Trigger(), first_bar, None)
+    assert first.match is None
+    assert first.trigger.stop == stop_after_first
+    gap = match_bar(request_, request_.quantity, first.trigger, gap_bar, None)
+    assert gap.match == Match(Decimal(price), request_.quantity, taker=True)
+
+
+def test_bar_trailing_stop_triggers_when_the_bar_touches_exactly_its_level() -> None:
+    # in floats 16.06 - 0.10 is 15.959999999999999, which a low of 15.96 does not reach
+    request = order(SELL, TRL, trail_amount=0.1)
+    first = match_bar(request, request.quantity, Trigger(), bar(16.0, 16.06, 16.0, 16.05), None)
+    assert first.match is None
+    assert first.trigger.stop == 15.96
+    touched = match_bar(request, request.quantity, first.trigger, bar(16.0, 16.02, 15.96, 15.99), None)
+    assert touched.match == Match(Decimal("15.96"), request.quantity, taker=True)
+
+
+@pytest.mark.parametrize(
+    ("next_bar", "price"),
+    [
+        (bar(99.2, 99.8, 99.0, 99.6), "99.5"),  # trades back up through the limit: at the limit
+        (bar(99.7, 100, 99.6, 99.8), "99.7"),  # opens above the limit: at the (better) open
+        (bar(99.1, 99.4, 98.0, 98.5), None),  # never back up to the limit: keeps working
+    ],
+    ids=["reaches-limit", "opens-above-limit", "stays-below-limit"],
+)
+def test_stop_limit_sell_triggered_mid_bar_with_the_limit_above_the_stop_waits_for_the_next_bar(
+    next_bar: Bar, price: str | None
+) -> None:
+    request = order(SELL, STL, stop_price=99, limit_price=99.5)
+    # the low of 98.5 hits the stop, but whether the price came back to 99.5 afterwards is unknown
+    first = match_bar(request, request.quantity, Trigger(), bar(100, 100.2, 98.5, 99), None)
+    assert first.match is None
+    assert first.trigger.triggered
+    second = match_bar(request, request.quantity, first.trigger, next_bar, None)
+    assert second.trigger.triggered
+    if price is None:
+        assert second.match is None
+    else:
+        assert second.match == Match(Decimal(price), request.quantity, taker=False)
+
+
 QUOTE_CASES = [
     ("market-buy-at-ask", order(BUY), quote(99.9, 100.1), "100.1"),
     ("market-sell-at-bid", order(SELL), quote(99.9, 100.1), "99.9"),
@@ -154,6 +210,56 @@ def test_quote_trailing_stop_triggers_after_the_bid_falls_by_the_trail() -> None
     hit = match_quote(request, request.quantity, state, quote(99.9, 100.0), None)
     assert hit.match is not None
     assert hit.match.price == Decimal("99.9")
+
+
+def test_quote_trailing_buy_follows_the_ask_down_and_triggers_on_the_ask_back_up() -> None:
+    request = order(BUY, TRL, trail_amount=1)
+    state = Trigger()
+    # (bid, ask, stop after the quote): the stop follows the lowest ask and never loosens
+    for bid, ask, stop in ((99.9, 100.0, 101), (98.9, 99.0, 100), (98.4, 98.5, 99.5), (99.0, 99.2, 99.5)):
+        outcome = match_quote(request, request.quantity, state, quote(bid, ask), None)
+        assert outcome.match is None
+        assert outcome.trigger.stop == stop
+        state = outcome.trigger
+    bid_at_stop = match_quote(request, request.quantity, state, quote(99.5, 99.6), None)
+    assert bid_at_stop.match == Match(Decimal("99.6"), request.quantity, taker=True)  # a buy trades at the ask
+
+
+def test_quote_trailing_buy_triggers_when_the_ask_is_exactly_at_its_level() -> None:
+    # in floats 15.96 + 0.10 is 16.060000000000002, which an ask of 16.06 does not reach
+    request = order(BUY, TRL, trail_amount=0.1)
+    seeded = match_quote(request, request.quantity, Trigger(), quote(15.95, 15.96), None)
+    assert seeded.trigger.stop == 16.06
+    hit = match_quote(request, request.quantity, seeded.trigger, quote(16.05, 16.06), None)
+    assert hit.match == Match(Decimal("16.06"), request.quantity, taker=True)
+
+
+@pytest.mark.parametrize(
+    ("side", "prices", "stops", "fill"),
+    [
+        # a sell trails the bid by 1 %: 100 -> 99, 102 -> 100.98; 101.5 leaves it there; 100.98 triggers
+        (SELL, [100.0, 102.0, 101.5], [99, 100.98, 100.98], 100.98),
+        # a buy trails the ask by 1 %: 100 -> 101, 98 -> 98.98; 98.5 leaves it there; 98.98 triggers
+        (BUY, [100.0, 98.0, 98.5], [101, 98.98, 98.98], 98.98),
+    ],
+    ids=["sell", "buy"],
+)
+def test_quote_trailing_percent_moves_with_the_best_price_and_triggers_at_its_level(
+    side: Side, prices: list[float], stops: list[float], fill: float
+) -> None:
+    request = order(side, TRL, trail_percent=1)
+
+    def side_quote(px: float) -> Quote:  # the side the order trades on is at px, a 0.02 spread
+        return quote(px, px + 0.02) if side is SELL else quote(px - 0.02, px)
+
+    state = Trigger()
+    for px, stop in zip(prices, stops, strict=True):
+        outcome = match_quote(request, request.quantity, state, side_quote(px), None)
+        assert outcome.match is None
+        assert outcome.trigger.stop == stop
+        state = outcome.trigger
+    hit = match_quote(request, request.quantity, state, side_quote(fill), None)
+    assert hit.match == Match(Decimal(repr(fill)), request.quantity, taker=True)
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
 from framework.events import PositionChanged
+from framework.journal import SqliteJournal
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Instrument
@@ -359,3 +361,36 @@ def test_children_of_a_rejected_entry_are_rejected() -> None:
     venue.bar(100, 101, 99, 100)
     parent, profit, loss = bracket(venue, {"time_in_force": TimeInForce.OPG})
     assert [venue.status(c) for c in (parent, profit, loss)] == [OrderStatus.REJECTED] * 3
+
+
+def test_a_restart_ends_the_previous_runs_unfinished_orders(tmp_path: Path) -> None:
+    """The simulated venue died with the old process: its orders end, and none is placed again."""
+    clock = FakeClock(NY_OPEN)
+    path = tmp_path / "journal.sqlite"
+    source = ScriptedBroker(clock)
+    old = Engine(PaperBroker(source, clock, PaperConfig(latency=MINUTE)), clock=clock, journal=SqliteJournal(path),
+                 config=EngineConfig(order_id_prefix="old"))
+    old.start()
+    resting = OrderRequest(client_order_id="old.1", instrument=Instrument(symbol="AAPL"), side=Side.BUY,
+                           quantity=Decimal(10), order_type=OrderType.LIMIT, limit_price=Decimal(90),
+                           time_in_force=TimeInForce.GTC)
+    old.submit_order(resting)
+    old.submit_order(resting.model_copy(update={"client_order_id": "old.2"}))
+    old.run_pending()
+    clock.advance(MINUTE)
+    source.push_quote(Quote("AAPL", clock.now(), bid=100.0, ask=100.1))  # old.1 and old.2 start working
+    old.run_pending()
+    old.submit_order(resting.model_copy(update={"client_order_id": "old.3"}))  # not acknowledged yet
+    old.run_pending()
+    # the process dies here
+    venue = PaperBroker(ScriptedBroker(clock), clock, PaperConfig())
+    new = Engine(venue, clock=clock, journal=SqliteJournal(path))
+    recorder = EventRecorder(new.bus, [OrderCancelled, OrderRejected])
+    new.start()
+    assert [(type(e).__name__, e.client_order_id, e.reason) for e in recorder.events] == [
+        ("OrderCancelled", "old.1", "paper venue restarted"),
+        ("OrderCancelled", "old.2", "paper venue restarted"),
+        ("OrderRejected", "old.3", "paper venue restarted"),
+    ]
+    assert venue.open_orders() == []
+    assert new.orders.open() == []

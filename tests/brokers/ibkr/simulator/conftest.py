@@ -1,7 +1,8 @@
 """Fixtures: one simulated gateway per test module, reset before every test.
 
 The gateway runs on a SimulatedClock with a manual market and pacing off, so tests move time and
-the market explicitly (``gw.advance``, ``gw.step_market``, ``gw.set_quote``) and never sleep.
+the market explicitly (``gw.advance``, ``gw.step_market``, ``gw.set_quote``) and never sleep. History
+requests answer at once (``history_latency=0``): with latency they wait for the clock to advance.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from brokers.ibkr.simulator import SimulatorConfig
 from framework.clock import SimulatedClock
 
 START = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
-BASE_CONFIG = SimulatorConfig(market_mode="manual", pacing_enabled=False, seed=11)
+BASE_CONFIG = SimulatorConfig(market_mode="manual", pacing_enabled=False, seed=11, history_latency=0)
 ACCOUNT = "DU1234567"
 AAPL = 265598
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import threading
+from concurrent.futures import Future
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import pytest
@@ -124,23 +126,43 @@ def test_history_volume_in_hundreds_is_a_setting(gw: SimulatedGateway, api: Api)
     assert shares == pytest.approx(hundreds * 100)
 
 
-def test_history_concurrency_limit_gives_429(gw: SimulatedGateway, api: Api) -> None:
-    gw.configure(history_latency=0.5, history_max_concurrent=2)
-    results: list[int] = []
+HISTORY_PARAMS = {"conid": AAPL, "period": "1h", "bar": "1h"}
 
-    def fetch() -> None:
-        client = Api(gw)
-        results.append(client.get("/iserver/marketdata/history", params={"conid": AAPL, "period": "1h",
-                                                                          "bar": "1h"}).status_code)
+
+def _fetch_history(gw: SimulatedGateway) -> int:
+    client = Api(gw)
+    try:
+        return client.get("/iserver/marketdata/history", params=HISTORY_PARAMS).status_code
+    finally:
         client.close()
 
-    threads = [threading.Thread(target=fetch) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results).count(200) == 2
-    assert results.count(429) == 2
+
+def _burst(gw: SimulatedGateway, pool: ThreadPoolExecutor, count: int) -> list[Future[int]]:
+    return [pool.submit(_fetch_history, gw) for _ in range(count)]
+
+
+def test_history_sixth_concurrent_request_gets_429_with_default_settings(gw: SimulatedGateway) -> None:
+    defaults = SimulatorConfig()
+    gw.reset(**defaults.model_dump())  # every setting at its default, on the simulated clock
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        futures = _burst(gw, pool, 6)
+        # Five requests are in flight until the clock moves, so the only one that can finish is the refusal.
+        first = next(as_completed(futures, timeout=10))
+        assert first.result() == 429
+        gw.advance(defaults.history_latency)
+        codes = sorted(future.result(timeout=10) for future in futures)
+    assert codes == [200] * 5 + [429]
+
+
+def test_history_concurrency_limit_is_a_setting(gw: SimulatedGateway) -> None:
+    gw.configure(history_latency=0.5, history_max_concurrent=2)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = _burst(gw, pool, 4)
+        done = as_completed(futures, timeout=10)
+        assert [next(done).result(), next(done).result()] == [429, 429]
+        gw.advance(0.5)
+        codes = sorted(future.result(timeout=10) for future in futures)
+    assert codes == [200, 200, 429, 429]
 
 
 def test_hmds_history_first_call_404(api: Api) -> None:
