@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from brokers.ibkr import parsing
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrError
+from brokers.ibkr.errors import IbkrHttpError
 from brokers.ibkr.orderentry import OrderEntry
 from brokers.ibkr.quotes import QuoteBook
 from brokers.ibkr.ratelimit import RateLimiter
@@ -40,6 +41,7 @@ from brokers.ibkr.reconcile import Reconciler
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.session import HttpSession
 from brokers.ibkr.session import SessionManager
+from brokers.ibkr.session import SessionReportingRestClient
 from brokers.ibkr.session import SessionState
 from brokers.ibkr.session import configure_tls
 from brokers.ibkr.stream import IbkrStream
@@ -60,6 +62,7 @@ from framework.events import BrokerDisconnected
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
+from framework.models import Fill
 from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
@@ -70,7 +73,10 @@ from framework.models import SecurityType
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
+UNPACED_RATE = 1e6  # requests per second when client pacing is off
+RECOVERY_POLL_SECONDS = 0.2  # between order lookups while recovered orders are unresolved
 SNAPSHOT_ATTEMPTS = 6
+HISTORY_MAX_BARS = 1000  # the history endpoint's cap per request
 
 
 class IbkrBroker:
@@ -107,8 +113,15 @@ class IbkrBroker:
         self._stop = threading.Event()
         # real waits end early on disconnect, so stopping never sits out a pacing delay
         wait = sleep or self._interruptible_wait
-        self._limiter = RateLimiter(clock, global_rate=config.global_rate, max_wait=config.max_rate_wait, sleep=wait)
-        self.rest = IbkrRestClient(config, self._http, self._limiter, wait)
+        if config.pacing:
+            self._limiter = RateLimiter(clock, global_rate=config.global_rate, max_wait=config.max_rate_wait,
+                                        sleep=wait)
+        else:  # against a simulator with pacing off only (the config refuses it for live accounts)
+            self._limiter = RateLimiter(clock, global_rate=UNPACED_RATE, max_wait=config.max_rate_wait, sleep=wait,
+                                        intervals={})
+        # a 401 / "no bridge" on any REST call degrades the session at once (see _on_session_lost)
+        self.rest: IbkrRestClient = SessionReportingRestClient(config, self._http, self._limiter, wait,
+                                                               on_session_lost=self._on_session_lost)
         self.tracker = OrderTracker()
         self.quotes = QuoteBook()
         self._reconciler = Reconciler(self.rest, self.tracker, clock, config.order_lookup_window)
@@ -126,6 +139,7 @@ class IbkrBroker:
         self._ever_open = False
         self._reconcile_due: bool | None = None  # None: nothing due; True/False: new session or not
         self.pnl: dict[str, Any] = {}
+        self.keep_alive_errors = 0  # unexpected exceptions of keep-alive ticks (the loop went on)
 
     def _interruptible_wait(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -182,6 +196,13 @@ class IbkrBroker:
                 self.tick()
             except IbkrError as e:  # logged and retried on the next tick; the loop must not die
                 log.warning("keep-alive tick failed: %s", e)
+            except Exception:  # isolation point: a bug in one tick must not end keep-alive silently
+                self.keep_alive_errors += 1
+                log.exception("keep-alive tick raised unexpectedly (%d so far); continuing", self.keep_alive_errors)
+
+    def _on_session_lost(self, error: IbkrHttpError) -> None:
+        # Any REST call (an order, a lookup, a snapshot) answered 401 / "no bridge": recover now.
+        self._session.report_failure(f"session lost ({error})")
 
     def disconnect(self) -> None:
         """Stop threads, close the stream and the owned HTTP session; idempotent."""
@@ -196,6 +217,36 @@ class IbkrBroker:
             self._http.close()
         self._state = ConnectionState.DISCONNECTED
         self._emit(BrokerDisconnected(ts=self.clock.now(), broker=self.name, reason="disconnected by request"))
+
+    def recover(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
+        """Adopt a previous run's unfinished orders, reconcile them with IBKR and emit what was missed.
+
+        Each order is looked up by ``order_ref`` (our client order id) in the live orders and its
+        executions in the trades since the oldest of them; the tracker emits only what the journal
+        lacks. Blocks until every order whose placement outcome was unknown is found or, after
+        ``order_lookup_window``, rejected as lost, so strategies start on settled state. Never
+        places anything.
+
+        Raises:
+            BrokerConnectionError: If IBKR's orders or trades could not be read.
+        """
+        executions: dict[str, list[str]] = {}
+        for fill in fills:
+            executions.setdefault(fill.client_order_id, []).append(fill.execution_id)
+        started = self.clock.monotonic()
+        for order in orders:
+            self.tracker.adopt(order, executions.get(order.client_order_id, ()), started)
+        since = min((o.updated for o in orders), default=None)
+        try:
+            self._emit_all(self._reconciler.reconcile(new_session=False, since=since))
+        except IbkrError as e:
+            msg = f"IBKR reconciliation failed: {e}"
+            raise BrokerConnectionError(msg) from e
+        while self.tracker.unresolved() and not self._stop.is_set():
+            self._emit_all(self._reconciler.resolve_unresolved())
+            if self.tracker.unresolved():
+                self._interruptible_wait(RECOVERY_POLL_SECONDS)
+        log.info("recovered %d unfinished orders from the journal", len(orders))
 
     def poll_stream(self) -> bool:
         """Read and handle one websocket frame (what the stream thread does); for tests."""
@@ -397,7 +448,11 @@ class IbkrBroker:
         """Return bars of ``duration`` starting in ``[start, end)`` from the history endpoint."""
         period, bar = parsing.history_query(duration, start, end)
         history = self.rest.history(self._conid(instrument), period, bar)
-        return parsing.bars_from_history(history, instrument.symbol, duration, start, end)
+        bars = parsing.bars_from_history(history, instrument.symbol, duration, start, end)
+        if len(history.data) >= HISTORY_MAX_BARS and bars and bars[0].start > start + duration:
+            log.warning("IBKR returned its maximum of %d bars for %s: nothing before %s; ask for a shorter span "
+                        "or longer bars", HISTORY_MAX_BARS, instrument.symbol, bars[0].start.isoformat())
+        return bars
 
     def snapshot(self, instrument: Instrument) -> Quote | None:
         """One quote from the snapshot endpoint, handling its pre-flight; None if no data came."""
@@ -451,8 +506,9 @@ class IbkrBroker:
         return result
 
     def positions(self) -> Sequence[Position]:
-        """IBKR's positions (the portfolio endpoint may lag fills by up to a minute)."""
+        """IBKR's positions, fresh: the gateway's position cache (which lags fills) is invalidated first."""
         account = self._account_id()
+        self.rest.invalidate_positions(account)
         now = self.clock.now()
         result: list[Position] = []
         for page in range(10):

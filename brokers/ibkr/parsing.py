@@ -6,7 +6,8 @@ timestamps come in as parameters. This is the only module that knows both vocabu
 
 Market-data values are lenient: ``"C168.42"`` (yesterday's close, no trade yet) and ``"H168.42"``
 (halted) carry a one-letter prefix, sizes may hold thousands separators (``"1,300"``) and abbreviated
-volumes a ``K``/``M``/``B`` suffix.
+volumes a ``K``/``M``/``B`` suffix. A value of the wrong type (a list, an object, a boolean, NaN) is
+unreadable and reads as absent, never as an exception: one odd frame must not stop the stream.
 """
 
 from __future__ import annotations
@@ -141,20 +142,18 @@ class Execution:
 
 
 def parse_price(raw: Any) -> float | None:
-    """Read a price field: strips the ``C``/``H`` prefix and thousands separators; None if unreadable."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        value = float(raw)
-    else:
+    """Read a price field: strips the ``C``/``H`` prefix and thousands separators; None if unreadable.
+
+    Any value that is not a string or a number (a list, an object, a boolean) is unreadable too.
+    """
+    if isinstance(raw, str):
         text = raw.strip()
         if text[:1] in _PREFIX:
             text = text[1:]
-        try:
-            value = float(text.replace(",", ""))
-        except ValueError:
-            return None
-    return value if value > 0 and math.isfinite(value) else None
+        value = _to_float(text.replace(",", ""))
+    else:
+        value = _number(raw)
+    return value if value is not None and value > 0 and math.isfinite(value) else None
 
 
 def price_flag(raw: Any) -> str:
@@ -163,21 +162,37 @@ def price_flag(raw: Any) -> str:
 
 
 def parse_size(raw: Any) -> float | None:
-    """Read a size or volume: thousands separators and ``K``/``M``/``B`` suffixes; None if unreadable."""
-    if raw is None or isinstance(raw, bool):
-        return None
-    if isinstance(raw, int | float):
-        value = float(raw)
-    else:
+    """Read a size or volume: thousands separators and ``K``/``M``/``B`` suffixes; None if unreadable.
+
+    Any value that is not a string or a number (a list, an object, a boolean) is unreadable too.
+    """
+    if isinstance(raw, str):
         text = raw.strip().replace(",", "")
         scale = _SUFFIX.get(text[-1:].upper(), 1.0)
         if scale != 1.0:
             text = text[:-1]
-        try:
-            value = float(text) * scale
-        except ValueError:
-            return None
-    return value if value >= 0 and math.isfinite(value) else None
+        value = _to_float(text)
+        value = value * scale if value is not None else None
+    else:
+        value = _number(raw)
+    return value if value is not None and value >= 0 and math.isfinite(value) else None
+
+
+def _number(raw: Any) -> float | None:
+    # bool is an int subclass but never a market-data value; ints beyond float range are unreadable
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return None
+    try:
+        return float(raw)
+    except OverflowError:
+        return None
+
+
+def _to_float(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def ts_from_ms(ms: int | float) -> datetime:
@@ -199,7 +214,7 @@ def ts_from_trade_time(text: str) -> datetime | None:
 def smd_conid(message: dict[str, Any]) -> str | None:
     """The conid of a websocket ``smd`` message (from ``conid`` or the topic), or None."""
     conid = message.get("conid")
-    if conid is not None:
+    if (isinstance(conid, int) and not isinstance(conid, bool)) or (isinstance(conid, str) and conid):
         return str(conid)
     topic = message.get("topic")
     if isinstance(topic, str) and topic.startswith("smd+"):

@@ -83,38 +83,53 @@ class RateLimiter:
     def acquire(self, method: str, path: str) -> None:
         """Wait for this request's turn, or refuse it.
 
+        A request to an endpoint with its own interval first waits out that interval, and only then
+        takes a slot of the global budget: a lookup spaced 5 s out never holds an order back.
+
         Raises:
             IbkrRateLimitError: If a 429 back-off is running or the wait would exceed ``max_wait``.
         """
-        wait = self._reserve(method, path)
+        wait = self._reserve_endpoint(method, path)
+        if wait > 0:
+            self._sleep(wait)
+        wait = self._reserve_global(method, path)
         if wait > 0:
             self._sleep(wait)
 
-    def _reserve(self, method: str, path: str) -> float:
+    def _refuse_if_blocked(self, method: str, path: str, now: float) -> None:
+        if now < self._blocked_until:
+            raise IbkrRateLimitError(
+                "held back after a 429 from the gateway", method=method, path=path,
+                retry_after=self._blocked_until - now, status_code=0,
+            )
+
+    def _refuse_if_too_long(self, method: str, path: str, wait: float) -> None:
+        if wait > self._max_wait:
+            raise IbkrRateLimitError(
+                f"would wait {wait:.1f}s for the pacing budget", method=method, path=path,
+                retry_after=wait, status_code=0,
+            )
+
+    def _reserve_endpoint(self, method: str, path: str) -> float:
+        spacing = self.intervals.get(path)
         with self._lock:
             now = self._clock.monotonic()
-            if now < self._blocked_until:
-                raise IbkrRateLimitError(
-                    "held back after a 429 from the gateway", method=method, path=path,
-                    retry_after=self._blocked_until - now, status_code=0,
-                )
+            self._refuse_if_blocked(method, path, now)
+            if spacing is None:
+                return 0.0
+            wait = max(0.0, self._next_by_path.get(path, now) - now)
+            self._refuse_if_too_long(method, path, wait)
+            self._next_by_path[path] = now + wait + spacing * SPACING_MARGIN
+            return wait
+
+    def _reserve_global(self, method: str, path: str) -> float:
+        with self._lock:
+            now = self._clock.monotonic()
+            self._refuse_if_blocked(method, path, now)
             tat = max(self._tat, now)
             wait = max(0.0, tat - now - (self._burst - 1) * self._interval)
-            spacing = self.intervals.get(path)
-            if spacing is not None:
-                spacing *= SPACING_MARGIN
-            next_free = self._next_by_path.get(path, now)
-            if spacing is not None:
-                wait = max(wait, next_free - now)
-            if wait > self._max_wait:
-                raise IbkrRateLimitError(
-                    f"would wait {wait:.1f}s for the pacing budget", method=method, path=path,
-                    retry_after=wait, status_code=0,
-                )
-            start = now + wait
-            self._tat = max(tat, start) + self._interval
-            if spacing is not None:
-                self._next_by_path[path] = start + spacing
+            self._refuse_if_too_long(method, path, wait)
+            self._tat = tat + self._interval
             return wait
 
     def penalize_endpoint(self, path: str, seconds: float) -> None:

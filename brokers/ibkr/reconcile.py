@@ -97,7 +97,9 @@ class Reconciler:
         except IbkrRateLimitError:
             return events  # try again on a later tick
         except IbkrError as e:
-            log.warning("order lookup failed: %s", e)
+            # an order is declared lost only on a lookup that worked and did not find it
+            log.warning("order lookup failed, will retry: %s", e)
+            return events
         now = self._clock.monotonic()
         for cid, since in self._tracker.unresolved():
             if now - since >= self._window:

@@ -4,7 +4,8 @@ States and what moves between them::
 
     DISCONNECTED --start()--> READY            tickle, auth status (re-auth if needed),
                                                /iserver/accounts (prime), /portfolio/accounts
-    READY --tickle shows unhealthy / 401 / report_failure()--> DEGRADED
+    READY --tickle shows unhealthy / 401 / report_failure()--> DEGRADED   (report_failure: a 401 or
+                                               "no bridge" on any REST call, a sts/act push)
     READY --gateway unreachable--> DISCONNECTED
     DEGRADED | DISCONNECTED --tick(): recovery succeeded--> READY  (on_ready fires: resubscribe,
                                                                    reconcile)
@@ -32,9 +33,12 @@ from requests.adapters import HTTPAdapter
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrAuthError
 from brokers.ibkr.errors import IbkrError
+from brokers.ibkr.errors import IbkrHttpError
+from brokers.ibkr.errors import IbkrNotReadyError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.errors import IbkrSessionError
 from brokers.ibkr.errors import IbkrTransportError
+from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
@@ -76,20 +80,70 @@ class _PinnedAdapter(HTTPAdapter):
 def configure_tls(session: HttpSession | None, config: IbkrConfig) -> HttpSession:
     """Apply the configured TLS policy to ``session`` and return it.
 
-    CA bundle: verify against it. Pinned fingerprint: accept only that certificate. Insecure flag:
-    no verification, logged as an error on every start. A new session is created when None.
+    CA bundle: verify the chain against it. Pinned fingerprint: accept only that leaf certificate.
+    Both set: both apply (the chain must verify *and* the leaf must match the pin). Insecure flag:
+    no verification, logged as an error on every start. Neither: the system trust store, which
+    refuses the gateway's self-signed certificate. A new session is created when None.
     """
     session = session if session is not None else requests.Session()
-    if config.ca_file is not None:
-        session.verify = str(config.ca_file)
-    elif config.pinned_sha256 is not None:
-        session.verify = False  # the chain is replaced by the fingerprint check in the adapter
+    if config.pinned_sha256 is not None:
+        # with a CA the chain is still verified; without one the fingerprint check replaces it
+        session.verify = str(config.ca_file) if config.ca_file is not None else False
         session.mount(config.base_url, _PinnedAdapter(config.pinned_sha256))
+    elif config.ca_file is not None:
+        session.verify = str(config.ca_file)
     elif config.insecure_skip_tls_verify:
         session.verify = False
         log.error("TLS verification is DISABLED for %s: anyone on the path can trade this account",
                   config.base_url)
     return session
+
+
+class SessionReportingRestClient(IbkrRestClient):
+    """The REST client that reports "the session is gone" answers the moment they arrive.
+
+    A 401 / ``not authenticated`` / ``no session`` (:class:`~brokers.ibkr.errors.IbkrAuthError`) or a
+    ``no bridge`` / ``query /accounts first`` (:class:`~brokers.ibkr.errors.IbkrNotReadyError`) on any
+    call except ``/tickle`` (whose answers the keep-alive classifies itself) is handed to
+    ``on_session_lost`` before it is raised, so the session degrades and recovery starts at once
+    rather than at the next tickle. :meth:`SessionManager.report_failure` ignores reports unless the
+    session is ready, so the manager's own start-up and recovery calls need no exemption.
+
+    Args:
+        config: Adapter settings (base URL, timeouts, retries).
+        session: The HTTP session (TLS settings applied by the caller).
+        limiter: Shared pacing for every request.
+        sleep: Blocks for the given seconds between read retries.
+        on_session_lost: Receives the error, on the thread that made the request.
+    """
+
+    def __init__(
+        self,
+        config: IbkrConfig,
+        session: requests.Session,
+        limiter: RateLimiter,
+        sleep: Callable[[float], None],
+        *,
+        on_session_lost: Callable[[IbkrHttpError], None],
+    ) -> None:
+        super().__init__(config, session, limiter, sleep)
+        self._on_session_lost = on_session_lost
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None, idempotent: bool) -> Any:
+        """Send one request (see :meth:`IbkrRestClient.request`), reporting a lost session first.
+
+        Raises:
+            IbkrHttpError: Error status or in-band error body (subclasses say which kind).
+            IbkrTransportError: No usable answer (after the retries allowed for reads).
+            IbkrProtocolError: A 2xx answer that is not JSON.
+        """
+        try:
+            return super().request(method, path, params=params, body=body, idempotent=idempotent)
+        except (IbkrAuthError, IbkrNotReadyError) as e:
+            if path != "/tickle":
+                self._on_session_lost(e)
+            raise
 
 
 class SessionManager:

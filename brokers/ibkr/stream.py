@@ -9,8 +9,15 @@ simulated clock.
 
 Decoding is lenient (the gateway sends binary frames and, at times, bytes that are not UTF-8):
 bytes are decoded with replacement, and anything that is not a JSON object is counted in
-:attr:`IbkrStream.malformed` and skipped. A socket that stays open but goes silent (no heartbeat
-for ``ws_stall_timeout``) is closed and reconnected with exponential back-off and jitter.
+:attr:`IbkrStream.malformed` and skipped. Handling one frame is the stream's isolation point: a frame
+whose handling raises (a payload shape no parser foresaw) is counted in :attr:`IbkrStream.malformed`
+and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
+stream thread. A socket that stays open but goes silent (no heartbeat for ``ws_stall_timeout``) is
+closed and reconnected with exponential back-off and jitter.
+
+TLS (:func:`connect_websocket`): the socket and the TLS handshake are opened here, and the CA chain
+and the pinned fingerprint are checked on the TLS connection *before* the upgrade request (which
+carries the session cookie) is written; websocket-client then speaks HTTP over that socket.
 
 Threading: :meth:`poll` and :meth:`tick` run on the stream thread; :meth:`subscribe` and
 :meth:`unsubscribe` may be called from any thread. Callbacks run on the stream thread and must only
@@ -23,12 +30,17 @@ import hashlib
 import json
 import logging
 import random
+import socket
 import ssl
 import threading
+import traceback
+from collections import Counter
 from collections.abc import Callable
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import websocket
 
@@ -95,27 +107,71 @@ class _WebSocketClientConnection:
 def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: float = 1.0) -> WsConnection:
     """Open a websocket to the gateway with the configured TLS policy (the production factory).
 
+    The TLS connection is verified (CA chain and/or pinned fingerprint) before the upgrade request,
+    so the session cookie never reaches an unverified peer.
+
+    Args:
+        url: ``wss://`` (or ``ws://``) URL of the gateway websocket.
+        cookie: The ``api`` cookie carrying the session id.
+        config: TLS policy (``ca_file``, ``pinned_sha256``, ``insecure_skip_tls_verify``) and
+            ``connect_timeout``.
+        timeout: Read timeout of the open socket (``recv`` returns None when it passes).
+
     Raises:
-        ConnectionError: The connection or the TLS check failed.
+        ConnectionError: The connection, the TLS verification or the upgrade failed.
     """
-    sslopt: dict[str, Any] = {}
-    if config.ca_file is not None:
-        sslopt = {"ca_certs": str(config.ca_file), "cert_reqs": ssl.CERT_REQUIRED}
-    elif config.pinned_sha256 is not None or config.insecure_skip_tls_verify:
-        sslopt = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+    parts = urlsplit(url)
+    secure = parts.scheme == "wss"
+    host = parts.hostname or "localhost"
     try:
-        ws = websocket.create_connection(
-            url, cookie=cookie, sslopt=sslopt, timeout=timeout, skip_utf8_validation=True,
-            enable_multithread=True,
-        )
-    except (websocket.WebSocketException, OSError) as e:
+        sock = socket.create_connection((host, parts.port or (443 if secure else 80)), config.connect_timeout)
+    except OSError as e:
         raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
-    if config.pinned_sha256 is not None:
-        der = ws.sock.getpeercert(binary_form=True) if isinstance(ws.sock, ssl.SSLSocket) else None
-        if der is None or hashlib.sha256(der).hexdigest() != config.pinned_sha256:
-            ws.close()
-            raise ConnectionError("gateway certificate does not match the pinned fingerprint")
+    try:
+        if secure:
+            sock = _verified_tls(sock, host, config)
+        sock.settimeout(timeout)
+        # redirect_limit=0: a redirect would open a second connection outside this TLS policy
+        ws = websocket.create_connection(
+            url, socket=sock, cookie=cookie, timeout=timeout, skip_utf8_validation=True,
+            enable_multithread=True, redirect_limit=0,
+        )
+    except (websocket.WebSocketException, OSError) as e:  # ssl.SSLError and ConnectionError are OSErrors
+        sock.close()
+        raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
     return _WebSocketClientConnection(ws)
+
+
+def _tls_context(config: IbkrConfig) -> ssl.SSLContext:
+    if config.ca_file is not None:
+        context = ssl.create_default_context(cafile=str(config.ca_file))
+        if config.pinned_sha256 is not None:
+            context.check_hostname = False  # the pin names the exact certificate (urllib3 does the same for REST)
+        return context
+    context = ssl.create_default_context()  # no CA configured: the system store, which fails closed
+    if config.pinned_sha256 is not None or config.insecure_skip_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # a pin replaces the chain; insecure mode is logged by the session
+    return context
+
+
+def _verified_tls(sock: socket.socket, host: str, config: IbkrConfig) -> ssl.SSLSocket:
+    # The handshake (and with it the chain check) happens in wrap_socket; the pin is checked right
+    # after, before a single byte of HTTP is written.
+    try:
+        tls = _tls_context(config).wrap_socket(sock, server_hostname=host)
+    except OSError:
+        sock.close()
+        raise
+    pin = config.pinned_sha256
+    if pin is not None:
+        der = tls.getpeercert(binary_form=True)
+        received = hashlib.sha256(der).hexdigest() if der is not None else "none"
+        if received != pin:
+            tls.close()
+            msg = f"gateway certificate does not match the pinned fingerprint: expected {pin}, received {received}"
+            raise ConnectionError(msg)
+    return tls
 
 
 def decode_frame(data: str | bytes) -> dict[str, Any] | None:
@@ -138,6 +194,15 @@ class IbkrStream:
         on_message: Receives every decoded message (after the stream's own handling).
         on_state: Receives ``(state, reason)`` whenever the stream state changes.
         rng: Jitter source for reconnect back-off.
+
+    Attributes:
+        frames: Frames received.
+        malformed: Frames skipped because they could not be decoded or handled (the broker adds
+            unreadable order and execution rows).
+        skipped: Skipped frames by kind (``"not a JSON object"``, or the exception type and where
+            it was raised).
+        loop_errors: Unexpected errors of :meth:`run` outside frame handling (the thread went on).
+        reconnects: Reconnect attempts after a stall or a drop.
     """
 
     def __init__(
@@ -167,6 +232,8 @@ class IbkrStream:
         self._next_tic = 0.0
         self.state = StreamState.CLOSED
         self.malformed = 0
+        self.skipped: Counter[str] = Counter()
+        self.loop_errors = 0
         self.frames = 0
         self.reconnects = 0
 
@@ -268,15 +335,26 @@ class IbkrStream:
             return False
         self._last_rx = self._clock.monotonic()
         self.frames += 1
-        message = decode_frame(data)
-        if message is None:
-            self.malformed += 1
-            if self.malformed == 1 or self.malformed % 100 == 0:
-                log.warning("stream: skipped %d malformed frame(s)", self.malformed)
-            return True
-        self._handle_control(message)
-        self._on_message(message)
+        self._handle_frame(data)
         return True
+
+    def _handle_frame(self, data: str | bytes) -> None:
+        try:
+            message = decode_frame(data)
+            if message is None:
+                self._skip("not a JSON object", None)
+                return
+            self._handle_control(message)
+            self._on_message(message)
+        except Exception as e:  # noqa: BLE001 - the isolation point: one frame must never end the thread
+            self._skip(_error_kind(e), e)
+
+    def _skip(self, kind: str, error: Exception | None) -> None:
+        self.malformed += 1
+        self.skipped[kind] += 1
+        if self.skipped[kind] == 1:  # one line per kind: a burst of bad frames must not flood the log
+            detail = f": {error}" if error is not None else ""
+            log.warning("stream: skipped a frame (%s%s); further ones of this kind are only counted", kind, detail)
 
     def _handle_control(self, message: dict[str, Any]) -> None:
         topic = message.get("topic")
@@ -310,12 +388,25 @@ class IbkrStream:
                 self._try_connect(now)
 
     def run(self, stop: threading.Event, tick_every: float = 0.5) -> None:
-        """Thread body: poll frames and tick until ``stop`` is set."""
+        """Thread body: poll frames and tick until ``stop`` is set; survives any one failing step."""
         next_tick = 0.0
         while not stop.is_set():
-            if not self.poll() and self._conn is None:
-                stop.wait(0.05)
-            now = self._clock.monotonic()
-            if now >= next_tick:
-                next_tick = now + tick_every
-                self.tick(now)
+            try:
+                if not self.poll() and self._conn is None:
+                    stop.wait(0.05)
+                now = self._clock.monotonic()
+                if now >= next_tick:
+                    next_tick = now + tick_every
+                    self.tick(now)
+            except Exception:  # isolation point: a bug in one step must not silently end the stream thread
+                self.loop_errors += 1
+                log.exception("stream: unexpected error in the stream thread (%d so far); continuing",
+                              self.loop_errors)
+                stop.wait(tick_every)  # a persistent failure must not spin
+
+
+def _error_kind(error: Exception) -> str:
+    # The exception type plus where it was raised: distinct bugs get distinct log lines.
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return f"{type(error).__name__}{where}"

@@ -6,6 +6,8 @@ import csv
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
 from brokers.ibkr.simulator import SimulatedGateway
@@ -65,3 +67,18 @@ def test_the_backtest_command_refuses_both_a_file_and_a_broker(tmp_path: Path) -
     code = cli.main(["backtest", "strategies.sma_cross:SmaCross", "--data", str(tmp_path / "x.csv"),
                      "--data-from", "ibkr", "--out", str(tmp_path / "out")])
     assert code == 2
+
+
+def test_a_span_beyond_the_history_cap_is_cut_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    clock = SystemClock()
+    with SimulatedGateway(port=0, seed=1) as gw:
+        broker = IbkrBroker(IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file), clock=clock)
+        broker.connect(lambda event: None)
+        try:
+            end = clock.now()
+            bars = broker.historical_bars(broker.resolve_instrument("AAPL"), timedelta(minutes=1),
+                                          end - timedelta(days=2), end)
+        finally:
+            broker.disconnect()
+    assert len(bars) <= 1000
+    assert "IBKR returned its maximum of 1000 bars for AAPL" in caplog.text

@@ -44,6 +44,7 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "authenticated": session.authenticated, "primed": session.scope.primed, "epoch": session.scope.epoch,
         "in_maintenance": session.in_maintenance, "penalty_box": core.pacer.in_penalty_box(),
         "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
+        "placement_posts": dict(core.placement_posts),
         "ws_clients": len(core.hub.clients), "cash": str(core.ledger.cash),
         "config": core.config.model_dump(mode="json"),
     }

@@ -8,10 +8,13 @@ loop thread, so nothing here needs a lock.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from brokers.ibkr.simulator import fields
 from brokers.ibkr.simulator.account import Execution
@@ -31,9 +34,12 @@ from brokers.ibkr.simulator.pacing import Pacer
 from brokers.ibkr.simulator.questions import ReplyBook
 from brokers.ibkr.simulator.render_orders import trade
 from brokers.ibkr.simulator.render_portfolio import Totals
+from brokers.ibkr.simulator.render_portfolio import ledger_stream
 from brokers.ibkr.simulator.render_portfolio import pnl
+from brokers.ibkr.simulator.render_portfolio import summary_stream
 from brokers.ibkr.simulator.scheduler import Handle
 from brokers.ibkr.simulator.scheduler import Scheduler
+from brokers.ibkr.simulator.scheduler import next_occurrence
 from brokers.ibkr.simulator.session import Session
 from brokers.ibkr.simulator.trading import Trading
 from framework.clock import Clock
@@ -61,7 +67,10 @@ class GatewayCore:
         self.pacer = Pacer(lambda: self.config, clock)
         self.session = Session(lambda: self.config, clock, self.scheduler, self._on_session_change)
         self._jobs: list[Handle] = []
+        self._waits: set[asyncio.Future[None]] = set()
         self.history_in_flight = 0
+        # read-only test aid: placement POSTs that arrived per cOID, before pacing and session checks
+        self.placement_posts: dict[str, int] = {}
         self._build_books()
 
     def _build_books(self) -> None:
@@ -89,7 +98,7 @@ class GatewayCore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start_jobs(self) -> None:
-        """(Re)start the recurring jobs: heartbeat, P&L pushes and, in auto mode, the market."""
+        """(Re)start the recurring jobs: heartbeat, P&L pushes, the nightly reset and, in auto mode, the market."""
         for job in self._jobs:
             job.cancel()
         config = self.config
@@ -100,6 +109,33 @@ class GatewayCore:
         if config.market_mode is MarketMode.AUTO:
             interval = 1.0 / config.replay_speed if self.market.replaying else config.tick_interval
             self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
+        if config.nightly_reset_at is not None:
+            self._jobs.append(self.scheduler.call_repeatedly(self._until_nightly_reset, self._scheduled_reset))
+
+    def _until_nightly_reset(self) -> float:
+        at = self.config.nightly_reset_at
+        assert at is not None  # only scheduled when set
+        now = self.clock.now()
+        # Look from one second ahead so a run that lands a hair early cannot fire twice in one night.
+        due = next_occurrence(now + timedelta(seconds=1), at, ZoneInfo(self.config.nightly_reset_timezone))
+        return (due - now).total_seconds()
+
+    def _scheduled_reset(self) -> None:
+        log.info("scheduled nightly reset at %s", self.clock.now().isoformat())
+        self.session.nightly_reset(self.config.nightly_maintenance_seconds)
+
+    async def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` of clock time (a :class:`SimulatedClock` must be advanced); ``reset`` ends waits."""
+        if seconds <= 0:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waits.add(done)
+        handle = self.scheduler.call_later(seconds, lambda: _settle(done))
+        try:
+            await done
+        finally:
+            handle.cancel()
+            self._waits.discard(done)
 
     def pump(self) -> None:
         """Apply the idle rule and run every job that is due on the clock."""
@@ -115,9 +151,13 @@ class GatewayCore:
         self.scheduler.clear()
         self.faults.clear()
         self.pacer.reset()
+        self.placement_posts = {}
         self.hub.binary = self.config.ws_binary_frames
         self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
-        self.history_in_flight = 0
+        # Requests waiting on the clock finish now (their jobs are gone); history_in_flight is not
+        # zeroed because each of them still decrements it on the way out.
+        for done in list(self._waits):
+            _settle(done)
         self._build_books()
         self.start_jobs()
 
@@ -200,6 +240,19 @@ class GatewayCore:
         inst = self.universe.get(execution.conid)
         if inst is not None and self.session.authenticated:
             self.hub.trade_update([trade(execution, inst, self.config.username)])
+        self.account_changed()
+
+    def account_changed(self) -> None:
+        """Push fresh ``ssd``/``sld`` results to their subscribers (the books changed: a fill)."""
+        subscribers = [c for c in self.hub.authenticated_clients() if c.summary or c.ledger]
+        if not subscribers or not self.session.authenticated:
+            return
+        totals, ts = self.totals(), self.now_ms() // 1000
+        for client in subscribers:
+            for account in sorted(client.summary):
+                self.hub.send(client, summary_stream(account, totals, ts))
+            for account in sorted(client.ledger):
+                self.hub.send(client, ledger_stream(account, totals, ts))
 
     def _heartbeat(self) -> None:
         self.hub.broadcast({"topic": "system", "hb": self.now_ms()})
@@ -224,3 +277,8 @@ class GatewayCore:
         if new is SessionState.LOGGED_OUT or self.config.close_ws_on_auth_loss:
             for client in list(self.hub.clients):
                 self.hub.send_raw(client, FrameKind.CLOSE)
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)

@@ -1,15 +1,19 @@
 """Request pipeline for ``/v1/api`` and ``/v1/portal``: clock jobs, pacing, session gate, faults.
 
-Order per request: run due clock jobs, check pacing (429), check the session (401 / 400 "no bridge" /
-503 maintenance / priming), record activity, call the handler, then apply armed faults (delay the
-answer, or drop the connection after the work is committed). :func:`isolate_errors` is the single
-place where an unexpected exception becomes a 500 JSON body instead of killing the connection.
+Order per request: run due clock jobs, count placement POSTs per ``cOID`` (a read-only test aid: a
+test can prove no order was posted twice, 429s included), check pacing (429), check the session
+(401 / 400 "no bridge" / 503 maintenance / priming), record activity, call the handler, then apply
+armed faults (delay the answer, or drop the connection after the work is committed).
+:func:`isolate_errors` is the single place where an unexpected exception becomes a 500 JSON body
+instead of killing the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 
 from aiohttp import web
 
@@ -24,6 +28,7 @@ from brokers.ibkr.simulator.http_json import reply
 
 log = logging.getLogger(__name__)
 
+PLACEMENT_PATH = re.compile(r"^/iserver/account/[^/]+/orders$")
 AUTH_ROUTES = frozenset({"/iserver/auth/status", "/iserver/auth/ssodh/init", "/iserver/reauthenticate"})
 PRIMED_PREFIXES = ("/iserver/marketdata/snapshot", "/iserver/account/", "/iserver/reply/")
 
@@ -60,6 +65,19 @@ def session_gate(core: GatewayCore, path: str) -> web.Response | None:
     return error(*refusal) if refusal is not None else None
 
 
+def count_placement(core: GatewayCore, raw: bytes) -> None:
+    """Count one placement POST per ``cOID`` in its body (``core.placement_posts``; 429s included)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return  # the handler answers 400 (or pacing 429); there is no cOID to count
+    tickets = body.get("orders") if isinstance(body, dict) else body
+    for ticket in tickets if isinstance(tickets, list) else []:
+        coid = ticket.get("cOID") if isinstance(ticket, dict) else None
+        if coid is not None:
+            core.placement_posts[str(coid)] = core.placement_posts.get(str(coid), 0) + 1
+
+
 @web.middleware
 async def isolate_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn expected request errors into 4xx bodies and unexpected ones into a logged 500."""
@@ -89,6 +107,8 @@ async def gateway_rules(request: web.Request, handler: Handler) -> web.StreamRes
     core.pump()
     if path == "/ws":
         return await handler(request)
+    if request.method == "POST" and PLACEMENT_PATH.match(path):
+        count_placement(core, await request.read())
     if not core.pacer.admit(request.method, path):
         return error(429, "Too many requests")
     refusal = session_gate(core, path)

@@ -139,6 +139,27 @@ def test_smd_conid_from_field_or_topic(message: dict[str, Any], conid: str | Non
     assert parsing.smd_conid(message) == conid
 
 
+WRONG_TYPES = [[189.5], {"v": 189.5}, [], {}, True, False, float("nan"), float("inf"), 10**400]
+
+
+@pytest.mark.parametrize("raw", WRONG_TYPES, ids=lambda v: repr(v)[:16])
+def test_wrong_typed_market_data_values_read_as_absent(raw: Any) -> None:
+    """A list, object, boolean, NaN or out-of-range number is unreadable, never an exception."""
+    assert parsing.parse_price(raw) is None
+    assert parsing.parse_size(raw) is None
+    assert parsing.price_flag(raw) == ""
+
+
+def test_a_wrong_typed_field_is_skipped_and_the_others_kept() -> None:
+    message = {"topic": "smd+265598", "conid": 265598, "31": [189.5], "84": "189.4", "85": {"n": 1}, "88": "1,300"}
+    assert parsing.quote_changes(message) == {"bid": 189.4, "bid_size": 1300.0}
+
+
+@pytest.mark.parametrize("conid", [[265598], {"id": 1}, True, ""], ids=repr)
+def test_a_wrong_typed_conid_falls_back_to_the_topic(conid: Any) -> None:
+    assert parsing.smd_conid({"topic": "smd+265598", "conid": conid}) == "265598"
+
+
 @pytest.mark.parametrize(
     ("name", "warm"),
     [("http_get_iserver_marketdata_snapshot_preflight", False), ("http_get_iserver_marketdata_snapshot", True)],

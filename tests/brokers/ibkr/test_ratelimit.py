@@ -45,6 +45,16 @@ def test_endpoint_spacing_of_five_seconds_for_live_orders(clock: FakeClock) -> N
     assert waits == pytest.approx([5.5])  # 5 s plus the jitter margin
 
 
+def test_a_spaced_lookup_does_not_hold_an_order_back(clock: FakeClock) -> None:
+    """Threads: a lookup sleeping out its 5 s interval must not take the global slot ahead of an order."""
+    waits: list[float] = []
+    pacing = RateLimiter(clock, global_rate=8, max_wait=6.0, sleep=waits.append)  # the clock stands still
+    pacing.acquire("GET", "/iserver/account/orders")
+    pacing.acquire("GET", "/iserver/account/orders")  # this caller sleeps 5.5 s (on its own thread)
+    pacing.acquire("POST", "/iserver/account/DU1/orders")  # meanwhile an order goes out
+    assert waits == pytest.approx([5.5, 0.125])
+
+
 def test_a_wait_beyond_the_limit_is_refused_without_sending(clock: FakeClock) -> None:
     pacing = limiter(clock, [], max_wait=1.0)
     pacing.acquire("GET", "/iserver/account/trades")

@@ -1,0 +1,273 @@
+"""No frame, however malformed, ends the stream: a seeded fuzz run plus the isolation points.
+
+The fuzz frames start from the recorded ``smd``/``sor``/``str`` fixtures and are then varied or
+broken on purpose: wrong value types, NaN, truncated JSON, invalid UTF-8, JSON that is not an
+object, unknown topics and rows the parsers refuse. Each generated frame carries its expected fate
+(delivered as a given message, or counted as malformed), so the assertions are exact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from brokers.ibkr import IbkrBroker
+from brokers.ibkr import parsing
+from brokers.ibkr.quotes import QuoteBook
+from brokers.ibkr.stream import IbkrStream
+from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.wire import Trade
+from framework.events import QuoteUpdated
+from framework.models import Instrument
+from framework.testing import FakeClock
+from tests.brokers.ibkr.fakes import FakeAdapter
+from tests.brokers.ibkr.fakes import FakeWsFactory
+from tests.brokers.ibkr.fakes import advancing_sleep
+from tests.brokers.ibkr.fakes import fake_session
+from tests.brokers.ibkr.fakes import fixture
+from tests.brokers.ibkr.fakes import gateway_routes
+from tests.brokers.ibkr.fakes import make_config
+
+SEED = 20240408
+FRAMES = 3000
+CONID = "265598"
+AAPL = Instrument(symbol="AAPL", broker_id=CONID, exchange="NASDAQ")
+TS = datetime(2024, 4, 8, 17, 21, 51, tzinfo=UTC)
+STREAM_LOG = "brokers.ibkr.stream"
+JUNK: list[Any] = [[189.5], {"v": 1}, [], {}, True, False, None, float("nan"), "n/a", "", "1" + "0" * 400]
+QUOTE_CODES = ("31", "84", "85", "86", "88", "7059")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A generated frame and its fate: the message it must be delivered as, or None if malformed."""
+
+    data: str | bytes
+    message: dict[str, Any] | None
+    last: float | None = None  # the last price a valid smd frame must produce as a quote
+
+
+def _text(rng: random.Random, message: dict[str, Any]) -> str | bytes:
+    text = json.dumps(message)
+    return text.encode() if rng.random() < 0.5 else text  # the gateway sends binary frames too
+
+
+def _valid_smd(rng: random.Random, _: int) -> Frame:
+    message = fixture("ws_smd")
+    last = f"{rng.uniform(100, 200):.2f}"
+    message["31"] = rng.choice(["", "C", "H"]) + last
+    message["84"] = round(rng.uniform(100, 200), 2)  # numbers as well as strings
+    return Frame(_text(rng, message), message, float(last))
+
+
+def _junk_smd(rng: random.Random, _: int) -> Frame:
+    message: dict[str, Any] = {"topic": f"smd+{CONID}", "conid": rng.choice([int(CONID), [1], True])}
+    for code in rng.sample(QUOTE_CODES, rng.randint(1, len(QUOTE_CODES))):
+        message[code] = rng.choice(JUNK)
+    text = json.dumps(message)  # NaN goes out as the bare NaN literal, which json.loads accepts
+    return Frame(text, json.loads(text))
+
+
+def _valid_sor(rng: random.Random, index: int) -> Frame:
+    message = fixture("ws_sor_status")
+    for row in message["args"]:
+        row["orderId"] = 352055828 + index
+    return Frame(_text(rng, message), message)
+
+
+def _valid_str(rng: random.Random, index: int) -> Frame:
+    message = fixture("ws_str")
+    message["args"][0] |= {"execution_id": f"0000e0d5.{index:08x}.01.01", "price": f"{rng.uniform(100, 200):.2f}"}
+    return Frame(_text(rng, message), message)
+
+
+def _utf8_in_json(rng: random.Random, _: int) -> Frame:
+    raw = b'{"topic":"smd+265598","conid":265598,"55":"AB\x99\xff"}'
+    return Frame(raw, {"topic": "smd+265598", "conid": 265598, "55": "AB\ufffd\ufffd"})
+
+
+def _unknown_topic(rng: random.Random, index: int) -> Frame:
+    message = {"topic": rng.choice(["zzz", "blt", "smh+265598", "tpl"]), "args": {"n": index}}
+    return Frame(_text(rng, message), message)
+
+
+def _truncated(rng: random.Random, index: int) -> Frame:
+    text = json.dumps(rng.choice([_valid_smd, _valid_sor, _valid_str])(rng, index).message)
+    return Frame(text[: rng.randrange(1, len(text))], None)  # no strict prefix of an object is JSON
+
+
+def _garbage(rng: random.Random, _: int) -> Frame:
+    return Frame(b"\xff\xfe" + rng.randbytes(rng.randint(0, 20)), None)
+
+
+def _not_an_object(rng: random.Random, _: int) -> Frame:
+    return Frame(rng.choice(["[1, 2]", "42", '"text"', "null", "true", "[]"]), None)
+
+
+def _refused_sor(rng: random.Random, index: int) -> Frame:
+    # a status that is a list: the wire model refuses the row
+    return Frame(json.dumps({"topic": "sor", "args": [{"orderId": index, "status": ["Submitted"]}]}), None)
+
+
+def _refused_str(rng: random.Random, index: int) -> Frame:
+    message = fixture("ws_str")
+    del message["args"][0]["execution_id"]  # required
+    return Frame(json.dumps(message), None)
+
+
+def _poison_str(rng: random.Random, index: int) -> Frame:
+    # a valid row whose epoch time is out of range: parsing raises OverflowError
+    message = fixture("ws_str")
+    message["args"][0] |= {"execution_id": f"poison.{index}", "trade_time_r": 10**30}
+    return Frame(json.dumps(message), None)
+
+
+KINDS: list[tuple[Callable[[random.Random, int], Frame], int]] = [
+    (_valid_smd, 30), (_junk_smd, 10), (_valid_sor, 10), (_valid_str, 10), (_utf8_in_json, 4),
+    (_unknown_topic, 5), (_truncated, 10), (_garbage, 5), (_not_an_object, 5), (_refused_sor, 4),
+    (_refused_str, 4), (_poison_str, 3),
+]
+
+
+def fuzz_frames(seed: int, count: int) -> list[Frame]:
+    rng = random.Random(seed)
+    makers = [maker for maker, weight in KINDS for _ in range(weight)]
+    return [rng.choice(makers)(rng, i) for i in range(count)]
+
+
+def canonical(messages: list[dict[str, Any]]) -> list[str]:
+    return [json.dumps(m, sort_keys=True) for m in messages]  # NaN != NaN, but "NaN" == "NaN"
+
+
+class Pipeline:
+    """The broker's per-topic parsing without the broker: the quote book, and the wire models for rows."""
+
+    def __init__(self) -> None:
+        self.quotes = QuoteBook()
+        self.quotes.watch_quotes(CONID, "AAPL")
+        self.delivered: list[dict[str, Any]] = []
+        self.lasts: list[float | None] = []
+
+    def __call__(self, message: dict[str, Any]) -> None:
+        topic = message.get("topic")
+        if isinstance(topic, str) and topic.startswith("smd+"):
+            for event in self.quotes.on_market_data(message, TS):
+                assert isinstance(event, QuoteUpdated)
+                self.lasts.append(event.quote.last)
+        elif topic == "sor":
+            for row in message["args"]:
+                parsing.order_update_from_live(LiveOrder.model_validate(row))
+        elif topic == "str":
+            for row in message["args"]:
+                parsing.execution_from_trade(Trade.model_validate(row))
+        self.delivered.append(message)
+
+
+def test_fuzzed_frames_deliver_every_valid_frame_in_order_and_count_the_rest(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = fuzz_frames(SEED, FRAMES)
+    pipeline = Pipeline()
+    factory = FakeWsFactory()
+    stream = IbkrStream(make_config(), clock, factory, pipeline, lambda _s, _r: None, rng=random.Random(1))
+    stream.open("s")
+    factory.last.push(*[f.data for f in frames])
+    with caplog.at_level(logging.WARNING, logger=STREAM_LOG):
+        while stream.poll():
+            pass
+    valid = [f for f in frames if f.message is not None]
+    assert canonical(pipeline.delivered) == canonical([f.message for f in valid if f.message is not None])
+    assert pipeline.lasts == [f.last for f in valid if f.last is not None]
+    assert stream.frames == FRAMES
+    assert stream.malformed == sum(f.message is None for f in frames) == sum(stream.skipped.values())
+    assert {"not a JSON object", "ValidationError", "OverflowError"} <= {k.split(" at ")[0] for k in stream.skipped}
+    warnings = [r for r in caplog.records if r.name == STREAM_LOG and r.levelno >= logging.WARNING]
+    assert len(warnings) == len(stream.skipped)  # one line per kind, however many frames
+    assert not factory.last.closed
+
+
+@pytest.fixture
+def broker(clock: FakeClock) -> Iterator[tuple[IbkrBroker, FakeWsFactory, list[Any]]]:
+    adapter = FakeAdapter()
+    gateway_routes(adapter)
+    factory = FakeWsFactory()
+    events: list[Any] = []
+    with fake_session(adapter) as session:
+        broker = IbkrBroker(make_config(), clock=clock, session=session, ws_connect=factory,
+                            sleep=advancing_sleep(clock), start_threads=False, rng=random.Random(3))
+        broker.connect(events.append)
+        factory.last.push(fixture("ws_sts_authenticated"), fixture("ws_system_success"))
+        while broker.poll_stream():
+            pass
+        broker.subscribe_quotes(AAPL)
+        yield broker, factory, events
+        broker.disconnect()
+
+
+def test_fuzzed_frames_through_the_broker_never_raise_and_only_valid_quotes_come_out(
+    broker: tuple[IbkrBroker, FakeWsFactory, list[Any]],
+) -> None:
+    ibkr, factory, events = broker
+    frames = fuzz_frames(SEED + 1, FRAMES)
+    factory.last.push(*[f.data for f in frames])
+    while ibkr.poll_stream():  # each call is what the stream thread does; none may raise
+        pass
+    assert [e.quote.last for e in events if isinstance(e, QuoteUpdated)] == [f.last for f in frames if f.last]
+    # the broker counts refused order/execution rows itself, the stream the frames it skipped
+    assert ibkr.stream.malformed == sum(f.message is None for f in frames)
+
+
+def test_the_wrong_typed_frame_from_the_field_no_longer_stops_quotes(
+    broker: tuple[IbkrBroker, FakeWsFactory, list[Any]],
+) -> None:
+    ibkr, factory, events = broker
+    factory.last.push('{"topic":"smd+265598","conid":265598,"31":[189.5]}', fixture("ws_smd"))
+    while ibkr.poll_stream():
+        pass
+    assert [e.quote.last for e in events if isinstance(e, QuoteUpdated)] == [189.6]
+
+
+def test_a_frame_whose_handling_raises_is_counted_skipped_and_logged_once_per_kind(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    delivered: list[dict[str, Any]] = []
+
+    def handler(message: dict[str, Any]) -> None:
+        if message.get("topic") == "bad":
+            raise KeyError("a shape nobody foresaw")
+        delivered.append(message)
+
+    factory = FakeWsFactory()
+    stream = IbkrStream(make_config(), clock, factory, handler, lambda _s, _r: None, rng=random.Random(1))
+    stream.open("s")
+    bad, good = {"topic": "bad"}, fixture("ws_system_hb")
+    factory.last.push(bad, good, bad, "not json", bad, good, "[]")
+    with caplog.at_level(logging.WARNING, logger=STREAM_LOG):
+        while stream.poll():
+            pass
+    assert delivered == [good, good]
+    assert stream.malformed == 5
+    assert sorted(stream.skipped.values()) == [2, 3]
+    assert len([r for r in caplog.records if r.name == STREAM_LOG]) == 2
+
+
+def test_the_stream_thread_body_survives_an_unexpected_error(clock: FakeClock) -> None:
+    stop = threading.Event()
+    factory = FakeWsFactory()
+    stream = IbkrStream(make_config(), clock, factory, lambda _m: stop.set(), lambda _s, _r: None,
+                        rng=random.Random(1))
+    stream.open("s")
+    factory.last.push(RuntimeError("a bug below the frame handler"), fixture("ws_system_hb"))
+    stream.run(stop, tick_every=0)  # on this thread: returns once the heartbeat sets stop
+    assert stream.loop_errors == 1
+    assert stream.frames == 1

@@ -1,0 +1,127 @@
+"""Crash test: SIGKILL a trading process at seeded points of the order lifecycle, restart, compare.
+
+For every seed a real child process (engine + IBKR adapter + SQLite journal, see
+:mod:`tests.e2e.crash_child`) trades against one simulated gateway over HTTPS/WSS and kills itself
+with SIGKILL at the seed's crash point; a second process then starts on the same journal, recovers
+and stops. After that the journal must equal the gateway's ledger: the same orders in the same final
+state, every execution exactly once, the same position; no order placed twice; no intent left with
+an unknown outcome.
+
+Children are forked from a forkserver that has imported tradebus once, so a seed costs a fork, not
+an interpreter start. ``TRADEBUS_CRASH_SEEDS=1000`` runs more seeds by hand.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Iterator
+from decimal import Decimal
+from multiprocessing.context import ForkServerContext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from brokers.ibkr.simulator import SimulatedGateway
+from brokers.ibkr.simulator import SimulatorConfig
+from framework.journal import SqliteJournal
+from framework.models import OrderStatus
+from tests.e2e import crash_child
+from tests.e2e.crash_child import Target
+
+SEEDS = int(os.environ.get("TRADEBUS_CRASH_SEEDS", "200"))
+AAPL = 265598
+CHILD_TIMEOUT = 60.0  # seconds; a bound for a hung child, never reached by a healthy one
+
+# gateway status -> the journal status it must end in
+FINAL = {
+    "Filled": {OrderStatus.FILLED},
+    "Cancelled": {OrderStatus.CANCELLED},
+    "Submitted": {OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED},
+    "PreSubmitted": {OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED},
+}
+
+
+@pytest.fixture(scope="module")
+def forkserver() -> ForkServerContext:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["tests.e2e.crash_child"])
+    return context
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[SimulatedGateway]:
+    config = SimulatorConfig(pacing_enabled=False, submit_latency=0.005, cancel_latency=0.005)
+    with SimulatedGateway(port=0, seed=5, config=config) as gw:
+        yield gw
+
+
+def run_child(context: ForkServerContext, function: Callable[..., None], *args: Any) -> int | None:
+    process = context.Process(target=function, args=args, daemon=True)
+    process.start()
+    process.join(CHILD_TIMEOUT)
+    if process.is_alive():
+        process.kill()
+        process.join()
+        pytest.fail(f"{function.__name__} hung")
+    return process.exitcode
+
+
+def new_target(gw: SimulatedGateway, folder: Path) -> Target:
+    gw.reset()
+    return Target(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=str(gw.ca_file),
+                  journal=str(folder / "journal.sqlite"), placements=str(folder / "placements.log"),
+                  last=gw.quote("AAPL")["last"])
+
+
+@pytest.fixture(scope="module")
+def crash_points(forkserver: ForkServerContext, gateway: SimulatedGateway,
+                 tmp_path_factory: pytest.TempPathFactory) -> int:
+    """How many crash points a run that is not killed passes (the range seeds draw from)."""
+    target = new_target(gateway, tmp_path_factory.mktemp("clean"))
+    assert run_child(forkserver, crash_child.trade, target, 0) == 0
+    return int(Path(target.journal + ".points").read_text(encoding="utf-8"))
+
+
+def assert_journal_equals_ledger(gw: SimulatedGateway, target: Target, seed: int) -> None:
+    journal = SqliteJournal(Path(target.journal))
+    try:
+        orders = {o.client_order_id: o for o in journal.orders()}
+        fills = journal.fills()
+    finally:
+        journal.close()
+    venue = {o.ticket.client_order_id: o for o in gw.core.trading.orders.values()}
+    executions = gw.core.ledger.executions
+    where = f"seed {seed}"
+    placed = Counter(Path(target.placements).read_text(encoding="utf-8").split())
+    assert all(n == 1 for n in placed.values()), f"{where}: an order was sent twice: {placed}"
+    assert set(venue) <= set(orders), f"{where}: the gateway has orders the journal lacks"
+    for cid, order in orders.items():
+        assert order.status is not OrderStatus.SUBMITTED, f"{where}: {cid} still has an unknown outcome"
+        at_venue = venue.get(cid)
+        if at_venue is None:  # never reached the gateway: must be final without a fill
+            assert order.status in (OrderStatus.REJECTED, OrderStatus.DENIED), f"{where}: {cid} is {order.status}"
+            continue
+        assert order.status in FINAL[str(at_venue.status)], f"{where}: {cid} {order.status} vs {at_venue.status}"
+        assert order.filled_quantity == at_venue.filled, f"{where}: {cid} filled quantity differs"
+    journal_ids = [f.execution_id for f in fills]
+    assert sorted(journal_ids) == sorted(e.execution_id for e in executions), f"{where}: fills differ"
+    held = sum((f.quantity * f.side.sign for f in fills), Decimal(0))
+    position = gw.core.ledger.positions.get(AAPL)
+    assert held == (position.quantity if position is not None else 0), f"{where}: position differs"
+
+
+@pytest.mark.parametrize("seed", range(SEEDS))
+def test_a_killed_run_recovers_to_the_gateways_ledger(
+    seed: int, forkserver: ForkServerContext, gateway: SimulatedGateway, crash_points: int, tmp_path: Path,
+) -> None:
+    kill_at = random.Random(seed).randint(1, crash_points + 2)  # a few seeds finish before they die
+    target = new_target(gateway, tmp_path)
+    exitcode = run_child(forkserver, crash_child.trade, target, kill_at)
+    assert exitcode == (-9 if kill_at <= crash_points else 0), f"seed {seed}: trade exited {exitcode}"
+    assert run_child(forkserver, crash_child.recover, target) == 0, f"seed {seed}: recovery failed"
+    assert_journal_equals_ledger(gateway, target, seed)
