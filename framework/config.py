@@ -7,10 +7,32 @@ config file is an error naming the key rather than a silently ignored setting.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
+from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+
+
+def check_time_zone(value: str) -> str:
+    """Return ``value`` if it names an IANA time zone (``America/New_York``).
+
+    Raises:
+        ValueError: If no such zone is known.
+    """
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        msg = f"unknown time zone {value!r}"
+        raise ValueError(msg) from e
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
+"""A config field holding an IANA time zone name, refused at load time when unknown."""
 
 
 class FrozenConfig(BaseModel):

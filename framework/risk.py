@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field
 
 from framework.config import FrozenConfig
+from framework.config import TimeZoneName
 from framework.events import BarClosed
 from framework.events import QuoteUpdated
 from framework.models import OrderRequest
@@ -74,7 +75,7 @@ class RiskConfig(RiskLimits):
     """
 
     strategies: dict[str, RiskLimits] = Field(default_factory=dict)
-    day_timezone: str = "America/New_York"
+    day_timezone: TimeZoneName = "America/New_York"
 
 
 class RiskEngine:
