@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,10 @@ from brokers.ibkr.simulator import SimulatedGateway
 from brokers.ibkr.simulator import SimulatorConfig
 from framework import cli
 from framework.journal import SqliteJournal
+from framework.models import Instrument
+from framework.models import OrderRequest
 from framework.models import OrderStatus
+from framework.orders import new_order
 
 STRATEGY = f"{Path(__file__).with_name('round_trip_strategy.py')}:RoundTrip"
 
@@ -107,10 +112,15 @@ def test_demo_trades_a_round_trip_and_writes_its_outputs(tmp_path: Path) -> None
     # SMA(1) against SMA(2) crosses every few one-second bars of the seeded market; the run ends
     # as soon as the buy and the sell have filled (about 5 s), well before the 60 s cap.
     out = tmp_path / "demo"
+    out.mkdir()
+    leftover = SqliteJournal(out / "journal.sqlite")  # a previous demo's unfinished order, on a gone gateway
+    request = OrderRequest(client_order_id="old.1", instrument=Instrument(symbol="AAPL"), side="buy", quantity=1)
+    leftover.record_intent(new_order(request, datetime.now(UTC)), "old")
+    leftover.close()
     args = ["demo", "--fast", "1", "--slow", "2", "--until-fills", "2", "--duration", "60"]
     assert cli.main([*args, "--out", str(out), "--quiet"]) == 0
     statuses, fills = journaled(out)
-    assert statuses[:2] == [OrderStatus.FILLED, OrderStatus.FILLED]
+    assert statuses[:2] == [OrderStatus.FILLED, OrderStatus.FILLED]  # a fresh journal: no "old.1"
     assert fills >= 2
     with (out / "fills.csv").open(encoding="utf-8") as handle:
         exported = list(csv.DictReader(handle))

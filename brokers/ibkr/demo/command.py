@@ -64,6 +64,10 @@ class DemoCommand:
         """Start the gateway, trade for ``--duration`` seconds, and report."""
         out: Path = args.out
         out.mkdir(parents=True, exist_ok=True)
+        # every demo trades a new simulated account: a previous demo's journal describes a gateway
+        # that no longer exists, and recovering its orders against this one would be meaningless
+        for leftover in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+            (out / leftover).unlink(missing_ok=True)
         sim_config = SimulatorConfig(tick_interval=0.1)
         with SimulatedGateway(port=0, seed=args.seed, config=sim_config) as gateway:
             say(f"simulated IBKR gateway at {gateway.base_url} (CA {gateway.ca_file})")
