@@ -62,6 +62,12 @@ class QuoteTrader(Strategy):
         self.position_seen_at_fill = self.portfolio.quantity("AAPL")
 
 
+def resting_limit(aapl: Instrument) -> OrderRequest:
+    return OrderRequest(
+        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
+    )
+
+
 def quote(clock: FakeClock, bid: float, ask: float, symbol: str = "AAPL") -> Quote:
     return Quote(symbol, clock.now(), bid=bid, ask=ask)
 
@@ -178,9 +184,7 @@ def test_cancel_flow_and_errors(
     engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
 ) -> None:
     engine.start()
-    request = OrderRequest(
-        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
-    )
+    request = resting_limit(aapl)
     engine.submit_order(request)
     engine.run_pending()
     engine.cancel_order("L1")
@@ -200,9 +204,7 @@ def test_a_cancel_in_the_same_handler_as_the_submit_is_sent(
     engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
 ) -> None:
     engine.start()
-    request = OrderRequest(
-        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
-    )
+    request = resting_limit(aapl)
     engine.submit_order(request)
     engine.cancel_order("L1")  # OrderSubmitted is still queued: the cancel must not be lost
     engine.run_pending()
@@ -226,9 +228,7 @@ def test_an_unanswered_cancel_is_asked_again_after_the_retry_interval(
     engine: Engine, broker: ScriptedBroker, aapl: Instrument, clock: FakeClock
 ) -> None:
     engine.start()
-    request = OrderRequest(
-        client_order_id="L1", instrument=aapl, side="buy", quantity=5, order_type="limit", limit_price="90"
-    )
+    request = resting_limit(aapl)
     engine.submit_order(request)
     engine.run_pending()
     engine.cancel_order("L1")

@@ -143,3 +143,16 @@ def mkt(side: str = "BUY", quantity: int = 10, **extra: Any) -> dict[str, Any]:
 def lmt(price: float, side: str = "BUY", quantity: int = 10, **extra: Any) -> dict[str, Any]:
     return {"conid": AAPL, "orderType": "LMT", "side": side, "tif": "DAY", "quantity": quantity,
             "price": price, **extra}
+
+
+@pytest.fixture
+def ready(gw: SimulatedGateway, api: Api) -> Api:
+    """Primed session with quiet precautions and a known AAPL quote (bid 189.90 / ask 190.00 / last 189.95)."""
+    api.prime()
+    gw.configure(warn_no_market_data=False, warn_stop_orders=False, warn_marketable=False)
+    gw.set_quote("AAPL", bid="189.90", ask="190.00", last="189.95")
+    return api
+
+
+def status_of(api: Api, order_id: str) -> dict[str, Any]:
+    return api.get(f"/iserver/account/order/status/{order_id}").json()  # type: ignore[no-any-return]

@@ -12,22 +12,10 @@ from tests.brokers.ibkr.simulator.conftest import ACCOUNT
 from tests.brokers.ibkr.simulator.conftest import Api
 from tests.brokers.ibkr.simulator.conftest import lmt
 from tests.brokers.ibkr.simulator.conftest import mkt
+from tests.brokers.ibkr.simulator.conftest import status_of
 
 ORDER = f"/iserver/account/{ACCOUNT}/order"
 STOP = {"conid": AAPL, "orderType": "STP", "side": "SELL", "tif": "GTC", "quantity": 1, "price": 185.0}
-
-
-@pytest.fixture
-def ready(gw: SimulatedGateway, api: Api) -> Api:
-    """Primed session with quiet precautions and a known AAPL quote (bid 189.90 / ask 190.00 / last 189.95)."""
-    api.prime()
-    gw.configure(warn_no_market_data=False, warn_stop_orders=False, warn_marketable=False)
-    gw.set_quote("AAPL", bid="189.90", ask="190.00", last="189.95")
-    return api
-
-
-def status_of(api: Api, order_id: str) -> dict[str, Any]:
-    return api.get(f"/iserver/account/order/status/{order_id}").json()  # type: ignore[no-any-return]
 
 
 def question_ids(api: Api, ticket: dict[str, Any]) -> list[str]:

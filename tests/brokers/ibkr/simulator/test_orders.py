@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -13,21 +12,9 @@ from tests.brokers.ibkr.simulator.conftest import ACCOUNT
 from tests.brokers.ibkr.simulator.conftest import Api
 from tests.brokers.ibkr.simulator.conftest import lmt
 from tests.brokers.ibkr.simulator.conftest import mkt
+from tests.brokers.ibkr.simulator.conftest import status_of
 
 ORDERS = f"/iserver/account/{ACCOUNT}/orders"
-
-
-@pytest.fixture
-def ready(gw: SimulatedGateway, api: Api) -> Api:
-    """Primed session with quiet precautions and a known AAPL quote (bid 189.90 / ask 190.00 / last 189.95)."""
-    api.prime()
-    gw.configure(warn_no_market_data=False, warn_stop_orders=False, warn_marketable=False)
-    gw.set_quote("AAPL", bid="189.90", ask="190.00", last="189.95")
-    return api
-
-
-def status_of(api: Api, order_id: str) -> dict[str, Any]:
-    return api.get(f"/iserver/account/order/status/{order_id}").json()  # type: ignore[no-any-return]
 
 
 def test_o354_asked_without_market_data_with_real_text(gw: SimulatedGateway, api: Api) -> None:
