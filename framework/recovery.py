@@ -5,7 +5,8 @@ path is exercised on every start:
 
 1. The journal's unfinished orders go back into the order book with the state it recorded. An
    intent journaled but never acknowledged may or may not have reached the broker, so it comes back
-   as ``SUBMITTED``: its outcome is unknown, and it is never sent again.
+   as ``SUBMITTED``: its outcome is unknown, and it is never sent again. A bracket child whose
+   parent ended without filling is cancelled here (children go out only after their parent fills).
 2. A broker that implements :class:`~framework.broker.Recoverable` looks every one of them up at the
    venue and emits what the previous run missed (acceptance, fills, cancellation, or a rejection
    for an intent the venue never received). The engine applies those events, journaling each, before
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from framework.broker import Recoverable
 from framework.errors import FrameworkError
+from framework.events import OrderCancelled
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderStatus
@@ -51,14 +53,30 @@ def unfinished_orders(engine: Engine) -> tuple[list[Order], list[Fill]]:
         return [], []
     orders: list[Order] = []
     fills: list[Fill] = []
-    for order in journal.open_orders():
+    unfinished = journal.open_orders()
+    ended_parents = _parents_that_did_not_fill(journal.orders(), unfinished)
+    for order in unfinished:
         if order.status is OrderStatus.INITIALIZED:
             order = evolve(order, {"status": OrderStatus.SUBMITTED})  # noqa: PLW2901 - outcome unknown
         recorded = journal.fills(client_order_id=order.client_order_id)
         engine.orders.restore(order, [f.execution_id for f in recorded])
+        if order.request.parent_id in ended_parents:
+            # a bracket child is sent only once its parent has filled completely: this one never was
+            reason = f"parent order {order.request.parent_id} did not fill"
+            engine.enqueue(OrderCancelled(ts=engine.clock.now(), client_order_id=order.client_order_id, reason=reason))
+            continue
         orders.append(order)
         fills += recorded
     return orders, fills
+
+
+def _parents_that_did_not_fill(every: list[Order], unfinished: list[Order]) -> set[str]:
+    wanted = {o.request.parent_id for o in unfinished if o.request.parent_id is not None}
+    return {
+        o.client_order_id
+        for o in every
+        if o.client_order_id in wanted and o.status.is_terminal and o.status is not OrderStatus.FILLED
+    }
 
 
 def recover(engine: Engine) -> int:

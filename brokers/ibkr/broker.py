@@ -124,12 +124,13 @@ class IbkrBroker:
                                                                on_session_lost=self._on_session_lost)
         self.tracker = OrderTracker()
         self.quotes = QuoteBook()
-        self._reconciler = Reconciler(self.rest, self.tracker, clock, config.order_lookup_window)
         self._session = SessionManager(config, self.rest, clock, self._on_session, self._on_recovered, rng=rng)
         connect = ws_connect or (lambda url, **kw: connect_websocket(url, config=config, **kw))
         self.stream = IbkrStream(config, clock, connect, self._on_message, self._on_stream, rng=rng)
         self.orders = OrderEntry(config, self.rest, self.tracker, clock, emit=self._emit_all,
                                  account=self._account_id, conid=self._conid_for)
+        self._reconciler = Reconciler(self.rest, self.tracker, clock, config.order_lookup_window,
+                                      requeue=self.orders.submit)
         self._threads_enabled = start_threads
         self._sink: EventSink | None = None
         self._state = ConnectionState.DISCONNECTED
@@ -235,18 +236,32 @@ class IbkrBroker:
             executions.setdefault(fill.client_order_id, []).append(fill.execution_id)
         started = self.clock.monotonic()
         for order in orders:
-            self.tracker.adopt(order, executions.get(order.client_order_id, ()), started)
+            held = order.broker_order_id is None and (order.request.parent_id or order.request.oca_group) is not None
+            self.tracker.adopt(order, executions.get(order.client_order_id, ()), started, requeue_if_lost=held)
         since = min((o.updated for o in orders), default=None)
         try:
             self._emit_all(self._reconciler.reconcile(new_session=False, since=since))
         except IbkrError as e:
             msg = f"IBKR reconciliation failed: {e}"
             raise BrokerConnectionError(msg) from e
+        self._hold_again(orders)
         while self.tracker.unresolved() and not self._stop.is_set():
             self._emit_all(self._reconciler.resolve_unresolved())
             if self.tracker.unresolved():
                 self._interruptible_wait(RECOVERY_POLL_SECONDS)
         log.info("recovered %d unfinished orders from the journal", len(orders))
+
+    def _hold_again(self, orders: Sequence[Order]) -> None:
+        # A bracket child goes to IBKR only once its parent has completely filled: while the parent
+        # still works, the previous run held the child in memory, so hold it again (no lookup needed).
+        for order in orders:
+            parent_id = order.request.parent_id
+            parent = self.tracker.get(parent_id) if parent_id is not None else None
+            child = self.tracker.get(order.client_order_id)
+            if parent is None or parent.terminal or child is None or child.unresolved_since is None:
+                continue
+            self.tracker.forget(order.client_order_id)
+            self.orders.submit(order.request)
 
     def poll_stream(self) -> bool:
         """Read and handle one websocket frame (what the stream thread does); for tests."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,6 +26,7 @@ from brokers.ibkr.wire import LiveOrder
 from brokers.ibkr.wire import Trade
 from framework.clock import Clock
 from framework.events import Event
+from framework.models import OrderRequest
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +41,15 @@ class Reconciler:
         lookup_window: Seconds before an unresolved order is declared lost.
     """
 
-    def __init__(self, rest: IbkrRestClient, tracker: OrderTracker, clock: Clock, lookup_window: float) -> None:
+    def __init__(
+        self, rest: IbkrRestClient, tracker: OrderTracker, clock: Clock, lookup_window: float,
+        requeue: Callable[[OrderRequest], None] | None = None,
+    ) -> None:
         self._rest = rest
         self._tracker = tracker
         self._clock = clock
         self._window = lookup_window
+        self._requeue = requeue
 
     def fold(self, orders: Sequence[LiveOrder], trades: Sequence[Trade]) -> list[Event]:
         """Apply order rows, then executions; return the events that were missing."""
@@ -102,8 +108,16 @@ class Reconciler:
             return events
         now = self._clock.monotonic()
         for cid, since in self._tracker.unresolved():
-            if now - since >= self._window:
-                log.error("order %s not found at IBKR %.0fs after an ambiguous placement", cid, now - since)
-                reason = "lost: placement outcome unknown and not found at IBKR"
-                events += self._tracker.rejected(cid, reason, self._clock.now())
+            if now - since < self._window:
+                continue
+            tracked = self._tracker.get(cid)
+            if tracked is not None and tracked.requeue_if_lost and self._requeue is not None:
+                # a held bracket/OCA member of a previous run that never reached IBKR: place it now
+                log.warning("order %s of a previous run never reached IBKR: placing it with its group", cid)
+                self._tracker.forget(cid)
+                self._requeue(tracked.request)
+                continue
+            log.error("order %s not found at IBKR %.0fs after an ambiguous placement", cid, now - since)
+            reason = "lost: placement outcome unknown and not found at IBKR"
+            events += self._tracker.rejected(cid, reason, self._clock.now())
         return events

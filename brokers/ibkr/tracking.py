@@ -56,6 +56,8 @@ class Tracked:
         filled: Quantity filled according to the executions seen.
         broker_filled: Cumulative filled quantity according to IBKR's order reports.
         unresolved_since: Monotonic time an ambiguous placement started; None once resolved.
+        requeue_if_lost: A held group member of a previous run: if IBKR never saw it, it is placed
+            (as part of its group) instead of being declared lost.
     """
 
     request: OrderRequest
@@ -66,6 +68,7 @@ class Tracked:
     broker_filled: Decimal = Decimal(0)
     unresolved_since: float | None = None
     executions: set[str] = field(default_factory=set)
+    requeue_if_lost: bool = False
 
     @property
     def missing_fills(self) -> bool:
@@ -119,7 +122,7 @@ class OrderTracker:
         with self._lock:
             self._orders[request.client_order_id] = Tracked(request)
 
-    def adopt(self, order: Order, execution_ids: Iterable[str], since: float) -> None:
+    def adopt(self, order: Order, execution_ids: Iterable[str], since: float, *, requeue_if_lost: bool = False) -> None:
         """Track an order a previous run placed, with the state and fills its journal recorded.
 
         Args:
@@ -127,12 +130,13 @@ class OrderTracker:
             execution_ids: Executions already recorded for it (never emitted again).
             since: Monotonic time to start the lookup window from, for an order IBKR never
                 acknowledged (its placement outcome is unknown).
+            requeue_if_lost: See :attr:`Tracked.requeue_if_lost`.
         """
         with self._lock:
             cid = order.client_order_id
             seen = set(execution_ids)
             tracked = Tracked(order.request, broker_order_id=order.broker_order_id, filled=order.filled_quantity,
-                              executions=seen)
+                              executions=seen, requeue_if_lost=requeue_if_lost)
             tracked.accepted = order.status not in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
             if order.broker_order_id is None:
                 tracked.unresolved_since = since

@@ -1,7 +1,7 @@
 """The process the crash test kills: a real engine, IBKR adapter and SQLite journal.
 
 :func:`trade` walks one order lifecycle against a running simulated gateway (market buy, two resting
-limits, a cancel, a market sell), each step waiting for the gateway's answer before the next. Every
+limits, a cancel, a market sell, a bracket), each step waiting for the gateway's answer before the next. Every
 journal write and every HTTP request is a *crash point*: before and after each one the process
 counts, and at the ``kill_at``-th point it sends itself SIGKILL, so a seed names an exact place in
 the lifecycle (intent on disk but not sent, sent but unanswered, filled but not journaled, ...).
@@ -38,8 +38,9 @@ from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
+from framework.models import TimeInForce
 
-CONFIRMS = frozenset({"o163", "o354", "o403"})
+CONFIRMS = frozenset({"o163", "o354", "o403", "o10331"})
 DEADLINE = 20.0  # seconds for one step; a healthy run needs milliseconds
 SYMBOL = "AAPL"
 
@@ -159,25 +160,33 @@ def trade(target: Target, kill_at: int) -> None:
     instrument = engine.instrument(SYMBOL)
     last = Decimal(target.last)
 
-    def order(side: Side, quantity: int, price: Decimal | None = None) -> str:
+    def order(side: Side, quantity: int, price: Decimal | None = None, **ticket: Any) -> str:
         cid = engine.next_client_order_id()
-        kind = OrderType.MARKET if price is None else OrderType.LIMIT
-        engine.submit_order(OrderRequest(client_order_id=cid, strategy_id="crash", instrument=instrument,
-                                         side=side, quantity=Decimal(quantity), order_type=kind, limit_price=price))
+        kind = ticket.pop("order_type", OrderType.MARKET if price is None else OrderType.LIMIT)
+        engine.submit_order(OrderRequest(client_order_id=cid, strategy_id="crash", instrument=instrument, side=side,
+                                         quantity=Decimal(quantity), order_type=kind, limit_price=price, **ticket))
         return cid
+
+    def far(factor: str) -> Decimal:
+        return (last * Decimal(factor)).quantize(Decimal("0.01"))
 
     def settled(cid: str, *states: OrderStatus) -> Callable[[], bool]:
         return lambda: _status(engine, cid) in states
 
     bought = order(Side.BUY, 100)
     _pump(engine, settled(bought, OrderStatus.FILLED))
-    high = order(Side.SELL, 100, (last * Decimal("1.2")).quantize(Decimal("0.01")))
-    low = order(Side.BUY, 50, (last * Decimal("0.8")).quantize(Decimal("0.01")))
+    high = order(Side.SELL, 100, far("1.2"))
+    low = order(Side.BUY, 50, far("0.8"))
     _pump(engine, lambda: settled(high, OrderStatus.ACCEPTED)() and settled(low, OrderStatus.ACCEPTED)())
     engine.cancel_order(high)
     _pump(engine, settled(high, OrderStatus.CANCELLED))
     sold = order(Side.SELL, 40)
     _pump(engine, settled(sold, OrderStatus.FILLED))
+    entry = order(Side.BUY, 10)  # a bracket: its children go out only once the entry has filled
+    gtc = {"parent_id": entry, "oca_group": f"oca-{entry}", "time_in_force": TimeInForce.GTC}
+    profit = order(Side.SELL, 10, far("1.2"), **gtc)
+    stop = order(Side.SELL, 10, None, order_type=OrderType.STOP, stop_price=far("0.7"), **gtc)
+    _pump(engine, lambda: settled(profit, OrderStatus.ACCEPTED)() and settled(stop, OrderStatus.ACCEPTED)())
     engine.stop()
     Path(target.journal + ".points").write_text(str(points.count), encoding="utf-8")
 

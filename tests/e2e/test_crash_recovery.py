@@ -5,7 +5,7 @@ For every seed a real child process (engine + IBKR adapter + SQLite journal, see
 with SIGKILL at the seed's crash point; a second process then starts on the same journal, recovers
 and stops. After that the journal must equal the gateway's ledger: the same orders in the same final
 state, every execution exactly once, the same position; no order placed twice; no intent left with
-an unknown outcome.
+an unknown outcome; every bracket child of a filled entry placed (a position never loses its stop).
 
 Children are forked from a forkserver that has imported tradebus once, so a seed costs a fork, not
 an interpreter start. ``TRADEBUS_CRASH_SEEDS=1000`` runs more seeds by hand.
@@ -103,6 +103,9 @@ def assert_journal_equals_ledger(gw: SimulatedGateway, target: Target, seed: int
     assert set(venue) <= set(orders), f"{where}: the gateway has orders the journal lacks"
     for cid, order in orders.items():
         assert order.status is not OrderStatus.SUBMITTED, f"{where}: {cid} still has an unknown outcome"
+        parent = orders.get(order.request.parent_id or "")
+        if parent is not None and parent.status is OrderStatus.FILLED:  # a position: its protection must exist
+            assert cid in venue, f"{where}: bracket child {cid} of filled {parent.client_order_id} was never placed"
         at_venue = venue.get(cid)
         if at_venue is None:  # never reached the gateway: must be final without a fill
             assert order.status in (OrderStatus.REJECTED, OrderStatus.DENIED), f"{where}: {cid} is {order.status}"

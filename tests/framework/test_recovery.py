@@ -224,3 +224,24 @@ def test_a_halt_that_survived_the_restart_cancels_the_recovered_orders(tmp_path:
     engine.run_pending()
     assert sorted(broker.cancel_requests) == ["run1.1", "run1.2", "run1.3"]
     assert broker.submitted == []
+
+
+def test_children_of_a_parent_that_did_not_fill_are_cancelled_not_recovered(tmp_path: Path) -> None:
+    clock = FakeClock()
+    path = tmp_path / "j.sqlite"
+    venue = ScriptedBroker(clock, instruments=[AAPL], auto_accept=False, auto_fill=False)
+    old = Engine(venue, clock=clock, journal=SqliteJournal(path, synchronous="normal"))
+    old.start()
+    old.submit_order(ticket("p.1", order_type=OrderType.LIMIT, limit_price=Decimal(99)))
+    for cid, price in (("p.2", 110), ("p.3", 90)):
+        old.submit_order(ticket(cid, side="sell", order_type=OrderType.LIMIT, limit_price=Decimal(price),
+                                parent_id="p.1", oca_group="p"))
+    old.run_pending()
+    venue.accept("p.1")
+    venue.confirm_cancel("p.1")  # the entry ends unfilled; the process dies before the children are dropped
+    old.run_pending()
+    broker = RecoveringBroker(clock)
+    new = Engine(broker, clock=clock, journal=SqliteJournal(path, synchronous="normal"))
+    new.start()
+    assert broker.recovered is None  # nothing left for the broker to look up
+    assert [new.orders.get(c).status for c in ("p.2", "p.3")] == [OrderStatus.CANCELLED] * 2  # type: ignore[union-attr]
