@@ -278,6 +278,8 @@ class IbkrBroker:
         if self._reconcile_due is not None or self.orders.reconcile_requested or self.tracker.needs_fill_lookup():
             self._reconcile()
         self._emit_all(self._reconciler.resolve_unresolved())
+        for cid, broker_order_id in self.tracker.take_resurfaced().items():
+            self.orders.cancel_orphan(cid, broker_order_id)
         self.orders.release_groups()
 
     def _reconcile(self) -> None:

@@ -257,5 +257,13 @@ class OrderEntry:
                 return
             self._cancel_rejected(client_order_id, getattr(e, "error_text", "") or str(e))
 
+    def cancel_orphan(self, client_order_id: str, broker_order_id: str) -> None:
+        """Cancel at IBKR an order the framework has already closed (declared lost); no events."""
+        try:
+            self._rest.cancel_order(self._account(), broker_order_id)
+        except IbkrError as e:
+            log.error("cancel of orphaned order %s (IBKR %s) failed: %s; cancel it by hand",
+                      client_order_id, broker_order_id, e)
+
     def _cancel_rejected(self, cid: str, reason: str) -> None:
         self._emit([OrderCancelRejected(ts=self._clock.now(), client_order_id=cid, reason=reason)])

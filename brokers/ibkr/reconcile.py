@@ -119,5 +119,5 @@ class Reconciler:
                 continue
             log.error("order %s not found at IBKR %.0fs after an ambiguous placement", cid, now - since)
             reason = "lost: placement outcome unknown and not found at IBKR"
-            events += self._tracker.rejected(cid, reason, self._clock.now())
+            events += self._tracker.rejected(cid, reason, self._clock.now(), lost=True)
         return events

@@ -58,6 +58,8 @@ class Tracked:
         unresolved_since: Monotonic time an ambiguous placement started; None once resolved.
         requeue_if_lost: A held group member of a previous run: if IBKR never saw it, it is placed
             (as part of its group) instead of being declared lost.
+        lost: Rejected as lost (not found after an ambiguous placement); if IBKR reports it after
+            all, it is cancelled there (see :meth:`OrderTracker.take_resurfaced`).
     """
 
     request: OrderRequest
@@ -69,6 +71,7 @@ class Tracked:
     unresolved_since: float | None = None
     executions: set[str] = field(default_factory=set)
     requeue_if_lost: bool = False
+    lost: bool = False
 
     @property
     def missing_fills(self) -> bool:
@@ -86,6 +89,7 @@ class OrderTracker:
         self._parked_updates: dict[str, list[OrderUpdate]] = {}
         self._parked_executions: dict[str, list[Execution]] = {}
         self._executions: set[str] = set()
+        self._resurfaced: dict[str, str] = {}  # lost orders IBKR reported after all -> IBKR order id
         self.last_execution_ts: datetime | None = None
 
     # ----------------------------------------------------------------- lookups
@@ -173,15 +177,30 @@ class OrderTracker:
             events = self._map(tracked, client_order_id, broker_order_id, ts)
             return events + self._replay(client_order_id, broker_order_id, ts)
 
-    def rejected(self, client_order_id: str, reason: str, ts: datetime) -> list[Event]:
-        """IBKR refused the order (or it was declined, or lost): the terminal rejection."""
+    def rejected(self, client_order_id: str, reason: str, ts: datetime, *, lost: bool = False) -> list[Event]:
+        """IBKR refused the order (or it was declined, or ``lost``): the terminal rejection."""
         with self._lock:
             tracked = self._orders.get(client_order_id)
             if tracked is None or tracked.terminal:
                 return []
             tracked.terminal = True
+            tracked.lost = lost
             tracked.unresolved_since = None
             return [OrderRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
+
+    def take_resurfaced(self) -> dict[str, str]:
+        """Orders declared lost that IBKR reported after all (client id -> IBKR id), once each."""
+        with self._lock:
+            found, self._resurfaced = self._resurfaced, {}
+            return found
+
+    def _resurface(self, tracked: Tracked, cid: str, what: str) -> None:
+        # The framework already closed this order as rejected; IBKR has it. Leaving it to work
+        # would trade outside the framework's books, so the broker cancels it (the rule in
+        # reliability design §2.2: alert, and cancel if unfilled).
+        if tracked.broker_order_id is not None and cid not in self._resurfaced:
+            log.error("order %s was declared lost but IBKR reports %s: cancelling it at IBKR", cid, what)
+            self._resurfaced[cid] = tracked.broker_order_id
 
     def _map(self, tracked: Tracked, cid: str, broker_order_id: str, ts: datetime) -> list[Event]:
         tracked.unresolved_since = None
@@ -226,6 +245,8 @@ class OrderTracker:
             if update.filled_quantity is not None:
                 tracked.broker_filled = max(tracked.broker_filled, update.filled_quantity)
             if tracked.terminal:
+                if tracked.lost and update.phase in (Phase.WORKING, Phase.PENDING):
+                    self._resurface(tracked, cid, "it working")
                 return events
             return events + self._status_events(tracked, cid, update, ts)
 
@@ -262,7 +283,14 @@ class OrderTracker:
 
     def _fill_event(self, tracked: Tracked, cid: str, execution: Execution) -> list[Event]:
         if tracked.terminal:
-            log.warning("execution %s for finished order %s ignored", execution.execution_id, cid)
+            if tracked.lost:
+                log.error("execution %s (%s %s @ %s) is for order %s, declared lost: IBKR's position differs "
+                          "from the framework's by that much", execution.execution_id, execution.side,
+                          execution.quantity, execution.price, cid)
+                tracked.broker_order_id = tracked.broker_order_id or execution.broker_order_id
+                self._resurface(tracked, cid, "a fill")
+            else:
+                log.warning("execution %s for finished order %s ignored", execution.execution_id, cid)
             return []
         tracked.executions.add(execution.execution_id)
         tracked.filled += execution.quantity

@@ -4,7 +4,8 @@ For every seed a real child process (engine + IBKR adapter + SQLite journal, see
 :mod:`tests.e2e.crash_child`) trades against one simulated gateway over HTTPS/WSS and kills itself
 with SIGKILL at the seed's crash point; a second process then starts on the same journal, recovers
 and stops. After that the journal must equal the gateway's ledger: the same orders in the same final
-state, every execution exactly once, the same position; no order placed twice; no intent left with
+state, every execution exactly once, the same position; no order sent twice (but a bracket child
+whose first post never became an order); no intent left with
 an unknown outcome; every bracket child of a filled entry placed (a position never loses its stop).
 
 Children are forked from a forkserver that has imported tradebus once, so a seed costs a fork, not
@@ -99,7 +100,11 @@ def assert_journal_equals_ledger(gw: SimulatedGateway, target: Target, seed: int
     executions = gw.core.ledger.executions
     where = f"seed {seed}"
     placed = Counter(Path(target.placements).read_text(encoding="utf-8").split())
-    assert all(n == 1 for n in placed.values()), f"{where}: an order was sent twice: {placed}"
+    # Only a held bracket child may be posted again: when its first post got no order at the gateway
+    # (killed mid reply dialogue, the question never answered), recovery places it rather than leave the
+    # position without its stop. Nothing else is ever sent twice.
+    again = {cid for cid, n in placed.items() if n > 1}
+    assert all(orders[cid].request.parent_id for cid in again), f"{where}: an order was sent twice: {placed}"
     assert set(venue) <= set(orders), f"{where}: the gateway has orders the journal lacks"
     for cid, order in orders.items():
         assert order.status is not OrderStatus.SUBMITTED, f"{where}: {cid} still has an unknown outcome"

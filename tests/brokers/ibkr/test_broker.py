@@ -222,6 +222,24 @@ def test_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) ->
     assert world.adapter.paths("POST").count(ORDERS) == 1
 
 
+def test_a_lost_order_that_turns_up_working_is_cancelled_at_ibkr(world: World) -> None:
+    world.connect()
+    world.adapter.on("POST", ORDERS, Reply(500, {"error": "internal"}))
+    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    for _ in range(8):
+        world.advance(5)
+    assert world.of(OrderRejected)[0].reason.startswith("lost")
+    world.adapter.ok("DELETE", f"{ORDERS[:-1]}/555", "http_delete_order")
+    row = {"acct": "DU1234567", "orderId": 555, "order_ref": "c1", "status": "Submitted", "conid": 265598}
+    world.push({"topic": "sor", "args": [row]}, {"topic": "sor", "args": [row]})  # reported twice
+    world.advance(1)
+    deletes = [r.path for r in world.adapter.sent if r.method == "DELETE"]
+    assert len(deletes) == 1
+    assert deletes[0].endswith("/order/555")  # cancelled once at IBKR; the framework's order stays closed
+    assert len(world.of(OrderRejected)) == 1
+    assert world.adapter.paths("POST").count(ORDERS) == 1
+
+
 def test_an_order_that_never_left_raises_for_the_engine(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(401, None))

@@ -106,3 +106,21 @@ def test_rejected_is_terminal_and_emitted_once(tracker: OrderTracker) -> None:
     assert types(tracker.rejected("c1", "no", TS)) == [OrderRejected]
     assert tracker.rejected("c1", "no", TS) == []
     assert tracker.open_orders() == []
+
+
+def test_a_fill_for_an_order_declared_lost_is_not_booked_but_flags_it_for_cancel(
+    tracker: OrderTracker, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker.mark_unresolved("c1", 0.0)
+    assert [type(e) for e in tracker.rejected("c1", "lost", TS, lost=True)] == [OrderRejected]
+    assert tracker.apply_execution(execution("e1", 40, oid="9")) == []  # the framework closed it: not booked
+    assert "declared lost" in caplog.text
+    assert tracker.take_resurfaced() == {"c1": "9"}  # the broker cancels the rest at IBKR
+    assert tracker.take_resurfaced() == {}  # once
+
+
+def test_an_ordinary_rejection_is_never_flagged_for_cancel(tracker: OrderTracker) -> None:
+    tracker.placed("c1", "9", TS)
+    tracker.apply_update(update(Phase.REJECTED, oid="9"), TS)
+    tracker.apply_update(update(Phase.WORKING, oid="9"), TS)
+    assert tracker.take_resurfaced() == {}
