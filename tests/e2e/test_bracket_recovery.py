@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,8 +21,8 @@ from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.models import TimeInForce
+from tests.e2e.waiting import pump
 
-DEADLINE = 20.0  # seconds; a bound for a stuck adapter, never reached by a healthy one
 CENT = Decimal("0.01")
 
 
@@ -41,14 +39,6 @@ def engine_on(gw: SimulatedGateway, journal: Path) -> Engine:
                         order_lookup_window=1.0)
     clock = SystemClock()
     return Engine(IbkrBroker(config, clock=clock), clock=clock, journal=SqliteJournal(journal))
-
-
-def pump(engine: Engine, until: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not until():
-        assert time.monotonic() < deadline, "condition not reached"
-        engine.run_pending()
-        time.sleep(0.005)
 
 
 def status(engine: Engine, cid: str) -> OrderStatus:

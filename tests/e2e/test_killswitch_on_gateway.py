@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -25,8 +23,7 @@ from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.testing import EventRecorder
-
-DEADLINE = 20.0  # seconds; a bound for a stuck adapter, never reached by a healthy one
+from tests.e2e.waiting import pump
 
 
 @pytest.fixture
@@ -34,14 +31,6 @@ def gateway() -> Iterator[SimulatedGateway]:
     config = SimulatorConfig(submit_latency=0.01, cancel_latency=0.01)
     with SimulatedGateway(port=0, seed=3, config=config) as gw:
         yield gw
-
-
-def pump(engine: Engine, until: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not until():
-        assert time.monotonic() < deadline, "condition not reached"
-        engine.run_pending()
-        time.sleep(0.005)
 
 
 def test_a_halt_with_the_websocket_down_cancels_every_order_over_rest(gateway: SimulatedGateway,

@@ -1,0 +1,19 @@
+"""Event-driven waits for tests whose adapter runs real threads against a real server."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from framework.engine import Engine
+
+DEADLINE = 20.0  # seconds; a bound for a stuck adapter, never reached by a healthy one
+
+
+def pump(engine: Engine, until: Callable[[], bool]) -> None:
+    """Drain the engine on this thread until ``until()`` holds; fail after :data:`DEADLINE`."""
+    deadline = time.monotonic() + DEADLINE
+    while not until():
+        assert time.monotonic() < deadline, "condition not reached"
+        engine.run_pending()
+        time.sleep(0.005)  # yield to the adapter's threads between drains
