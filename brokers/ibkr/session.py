@@ -131,12 +131,10 @@ class SessionReportingRestClient(IbkrRestClient):
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None, idempotent: bool) -> Any:
-        """Send one request (see :meth:`IbkrRestClient.request`), reporting a lost session first.
+        """Send one request as :meth:`IbkrRestClient.request` does (and raise what it raises).
 
-        Raises:
-            IbkrHttpError: Error status or in-band error body (subclasses say which kind).
-            IbkrTransportError: No usable answer (after the retries allowed for reads).
-            IbkrProtocolError: A 2xx answer that is not JSON.
+        A lost session (401, "no bridge", "no session") on any path but ``/tickle`` is reported
+        before the error propagates.
         """
         try:
             return super().request(method, path, params=params, body=body, idempotent=idempotent)

@@ -58,20 +58,31 @@ def bracket(instrument: Instrument, entry: Decimal, last: Decimal) -> list[Order
     ]
 
 
+def working_bracket(gw: SimulatedGateway, journal: Path) -> tuple[Engine, Decimal]:
+    """A first run with a bracket whose entry rests (its children held in the adapter); returns it and the entry."""
+    engine = engine_on(gw, journal)
+    engine.start()
+    last = Decimal(gw.quote("AAPL")["last"])
+    entry = (last * Decimal("0.9")).quantize(CENT)
+    for request in bracket(engine.instrument("AAPL"), entry, last):
+        engine.submit_order(request)
+    pump(engine, lambda: status(engine, "b.1") is OrderStatus.ACCEPTED)
+    return engine, entry
+
+
+def crash(engine: Engine) -> None:
+    """The process dies: nothing stopped, nothing cancelled, the journal as it was."""
+    engine.broker.disconnect()
+    assert engine.journal is not None
+    engine.journal.close()
+
+
 def test_children_held_at_the_crash_are_placed_when_the_parent_fills_after_the_restart(
     gateway: SimulatedGateway, tmp_path: Path,
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    first = engine_on(gateway, journal)
-    first.start()
-    last = Decimal(gateway.quote("AAPL")["last"])
-    entry = (last * Decimal("0.9")).quantize(CENT)
-    for request in bracket(first.instrument("AAPL"), entry, last):
-        first.submit_order(request)
-    pump(first, lambda: status(first, "b.1") is OrderStatus.ACCEPTED)
-    first.broker.disconnect()  # the process dies: nothing stopped, nothing cancelled
-    assert first.journal is not None
-    first.journal.close()
+    first, entry = working_bracket(gateway, journal)
+    crash(first)
     assert sorted(o.ticket.client_order_id for o in gateway.core.trading.orders.values()) == ["b.1"]
 
     second = engine_on(gateway, journal)
@@ -97,17 +108,10 @@ def test_children_of_a_parent_that_ended_unfilled_are_cancelled_on_restart(
     gateway: SimulatedGateway, tmp_path: Path,
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    first = engine_on(gateway, journal)
-    first.start()
-    last = Decimal(gateway.quote("AAPL")["last"])
-    for request in bracket(first.instrument("AAPL"), (last * Decimal("0.9")).quantize(CENT), last):
-        first.submit_order(request)
-    pump(first, lambda: status(first, "b.1") is OrderStatus.ACCEPTED)
+    first, _ = working_bracket(gateway, journal)
     first.cancel_order("b.1")
     pump(first, lambda: status(first, "b.1") is OrderStatus.CANCELLED)
-    first.broker.disconnect()  # dies before the adapter dropped the held children
-    assert first.journal is not None
-    first.journal.close()
+    crash(first)  # before the adapter dropped the held children
 
     second = engine_on(gateway, journal)
     second.start()
