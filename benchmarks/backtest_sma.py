@@ -26,13 +26,13 @@ import tracemalloc
 from collections import deque
 from decimal import Decimal
 
-from brokers.paper import run_backtest
 from framework.history import BarData
 from framework.history import BarSeries
 from framework.models import Instrument
-from framework.sample_data.generate import synthetic_series
 from strategies import SmaCross
 from strategies import SmaCrossConfig
+from tradebus import run_backtest
+from tradebus.sample_data.generate import synthetic_series
 
 FAST, SLOW, QUANTITY, CASH = 10, 30, Decimal(100), Decimal(1_000_000)
 

@@ -29,8 +29,6 @@ from brokers.ibkr import IbkrConfig
 from brokers.ibkr.parsing import merge_quote
 from brokers.ibkr.parsing import order_update_from_live
 from brokers.ibkr.parsing import quote_changes
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from brokers.ibkr.stream import WsConnection
 from brokers.ibkr.stream import connect_websocket
 from brokers.ibkr.stream import decode_frame
@@ -43,6 +41,8 @@ from framework.events import AnyEvent
 from framework.events import QuoteUpdated
 from framework.marketdata import Quote
 from framework.strategy import Strategy
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 
 SMD = {"topic": "smd+265598", "conid": 265598, "conidEx": "265598", "_updated": 1712596911593, "server_id": "q2",
        "6119": "q2", "6509": "RpB", "31": "189.60", "84": "189.56", "85": "500", "86": "189.61", "88": "1,200",

@@ -34,7 +34,6 @@ from framework.engine import Engine
 from framework.events import OrderEvent
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
-from framework.journal import SqliteJournal
 from framework.marketdata import Quote
 from framework.models import Instrument
 from framework.models import Order
@@ -42,6 +41,7 @@ from framework.models import OrderRequest
 from framework.models import Side
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tradebus.journal import SqliteJournal
 
 AAPL = Instrument(symbol="AAPL")
 TARGET_FILL_MS = 1.0

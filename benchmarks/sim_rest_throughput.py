@@ -15,7 +15,7 @@ import time
 
 import requests
 
-from brokers.ibkr.simulator import GatewayProcess
+from simulators.ibkr import GatewayProcess
 
 PATHS = ("/iserver/auth/status", "/tickle", "/iserver/marketdata/snapshot?conids=265598,8314&fields=31,84,86",
          "/iserver/account/orders", "/portfolio/DU1234567/summary")

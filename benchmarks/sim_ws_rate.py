@@ -16,8 +16,8 @@ import time
 import requests
 import websocket
 
-from brokers.ibkr.simulator import GatewayProcess
-from brokers.ibkr.simulator.instruments import BUILTIN_INSTRUMENTS
+from simulators.ibkr import GatewayProcess
+from simulators.ibkr.instruments import BUILTIN_INSTRUMENTS
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Backtest the SMA crossover on the shipped sample data, offline, in a few seconds.
 
-The sample (``framework/sample_data/bars_1m.csv``) holds one-minute bars of AAPL, MSFT and SPY over
+The sample (``tradebus/sample_data/bars_1m.csv``) holds one-minute bars of AAPL, MSFT and SPY over
 five sessions. The run goes through the same engine, strategy API and paper venue as live trading;
 it prints the orders, the statistics and where the exports and the HTML report were written::
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from brokers.paper import PaperConfig
 from brokers.paper import PerShareCommission
-from brokers.paper import run_backtest
-from framework.history import load_bars
-from framework.recording import write_outputs
-from framework.report import headline
-from framework.sample_data import sample_data_path
 from strategies import SmaCross
 from strategies import SmaCrossConfig
+from tradebus import run_backtest
+from tradebus.data import load_bars
+from tradebus.recording import write_outputs
+from tradebus.report import headline
+from tradebus.sample_data import sample_data_path
 
 
 def main() -> None:

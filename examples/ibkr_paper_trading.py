@@ -26,8 +26,6 @@ from decimal import Decimal
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.engine import Engine
@@ -37,6 +35,8 @@ from framework.events import BrokerDisconnected
 from framework.events import OrderFilled
 from framework.events import OrderRejected
 from framework.events import PositionChanged
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from strategies import SmaCross
 from strategies import SmaCrossConfig
 

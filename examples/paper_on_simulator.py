@@ -20,8 +20,6 @@ from pathlib import Path
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from brokers.paper import PaperBroker
 from brokers.paper import PaperConfig
 from framework.clock import SystemClock
@@ -32,6 +30,8 @@ from framework.events import OrderFilled
 from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.models import OrderStatus
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from strategies import SmaCross
 from strategies import SmaCrossConfig
 

@@ -21,8 +21,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.broker import Broker
 from framework.clock import Clock
 from framework.clock import SystemClock
@@ -32,9 +30,11 @@ from framework.events import OrderDenied
 from framework.events import OrderFilled
 from framework.events import OrderRejected
 from framework.events import OrderSubmitted
-from framework.plugins import broker_plugin
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from strategies import SmaCross
 from strategies import SmaCrossConfig
+from tradebus.plugins import broker_plugin
 
 BROKER = "backtest"  # the one line to change: "backtest", "paper" or "ibkr"
 

@@ -6,8 +6,13 @@ config file is an error naming the key rather than a silently ignored setting.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
+from typing import Any
+from typing import Protocol
+from typing import TypeVar
+from typing import runtime_checkable
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
@@ -15,6 +20,11 @@ from pydantic import AfterValidator
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import ValidationError
+
+from framework.errors import ConfigError
+
+C = TypeVar("C", bound=BaseModel)
 
 
 def check_time_zone(value: str) -> str:
@@ -61,3 +71,39 @@ class EngineConfig(FrozenConfig):
     stale_data_after: timedelta | None = None
     order_id_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
     require_connected: bool = True
+
+
+@runtime_checkable
+class SectionSource(Protocol):
+    """A settings section that knows where each of its values came from (a file, a variable)."""
+
+    def source_of(self, key: str) -> str | None:
+        """The file or environment variable that set ``key`` (dotted, within the section)."""
+        ...
+
+
+def validate_section(config_type: type[C], values: Mapping[str, Any], *, section: str) -> C:
+    """Validate one settings section (``[brokers.ibkr]``) into its config type.
+
+    Args:
+        config_type: The component's frozen config model.
+        values: The section; when it is a :class:`SectionSource` (the application's settings
+            sections are), errors name the file or environment variable a bad value came from.
+        section: Dotted name of the section, the prefix of every key in an error.
+
+    Returns:
+        The validated config.
+
+    Raises:
+        ConfigError: Naming ``<section>.<key>`` and, when ``values`` knows it, the file or
+            environment variable the bad value came from.
+    """
+    try:
+        return config_type.model_validate(dict(values))
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        source = None
+        if isinstance(values, SectionSource):
+            source = values.source_of(loc)  # an empty key names the section's file
+        raise ConfigError(first["msg"], key=f"{section}.{loc}" if loc else section, source=source) from e

@@ -1,30 +1,22 @@
-"""Historical bars: load, validate and store them compactly, and replay them lazily.
+"""Historical bars in memory: validated once, stored compactly, replayed lazily.
 
 Bars are kept per symbol as columns (:class:`BarSeries`: ``array('q')`` epoch seconds of each bar's
 start, ``array('d')`` open/high/low/close/volume), about 48 bytes a bar, instead of a list of
 :class:`~framework.marketdata.Bar` tuples (~170 bytes plus two datetimes each). A million bars fit in
 about 50 MB and are turned into ``Bar`` objects one at a time as they are replayed.
 
-Every row is checked once, when it enters a series: timestamps strictly increasing per symbol (so
-sorted, no duplicates), whole seconds, prices positive and finite, ``high >= max(open, close)``,
-``low <= min(open, close)``, volume non-negative. A bad row raises
-:class:`~framework.errors.DataError` naming the source, the line (CSV, counting the header as line
-1) or row (other sources, 1-based) and the reason. Because of that check, replay builds bars without
-validating them again (see :meth:`BarSeries.events`).
+Every row is checked once, when it enters a series (:class:`BarSeriesBuilder`): timestamps strictly
+increasing per symbol (so sorted, no duplicates), whole seconds, prices positive and finite,
+``high >= max(open, close)``, ``low <= min(open, close)``, volume non-negative. A bad row raises
+:class:`~framework.errors.DataError` naming the source, the line or row and the reason. Because of
+that check, replay builds bars without validating them again (see :meth:`BarSeries.events`).
 
-Sources:
-
-* CSV with the header ``timestamp,symbol,open,high,low,close,volume`` and ISO-8601 UTC timestamps of
-  the bar *start* (``2024-01-02T14:30:00Z``); several symbols may be interleaved.
-* Parquet with the same columns, when ``pyarrow`` is installed (``timestamp`` as text or as a
-  timezone-aware timestamp column).
-* Any :class:`~framework.broker.MarketData` through :func:`bars_from_source`, e.g. a broker's
-  history endpoint.
+Reading files (CSV, Parquet) and fetching history through a broker belong to the application
+(:mod:`tradebus.data`); this module knows no file format.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from array import array
 from collections.abc import Iterable
@@ -33,17 +25,10 @@ from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-from framework.broker import MarketData
 from framework.errors import DataError
 from framework.events import BarClosed
 from framework.marketdata import Bar
-from framework.models import Instrument
-
-CSV_COLUMNS = ("timestamp", "symbol", "open", "high", "low", "close", "volume")
-"""The required columns of a bar file, in this order for files we write."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MINUTE = timedelta(minutes=1)
@@ -208,113 +193,6 @@ class BarData(Mapping[str, BarSeries]):
         return sum(len(s) for s in self._series.values())
 
 
-def parse_timestamp(text: str) -> int:
-    """Parse an ISO-8601 timestamp with a UTC offset into whole epoch seconds.
-
-    Raises:
-        ValueError: If it is malformed, has no offset, or has a fraction of a second.
-    """
-    ts = datetime.fromisoformat(text)
-    if ts.tzinfo is None:
-        msg = f"timestamp {text!r} has no timezone (write it as UTC, e.g. 2024-01-02T14:30:00Z)"
-        raise ValueError(msg)
-    if ts.microsecond:
-        msg = f"timestamp {text!r} has a fraction of a second"
-        raise ValueError(msg)
-    return int(ts.timestamp())
-
-
-def _rows_to_data(rows: Iterable[tuple[int, Any]], source: str, duration: timedelta) -> BarData:
-    # rows: (line, sequence of the seven columns in CSV_COLUMNS order)
-    builders: dict[str, BarSeriesBuilder] = {}
-    for line, row in rows:
-        try:
-            start = row[0] if isinstance(row[0], int) else parse_timestamp(row[0])
-            symbol = str(row[1]).strip()
-            o, h, low, c, v = (float(x) for x in row[2:7])
-        except (ValueError, TypeError) as e:
-            raise DataError(f"cannot parse row: {e}", source=source, line=line) from e
-        if not symbol:
-            raise DataError("symbol is empty", source=source, line=line)
-        builder = builders.get(symbol)
-        if builder is None:
-            builder = builders[symbol] = BarSeriesBuilder(symbol, duration, source)
-        builder.append((start, o, h, low, c, v), line)
-    return BarData(b.build() for b in builders.values())
-
-
-def load_csv(path: str | Path, duration: timedelta = _ONE_MINUTE) -> BarData:
-    """Load and validate bars from a CSV file (format in the module docstring).
-
-    Raises:
-        DataError: If the header or any row is invalid; names the file and line.
-    """
-    source = str(path)
-    with Path(path).open(newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = [h.strip().lower() for h in next(reader, [])]
-        missing = [c for c in CSV_COLUMNS if c not in header]
-        if missing:
-            raise DataError(
-                f"missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}", source=source, line=1
-            )
-        index = [header.index(c) for c in CSV_COLUMNS]
-
-        def rows() -> Iterator[tuple[int, list[str]]]:
-            for row in reader:
-                if len(row) != len(header):
-                    raise DataError(
-                        f"expected {len(header)} fields, found {len(row)}", source=source, line=reader.line_num
-                    )
-                yield reader.line_num, [row[i] for i in index]
-
-        return _rows_to_data(rows(), source, duration)
-
-
-def load_parquet(path: str | Path, duration: timedelta = _ONE_MINUTE) -> BarData:
-    """Load and validate bars from a Parquet file with the CSV's columns (needs ``pyarrow``).
-
-    Raises:
-        ImportError: If pyarrow is not installed.
-        DataError: If a column is missing or a row is invalid; names the file and 1-based row.
-    """
-    try:
-        import pyarrow.parquet as pq  # noqa: PLC0415 - optional dependency
-    except ImportError as e:
-        msg = "reading Parquet needs pyarrow: pip install pyarrow"
-        raise ImportError(msg) from e
-    source = str(path)
-    table = pq.read_table(source)
-    missing = [c for c in CSV_COLUMNS if c not in table.column_names]
-    if missing:
-        raise DataError(f"missing column(s) {', '.join(missing)}", source=source)
-    columns = [table.column(c).to_pylist() for c in CSV_COLUMNS]
-    columns[0] = [_parquet_time(t) for t in columns[0]]
-    return _rows_to_data(enumerate(zip(*columns, strict=True), start=1), source, duration)
-
-
-def _parquet_time(value: object) -> int | str:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.isoformat()  # rejected by parse_timestamp as naive, with the value shown
-        return parse_timestamp(value.isoformat())
-    return str(value)
-
-
-def load_bars(path: str | Path, duration: timedelta = _ONE_MINUTE) -> BarData:
-    """Load a ``.csv`` or ``.parquet`` bar file (chosen by suffix).
-
-    Raises:
-        DataError: If the suffix is unknown or the data is invalid.
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix == ".csv":
-        return load_csv(path, duration)
-    if suffix in (".parquet", ".pq"):
-        return load_parquet(path, duration)
-    raise DataError(f"unknown bar file type {suffix!r} (expected .csv or .parquet)", source=str(path))
-
-
 def series_from_bars(bars: Iterable[Bar], symbol: str, duration: timedelta, source: str) -> BarSeries:
     """Validate bars (e.g. from a broker) into a series; they must all be ``symbol`` and ``duration``.
 
@@ -332,30 +210,3 @@ def series_from_bars(bars: Iterable[Bar], symbol: str, duration: timedelta, sour
         start = int(bar.start.timestamp())
         builder.append((start, bar.open, bar.high, bar.low, bar.close, bar.volume), row)
     return builder.build()
-
-
-def bars_from_source(
-    source: MarketData, instrument: Instrument, duration: timedelta, start: datetime, end: datetime
-) -> BarSeries:
-    """Fetch history through any market-data source (a broker adapter's history endpoint) and validate it.
-
-    Raises:
-        DataError: If the source returns invalid or unordered bars.
-    """
-    bars = source.historical_bars(instrument, duration, start, end)
-    name = f"{getattr(source, 'name', type(source).__name__)} history {instrument.symbol}"
-    return series_from_bars(bars, instrument.symbol, duration, name)
-
-
-def write_csv(data: BarData, path: str | Path) -> None:
-    """Write bars in the loader's CSV format, ordered by time then symbol (round-trips with :func:`load_csv`)."""
-    rows = sorted((s.starts[i], symbol, i) for symbol, s in data.items() for i in range(len(s)))
-    with Path(path).open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for start, symbol, i in rows:
-            s = data[symbol]
-            ts = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            volume = s.volumes[i]
-            prices = (repr(col[i]) for col in (s.opens, s.highs, s.lows, s.closes))
-            writer.writerow([ts, symbol, *prices, str(int(volume)) if volume.is_integer() else repr(volume)])

@@ -9,7 +9,7 @@ from brokers.ibkr.broker import IbkrBroker
 from brokers.ibkr.config import IbkrConfig
 from framework.broker import MarketData
 from framework.clock import Clock
-from framework.settings import validate_section
+from framework.config import validate_section
 
 
 class IbkrPlugin:

@@ -1,8 +1,7 @@
-"""Simulated execution: the paper venue, its fill and cost models, and the backtest runner."""
+"""Simulated execution: the paper venue, its fill and cost models, the historical feed and the replaying broker."""
 
-from brokers.paper.backtest import BacktestResult
-from brokers.paper.backtest import BacktestRunner
-from brokers.paper.backtest import run_backtest
+from brokers.paper.backtest_broker import BacktestBroker
+from brokers.paper.backtest_broker import BacktestBrokerConfig
 from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
 from brokers.paper.costs import BasisPointSlippage
@@ -15,8 +14,8 @@ from brokers.paper.feed import HistoricalFeed
 from brokers.paper.fill_model import FillModel
 
 __all__ = [
-    "BacktestResult",
-    "BacktestRunner",
+    "BacktestBroker",
+    "BacktestBrokerConfig",
     "BasisPointSlippage",
     "FillModel",
     "HistoricalFeed",
@@ -27,5 +26,4 @@ __all__ = [
     "PerShareCommission",
     "PercentCommission",
     "TickSlippage",
-    "run_backtest",
 ]

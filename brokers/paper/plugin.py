@@ -9,8 +9,8 @@ from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
 from framework.broker import MarketData
 from framework.clock import Clock
+from framework.config import validate_section
 from framework.errors import ConfigError
-from framework.settings import validate_section
 
 
 class PaperPlugin:

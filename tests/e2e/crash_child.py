@@ -32,13 +32,13 @@ from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.events import OrderEvent
-from framework.journal import SqliteJournal
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.models import TimeInForce
+from tradebus.journal import SqliteJournal
 
 CONFIRMS = frozenset({"o163", "o354", "o403", "o10331"})
 DEADLINE = 20.0  # seconds for one step; a healthy run needs milliseconds

@@ -10,18 +10,18 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.clock import SystemClock
 from framework.engine import Engine
-from framework.journal import SqliteJournal
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.models import TimeInForce
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from tests.e2e.waiting import pump
+from tradebus.journal import SqliteJournal
 
 CENT = Decimal("0.01")
 

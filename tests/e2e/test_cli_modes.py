@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
-from framework import cli
-from framework.journal import SqliteJournal
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.orders import new_order
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
+from tradebus import cli
+from tradebus.journal import SqliteJournal
 
 STRATEGY = f"{Path(__file__).with_name('round_trip_strategy.py')}:RoundTrip"
 

@@ -28,12 +28,12 @@ from typing import Any
 
 import pytest
 
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
-from framework.journal import SqliteJournal
 from framework.models import OrderStatus
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from tests.e2e import crash_child
 from tests.e2e.crash_child import Target
+from tradebus.journal import SqliteJournal
 
 SEEDS = int(os.environ.get("TRADEBUS_CRASH_SEEDS", "200"))
 AAPL = 265598

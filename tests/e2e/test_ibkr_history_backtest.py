@@ -10,14 +10,14 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.paper import run_backtest
-from framework import cli
 from framework.clock import SystemClock
 from framework.history import BarData
-from framework.history import bars_from_source
+from simulators.ibkr import SimulatedGateway
 from strategies import SmaCross
 from strategies import SmaCrossConfig
+from tradebus import cli
+from tradebus import run_backtest
+from tradebus.data import bars_from_source
 
 
 def test_history_from_the_adapter_feeds_a_deterministic_backtest() -> None:

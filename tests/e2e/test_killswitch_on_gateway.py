@@ -10,8 +10,6 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.broker import ConnectionState
 from framework.clock import SystemClock
 from framework.config import EngineConfig
@@ -23,6 +21,8 @@ from framework.models import OrderStatus
 from framework.models import OrderType
 from framework.models import Side
 from framework.testing import EventRecorder
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 from tests.e2e.waiting import pump
 
 

@@ -12,16 +12,16 @@ import pytest
 
 from framework.errors import DataError
 from framework.history import BarData
-from framework.history import bars_from_source
-from framework.history import load_bars
-from framework.history import load_csv
-from framework.history import write_csv
 from framework.marketdata import Bar
 from framework.models import Instrument
-from framework.sample_data import sample_data_path
-from framework.sample_data.generate import sample_data
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tradebus.data import bars_from_source
+from tradebus.data import load_bars
+from tradebus.data import load_csv
+from tradebus.data import write_csv
+from tradebus.sample_data import sample_data_path
+from tradebus.sample_data.generate import sample_data
 
 HEADER = "timestamp,symbol,open,high,low,close,volume\n"
 GOOD = [

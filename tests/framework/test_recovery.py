@@ -17,7 +17,6 @@ from framework.events import OrderCancelRejected
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
-from framework.journal import SqliteJournal
 from framework.killswitch import KillSwitch
 from framework.killswitch import halt
 from framework.marketdata import Quote
@@ -36,6 +35,7 @@ from framework.strategy import Strategy
 from framework.strategy import StrategyConfig
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tradebus.journal import SqliteJournal
 
 AAPL = Instrument(symbol="AAPL", broker_id="265598")
 

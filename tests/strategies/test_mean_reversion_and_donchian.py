@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from brokers.paper import run_backtest
 from framework.history import BarData
 from framework.history import series_from_bars
 from framework.marketdata import Bar
@@ -19,6 +18,7 @@ from strategies.donchian import DonchianBreakout
 from strategies.donchian import DonchianConfig
 from strategies.mean_reversion import MeanReversion
 from strategies.mean_reversion import MeanReversionConfig
+from tradebus import run_backtest
 
 MINUTE = timedelta(minutes=1)
 

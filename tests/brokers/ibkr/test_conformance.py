@@ -18,14 +18,14 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.broker import Broker
 from framework.clock import SystemClock
 from framework.conformance import CHECKS
 from framework.conformance import Harness
 from framework.engine import Engine
 from framework.models import Side
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 
 DEADLINE = 20.0  # seconds; a bound for a stuck adapter, never reached by a healthy one
 POLL = 0.005  # seconds the test thread yields to the adapter threads between drains

@@ -40,4 +40,4 @@ def test_transport_layers_know_no_framework_events(name: str) -> None:
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.name)
 def test_the_adapter_never_imports_the_simulator(path: Path) -> None:
-    assert not any(m.startswith("brokers.ibkr.simulator") for m in imports(path))
+    assert not any(m.startswith("simulators.ibkr") for m in imports(path))

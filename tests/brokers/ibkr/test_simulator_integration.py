@@ -17,8 +17,6 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.engine import Engine
@@ -36,6 +34,8 @@ from framework.models import OrderType
 from framework.models import Side
 from framework.strategy import Strategy
 from framework.testing import EventRecorder
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 
 ALLOWED = frozenset({"o163", "o354", "o383", "o403", "o451", "o10331"})
 DEADLINE = 15.0

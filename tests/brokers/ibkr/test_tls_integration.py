@@ -27,11 +27,11 @@ from brokers.ibkr.errors import IbkrTransportError
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.session import configure_tls
-from brokers.ibkr.simulator import SimulatedGateway
-from brokers.ibkr.simulator import SimulatorConfig
 from brokers.ibkr.stream import connect_websocket
 from framework.clock import SystemClock
 from framework.events import BrokerConnected
+from simulators.ibkr import SimulatedGateway
+from simulators.ibkr import SimulatorConfig
 
 WRONG_PIN = "00" * 32
 

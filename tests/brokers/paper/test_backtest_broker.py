@@ -11,11 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from brokers.paper import run_backtest
-from brokers.paper.backtest_plugin import PLUGIN
-from brokers.paper.backtest_plugin import BacktestBroker
-from brokers.paper.backtest_plugin import BacktestBrokerConfig
-from framework import cli
+from brokers.paper.backtest_broker import BacktestBroker
+from brokers.paper.backtest_broker import BacktestBrokerConfig
 from framework.broker import ConnectionState
 from framework.clock import SimulatedClock
 from framework.config import EngineConfig
@@ -26,18 +23,21 @@ from framework.events import BrokerDisconnected
 from framework.events import OrderDenied
 from framework.events import OrderFilled
 from framework.history import BarData
-from framework.history import load_bars
-from framework.history import write_csv
-from framework.journal import SqliteJournal
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import Side
-from framework.plugins import broker_plugin
-from framework.sample_data import sample_data_path
-from framework.sample_data.generate import synthetic_series
-from framework.settings import load_settings
 from framework.testing import EventRecorder
 from strategies import SmaCross
+from tradebus import cli
+from tradebus import run_backtest
+from tradebus.backtest_plugin import PLUGIN
+from tradebus.data import load_bars
+from tradebus.data import write_csv
+from tradebus.journal import SqliteJournal
+from tradebus.plugins import broker_plugin
+from tradebus.sample_data import sample_data_path
+from tradebus.sample_data.generate import synthetic_series
+from tradebus.settings import load_settings
 
 ROUND_TRIP = f"{Path(__file__).parents[3] / 'tests' / 'e2e' / 'round_trip_strategy.py'}:RoundTrip"
 START = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)  # the first bar of the sample and of synthetic_series

@@ -35,7 +35,6 @@ from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
 from framework.events import PositionChanged
-from framework.journal import SqliteJournal
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Instrument
@@ -47,6 +46,7 @@ from framework.models import TimeInForce
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tradebus.journal import SqliteJournal
 
 MINUTE = timedelta(minutes=1)
 NY_OPEN = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)  # 09:30 in New York

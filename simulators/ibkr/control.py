@@ -1,0 +1,235 @@
+"""The control API: test hooks and fault switches, one implementation for Python and HTTP.
+
+Each action is a function ``(core, params) -> dict`` in :data:`ACTIONS`. The context manager's
+methods and ``POST /sim/control/<action>`` (JSON body = params) both call :func:`run_action` on the
+server's event loop. Unknown actions or bad parameters raise :class:`ControlError` (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from framework.clock import SimulatedClock
+from simulators.ibkr.config import SessionState
+from simulators.ibkr.core import GatewayCore
+from simulators.ibkr.faults import FaultRule
+from simulators.ibkr.hub import FrameKind
+
+Params = dict[str, Any]
+Action = Callable[[GatewayCore, Params], dict[str, Any]]
+
+MALFORMED_FRAMES: dict[str, tuple[FrameKind, bytes]] = {
+    "invalid_utf8": (FrameKind.RAW_TEXT, b'{"topic":"system","hb":1,"note":"\x99\xff"}'),
+    "truncated_json": (FrameKind.RAW_TEXT, b'{"topic":"smd+265598","conid":2655'),
+    "not_json": (FrameKind.RAW_TEXT, b"this is not json"),
+    "binary_garbage": (FrameKind.BINARY, b"\x00\x01\x02\xfe\xff"),
+    "unknown_topic": (FrameKind.RAW_TEXT, b'{"topic":"zzz","args":{}}'),
+}
+
+
+class ControlError(ValueError):
+    """A control action was unknown or given bad parameters."""
+
+
+def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
+    session = core.session
+    return {
+        "session_state": str(session.state), "session_id": session.session_id,
+        "authenticated": session.authenticated, "primed": session.scope.primed, "epoch": session.scope.epoch,
+        "in_maintenance": session.in_maintenance, "penalty_box": core.pacer.in_penalty_box(),
+        "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
+        "placement_posts": dict(core.placement_posts),
+        "ws_clients": len(core.hub.clients), "cash": str(core.ledger.cash),
+        "config": core.config.model_dump(mode="json"),
+    }
+
+
+def _reset(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.reset(core.initial_config.with_updates(params))
+    return _state(core, {})
+
+
+def _configure(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.reconfigure(core.config.with_updates(params))
+    return _state(core, {})
+
+
+def _advance(core: GatewayCore, params: Params) -> dict[str, Any]:
+    clock = core.clock
+    if not isinstance(clock, SimulatedClock):
+        raise ControlError("advance needs a SimulatedClock; this gateway runs on the system clock")
+    target = clock.monotonic() + float(params.get("seconds", 0.0))
+    # Step through due jobs one by one so each runs at its own due time (heartbeat timestamps etc.).
+    while True:
+        core.session.check_idle()
+        due = core.scheduler.next_due()
+        if due is None or due > target:
+            break
+        clock.advance(_ceil_delta(due - clock.monotonic()))
+        core.scheduler.run_due()
+    clock.advance(_ceil_delta(target - clock.monotonic()))
+    core.pump()
+    return {"now": clock.now().isoformat()}
+
+
+def _ceil_delta(seconds: float) -> timedelta:
+    # Round up to whole microseconds so the clock really reaches the due time.
+    return timedelta(microseconds=max(0, math.ceil(seconds * 1_000_000)))
+
+
+def _step_market(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.step_market(int(params.get("n", 1)))
+    return {}
+
+
+def _conid(core: GatewayCore, params: Params) -> int:
+    if "symbol" in params:
+        inst = core.universe.by_symbol(str(params["symbol"]))
+        if inst is None:
+            raise ControlError(f"unknown symbol {params['symbol']!r}")
+        return inst.conid
+    return int(params["conid"])
+
+
+def _set_quote(core: GatewayCore, params: Params) -> dict[str, Any]:
+    conid = _conid(core, params)
+    values: dict[str, Decimal | int | bool] = {}
+    for name, value in params.items():
+        if name in ("conid", "symbol"):
+            continue
+        if name.endswith("_size") or name == "volume":
+            values[name] = int(value)
+        elif name in ("halted", "traded"):
+            values[name] = bool(value)
+        else:
+            values[name] = Decimal(str(value))
+    try:
+        quote = core.market.set_quote(conid, **values)
+    except (KeyError, AttributeError) as e:
+        raise ControlError(str(e)) from e
+    core.market_changed([conid])
+    return {"bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last)}
+
+
+def _quote(core: GatewayCore, params: Params) -> dict[str, Any]:
+    quote = core.market.quote(_conid(core, params))
+    if quote is None:
+        raise ControlError(f"no quote for {params}")
+    return {"bid": str(quote.bid), "ask": str(quote.ask), "last": str(quote.last)}
+
+
+def _session_action(method: str) -> Action:
+    def action(core: GatewayCore, params: Params) -> dict[str, Any]:
+        getattr(core.session, method)()
+        return _state(core, {})
+
+    return action
+
+
+def _set_session(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.session.force(SessionState(str(params.get("state"))))
+    return _state(core, {})
+
+
+def _nightly_reset(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.session.nightly_reset(float(params.get("maintenance_seconds", 300.0)))
+    return _state(core, {})
+
+
+def _restart(core: GatewayCore, params: Params) -> dict[str, Any]:
+    for client in list(core.hub.clients):
+        core.hub.send_raw(client, FrameKind.ABORT)
+    core.replies.clear()
+    core.session.restart(SessionState(str(params.get("state", SessionState.AUTHENTICATED))))
+    return _state(core, {})
+
+
+def _ws_drop(core: GatewayCore, params: Params) -> dict[str, Any]:
+    kind = FrameKind.CLOSE if params.get("mode") == "close" else FrameKind.ABORT
+    clients = list(core.hub.clients)
+    for client in clients:
+        core.hub.send_raw(client, kind)
+    return {"dropped": len(clients)}
+
+
+def _ws_stall(core: GatewayCore, params: Params) -> dict[str, Any]:
+    stalled = bool(params.get("stalled", True))
+    for client in core.hub.clients:
+        client.stalled = stalled
+    return {"stalled": len(core.hub.clients) if stalled else 0}
+
+
+def _ws_malformed(core: GatewayCore, params: Params) -> dict[str, Any]:
+    name = str(params.get("kind", "invalid_utf8"))
+    if name not in MALFORMED_FRAMES:
+        raise ControlError(f"unknown frame kind {name!r}; choose from {sorted(MALFORMED_FRAMES)}")
+    kind, data = MALFORMED_FRAMES[name]
+    for client in core.hub.clients:
+        for _ in range(int(params.get("count", 1))):
+            core.hub.send_raw(client, kind, data)
+    return {"sent_to": len(core.hub.clients)}
+
+
+def _rule(params: Params, seconds: float = 0.0) -> FaultRule:
+    method = params.get("method")
+    return FaultRule(str(method).upper() if method else None, params.get("path"), int(params.get("count", 1)),
+                     seconds)
+
+
+def _delay(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.faults.delays.append(_rule(params, float(params.get("seconds", 5.0))))
+    return {}
+
+
+def _drop_after_commit(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.faults.drops.append(_rule(params))
+    return {}
+
+
+def _clear_faults(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.faults.clear()
+    core.session.end_maintenance()
+    for client in core.hub.clients:
+        client.stalled = False
+    return {}
+
+
+def _pacing_reset(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.pacer.reset()
+    return {}
+
+
+ACTIONS: dict[str, Action] = {
+    "state": _state, "reset": _reset, "configure": _configure, "advance": _advance,
+    "step_market": _step_market, "set_quote": _set_quote, "quote": _quote,
+    "login": _session_action("login"), "logout": _session_action("logout"),
+    "expire": _session_action("expire"), "compete": _session_action("compete"),
+    "end_maintenance": _session_action("end_maintenance"), "set_session": _set_session,
+    "nightly_reset": _nightly_reset, "restart": _restart,
+    "ws_drop": _ws_drop, "ws_stall": _ws_stall, "ws_malformed": _ws_malformed,
+    "delay": _delay, "drop_after_commit": _drop_after_commit, "clear_faults": _clear_faults,
+    "pacing_reset": _pacing_reset,
+}
+
+
+def run_action(core: GatewayCore, name: str, params: Params) -> dict[str, Any]:
+    """Run a control action on the event-loop thread.
+
+    Raises:
+        ControlError: If the action is unknown or its parameters are invalid.
+    """
+    action = ACTIONS.get(name)
+    if action is None:
+        raise ControlError(f"unknown control action {name!r}; choose from {sorted(ACTIONS)}")
+    try:
+        return action(core, params)
+    except (ValidationError, KeyError, TypeError, ValueError) as e:
+        if isinstance(e, ControlError):
+            raise
+        raise ControlError(f"{name}: {e}") from e

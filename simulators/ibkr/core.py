@@ -1,0 +1,284 @@
+"""The simulated gateway's state, composed from its parts, independent of HTTP.
+
+:class:`GatewayCore` owns the clock, scheduler, session, market, books, orders, reply dialogue,
+pacing, faults and websocket hub, and wires their notifications together. Route handlers, the
+websocket handler and the control API all operate on one instance, always from the server's event
+loop thread, so nothing here needs a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from framework.clock import Clock
+from simulators.ibkr import fields
+from simulators.ibkr.account import Execution
+from simulators.ibkr.account import Ledger
+from simulators.ibkr.config import MarketMode
+from simulators.ibkr.config import SessionState
+from simulators.ibkr.config import SimulatorConfig
+from simulators.ibkr.faults import Faults
+from simulators.ibkr.hub import FrameKind
+from simulators.ibkr.hub import Hub
+from simulators.ibkr.instruments import BarRow
+from simulators.ibkr.instruments import Instrument
+from simulators.ibkr.instruments import Universe
+from simulators.ibkr.market import MarketModel
+from simulators.ibkr.orders import Order
+from simulators.ibkr.pacing import Pacer
+from simulators.ibkr.questions import ReplyBook
+from simulators.ibkr.render_orders import trade
+from simulators.ibkr.render_portfolio import Totals
+from simulators.ibkr.render_portfolio import ledger_stream
+from simulators.ibkr.render_portfolio import pnl
+from simulators.ibkr.render_portfolio import summary_stream
+from simulators.ibkr.scheduler import Handle
+from simulators.ibkr.scheduler import Scheduler
+from simulators.ibkr.scheduler import next_occurrence
+from simulators.ibkr.session import Session
+from simulators.ibkr.trading import Trading
+
+log = logging.getLogger(__name__)
+
+
+class GatewayCore:
+    """Everything the simulated gateway knows, with the rules that connect the parts.
+
+    Args:
+        config: Initial configuration.
+        clock: Time source for every time-dependent rule.
+        bars: Optional bars to replay (from a bars CSV).
+    """
+
+    def __init__(self, config: SimulatorConfig, clock: Clock, bars: list[BarRow] | None = None) -> None:
+        self.config = config
+        self.initial_config = config
+        self.clock = clock
+        self.bars = bars or []
+        self.scheduler = Scheduler(clock)
+        self.hub = Hub(config.ws_binary_frames)
+        self.faults = Faults()
+        self.pacer = Pacer(lambda: self.config, clock)
+        self.session = Session(lambda: self.config, clock, self.scheduler, self._on_session_change)
+        self._jobs: list[Handle] = []
+        self._waits: set[asyncio.Future[None]] = set()
+        self.history_in_flight = 0
+        # read-only test aid: placement POSTs that arrived per cOID, before pacing and session checks
+        self.placement_posts: dict[str, int] = {}
+        self._build_books()
+
+    def _build_books(self) -> None:
+        config = self.config
+        starts: dict[str, Decimal] = {}
+        for bar in self.bars:
+            starts.setdefault(bar.symbol, bar.open)
+        self.universe = Universe({b.symbol for b in self.bars}, starts)
+        self.rng = random.Random(config.seed)
+        self.market = MarketModel(self.universe.all(), self.rng, config.volatility,
+                                  config.regime_switch_probability, self.bars)
+        self.ledger = Ledger(config.starting_cash)
+        self.trading = Trading(lambda: self.config, clock=self.clock, scheduler=self.scheduler,
+                               universe=self.universe, market=self.market, ledger=self.ledger, events=self)
+        self.replies = ReplyBook(random.Random(config.seed + 1))
+        self.position_cache: tuple[list[dict[str, Any]], float] | None = None
+        self._rendered: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._apply_halts()
+
+    def _apply_halts(self) -> None:
+        for conid in self.config.halted_conids:
+            if self.market.quote(conid) is not None:
+                self.market.set_quote(conid, halted=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start_jobs(self) -> None:
+        """(Re)start the recurring jobs: heartbeat, P&L pushes, the nightly reset and, in auto mode, the market."""
+        for job in self._jobs:
+            job.cancel()
+        config = self.config
+        self._jobs = [
+            self.scheduler.call_every(config.heartbeat_interval, self._heartbeat),
+            self.scheduler.call_every(config.spl_interval, self._push_pnl),
+        ]
+        if config.market_mode is MarketMode.AUTO:
+            interval = 1.0 / config.replay_speed if self.market.replaying else config.tick_interval
+            self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
+        if config.nightly_reset_at is not None:
+            self._jobs.append(self.scheduler.call_repeatedly(self._until_nightly_reset, self._scheduled_reset))
+
+    def _until_nightly_reset(self) -> float:
+        at = self.config.nightly_reset_at
+        assert at is not None  # only scheduled when set
+        now = self.clock.now()
+        # Look from one second ahead so a run that lands a hair early cannot fire twice in one night.
+        due = next_occurrence(now + timedelta(seconds=1), at, ZoneInfo(self.config.nightly_reset_timezone))
+        return (due - now).total_seconds()
+
+    def _scheduled_reset(self) -> None:
+        log.info("scheduled nightly reset at %s", self.clock.now().isoformat())
+        self.session.nightly_reset(self.config.nightly_maintenance_seconds)
+
+    async def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` of clock time (a :class:`SimulatedClock` must be advanced); ``reset`` ends waits."""
+        if seconds <= 0:
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waits.add(done)
+        handle = self.scheduler.call_later(seconds, lambda: _settle(done))
+        try:
+            await done
+        finally:
+            handle.cancel()
+            self._waits.discard(done)
+
+    def pump(self) -> None:
+        """Apply the idle rule and run every job that is due on the clock."""
+        self.session.check_idle()
+        self.scheduler.run_due()
+
+    def reset(self, config: SimulatorConfig | None = None) -> None:
+        """Return to a freshly started gateway (same clock), closing every websocket."""
+        if config is not None:
+            self.config = config
+        for client in list(self.hub.clients):
+            self.hub.send_raw(client, FrameKind.CLOSE)
+        self.scheduler.clear()
+        self.faults.clear()
+        self.pacer.reset()
+        self.placement_posts = {}
+        self.hub.binary = self.config.ws_binary_frames
+        self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
+        # Requests waiting on the clock finish now (their jobs are gone); history_in_flight is not
+        # zeroed because each of them still decrements it on the way out.
+        for done in list(self._waits):
+            _settle(done)
+        self._build_books()
+        self.start_jobs()
+
+    def reconfigure(self, config: SimulatorConfig) -> None:
+        """Switch to a new configuration while keeping all state."""
+        self.config = config
+        self.hub.binary = config.ws_binary_frames
+        self.market.volatility = config.volatility
+        self.market.regime_switch_probability = config.regime_switch_probability
+        self._apply_halts()
+        self.start_jobs()
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def now_ms(self) -> int:
+        """Return the clock's time as epoch milliseconds."""
+        return int(self.clock.now().timestamp() * 1000)
+
+    # -- market ----------------------------------------------------------------------------------
+
+    def instrument(self, conid: int) -> Instrument | None:
+        """Return an instrument by conid."""
+        return self.universe.get(conid)
+
+    def rendered(self, conid: int) -> dict[str, Any]:
+        """Return every field of a conid, rendered (cached per quote version)."""
+        quote, inst = self.market.quote(conid), self.universe.get(conid)
+        if quote is None or inst is None:
+            return {}
+        cached = self._rendered.get(conid)
+        if cached is not None and cached[0] == quote.version:
+            return cached[1]
+        availability = "DpB" if self.config.delayed_data else "RpB"
+        values = fields.render(quote, inst, self.config.sizes_in_lots, availability)
+        self._rendered[conid] = (quote.version, values)
+        return values
+
+    def step_market(self, steps: int) -> None:
+        """Move the market ``steps`` times, pushing ``smd`` updates and matching orders."""
+        for _ in range(steps):
+            changed = self.market.step()
+            self.market_changed(changed)
+
+    def market_changed(self, conids: list[int]) -> None:
+        """Publish changed quotes and let working orders react to them."""
+        if self.session.authenticated:
+            now = self.now_ms()
+            for conid in conids:
+                self.hub.market_update(conid, self.rendered(conid), now)
+        self.trading.on_market(conids)
+
+    def marks(self) -> dict[int, Decimal]:
+        """Return the last price of every instrument with a position."""
+        marks = {}
+        for conid in self.ledger.positions:
+            quote = self.market.quote(conid)
+            if quote is not None:
+                marks[conid] = quote.last
+        return marks
+
+    def totals(self) -> Totals:
+        """Return account totals at the current marks."""
+        return Totals(self.ledger, self.marks())
+
+    def pnl(self) -> dict[str, Any]:
+        """Return the P&L partition (daily P&L counts from simulator start)."""
+        totals = self.totals()
+        return pnl(self.config, totals, totals.realized + totals.unrealized - self.ledger.commissions)
+
+    # -- notifications -----------------------------------------------------------------------------
+
+    def order_changed(self, order: Order, fields: dict[str, Any]) -> None:
+        """Relay an order change on ``sor`` (unless silenced by a filtered live-orders call)."""
+        if self.session.scope.sor_silenced or not self.session.authenticated:
+            return
+        self.hub.order_update({"acct": order.account, "orderId": order.order_id, **fields})
+
+    def executed(self, execution: Execution) -> None:
+        """Relay an execution on ``str``."""
+        inst = self.universe.get(execution.conid)
+        if inst is not None and self.session.authenticated:
+            self.hub.trade_update([trade(execution, inst, self.config.username)])
+        self.account_changed()
+
+    def account_changed(self) -> None:
+        """Push fresh ``ssd``/``sld`` results to their subscribers (the books changed: a fill)."""
+        subscribers = [c for c in self.hub.authenticated_clients() if c.summary or c.ledger]
+        if not subscribers or not self.session.authenticated:
+            return
+        totals, ts = self.totals(), self.now_ms() // 1000
+        for client in subscribers:
+            for account in sorted(client.summary):
+                self.hub.send(client, summary_stream(account, totals, ts))
+            for account in sorted(client.ledger):
+                self.hub.send(client, ledger_stream(account, totals, ts))
+
+    def _heartbeat(self) -> None:
+        self.hub.broadcast({"topic": "system", "hb": self.now_ms()})
+
+    def _push_pnl(self) -> None:
+        subscribers = [c for c in self.hub.authenticated_clients() if c.pnl]
+        if subscribers and self.session.authenticated:
+            payload = {"topic": "spl", "args": self.pnl()}
+            for client in subscribers:
+                self.hub.send(client, payload)
+
+    def _on_session_change(self, old: SessionState, new: SessionState) -> None:
+        log.info("session %s -> %s", old, new)
+        if new is SessionState.AUTHENTICATED:
+            self.replies.clear()
+            self.hub.broadcast({"topic": "sts", "args": {"authenticated": True}})
+            self.hub.broadcast({"topic": "sts", "args": {"competing": False}})
+            return
+        if new is SessionState.COMPETING:
+            self.hub.broadcast({"topic": "sts", "args": {"competing": True}})
+        self.hub.broadcast({"topic": "sts", "args": {"authenticated": False}})
+        if new is SessionState.LOGGED_OUT or self.config.close_ws_on_auth_loss:
+            for client in list(self.hub.clients):
+                self.hub.send_raw(client, FrameKind.CLOSE)
+
+
+def _settle(done: asyncio.Future[None]) -> None:
+    if not done.done():
+        done.set_result(None)

@@ -1,0 +1,309 @@
+"""The simulated broker's order handling: submit, modify, cancel, match, fill.
+
+Status timing (all in clock seconds, so tests drive it with a simulated clock):
+
+* placement: ``PendingSubmit`` then ``PreSubmitted`` at once (the placement response shows the latter);
+* after ``submit_latency``: ``Submitted`` and the first match attempt; stop types and held bracket
+  children stay ``PreSubmitted`` until elected / until the parent fills;
+* every market step: match attempts for working orders on the instruments that moved;
+* cancel: ``PendingCancel`` at once, ``Cancelled`` after ``cancel_latency`` unless it filled first.
+
+Every change is reported to :class:`OrderEvents` as the changed live-order fields only, which is
+exactly what the ``sor`` topic relays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+from typing import Any
+from typing import Protocol
+
+from framework.clock import Clock
+from simulators.ibkr.account import Execution
+from simulators.ibkr.account import Ledger
+from simulators.ibkr.account import order_commission
+from simulators.ibkr.config import SimulatorConfig
+from simulators.ibkr.instruments import Universe
+from simulators.ibkr.market import MarketModel
+from simulators.ibkr.market import Quote
+from simulators.ibkr.matching import fill_price
+from simulators.ibkr.matching import fill_size
+from simulators.ibkr.matching import initial_stop
+from simulators.ibkr.matching import is_elected
+from simulators.ibkr.matching import update_trail
+from simulators.ibkr.orders import STOP_TYPES
+from simulators.ibkr.orders import Order
+from simulators.ibkr.orders import OrderStatus
+from simulators.ibkr.orders import Ticket
+from simulators.ibkr.render_orders import live_order
+from simulators.ibkr.scheduler import Scheduler
+
+COID_LIFETIME = 86400.0
+
+
+class OrderEvents(Protocol):
+    """Receiver of order-book changes (the websocket hub)."""
+
+    def order_changed(self, order: Order, fields: dict[str, Any]) -> None:
+        """An order was created (all fields) or changed (changed fields only)."""
+
+    def executed(self, execution: Execution) -> None:
+        """An execution happened."""
+
+
+class Trading:
+    """Orders of the simulated account and the rules that move them.
+
+    Args:
+        config: Returns the current configuration.
+        clock: Time source.
+        scheduler: Runs delayed status transitions.
+        universe: Instruments.
+        market: Live quotes.
+        ledger: The account's books, updated on every fill.
+        events: Receiver of order changes and executions.
+    """
+
+    def __init__(
+        self,
+        config: Callable[[], SimulatorConfig],
+        *,
+        clock: Clock,
+        scheduler: Scheduler,
+        universe: Universe,
+        market: MarketModel,
+        ledger: Ledger,
+        events: OrderEvents,
+    ) -> None:
+        self._config = config
+        self._clock = clock
+        self._scheduler = scheduler
+        self._universe = universe
+        self._market = market
+        self.ledger = ledger
+        self._events = events
+        self.orders: dict[int, Order] = {}
+        # cOID -> (clock-monotonic registration time, order id that registered it)
+        self._coids: dict[str, tuple[float, int]] = {}
+        self._next_id = 1_210_386_760
+        self._exec_seq = 0
+        self._oca_seq = 0
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now().timestamp() * 1000)
+
+    def _quote(self, order: Order) -> Quote:
+        quote = self._market.quote(order.ticket.conid)
+        if quote is None:
+            raise KeyError(order.ticket.conid)
+        return quote
+
+    # -- changes and notifications ---------------------------------------------------------------
+
+    def _render(self, order: Order) -> dict[str, Any]:
+        inst = self._universe.get(order.ticket.conid)
+        assert inst is not None  # tickets are validated against the universe before submission
+        return live_order(order, inst)
+
+    def _change(self, order: Order, mutate: Callable[[], object]) -> None:
+        before = self._render(order)
+        mutate()
+        after = self._render(order)
+        delta = {k: v for k, v in after.items() if before.get(k) != v}
+        if delta:
+            self._events.order_changed(order, delta)
+
+    def _set_status(self, order: Order, status: OrderStatus) -> None:
+        def mutate() -> None:
+            order.status = status
+            order.last_change_ms = self._now_ms()
+
+        self._change(order, mutate)
+
+    # -- client order ids ------------------------------------------------------------------------
+
+    def duplicate_coid(self, tickets: list[Ticket], owner: int | None = None) -> str | None:
+        """Return the first ``cOID`` of ``tickets`` already used within 24 hours, if any.
+
+        Args:
+            tickets: The tickets of one request.
+            owner: Order id whose own registrations do not count (a modify keeping or reusing its ``cOID``).
+        """
+        now = self._clock.monotonic()
+        seen: set[str] = set()
+        for ticket in tickets:
+            coid = ticket.client_order_id
+            if coid is None:
+                continue
+            registered = self._coids.get(coid)
+            taken = registered is not None and now - registered[0] < COID_LIFETIME and registered[1] != owner
+            if coid in seen or taken:
+                return coid
+            seen.add(coid)
+        return None
+
+    # -- submit ----------------------------------------------------------------------------------
+
+    def submit(self, account: str, tickets: list[Ticket], epoch: int) -> list[dict[str, Any]]:
+        """Create orders for an accepted request (single, bracket or OCA) and return the ack body."""
+        group = self._oca_group(tickets)
+        created: list[Order] = []
+        parents: dict[str, Order] = {}
+        for ticket in tickets:
+            order = self._create(account, ticket, epoch)
+            parent = parents.get(ticket.parent_client_id or "")
+            if parent is not None:
+                order.parent_id, order.held = parent.order_id, True
+                order.oca_group = f"bracket-{parent.order_id}"
+            elif group is not None and ticket.single_group:
+                # Only the tickets that carry isSingleGroup form the OCA group, not the whole request.
+                order.oca_group = group
+            if ticket.client_order_id is not None:
+                parents[ticket.client_order_id] = order
+                self._coids[ticket.client_order_id] = (self._clock.monotonic(), order.order_id)
+            created.append(order)
+        for order in created:
+            self._events.order_changed(order, self._render(order))
+            self._set_status(order, OrderStatus.PRE_SUBMITTED)
+            self._after(self._config().submit_latency, partial(self._activate, order))
+        return [
+            {"order_id": str(o.order_id), "order_status": str(o.status), "encrypt_message": "1"} for o in created
+        ]
+
+    def _oca_group(self, tickets: list[Ticket]) -> str | None:
+        if not any(t.single_group for t in tickets):
+            return None
+        self._oca_seq += 1
+        return f"oca-{self._oca_seq}"
+
+    def _create(self, account: str, ticket: Ticket, epoch: int) -> Order:
+        now = self._now_ms()
+        order = Order(self._next_id, account, ticket, epoch, now, last_change_ms=now)
+        self._next_id += 1
+        self.orders[order.order_id] = order
+        return order
+
+    def _after(self, delay: float, job: Callable[[], None]) -> None:
+        if delay <= 0:
+            job()
+        else:
+            self._scheduler.call_later(delay, job)
+
+    def _activate(self, order: Order) -> None:
+        if not order.working or order.active:
+            return
+        order.active = True
+        if order.stop_price is None:
+            order.stop_price = initial_stop(order, self._quote(order))
+        cancelling = order.status is OrderStatus.PENDING_CANCEL
+        if order.ticket.order_type not in STOP_TYPES and not order.held and not cancelling:
+            self._set_status(order, OrderStatus.SUBMITTED)
+        self._try_fill(order)
+        if order.ticket.tif == "IOC" and order.working and not order.held:
+            self._set_status(order, OrderStatus.CANCELLED)
+
+    # -- matching --------------------------------------------------------------------------------
+
+    def on_market(self, conids: list[int]) -> None:
+        """Try to fill working orders on instruments whose quote changed."""
+        moved = set(conids)
+        for order in list(self.orders.values()):
+            if order.working and order.active and order.ticket.conid in moved:
+                self._try_fill(order)
+
+    def _try_fill(self, order: Order) -> None:
+        if order.held or not order.working or not order.active:
+            return
+        quote = self._quote(order)
+        if order.ticket.order_type in STOP_TYPES and not order.triggered:
+            self._change(order, lambda: update_trail(order, quote))
+            if not is_elected(order, quote):
+                return
+            order.triggered = True
+            if order.status is OrderStatus.PRE_SUBMITTED:
+                self._set_status(order, OrderStatus.SUBMITTED)
+        price = fill_price(order, quote)
+        if price is not None:
+            self._execute(order, fill_size(order, quote, self._config().partial_fills), price)
+
+    def _execute(self, order: Order, size: Decimal, price: Decimal) -> None:
+        config = self._config()
+        previous_value = (order.avg_price or Decimal(0)) * order.filled
+        filled, value = order.filled + size, previous_value + size * price
+        total = order_commission(filled, value, config.commission_per_share, config.commission_minimum,
+                                 config.commission_max_pct)
+        self._exec_seq += 1
+        execution = Execution(
+            execution_id=f"{self._exec_seq:08x}.{order.order_id:08x}.01.01", order_id=order.order_id,
+            conid=order.ticket.conid, side=order.ticket.side, size=size, price=price,
+            commission=total - order.commission_charged, time=self._clock.now(),
+            order_ref=order.ticket.client_order_id or str(order.order_id), account=order.account,
+        )
+        self.ledger.book(execution)
+
+        def mutate() -> None:
+            order.filled, order.avg_price = filled, (value / filled).quantize(Decimal("0.0001"))
+            order.commission_charged = total
+            order.last_change_ms = self._now_ms()
+            if order.remaining <= 0:
+                order.status = OrderStatus.FILLED
+
+        self._change(order, mutate)
+        self._events.executed(execution)
+        if order.status is OrderStatus.FILLED:
+            self._on_filled(order)
+
+    def _on_filled(self, order: Order) -> None:
+        for child in self.orders.values():
+            if child.parent_id == order.order_id and child.held:
+                child.held = False
+                self._after(self._config().submit_latency, partial(self._release, child))
+        self._cancel_siblings(order)
+
+    def _release(self, child: Order) -> None:
+        if not child.working:
+            return
+        if child.ticket.order_type not in STOP_TYPES and child.status is not OrderStatus.PENDING_CANCEL:
+            self._set_status(child, OrderStatus.SUBMITTED)
+        self._try_fill(child)
+
+    def _cancel_siblings(self, order: Order) -> None:
+        if order.oca_group is None:
+            return
+        for other in self.orders.values():
+            if other is not order and other.oca_group == order.oca_group and other.working:
+                self._set_status(other, OrderStatus.CANCELLED)
+
+    # -- cancel and modify -----------------------------------------------------------------------
+
+    def cancel(self, order: Order) -> None:
+        """Start cancelling a working order: ``PendingCancel`` now, ``Cancelled`` after a delay."""
+        self._set_status(order, OrderStatus.PENDING_CANCEL)
+        self._after(self._config().cancel_latency, lambda: self._finish_cancel(order))
+
+    def _finish_cancel(self, order: Order) -> None:
+        if order.status is not OrderStatus.PENDING_CANCEL:
+            return
+        self._set_status(order, OrderStatus.CANCELLED)
+        for child in self.orders.values():
+            if child.parent_id == order.order_id and child.working:
+                self._set_status(child, OrderStatus.CANCELLED)
+        self._cancel_siblings(order)
+
+    def modify(self, order: Order, ticket: Ticket) -> list[dict[str, Any]]:
+        """Replace a working order's ticket (same order id) and return the ack body."""
+        coid = order.ticket.client_order_id if ticket.client_order_id is None else ticket.client_order_id
+        if coid is not None and coid != order.ticket.client_order_id:
+            self._coids[coid] = (self._clock.monotonic(), order.order_id)
+
+        def mutate() -> None:
+            order.ticket = Ticket(**{**ticket.__dict__, "client_order_id": coid})
+            order.triggered = False
+            order.stop_price = initial_stop(order, self._quote(order)) if order.active else None
+            order.last_change_ms = self._now_ms()
+
+        self._change(order, mutate)
+        self._after(self._config().submit_latency, lambda: self._try_fill(order))
+        return [{"order_id": str(order.order_id), "order_status": str(order.status), "encrypt_message": "1"}]

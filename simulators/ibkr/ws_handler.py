@@ -1,0 +1,84 @@
+"""The ``/v1/api/ws`` endpoint: one reader loop and one writer task per connection.
+
+The reader applies client commands (:mod:`simulators.ibkr.ws_commands`); the writer drains the
+client's queue, which is also how faults reach the wire: raw frames with invalid UTF-8 or truncated
+JSON, an orderly close, or an abrupt TCP abort without a close frame. :func:`_apply` is the
+websocket's isolation point (as ``isolate_errors`` is for HTTP): a command that still breaks a
+handler is logged and skipped, never allowed to close the client's connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType
+from aiohttp import web
+
+from simulators.ibkr import ws_commands
+from simulators.ibkr.core import GatewayCore
+from simulators.ibkr.http_json import core_of
+from simulators.ibkr.hub import FrameKind
+from simulators.ibkr.hub import WsClient
+
+log = logging.getLogger(__name__)
+
+
+async def _write(ws: web.WebSocketResponse, request: web.Request, client: WsClient) -> None:
+    while True:
+        frame = await client.queue.get()
+        if frame.kind is FrameKind.ABORT:
+            if request.transport is not None:
+                request.transport.abort()
+            return
+        if frame.kind is FrameKind.CLOSE:
+            await ws.close()
+            return
+        if frame.kind is FrameKind.TEXT:
+            await ws.send_str(frame.data.decode())
+        elif frame.kind is FrameKind.BINARY:
+            await ws.send_bytes(frame.data)
+        else:
+            # Deliberately bypasses send_str so the payload can be invalid UTF-8 (fault injection).
+            await ws.send_frame(frame.data, WSMsgType.TEXT)
+
+
+def _apply(core: GatewayCore, client: WsClient, text: str) -> None:
+    core.pump()
+    try:
+        ws_commands.handle(core, client, text)
+    except Exception:
+        # The documented isolation point: one bad command must never take the connection down.
+        log.exception("unhandled error applying websocket command %r", text[:80])
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
+    """Serve one websocket connection until either side closes it."""
+    core = core_of(request)
+    ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
+    await ws.prepare(request)
+    client = core.hub.connect()
+    writer = asyncio.create_task(_write(ws, request, client))
+    session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
+    if session_id is not None:
+        ws_commands.authenticate(core, client, session_id)
+    else:
+        core.hub.send(client, {"message": "waiting for session"})
+    try:
+        async for message in ws:
+            if writer.done():
+                break
+            if message.type is WSMsgType.TEXT and not client.stalled:
+                _apply(core, client, message.data)
+            elif message.type is WSMsgType.BINARY and not client.stalled:
+                _apply(core, client, message.data.decode("utf-8", errors="replace"))
+    finally:
+        core.hub.disconnect(client)
+        if not writer.done():
+            writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+            await writer
+        if not ws.closed:
+            await ws.close()
+    return ws

@@ -1,0 +1,29 @@
+"""tradebus, the application: run strategies (backtest, paper, live, demo) and read what they did.
+
+``from tradebus import run_backtest, ...`` runs things; ``from framework import Strategy, ...`` writes
+them. This is the only package that imports strategies, brokers and simulators together.
+"""
+
+from tradebus.backtest import BacktestResult
+from tradebus.backtest import BacktestRunner
+from tradebus.backtest import run_backtest
+from tradebus.data import load_bars
+from tradebus.data import load_csv
+from tradebus.data import load_parquet
+from tradebus.data import write_csv
+from tradebus.journal import SqliteJournal
+from tradebus.results import RunResult
+from tradebus.sample_data import sample_data_path
+
+__all__ = [
+    "BacktestResult",
+    "BacktestRunner",
+    "RunResult",
+    "SqliteJournal",
+    "load_bars",
+    "load_csv",
+    "load_parquet",
+    "run_backtest",
+    "sample_data_path",
+    "write_csv",
+]

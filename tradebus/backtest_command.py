@@ -1,0 +1,176 @@
+"""``tradebus backtest``: run a strategy over bar files (or the shipped sample) and write the results.
+
+Example::
+
+    tradebus backtest strategies.sma_cross:SmaCross --param symbol=MSFT --out results/
+    tradebus backtest strategies.sma_cross:SmaCross --data-from ibkr --symbols AAPL --hours 6.5
+
+It prints the summary, writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``,
+``result.json`` and, when matplotlib is installed, ``equity.png`` and ``report.html`` to ``--out``.
+A progress bar runs on stderr unless ``--no-progress`` is given.
+
+Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
+(and ``TRADEBUS_RISK__*`` overrides) are checked on every order, and when the settings name a
+``halt_file`` that exists, every order is denied (the flag is read once, at the start). ``--journal``
+records the run's orders in a new SQLite journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from brokers.paper.config import PaperConfig
+from framework.clock import SystemClock
+from framework.engine import PreTradeCheck
+from framework.errors import ConfigError
+from framework.history import BarData
+from framework.killswitch import KillSwitch
+from framework.models import OrderStatus
+from framework.risk import RiskConfig
+from tradebus.backtest import run_backtest
+from tradebus.data import bars_from_source
+from tradebus.data import load_bars
+from tradebus.journal import SqliteJournal
+from tradebus.loading import create_strategy
+from tradebus.loading import parse_params
+from tradebus.plugins import broker_plugin
+from tradebus.recording import write_outputs
+from tradebus.report import headline
+from tradebus.results import RunResult
+from tradebus.sample_data import sample_data_path
+from tradebus.settings import Settings
+from tradebus.settings import load_settings
+
+
+class BacktestCommand:
+    """The ``backtest`` sub-command."""
+
+    name = "backtest"
+    help = "backtest a strategy on historical bars with simulated fills"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Strategy, data, venue settings and output folder."""
+        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
+        parser.add_argument("--data", type=Path, help="bar file (.csv or .parquet); default: the shipped sample")
+        parser.add_argument(
+            "--venue", metavar="JSON", default="{}", help="PaperConfig as JSON, e.g. '{\"latency\": 1}'"
+        )
+        parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
+        parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
+        history = parser.add_argument_group("history from a broker (instead of --data)")
+        history.add_argument("--data-from", metavar="BROKER", help="fetch bars through this broker plug-in (ibkr)")
+        history.add_argument("--symbols", default="AAPL", help="comma-separated symbols to fetch (default AAPL)")
+        history.add_argument("--bar-seconds", type=int, default=60, help="bar length in seconds (default 60)")
+        history.add_argument("--hours", type=float, default=6.5, help="how far back to fetch (default 6.5)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Load, run, export, report."""
+        settings = load_settings(args.config, os.environ)  # the command line's one read of the environment
+        if args.data_from is not None and args.data is not None:
+            msg = "give either --data or --data-from"
+            raise ConfigError(msg, key="--data-from")
+        data = history_from_broker(args, settings) if args.data_from else load_bars(args.data or sample_data_path())
+        strategy = create_strategy(args.strategy, parse_params(args.param))
+        config = PaperConfig.model_validate(json.loads(args.venue))
+        risk, checks = risk_config(settings), halt_checks(settings)
+        journal = open_journal(args.journal) if args.journal is not None else None
+        try:
+            result = run_backtest(
+                strategy, data, config, progress=not args.no_progress, risk=risk, checks=checks, journal=journal
+            )
+        finally:
+            if journal is not None:
+                journal.close()
+        written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
+        print(  # noqa: T201
+            f"{strategy.id}: {data.bar_count:,} bars, {len(result.orders)} orders{_denied(result)}, "
+            f"{len(result.fills)} fills; equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
+        )
+        for label, value in headline(result.statistics):
+            print(f"{label:>20}: {value}")  # noqa: T201
+        print(f"wrote {', '.join(p.name for p in written)} to {args.out}")  # noqa: T201
+        return 0
+
+
+def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData:
+    """Fetch ``--symbols`` bars of ``--bar-seconds`` over the last ``--hours`` through ``--data-from``.
+
+    The broker is built from its plug-in and ``[brokers.<name>]`` settings, connected only for the
+    fetch, and every series is validated like a bar file.
+
+    Raises:
+        BrokerConnectionError: If the broker cannot be reached.
+        DataError: If it returns invalid bars.
+    """
+    clock = SystemClock()
+    broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
+    duration = timedelta(seconds=args.bar_seconds)
+    end = clock.now()
+    start = end - timedelta(hours=args.hours)
+    broker.connect(lambda event: None)  # market data only: its events have no one to go to
+    try:
+        symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
+        return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
+    finally:
+        broker.disconnect()
+
+
+def risk_config(settings: Settings) -> RiskConfig | None:
+    """The ``[risk]`` limits of ``settings``, or None when the section is empty.
+
+    Raises:
+        ConfigError: If a limit is unknown or invalid (naming ``risk.<key>`` and the file).
+    """
+    if not settings.risk:
+        return None
+    try:
+        return RiskConfig.model_validate(settings.risk)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(["risk", *(str(p) for p in first["loc"])])
+        raise ConfigError(first["msg"], key=key, source=settings.source) from e
+
+
+def halt_checks(settings: Settings) -> list[PreTradeCheck]:
+    """A kill-switch check when the settings name a ``halt_file`` (read once: a backtest is short)."""
+    if "halt_file" not in settings.model_fields_set:
+        return []  # the default path belongs to live runs; only an explicit setting applies here
+    switch = KillSwitch(settings.halt_file)
+    if switch.halted:
+        print(  # noqa: T201
+            f"tradebus backtest: trading is halted ({switch.reason}; {settings.halt_file}): every order is denied",
+            file=sys.stderr,
+        )
+    return [switch]
+
+
+def open_journal(path: Path) -> SqliteJournal:
+    """Open ``path`` as the run's journal (durable on a process crash, not on a power cut).
+
+    Raises:
+        ConfigError: If it already holds orders (backtest order ids repeat every run).
+    """
+    journal = SqliteJournal(path, synchronous="normal")  # a backtest can be run again: no fsync per write
+    if journal.orders():
+        journal.close()
+        msg = "the journal already holds orders; backtest order ids (BT.1 ...) repeat every run, so give a new file"
+        raise ConfigError(msg, key="--journal", source=str(path))
+    return journal
+
+
+def _denied(result: RunResult) -> str:
+    count = sum(1 for o in result.orders if o.status is OrderStatus.DENIED)
+    return f" ({count} denied)" if count else ""
+
+
+COMMAND = BacktestCommand()

@@ -1,0 +1,128 @@
+"""The ``tradebus`` command line.
+
+Sub-commands are plug-ins found through the ``tradebus.commands`` entry-point group, so this module
+(part of ``framework``) never imports a broker; installing a package that declares a command adds it.
+An entry point names an object satisfying :class:`Command`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from importlib.metadata import entry_points
+from typing import Protocol
+
+from framework.errors import FrameworkError
+from tradebus.eventlog import RedactSecrets
+
+COMMAND_GROUP = "tradebus.commands"
+
+LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+QUIET_LOGGERS: dict[str, int] = {
+    "matplotlib": 99,  # font-manager and backend chatter while the report is drawn: never useful
+    "PIL": 99,
+    "urllib3": 2,  # one line per HTTP request and connection: only with -vv
+    "aiohttp.access": 2,  # the in-process simulated gateway's access log (tradebus demo)
+    "asyncio": 2,
+}
+"""Third-party loggers held at WARNING below the given ``-v`` count (99: always)."""
+
+
+class Command(Protocol):
+    """A ``tradebus`` sub-command contributed by a package.
+
+    Attributes:
+        name: The word typed after ``tradebus``.
+        help: One line shown in ``tradebus --help``.
+    """
+
+    name: str
+    help: str
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments to its sub-parser."""
+        ...
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Execute the command and return the process exit code."""
+        ...
+
+
+def discover_commands() -> dict[str, Command]:
+    """Load every command registered under the ``tradebus.commands`` entry-point group.
+
+    A plug-in that fails to import is reported on stderr and left out; the others still work.
+    """
+    found: dict[str, Command] = {}
+    for ep in entry_points(group=COMMAND_GROUP):
+        try:
+            command: Command = ep.load()
+        except ImportError as e:
+            print(f"tradebus: command {ep.name!r} ({ep.value}) is unavailable: {e}", file=sys.stderr)  # noqa: T201
+            continue
+        found[command.name] = command
+    return dict(sorted(found.items()))
+
+
+def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
+    """Build the top-level parser with one sub-parser per discovered command.
+
+    ``-v`` is accepted before and after the command name (``tradebus -v backtest ...`` and
+    ``tradebus backtest -v ...``); the counts add up.
+    """
+    parser = argparse.ArgumentParser(
+        prog="tradebus",
+        description="Event-driven trading: one strategy for backtest, paper and live trading.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, command in commands.items():
+        # "resolve": a command that defines its own -v keeps it
+        command_parser = sub.add_parser(name, help=command.help, description=command.help, conflict_handler="resolve")
+        command_parser.add_argument(
+            "-v", "--verbose", dest="command_verbose", action="count", default=0, help="more log output (-vv for debug)"
+        )
+        command.configure(command_parser)
+    return parser
+
+
+def verbosity_of(args: argparse.Namespace) -> int:
+    """The ``-v`` count given before and after the command name."""
+    return int(args.verbose) + int(getattr(args, "command_verbose", 0))
+
+
+def configure_logging(verbosity: int) -> None:
+    """Set up readable logging: warnings by default, info with ``-v``, debug with ``-vv``.
+
+    Noisy third-party loggers stay at WARNING (see :data:`QUIET_LOGGERS`), and every record passes
+    :class:`~tradebus.eventlog.RedactSecrets`, so session cookies are never printed.
+    """
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
+    for name, shown_from in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(logging.WARNING if verbosity < shown_from else logging.NOTSET)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tradebus`` console script."""
+    commands = discover_commands()
+    parser = build_parser(commands)
+    args = parser.parse_args(argv)
+    configure_logging(verbosity_of(args))
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return commands[args.command].run(args)
+    except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
+        print(f"tradebus {args.command}: error: {e}", file=sys.stderr)  # noqa: T201
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Built-in ``tradebus`` commands that work with any broker plug-in: ``brokers``, ``live``, ``paper``.
+
+``live`` runs a strategy on a broker (``--broker ibkr``); ``paper`` runs it on the ``paper``
+broker, which simulates fills over another broker's live market data (``--data-from ibkr``). Both
+build everything from plug-ins and settings, so a strategy moves from paper to live by changing one
+word. Broker packages add their own commands (``backtest``, ``demo``, ``gateway-sim``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from framework.broker import Broker
+from framework.clock import Clock
+from framework.clock import SystemClock
+from framework.engine import Engine
+from framework.errors import ConfigError
+from framework.errors import FrameworkError
+from framework.killswitch import KillSwitch
+from framework.risk import RiskConfig
+from framework.risk import RiskEngine
+from framework.strategy import Strategy
+from tradebus.console import ConsoleView
+from tradebus.eventlog import EventLog
+from tradebus.journal import SqliteJournal
+from tradebus.loading import create_strategy
+from tradebus.loading import parse_params
+from tradebus.plugins import broker_plugin
+from tradebus.plugins import describe_plugins
+from tradebus.recording import LiveRecorder
+from tradebus.recording import write_outputs
+from tradebus.settings import Settings
+from tradebus.settings import load_settings
+
+
+class BrokersCommand:
+    """``tradebus brokers``: list installed broker plug-ins."""
+
+    name = "brokers"
+    help = "list installed broker plug-ins"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """No arguments."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Print one line per plug-in."""
+        infos = describe_plugins()
+        width = max((len(i.name) for i in infos), default=0)
+        for info in infos:
+            mark = " " if info.loaded else "!"
+            print(f"{mark} {info.name:<{width}}  {info.description}  [{info.target}]")  # noqa: T201
+        return 0 if all(i.loaded for i in infos) else 1
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by commands that run a strategy."""
+    parser.add_argument("strategy", nargs="?", help="strategy class: package.module:Class or file.py[:Class]")
+    parser.add_argument("--config", type=Path, help="TOML settings file")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    parser.add_argument("--quiet", action="store_true", help="no live view, summary only")
+
+
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """Load settings from ``--config`` and the environment (the CLI's one read of ``os.environ``)."""
+    return load_settings(args.config, os.environ)
+
+
+def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]:
+    """Build the strategy from the command line, falling back to the ``[strategy]`` section."""
+    section = settings.strategy
+    spec = args.strategy or (section.spec if section else None)
+    if not spec:
+        msg = "no strategy given: pass STRATEGY or set [strategy] spec in the config file"
+        raise FrameworkError(msg)
+    params: dict[str, Any] = dict(section.params) if section and section.spec == spec else {}
+    params.update(parse_params(args.param))
+    return create_strategy(spec, params, strategy_id=section.id if section else None, source=settings.source)
+
+
+def assemble(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any]) -> Engine:
+    """Engine with the journal, the ``[risk]`` limits and the kill switch, the same in every mode."""
+    journal = SqliteJournal(settings.journal)
+    engine = Engine(broker, clock=clock, config=settings.engine, journal=journal)
+    try:
+        limits = RiskConfig.model_validate(settings.risk)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(["risk", *(str(p) for p in first["loc"])])
+        raise ConfigError(first["msg"], key=key, source=settings.source) from e
+    RiskEngine(limits).attach(engine)
+    KillSwitch(settings.halt_file).attach(engine)
+    EventLog().attach(engine)  # order and connection lines in the log (-v), with or without --quiet
+    engine.add_strategy(strategy)
+    return engine
+
+
+def run_engine(engine: Engine, settings: Settings, *, duration: float | None, quiet: bool) -> int:
+    """Start the engine, show the live view, run until done or Ctrl-C, then summarise and report."""
+    view = None if quiet else ConsoleView(engine, sys.stdout)
+    engine.start()
+    recorder = LiveRecorder(engine)
+    try:
+        engine.run(duration=timedelta(seconds=duration) if duration else None)
+    finally:
+        engine.stop()
+        recorder.sample()
+        recorder.close()
+        if view is not None:
+            view.close()
+        if engine.journal is not None:
+            engine.journal.close()
+    print(ConsoleView.summary(engine))  # noqa: T201
+    outputs = write_outputs(recorder.result(), settings.output, title="tradebus run")
+    print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
+    return 0
+
+
+class LiveCommand:
+    """``tradebus live STRATEGY --broker NAME``: trade on a broker."""
+
+    name = "live"
+    help = "run a strategy live on a broker (refuses live accounts without --i-understand-live)"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Strategy, broker and the live-account acknowledgement."""
+        add_run_arguments(parser)
+        parser.add_argument("--broker", help="broker plug-in (default: settings 'broker', else ibkr)")
+        parser.add_argument(
+            "--i-understand-live",
+            action="store_true",
+            help="allow trading a live (non-paper) account; real money is at stake",
+        )
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Build broker + engine + strategy from settings and run."""
+        settings = resolve_settings(args)
+        name = args.broker or settings.broker or "ibkr"
+        broker_settings = settings.broker_settings(name)
+        if args.i_understand_live:
+            broker_settings["allow_live"] = True
+        clock = SystemClock()
+        broker = broker_plugin(name).create(broker_settings, clock=clock)
+        engine = assemble(broker, clock, settings, strategy_from(args, settings))
+        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
+
+
+class PaperCommand:
+    """``tradebus paper STRATEGY --data-from NAME``: simulated fills on a broker's live data."""
+
+    name = "paper"
+    help = "paper-trade a strategy: simulated fills on a live broker's market data"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Strategy and the market-data source."""
+        add_run_arguments(parser)
+        parser.add_argument("--data-from", help="broker plug-in supplying market data (default: ibkr)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Build data broker + paper broker + engine + strategy and run."""
+        settings = resolve_settings(args)
+        source = args.data_from or settings.data_from or "ibkr"
+        clock = SystemClock()
+        data = broker_plugin(source).create(settings.broker_settings(source), clock=clock)
+        broker = broker_plugin("paper").create(settings.broker_settings("paper"), clock=clock, data=data)
+        engine = assemble(broker, clock, settings, strategy_from(args, settings))
+        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
+
+
+BROKERS = BrokersCommand()
+LIVE = LiveCommand()
+PAPER = PaperCommand()

@@ -1,0 +1,178 @@
+"""Log lines a person can follow: one per order event and per connection change.
+
+:class:`EventLog` listens on the bus and writes through the standard :mod:`logging` module, so what
+is shown is a matter of log level (the CLI's ``-v``), independent of the terminal live view
+(:mod:`tradebus.console`) and of ``--quiet``:
+
+========================================================= =======
+event                                                     level
+========================================================= =======
+OrderSubmitted, OrderAccepted, OrderUpdated,              INFO
+OrderPartiallyFilled, OrderFilled (quantity @ price),
+OrderPendingCancel, OrderCancelled, OrderExpired
+BrokerConnected, BrokerDegraded, BrokerDisconnected       INFO
+OrderRejected, OrderDenied, OrderCancelRejected (reason)  WARNING
+DataStale, HandlerFailed                                  WARNING
+========================================================= =======
+
+Free text from brokers (reasons, errors) passes :func:`redact` first, and :class:`RedactSecrets`
+does the same for every record of a handler it is added to: session cookies and tokens never
+reach a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+
+from framework.events import ORDER_EVENTS
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+from framework.events import DataStale
+from framework.events import HandlerFailed
+from framework.events import OrderAccepted
+from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
+from framework.events import OrderDenied
+from framework.events import OrderEvent
+from framework.events import OrderExpired
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import OrderPendingCancel
+from framework.events import OrderRejected
+from framework.events import OrderSubmitted
+from framework.events import OrderUpdated
+from framework.models import Side
+
+if TYPE_CHECKING:
+    from framework.bus import Subscription
+    from framework.engine import Engine
+    from framework.models import OrderRequest
+
+log = logging.getLogger(__name__)
+
+WARNING_EVENTS: tuple[type[OrderEvent], ...] = (OrderRejected, OrderDenied, OrderCancelRejected)
+"""Order events logged as warnings: the order did not do what its strategy asked."""
+
+_SECRET = re.compile(
+    r"""(?ix)
+    ( (?:cookie|set-cookie|authorization) \s*[:=]\s* ) [^\r\n]+          # a whole header value
+    | ( \bapi \s*=\s* ) (?: \{[^}]*\} | [^\s;,&]+ )                     # the gateway's api= cookie
+    | ( \b(?:session|sessionid|token|access_token|oauth_token|secret|password) ["']?\s*[:=]\s*["']? )
+      [^"'\s,;}&]+                                                      # key=value, "key": "value"
+    """
+)
+
+
+def redact(text: str) -> str:
+    """Replace cookie values, session ids and tokens in ``text`` with ``***``."""
+    return _SECRET.sub(lambda m: next(g for g in m.groups() if g is not None) + "***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """A handler filter that applies :func:`redact` to every record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without secrets; never drops a record."""
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+class EventLog:
+    """Logs order events, connection changes, stale data and handler failures.
+
+    Args:
+        logger: Where the lines go (default: this module's logger).
+
+    Events:
+        Listens to every order event, BrokerConnected / BrokerDegraded / BrokerDisconnected,
+        DataStale and HandlerFailed, from every sender. It runs on the dispatcher thread like any
+        handler and only formats and logs.
+    """
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.logger = logger or log
+        self._subs: list[Subscription] = []
+
+    def attach(self, engine: Engine) -> EventLog:
+        """Start logging ``engine``'s events; returns itself."""
+        bus = engine.bus
+        self._subs += [bus.subscribe(t, self._on_order) for t in ORDER_EVENTS]
+        self._subs += [
+            bus.subscribe(BrokerConnected, self._on_connection),
+            bus.subscribe(BrokerDegraded, self._on_connection),
+            bus.subscribe(BrokerDisconnected, self._on_connection),
+            bus.subscribe(DataStale, self._on_stale),
+            bus.subscribe(HandlerFailed, self._on_failure),
+        ]
+        return self
+
+    def close(self) -> None:
+        """Stop logging."""
+        for sub in self._subs:
+            sub.cancel()
+        self._subs.clear()
+
+    def _on_order(self, event: OrderEvent) -> None:
+        level = logging.WARNING if isinstance(event, WARNING_EVENTS) else logging.INFO
+        self.logger.log(level, "%s", describe_order_event(event))
+
+    def _on_connection(self, event: BrokerConnected | BrokerDegraded | BrokerDisconnected) -> None:
+        state = type(event).__name__.removeprefix("Broker").lower()
+        reason = redact(event.reason) if not isinstance(event, BrokerConnected) and event.reason else ""
+        self.logger.info("broker %s %s%s", event.broker, state, f": {reason}" if reason else "")
+
+    def _on_stale(self, event: DataStale) -> None:
+        since = event.last_update.isoformat() if event.last_update is not None else "the start"
+        self.logger.warning("no market data for %s since %s", event.symbol, since)
+
+    def _on_failure(self, event: HandlerFailed) -> None:
+        self.logger.warning(
+            "handler %s failed on %s: %s: %s",
+            event.handler,
+            type(event.event).__name__,
+            event.error_type,
+            redact(event.error),
+        )
+
+
+def describe_order_event(event: OrderEvent) -> str:
+    """One line for an order event: ``order <id> filled: bought 100 AAPL @ 189.60``."""
+    head = f"order {event.client_order_id}"
+    if isinstance(event, OrderSubmitted):
+        return f"{head} submitted: {_ticket(event.order.request)} (strategy {event.order.request.strategy_id})"
+    if isinstance(event, OrderUpdated):
+        return f"{head} modified: {_ticket(event.request)}"
+    if isinstance(event, OrderFilled | OrderPartiallyFilled):
+        fill = event.fill
+        verb = "bought" if fill.side is Side.BUY else "sold"
+        state = "filled" if isinstance(event, OrderFilled) else "partially filled"
+        commission = f" (commission {fill.commission})" if fill.commission else ""
+        return f"{head} {state}: {verb} {fill.quantity} {fill.symbol} @ {fill.price}{commission}"
+    if isinstance(event, OrderAccepted):
+        return f"{head} accepted (broker id {event.broker_order_id})"
+    if isinstance(event, OrderRejected | OrderDenied | OrderCancelled | OrderCancelRejected):
+        reason = f": {redact(event.reason)}" if event.reason else ""
+        return f"{head} {_STATES[type(event)]}{reason}"
+    return f"{head} {_STATES.get(type(event), type(event).__name__)}"
+
+
+_STATES: dict[type[OrderEvent], str] = {
+    OrderRejected: "rejected",
+    OrderDenied: "denied",
+    OrderCancelled: "cancelled",
+    OrderCancelRejected: "cancel/modify rejected",
+    OrderPendingCancel: "cancel requested",
+    OrderExpired: "expired",
+}
+
+
+def _ticket(request: OrderRequest) -> str:
+    limit = f" @ {request.limit_price}" if request.limit_price is not None else ""
+    stop = f" stop {request.stop_price}" if request.stop_price is not None else ""
+    return f"{request.side.value} {request.quantity} {request.symbol} {request.order_type.value}{limit}{stop}"

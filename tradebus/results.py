@@ -1,0 +1,379 @@
+"""What a run produced: orders, fills, round-trip trades, an equity curve, and their exports.
+
+:class:`RunRecorder` listens on an engine's bus while a run goes (fills, position changes) and
+samples equity when told to; :class:`RunResult` holds the outcome and writes it as CSV and JSON.
+Exports are deterministic: the same run writes the same bytes (no wall-clock times, sorted keys,
+Decimals in plain notation, floats by ``repr``).
+
+The equity curve is analytics, so it is kept in floats, in columns (``array('d')``), one sample per
+distinct event time: a million samples take about 17 MB. Money (fills, cash, trade P&L, final
+equity) stays Decimal.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from array import array
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from framework.engine import Engine
+from framework.events import OrderFilled
+from framework.events import OrderPartiallyFilled
+from framework.events import PositionChanged
+from framework.models import Fill
+from framework.models import FrozenModel
+from framework.models import Order
+from framework.models import Side
+from tradebus.stats import Statistics
+from tradebus.stats import compute_statistics
+from tradebus.stats import drawdown_series
+from tradebus.stats import periods_per_year
+
+ZERO = Decimal(0)
+
+
+class RoundTrip(FrozenModel):
+    """A trade from flat to flat in one symbol.
+
+    Attributes:
+        symbol: Instrument symbol.
+        side: BUY for a long trade, SELL for a short one.
+        quantity: Largest absolute position held during the trade.
+        entry_time: First fill that opened it.
+        exit_time: Fill that brought the position back to flat.
+        entry_price: Average price of the opening fills.
+        exit_price: Average price of the closing fills.
+        commission: Commissions of its fills (pro rata for a fill that also opened the next trade).
+        pnl: Net profit: closing minus opening value (times the multiplier) minus commission.
+    """
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    entry_time: datetime
+    exit_time: datetime
+    entry_price: Decimal
+    exit_price: Decimal
+    commission: Decimal
+    pnl: Decimal
+
+
+@dataclass(slots=True)
+class _OpenTrade:
+    side: Side
+    entry_time: datetime
+    position: Decimal = ZERO  # signed
+    peak: Decimal = ZERO
+    bought: Decimal = ZERO  # value of opening fills
+    opened: Decimal = ZERO  # quantity of opening fills
+    sold: Decimal = ZERO  # value of closing fills
+    closed: Decimal = ZERO  # quantity of closing fills
+    commission: Decimal = ZERO
+
+
+def _book(trade: _OpenTrade, fill: Fill, quantity: Decimal) -> None:
+    # book ``quantity`` of ``fill`` into ``trade`` (opening if in the trade's direction)
+    share = fill.commission * quantity / fill.quantity
+    trade.commission += share
+    if fill.side is trade.side:
+        trade.opened += quantity
+        trade.bought += quantity * fill.price
+    else:
+        trade.closed += quantity
+        trade.sold += quantity * fill.price
+    trade.position += quantity * fill.side.sign
+    trade.peak = max(trade.peak, abs(trade.position))
+
+
+def _closed(symbol: str, trade: _OpenTrade, exit_time: datetime, multiplier: Decimal) -> RoundTrip:
+    entry_price = trade.bought / trade.opened
+    exit_price = trade.sold / trade.closed
+    gross = (exit_price - entry_price) * trade.closed * multiplier * trade.side.sign
+    return RoundTrip(
+        symbol=symbol,
+        side=trade.side,
+        quantity=trade.peak,
+        entry_time=trade.entry_time,
+        exit_time=exit_time,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        commission=trade.commission,
+        pnl=gross - trade.commission,
+    )
+
+
+def round_trips(fills: Iterable[Fill], multipliers: dict[str, Decimal] | None = None) -> list[RoundTrip]:
+    """Group fills into flat-to-flat trades per symbol, in the order they closed.
+
+    A fill that crosses through zero closes one trade and opens the next with the remainder. A
+    position still open after the last fill is not a trade.
+    """
+    multipliers = multipliers or {}
+    open_trades: dict[str, _OpenTrade] = {}
+    trades: list[RoundTrip] = []
+    for fill in fills:
+        remaining = fill.quantity
+        while remaining > 0:
+            trade = open_trades.get(fill.symbol)
+            if trade is None:
+                trade = open_trades[fill.symbol] = _OpenTrade(fill.side, fill.ts)
+            closing = fill.side is not trade.side
+            quantity = min(remaining, abs(trade.position)) if closing else remaining
+            _book(trade, fill, quantity)
+            remaining -= quantity
+            if trade.position == 0:
+                trades.append(_closed(fill.symbol, trade, fill.ts, multipliers.get(fill.symbol, Decimal(1))))
+                del open_trades[fill.symbol]
+    return trades
+
+
+class EquityCurve:
+    """Equity samples in columns: epoch seconds, equity, and whether a position was open.
+
+    Args:
+        period: The bar length the samples follow (for annualisation).
+    """
+
+    def __init__(self, period: timedelta) -> None:
+        self.period = period
+        self.seconds: array[float] = array("d")
+        self.equity: array[float] = array("d")
+        self.invested = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.equity)
+
+    def append(self, seconds: float, equity: float, invested: bool) -> None:
+        """Add a sample."""
+        self.seconds.append(seconds)
+        self.equity.append(equity)
+        self.invested.append(invested)
+
+    def times(self) -> list[datetime]:
+        """Sample times as aware UTC datetimes."""
+        return [datetime.fromtimestamp(s, UTC) for s in self.seconds]
+
+    def drawdowns(self) -> Iterator[float]:
+        """Drawdown (<= 0) of every sample from its running peak."""
+        return drawdown_series(self.equity)
+
+
+class RunRecorder:
+    """Records a run from the bus: every fill, and equity at the times the driver samples it.
+
+    Args:
+        engine: The engine of the run; fills and position changes are heard on its bus for every
+            strategy and symbol, and cash is read from its portfolio after each change.
+        period: Bar length, stored with the equity curve.
+
+    Attributes:
+        last_prices: Latest price per symbol; the driver sets it as bars arrive.
+    """
+
+    def __init__(self, engine: Engine, period: timedelta) -> None:
+        self.fills: list[Fill] = []
+        self.curve = EquityCurve(period)
+        self.last_prices: dict[str, float] = {}
+        self._engine = engine
+        self._portfolio = engine.portfolio
+        self._cash = float(engine.portfolio.cash)
+        self._held: dict[str, float] = {}  # symbol -> quantity x multiplier
+        self._multipliers: dict[str, Decimal] = {}
+        bus = engine.bus
+        self._subs = [
+            bus.subscribe(OrderFilled, self._on_fill),
+            bus.subscribe(OrderPartiallyFilled, self._on_fill),
+            bus.subscribe(PositionChanged, self._on_position),
+        ]
+
+    def _on_fill(self, event: OrderFilled | OrderPartiallyFilled) -> None:
+        self.fills.append(event.fill)
+
+    def _on_position(self, event: PositionChanged) -> None:
+        position = event.position
+        self._cash = float(self._portfolio.cash)
+        multiplier = self._engine.instrument(position.symbol).multiplier
+        self._multipliers[position.symbol] = multiplier
+        if position.quantity:
+            self._held[position.symbol] = float(position.quantity * multiplier)
+        else:
+            self._held.pop(position.symbol, None)
+
+    def sample(self, seconds: float) -> None:
+        """Record equity (cash plus positions at the last prices) at epoch ``seconds``."""
+        # called once per distinct time of a backtest: appends go straight to the columns
+        equity = self._cash
+        held = self._held
+        if held:
+            last = self.last_prices
+            for symbol, quantity in held.items():
+                equity += quantity * last[symbol]
+        curve = self.curve
+        curve.seconds.append(seconds)
+        curve.equity.append(equity)
+        curve.invested.append(1 if held else 0)
+
+    def close(self) -> None:
+        """Stop listening."""
+        for sub in self._subs:
+            sub.cancel()
+
+    @property
+    def multipliers(self) -> dict[str, Decimal]:
+        """Contract multiplier of every symbol that was traded."""
+        return dict(self._multipliers)
+
+
+def _text(value: Any) -> Any:
+    # plain, deterministic rendering for CSV and JSON
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    return value
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    r = order.request
+    return {
+        "client_order_id": r.client_order_id,
+        "strategy_id": r.strategy_id,
+        "symbol": r.symbol,
+        "side": r.side.value,
+        "order_type": r.order_type.value,
+        "quantity": r.quantity,
+        "limit_price": r.limit_price,
+        "stop_price": r.stop_price,
+        "time_in_force": r.time_in_force.value,
+        "status": order.status.value,
+        "filled_quantity": order.filled_quantity,
+        "average_fill_price": order.average_fill_price,
+        "reason": order.reason,
+        "updated": order.updated,
+    }
+
+
+def _rows(items: Sequence[FrozenModel]) -> list[dict[str, Any]]:
+    return [{k: (v.value if isinstance(v, Side) else v) for k, v in m.model_dump().items()} for m in items]
+
+
+class RunResult:
+    """Everything a run produced.
+
+    Args:
+        orders: Final snapshot of every order, in submission order.
+        fills: Every fill, in execution order.
+        curve: The equity curve.
+        starting_cash: Cash at the start.
+        final_cash: Cash at the end.
+        final_equity: Cash plus positions at the last prices, exactly.
+        multipliers: Contract multiplier per traded symbol (for trade P&L).
+        bar_count: Number of bars replayed.
+    """
+
+    def __init__(
+        self,
+        *,
+        orders: Sequence[Order],
+        fills: Sequence[Fill],
+        curve: EquityCurve,
+        starting_cash: Decimal,
+        final_cash: Decimal,
+        final_equity: Decimal,
+        multipliers: dict[str, Decimal] | None = None,
+        bar_count: int = 0,
+    ) -> None:
+        self.orders = list(orders)
+        self.fills = list(fills)
+        self.curve = curve
+        self.starting_cash = starting_cash
+        self.final_cash = final_cash
+        self.final_equity = final_equity
+        self.bar_count = bar_count
+        self.trades = round_trips(self.fills, multipliers)
+        self._statistics: Statistics | None = None
+
+    @property
+    def statistics(self) -> Statistics:
+        """The run's statistics (computed on first use)."""
+        if self._statistics is None:
+            curve = self.curve
+            self._statistics = compute_statistics(
+                curve.times(), curve.equity, curve.invested, [t.pnl for t in self.trades],
+                periods_per_year(curve.period),
+            )  # fmt: skip
+        return self._statistics
+
+    def summary(self) -> dict[str, Any]:
+        """Totals and statistics as plain JSON-ready values."""
+        totals = {
+            "bars": self.bar_count,
+            "orders": len(self.orders),
+            "fills": len(self.fills),
+            "starting_cash": self.starting_cash,
+            "final_cash": self.final_cash,
+            "final_equity": self.final_equity,
+            "commissions": sum((f.commission for f in self.fills), ZERO),
+        }
+        stats = self.statistics.model_dump()
+        return {k: _text(v) for k, v in {**totals, **stats}.items()}
+
+    def to_json(self) -> str:
+        """The whole result (without the equity curve) as deterministic JSON."""
+        doc = {
+            "summary": self.summary(),
+            "orders": [{k: _text(v) for k, v in _order_row(o).items()} for o in self.orders],
+            "fills": [{k: _text(v) for k, v in row.items()} for row in _rows(self.fills)],
+            "trades": [{k: _text(v) for k, v in row.items()} for row in _rows(self.trades)],
+        }
+        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+    def export(self, directory: str | Path) -> list[Path]:
+        """Write ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv`` and ``result.json``.
+
+        Returns:
+            The paths written.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [
+            _write_csv(out / "orders.csv", [_order_row(o) for o in self.orders]),
+            _write_csv(out / "fills.csv", _rows(self.fills)),
+            _write_csv(out / "trades.csv", _rows(self.trades)),
+            self._write_equity(out / "equity.csv"),
+        ]
+        path = out / "result.json"
+        path.write_text(self.to_json(), encoding="utf-8")
+        return [*written, path]
+
+    def _write_equity(self, path: Path) -> Path:
+        curve = self.curve
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["timestamp", "equity", "drawdown", "invested"])
+            rows = zip(curve.times(), curve.equity, curve.drawdowns(), curve.invested, strict=True)
+            for ts, equity, dd, invested in rows:
+                writer.writerow([_text(ts), repr(equity), repr(dd), invested])
+        return path
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        if rows:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if v is None else _text(v) for k, v in row.items()})
+    return path

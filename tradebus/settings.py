@@ -1,0 +1,193 @@
+"""Run settings from a TOML file, with environment-variable overrides.
+
+File layout (every section optional)::
+
+    broker = "ibkr"                 # which broker plug-in trades
+    data_from = "ibkr"              # market data source for the paper broker
+    journal = "runs/journal.sqlite" # where the order journal lives
+    halt_file = "runs/HALT"         # kill switch flag file (tradebus halt)
+    output = "runs/latest"          # exports and report of a run
+
+    [engine]                        # EngineConfig fields
+    stale_data_after = "PT30S"
+
+    [brokers.ibkr]                  # handed to the ibkr plug-in as is
+    base_url = "https://localhost:5000/v1/api"
+    account_id = "DU1234567"
+
+    [strategy]
+    spec = "strategies.sma_cross:SmaCross"
+    params = { symbol = "AAPL", fast = 10 }
+
+    [risk]                          # pre-trade limits (see framework.risk)
+
+Environment overrides use the prefix ``TRADEBUS_`` and ``__`` between nested keys, so
+``TRADEBUS_BROKERS__IBKR__BASE_URL`` replaces ``[brokers.ibkr] base_url``. They win over the file,
+which keeps secrets and URLs out of it. The caller passes the environment in explicitly; the
+library never reads ``os.environ`` on its own.
+
+Every error names the dotted key and where its value came from: the file, or the environment
+variable that set it. A plug-in validates its section with :func:`framework.config.validate_section`, which does the
+same for ``[brokers.<name>]`` keys.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+
+from pydantic import BaseModel
+from pydantic import Field
+from pydantic import PrivateAttr
+from pydantic import ValidationError
+
+from framework.config import EngineConfig
+from framework.config import FrozenConfig
+from framework.errors import ConfigError
+
+ENV_PREFIX = "TRADEBUS_"
+
+C = TypeVar("C", bound=BaseModel)
+
+
+class SettingsSection(dict[str, Any]):
+    """The values of one settings section, remembering where they came from.
+
+    It is a plain mutable ``dict`` (the CLI may add keys such as ``allow_live``) that plug-ins read
+    as any mapping; :func:`framework.config.validate_section` uses the origin to name the file in an error.
+
+    Args:
+        values: The section's keys and values.
+        name: Dotted name of the section (``brokers.ibkr``).
+        source: The settings file, if any.
+        overrides: Keys (dotted, within the section) set by environment variables, with the
+            variable's name.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, Any],
+        *,
+        name: str,
+        source: str | None = None,
+        overrides: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(values)
+        self.name = name
+        self.source = source
+        self.overrides = dict(overrides or {})
+
+    def source_of(self, key: str) -> str | None:
+        """The environment variable that set ``key`` (dotted, within the section), else the file."""
+        return _origin(key, self.overrides) or self.source
+
+
+class StrategySettings(FrozenConfig):
+    """The ``[strategy]`` section.
+
+    Attributes:
+        spec: Dotted path or file path of the strategy class.
+        id: Strategy id (defaults to the class name).
+        params: Parameters for the strategy's config type.
+    """
+
+    spec: str
+    id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(FrozenConfig):
+    """Everything a run is configured with.
+
+    Attributes:
+        broker: Broker plug-in that executes orders.
+        data_from: Broker plug-in whose market data the ``paper`` broker trades on.
+        journal: Path of the order journal (SQLite).
+        halt_file: The kill switch's flag file; trading is halted while it exists.
+        output: Folder for a run's exports and report.
+        engine: Engine settings.
+        brokers: One mapping of settings per broker plug-in name.
+        strategy: The strategy to run, if configured here.
+        risk: Pre-trade risk limits (validated by the risk module).
+        source: The file the settings came from (None for defaults).
+    """
+
+    broker: str | None = None
+    data_from: str | None = None
+    journal: Path = Path("runs/journal.sqlite")
+    halt_file: Path = Path("runs/HALT")
+    output: Path = Path("runs/latest")
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    brokers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    strategy: StrategySettings | None = None
+    risk: dict[str, Any] = Field(default_factory=dict)
+    source: str | None = None
+    _overrides: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> environment variable
+
+    def broker_settings(self, name: str) -> SettingsSection:
+        """The ``[brokers.<name>]`` section (empty if absent), carrying where its values came from."""
+        prefix = f"brokers.{name}."
+        overrides = {k.removeprefix(prefix): v for k, v in self._overrides.items() if k.startswith(prefix)}
+        return SettingsSection(self.brokers.get(name, {}), name=prefix[:-1], source=self.source, overrides=overrides)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (if given) and apply ``TRADEBUS_*`` overrides from ``environ``.
+
+    Raises:
+        ConfigError: If the file is missing or not valid TOML (with the line), or a key is unknown
+            or has a bad value (naming the key and the file or environment variable).
+    """
+    data: dict[str, Any] = {}
+    source = str(path) if path is not None else None
+    if path is not None:
+        data = _read_toml(path)
+    overrides: dict[str, str] = {}
+    for key, value in sorted((environ or {}).items()):
+        if key.startswith(ENV_PREFIX):
+            keys = key[len(ENV_PREFIX) :].lower().split("__")
+            _set_nested(data, keys, value, source=key)
+            overrides[".".join(keys)] = key
+    try:
+        settings = Settings.model_validate({**data, "source": source})
+    except ValidationError as e:
+        first = e.errors()[0]
+        dotted = ".".join(str(p) for p in first["loc"])
+        where = _origin(dotted, overrides) or source or "environment"
+        raise ConfigError(first["msg"], key=dotted, source=where) from e
+    settings._overrides = overrides
+    return settings
+
+
+def _origin(dotted: str, overrides: Mapping[str, str]) -> str | None:
+    # the variable that set this key, or one of its parents (TRADEBUS_STRATEGY__PARAMS for strategy.params.x)
+    for key, variable in overrides.items():
+        if dotted == key or dotted.startswith(key + "."):
+            return variable
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        msg = f"cannot read settings file: {e.strerror}"
+        raise ConfigError(msg, source=str(path)) from e
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}", source=str(path)) from e
+
+
+def _set_nested(data: dict[str, Any], keys: list[str], value: str, *, source: str) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            msg = f"cannot set a nested value below the plain setting {key!r}"
+            raise ConfigError(msg, key=".".join(keys), source=source)
+        node = child
+    node[keys[-1]] = value
