@@ -7,8 +7,9 @@ websocket frame is stamped with ``time.perf_counter()`` when the adapter's conne
 the strategy's ``on_quote`` computes the time since that stamp. This covers decoding, parsing,
 merging, the sink, the engine queue, the dispatcher wake-up, the bus and the handler call.
 
-Throughput: documented ``smd`` and ``sor`` frames through the adapter's decode + parse functions
-only (no I/O, no engine), in a tight loop.
+Throughput: documented ``smd`` and ``sor`` frames through the adapter's decode and its topic table
+(wire model -> typed messages; for ``smd`` also the merge into a quote), no I/O, no engine, in a
+tight loop.
 
 Usage: ``.venv/bin/python benchmarks/ibkr_stream_latency.py [--seconds 5] [--tick 0.005]``
 """
@@ -26,13 +27,14 @@ from typing import Any
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
+from brokers.ibkr.parsing import OrderUpdate
+from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.parsing import merge_quote
-from brokers.ibkr.parsing import order_update_from_live
-from brokers.ibkr.parsing import quote_changes
 from brokers.ibkr.stream import WsConnection
 from brokers.ibkr.stream import connect_websocket
 from brokers.ibkr.stream import decode_frame
-from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.topics import parse_frame
+from framework.broker import EventSink
 from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.config import StrategyConfig
@@ -102,17 +104,22 @@ def measure_latency(seconds: float, tick: float) -> list[float]:
             return conn
 
         broker = IbkrBroker(config, clock=SystemClock(), ws_connect=connect)
-        engine = Engine(broker, clock=SystemClock(), config=EngineConfig())
         stamps: dict[int, float] = {}
-        enqueue = engine.enqueue
+        connect_broker = broker.connect
 
-        def stamping_sink(event: AnyEvent) -> None:
-            # runs on the stream thread while the frame is being handled: the newest stamp is its own
-            if isinstance(event, QuoteUpdated) and connections:
-                stamps[id(event.quote)] = connections[-1].last_rx
-            enqueue(event)
+        def connect_stamping(sink: EventSink) -> None:
+            # wrap whatever sink the engine hands the broker (its queue), so the hook does not depend
+            # on the engine's internals
+            def stamping_sink(event: AnyEvent) -> None:
+                # runs on the stream thread while the frame is being handled: the newest stamp is its own
+                if isinstance(event, QuoteUpdated) and connections:
+                    stamps[id(event.quote)] = connections[-1].last_rx
+                sink(event)
 
-        engine.enqueue = stamping_sink  # type: ignore[method-assign]
+            connect_broker(stamping_sink)
+
+        broker.connect = connect_stamping  # type: ignore[method-assign]
+        engine = Engine(broker, clock=SystemClock(), config=EngineConfig())
         probe = Probe(stamps)
         engine.add_strategy(probe)
         engine.start()
@@ -130,16 +137,18 @@ def measure_throughput(count: int) -> dict[str, float]:
     for i in range(count):
         message = decode_frame(smd_frames[i % 1000])
         assert message is not None
-        quote = merge_quote(quote, "AAPL", ts, quote_changes(message))
+        [tick] = parse_frame(message, ts)
+        assert isinstance(tick, QuoteTick)
+        quote = merge_quote(quote, "AAPL", ts, tick)
     results["smd"] = count / (time.perf_counter() - start)
     start = time.perf_counter()
     rows = 0
     for i in range(count):
         message = decode_frame(sor_frames[i % 1000])
         assert message is not None
-        for row in message["args"]:
-            order_update_from_live(LiveOrder.model_validate(row))
-            rows += 1
+        updates = parse_frame(message, ts)
+        assert all(isinstance(u, OrderUpdate) for u in updates)
+        rows += len(updates)
     results["sor"] = count / (time.perf_counter() - start)
     results["sor_rows"] = rows / count * results["sor"]
     return results
@@ -160,8 +169,8 @@ def main() -> None:
     else:
         print("no quotes received")
     rates = measure_throughput(args.messages)
-    print(f"parse throughput: smd {rates['smd']:,.0f} msg/s (decode+fields+merge); "
-          f"sor {rates['sor']:,.0f} frames/s = {rates['sor_rows']:,.0f} order rows/s (decode+validate+map)")
+    print(f"parse throughput: smd {rates['smd']:,.0f} msg/s (decode+topic table+merge); "
+          f"sor {rates['sor']:,.0f} frames/s = {rates['sor_rows']:,.0f} order rows/s (decode+topic table)")
 
 
 if __name__ == "__main__":

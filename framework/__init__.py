@@ -1,4 +1,9 @@
-"""tradebus core: models, events, bus, broker contract, engine and the strategy API."""
+"""tradebus core: what strategies and broker adapters are written against.
+
+Models, events, the bus, the broker contract and its commands, the order lifecycle, the portfolio,
+pre-trade checks, the engine and the strategy API. ``from framework import Strategy, ...`` writes
+a strategy; ``from tradebus import run_backtest, ...`` runs one.
+"""
 
 from framework.broker import Broker
 from framework.broker import ConnectionState
@@ -8,14 +13,21 @@ from framework.broker import MarketData
 from framework.bus import ANY
 from framework.bus import EventBus
 from framework.bus import Subscription
+from framework.checks import PreTradeCheck
+from framework.checks import TradingState
 from framework.clock import Clock
 from framework.clock import SimulatedClock
 from framework.clock import SystemClock
+from framework.commands import CancelAllOrders
+from framework.commands import CancelOrder
+from framework.commands import ModifyOrder
+from framework.commands import OrderCommand
+from framework.commands import SubmitOrder
 from framework.config import EngineConfig
 from framework.config import FrozenConfig
 from framework.config import StrategyConfig
+from framework.context import StrategyContext
 from framework.engine import Engine
-from framework.engine import PreTradeCheck
 from framework.errors import BrokerConnectionError
 from framework.errors import BrokerError
 from framework.errors import ConfigError
@@ -27,6 +39,7 @@ from framework.errors import StrategyLoadError
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
+from framework.models import ExecutionReport
 from framework.models import Fill
 from framework.models import Instrument
 from framework.models import Order
@@ -47,6 +60,8 @@ __all__ = [
     "Broker",
     "BrokerConnectionError",
     "BrokerError",
+    "CancelAllOrders",
+    "CancelOrder",
     "Clock",
     "ConfigError",
     "ConnectionState",
@@ -56,13 +71,16 @@ __all__ = [
     "EventBus",
     "EventSink",
     "Execution",
+    "ExecutionReport",
     "Fill",
     "FrameworkError",
     "FrozenConfig",
     "IllegalTransitionError",
     "Instrument",
     "MarketData",
+    "ModifyOrder",
     "Order",
+    "OrderCommand",
     "OrderError",
     "OrderRequest",
     "OrderStatus",
@@ -76,8 +94,11 @@ __all__ = [
     "SimulatedClock",
     "Strategy",
     "StrategyConfig",
+    "StrategyContext",
     "StrategyLoadError",
+    "SubmitOrder",
     "Subscription",
     "SystemClock",
     "TimeInForce",
+    "TradingState",
 ]

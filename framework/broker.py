@@ -1,20 +1,30 @@
 """The contract every broker adapter implements.
 
 A broker is two halves plus a connection: :class:`MarketData` (find instruments, stream quotes and
-bars, fetch history) and :class:`Execution` (submit, modify and cancel orders; report open orders,
-positions and the account). Adapters translate their wire formats at their own boundary; nothing
-wire-specific crosses into the framework.
+bars, fetch history) and :class:`Execution` (take order commands; report open orders, positions and
+the account). Adapters translate their wire formats at their own boundary; nothing wire-specific
+crosses into the framework.
 
-Results of execution calls arrive as events, not return values: ``submit_order`` returns once the
-request is on its way, and the broker later emits ``OrderAccepted`` / ``OrderRejected`` /
-``OrderFilled`` ... through the :data:`EventSink` it was given at :meth:`Broker.connect`. A sink may be
-called from any thread (the engine queues; it never runs handlers on the caller's thread).
+**Commands in, facts out.** The engine's dispatcher hands every order command
+(:mod:`framework.commands`) to :meth:`Execution.execute`, which must return without waiting on the
+network: a networked adapter queues the command for its own worker (see
+:class:`~framework.worker.CommandWorker`), an in-memory venue may run it inline. Commands for one
+order must reach the venue in the order they were issued. What happened comes back through the
+:data:`EventSink` given at :meth:`Broker.connect`, from any thread: ``OrderAccepted``,
+``OrderRejected``, ``OrderUpdated``, ``OrderCancelled``, ``OrderCancelRejected``, ``OrderExpired`` and,
+for every execution, ``ExecutionReported`` carrying the venue's report as it was received. Adapters
+report facts; the engine's order book alone decides an order's status and checks every execution
+against its order before the portfolio books it (see :mod:`framework.lifecycle`). An adapter keeps
+only what it needs to talk to its venue: id mapping and de-duplication.
 
-Adapters must make every order event carry the ``client_order_id`` of the request, never emit the
-same execution twice on purpose (the engine de-duplicates anyway), and emit ``BrokerConnected`` /
-``BrokerDegraded`` / ``BrokerDisconnected`` as their connection changes. A broker whose venue outlives
-the process (a real broker) also implements :class:`Recoverable`, so a restarted engine picks up
-where the previous run stopped.
+An in-memory venue (paper, backtest) is the account it simulates: it implements
+:class:`SharesPortfolio`, and the engine then books fills into the venue's own
+:class:`~framework.portfolio.Portfolio` instead of a second one, so each fill is booked once and the
+venue's buying power and positions are the engine's.
+
+Adapters emit ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as their connection
+changes. A broker whose venue outlives the process (a real broker) also implements
+:class:`Recoverable`, so a restarted engine picks up where the previous run stopped.
 """
 
 from __future__ import annotations
@@ -26,15 +36,16 @@ from enum import StrEnum
 from typing import Protocol
 from typing import runtime_checkable
 
+from framework.commands import OrderCommand
 from framework.events import AnyEvent
 from framework.marketdata import Bar
 from framework.models import Account
 from framework.models import Fill
 from framework.models import Instrument
 from framework.models import Order
-from framework.models import OrderRequest
 from framework.models import Position
 from framework.models import SecurityType
+from framework.portfolio import Portfolio
 
 
 class EventSink(Protocol):
@@ -91,18 +102,24 @@ class MarketData(Protocol):
 
 @runtime_checkable
 class Execution(Protocol):
-    """Order entry and account state."""
+    """Order commands and account state."""
 
-    def submit_order(self, request: OrderRequest) -> None:
-        """Send a new order; the outcome arrives as events."""
+    def execute(self, command: OrderCommand) -> None:
+        """Take an order command without waiting on the network; the outcome arrives as events.
+
+        Called on the engine's dispatcher thread. A networked adapter queues the command for its
+        own worker; an in-memory venue may run it at once. A request that can never be expressed
+        for this venue is answered with ``OrderRejected`` (or ``OrderCancelRejected``), not an
+        exception.
+        """
         ...
 
-    def modify_order(self, request: OrderRequest) -> None:
-        """Replace the working order ``request.client_order_id`` with this full ticket."""
-        ...
+    def drop_unsent(self) -> list[OrderCommand]:
+        """Drop every placement (submit or modify) queued but not yet sent, and return them.
 
-    def cancel_order(self, client_order_id: str) -> None:
-        """Ask the broker to cancel; ``OrderCancelled`` or ``OrderCancelRejected`` follows."""
+        The kill switch calls this from its own thread; a placement already being sent finishes.
+        An adapter that executes inline has nothing queued and returns an empty list.
+        """
         ...
 
     def open_orders(self) -> Sequence[Order]:
@@ -170,3 +187,17 @@ class Recoverable(Protocol):
                 to start trading.
         """
         ...
+
+
+@runtime_checkable
+class SharesPortfolio(Protocol):
+    """An in-memory venue whose account is the engine's portfolio (see the module docstring).
+
+    The venue reads the portfolio (buying power, positions, account) and never books into it: the
+    engine's order lifecycle books each fill once, on the dispatcher thread.
+
+    Attributes:
+        portfolio: The venue's account, starting with its configured cash.
+    """
+
+    portfolio: Portfolio

@@ -148,6 +148,17 @@ class EventBus:
                 self._report(receiver.handler, event, e)
         return len(receivers)
 
+    def wants(self, event_type: type, sender: Any = ANY) -> bool:
+        """Whether publishing an ``event_type`` with ``sender`` would reach any handler.
+
+        Lets a publisher skip building an event nobody listens to.
+        """
+        key = (event_type, sender)
+        receivers = self._routes.get(key)
+        if receivers is None:
+            receivers = self._route(key)
+        return bool(receivers)
+
     def _route(self, key: tuple[type, Any]) -> tuple[_Receiver, ...]:
         event_type, sender = key
         signal = self._signal(event_type)

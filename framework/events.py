@@ -12,22 +12,29 @@ QuoteUpdated          broker adapter (market data)     symbol                  q
 BarClosed             broker adapter, bar aggregator,  symbol                  bar
                       backtest data feed
 DataStale             engine (no data within limit)    symbol                  symbol, last_update
-OrderSubmitted        engine (after risk checks, as    strategy id             order
-                      the request goes to the broker)
-OrderDenied           engine / risk checks (never      strategy id             client_order_id, reason
-                      reached the broker)
+OrderSubmitted        engine (checks passed, intent    strategy id             order
+                      journaled, command queued)
+OrderDenied           engine: checks, kill switch      strategy id             client_order_id, reason
+                      (never reached the broker)
 OrderAccepted         broker adapter                   strategy id             client_order_id, broker id
 OrderRejected         broker adapter (venue refusal,   strategy id             client_order_id, reason
                       unconfirmed order question)
 OrderUpdated          broker adapter (modify acked)    strategy id             client_order_id, request
-OrderPartiallyFilled  broker adapter                   strategy id             client_order_id, fill
-OrderFilled           broker adapter (last fill)       strategy id             client_order_id, fill
+ExecutionReported     broker adapter (an execution,    (not published: the     report
+                      unchecked)                       engine consumes it)
+OrderPartiallyFilled  engine (a checked execution)     strategy id             client_order_id, fill
+OrderFilled           engine (the completing one)      strategy id             client_order_id, fill
+ExecutionRefused      engine (report contradicts its   strategy id, else ANY   client_order_id,
+                      order or an earlier report)                              execution_id, field,
+                                                                               expected, received
 OrderPendingCancel    engine (cancel requested)        strategy id             client_order_id
 OrderCancelled        broker adapter                   strategy id             client_order_id, reason
 OrderCancelRejected   broker adapter (too late, etc.)  strategy id             client_order_id, reason
 OrderExpired          broker adapter (DAY at close)    strategy id             client_order_id
 PositionChanged       engine (portfolio, after a fill) symbol                  position
 AccountUpdated        broker adapter / engine          ANY                     account
+PnlUpdated            broker adapter (the broker's     ANY                     account_id, daily and
+                      P&L stream)                                              unrealized P&L, net liq.
 BrokerConnected       broker adapter                   ANY                     broker
 BrokerDegraded        broker adapter (partly usable)   ANY                     broker, reason
 BrokerDisconnected    broker adapter                   ANY                     broker, reason
@@ -36,13 +43,18 @@ HandlerFailed         event bus (a handler raised)     ANY                     h
 ===================== ================================ ======================= ============================
 
 Brokers emit order events by ``client_order_id`` only; the engine updates order state and the
-portfolio, then publishes them to the owning strategy. ``OrderFilled`` is the fill that completes the
-order; every earlier fill is ``OrderPartiallyFilled``.
+portfolio, then publishes them to the owning strategy. Executions arrive as ``ExecutionReported``;
+the engine checks each against its order (side, instrument, account, quantity, price, commission,
+an execution id seen before) and publishes ``OrderFilled`` for the fill that completes the order,
+``OrderPartiallyFilled`` for every earlier one, or ``ExecutionRefused`` naming the field that
+contradicts the order (nothing is booked then). ``OrderSubmitted`` and ``PositionChanged`` are built
+only when someone listens.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from typing import NamedTuple
 from typing import TypeAlias
@@ -55,6 +67,7 @@ from pydantic import SkipValidation
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
+from framework.models import ExecutionReport
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
@@ -84,6 +97,13 @@ class BarClosed(NamedTuple):
     bar: Bar
 
 
+class ExecutionReported(NamedTuple):
+    """A broker reported an execution; the engine checks it before anything is booked."""
+
+    ts: datetime
+    report: ExecutionReport
+
+
 class DataStale(Event):
     """No market data arrived for ``symbol`` within the configured limit."""
 
@@ -100,7 +120,7 @@ class OrderEvent(Event):
 class OrderSubmitted(OrderEvent):
     """The order passed the pre-trade checks and is being sent to the broker."""
 
-    order: Order
+    order: SkipValidation[Order]  # the engine's own snapshot: its ticket was validated where it entered
 
 
 class OrderDenied(OrderEvent):
@@ -130,13 +150,32 @@ class OrderUpdated(OrderEvent):
 class OrderPartiallyFilled(OrderEvent):
     """Part of the order executed; more quantity remains."""
 
-    fill: Fill
+    fill: SkipValidation[Fill]  # made by the order book from a report it checked
 
 
 class OrderFilled(OrderEvent):
     """The order executed completely; ``fill`` is the last execution."""
 
-    fill: Fill
+    fill: SkipValidation[Fill]  # made by the order book from a report it checked
+
+
+class ExecutionRefused(Event):
+    """An execution report contradicts its order (or an earlier report): refused, nothing booked.
+
+    Attributes:
+        client_order_id: The order the report named.
+        execution_id: The report's execution id.
+        field: What contradicts (``side``, ``instrument``, ``account``, ``quantity``, ``price``,
+            ``commission``, ``execution_id``, ``client_order_id``).
+        expected: What the order (or the earlier report) says.
+        received: What the report says.
+    """
+
+    client_order_id: str
+    execution_id: str
+    field: str
+    expected: str
+    received: str
 
 
 class OrderPendingCancel(OrderEvent):
@@ -169,6 +208,29 @@ class AccountUpdated(Event):
     """New account balances."""
 
     account: Account
+
+
+class PnlUpdated(Event):
+    """The broker's running profit and loss of one account, as the broker reports it.
+
+    Informational: the engine books nothing from it (fills and ``AccountUpdated`` move the portfolio).
+    A value the broker did not send is None.
+
+    Attributes:
+        account_id: The broker's account id.
+        daily_pnl: Profit and loss since the start of the trading day.
+        unrealized_pnl: Open profit and loss of the positions.
+        net_liquidation: Net liquidation value of the account.
+        excess_liquidity: Excess liquidity (margin headroom).
+        market_value: Market value of the positions.
+    """
+
+    account_id: str
+    daily_pnl: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    net_liquidation: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    market_value: Decimal | None = None
 
 
 class BrokerConnected(Event):
@@ -207,7 +269,7 @@ class HandlerFailed(Event):
     error_type: str
 
 
-AnyEvent: TypeAlias = Event | QuoteUpdated | BarClosed
+AnyEvent: TypeAlias = Event | QuoteUpdated | BarClosed | ExecutionReported
 """Any event in this catalogue."""
 
 ORDER_EVENTS: tuple[type[OrderEvent], ...] = (

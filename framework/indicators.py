@@ -12,6 +12,7 @@ from collections import deque
 from typing import NamedTuple
 
 _RESYNC_EVERY = 1_000
+_RESUM_EVERY = 10_000  # SMA: updates between two exact re-sums of the window
 
 
 class SMA:
@@ -32,16 +33,21 @@ class SMA:
 
     def update(self, x: float) -> float | None:
         """Add a value; return the average, or None while warming up."""
+        # the hot path of every moving-average strategy: one branch per state, few attribute writes
         window = self._window
         window.append(x)
-        self._sum += x
+        total = self._sum + x
         if len(window) > self.period:
-            self._sum -= window.popleft()
-        self._count += 1
-        # Re-sum now and then so floating-point drift of the running sum cannot accumulate.
-        if self._count % 10_000 == 0:
-            self._sum = math.fsum(window)
-        self.value = self._sum / self.period if len(window) == self.period else None
+            total -= window.popleft()
+            self._count += 1
+            # Re-sum now and then so floating-point drift of the running sum cannot accumulate.
+            if self._count == _RESUM_EVERY:
+                total, self._count = math.fsum(window), 0
+            self._sum = total
+            self.value = value = total / self.period
+            return value
+        self._sum = total
+        self.value = total / self.period if len(window) == self.period else None
         return self.value
 
 

@@ -8,9 +8,13 @@ naming the field. Market data (:class:`Quote`, :class:`Bar`) lives in :mod:`fram
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
+from typing import Any
+from typing import NamedTuple
 from typing import Self
 
 from pydantic import AwareDatetime
@@ -162,10 +166,22 @@ class OrderRequest(FrozenModel):
         _require_on_grid(self)
         return self
 
+    def model_post_init(self, context: Any, /) -> None:
+        """Count every field of a ticket as set (a ticket is complete).
+
+        One shared set instead of one per ticket: a run keeps every ticket, and pydantic's own
+        per-instance set of explicitly given fields costs about 700 bytes each. ``model_copy``
+        copies the set before changing it, and a frozen model never changes it in place.
+        """
+        object.__setattr__(self, "__pydantic_fields_set__", _TICKET_FIELDS)
+
     @property
     def symbol(self) -> str:
         """The instrument's symbol."""
         return self.instrument.symbol
+
+
+_TICKET_FIELDS = set(OrderRequest.model_fields)
 
 
 def _require_prices_for_type(req: OrderRequest) -> None:
@@ -229,8 +245,14 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-class Fill(FrozenModel):
-    """One execution of (part of) an order.
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One execution of (part of) an order, as booked.
+
+    A slotted record, not a validated model: a fill is made only by the engine's order book from an
+    execution report that passed the checks of :mod:`framework.executions` (or read back from the
+    journal, which stored such a fill), so it is validated once, where the report enters. A run
+    keeps every fill, so it stays small (about a tenth of a pydantic model's memory).
 
     Attributes:
         execution_id: The broker's unique execution id; fills are de-duplicated on it.
@@ -238,43 +260,84 @@ class Fill(FrozenModel):
         symbol: Instrument symbol.
         side: Buy or sell.
         quantity: Executed quantity (positive).
-        price: Execution price.
+        price: Execution price (positive).
         commission: Commission charged, in the account currency (zero or positive).
         ts: Execution time (UTC).
         broker_order_id: The broker's order id, if known.
     """
 
-    execution_id: str = Field(min_length=1)
-    client_order_id: str = Field(min_length=1)
+    execution_id: str
+    client_order_id: str
     symbol: str
     side: Side
-    quantity: Positive
-    price: Positive
-    commission: NonNegative = Decimal(0)
-    ts: AwareDatetime
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    ts: datetime
     broker_order_id: str | None = None
 
 
-class Order(FrozenModel):
+class ExecutionReport(NamedTuple):
+    """A venue's report of one execution, as received and not yet checked against its order.
+
+    Adapters build one per execution they hear of (stream, REST, recovery) and emit it in an
+    ``ExecutionReported`` event; the engine checks it against its order (see
+    :mod:`framework.executions`) and only then books it as a :class:`Fill`. Nothing here is
+    validated, on purpose: a report that contradicts its order must reach that one check. A named
+    tuple, the cheapest immutable record: one is made for every execution on a backtest's hot path.
+
+    Attributes:
+        execution_id: The venue's unique execution id.
+        client_order_id: The order it belongs to (after the adapter's id mapping).
+        side: Buy or sell, as reported.
+        quantity: Executed quantity, as reported.
+        price: Execution price, as reported.
+        ts: Execution time.
+        symbol: Instrument symbol, if the venue reported one.
+        instrument_id: The venue's instrument id (an IBKR conid), if reported.
+        account_id: The account the execution belongs to, if reported.
+        commission: Commission charged (a cost, zero or positive), or None if not reported.
+        broker_order_id: The venue's order id, if known.
+    """
+
+    execution_id: str
+    client_order_id: str
+    side: Side
+    quantity: Decimal
+    price: Decimal
+    ts: datetime
+    symbol: str | None = None
+    instrument_id: str | None = None
+    account_id: str | None = None
+    commission: Decimal | None = None
+    broker_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
     """An order request together with its current state (a snapshot; never mutated).
+
+    A slotted record made only by the engine's order book (and adapters reporting what a venue
+    holds): the request inside was validated once, where the strategy made it. A run keeps the last
+    snapshot of every order, so it stays small.
 
     Attributes:
         request: The ticket as last accepted (a modify replaces it).
+        updated: Time of the last state change.
         status: Lifecycle state.
         broker_order_id: The broker's id once accepted.
         filled_quantity: Sum of fill quantities.
         average_fill_price: Quantity-weighted average fill price, if any fill.
         reason: Why it was rejected, denied, cancelled or expired, if it was.
-        updated: Time of the last state change.
     """
 
     request: OrderRequest
+    updated: datetime
     status: OrderStatus = OrderStatus.INITIALIZED
     broker_order_id: str | None = None
     filled_quantity: Decimal = Decimal(0)
     average_fill_price: Decimal | None = None
     reason: str | None = None
-    updated: AwareDatetime
 
     @property
     def client_order_id(self) -> str:

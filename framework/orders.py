@@ -1,32 +1,43 @@
 """Order state machine, keyed by client order id.
 
 :class:`OrderBook` holds the latest :class:`~framework.models.Order` snapshot of every order and
-applies order events to it. Each event either moves the order along a legal transition (the book
-returns the event to publish, possibly normalised), or is refused and logged: an illegal transition,
-a duplicate fill (same execution id), an overfill, an event for an unknown order.
+applies order events and execution reports to it; it is the only place an order's status changes.
+Each event either moves the order along a legal transition (the book returns the event to publish,
+possibly normalised), repeats a fact already applied (a no-op, counted in :attr:`OrderBook.repeats`),
+or is refused and logged (an illegal transition, an event for an unknown order).
+
+Executions arrive as :class:`~framework.models.ExecutionReport`; :meth:`OrderBook.apply_execution`
+checks each against its order (:mod:`framework.executions`) and books it only if it agrees. The same
+execution reported again is a duplicate (counted in :attr:`OrderBook.duplicates`); one that
+contradicts comes back as a :class:`~framework.executions.Contradiction` for the caller to publish.
 
 Legal transitions (anything else is refused)::
 
     INITIALIZED      -> SUBMITTED | DENIED
     SUBMITTED        -> ACCEPTED | REJECTED | PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED
-                        | EXPIRED
+                        | EXPIRED | DENIED (a queued command the kill switch dropped, never sent)
     ACCEPTED         -> PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED | EXPIRED | REJECTED
                         | (updated)
     PARTIALLY_FILLED -> PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED | EXPIRED | (updated)
+                        | (rejected: becomes CANCELLED, it has filled)
     PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back)
     DENIED, REJECTED, FILLED, CANCELLED, EXPIRED: terminal
 
 A fill is published as ``OrderFilled`` when it completes the quantity and as ``OrderPartiallyFilled``
-otherwise, whatever the broker called it. An ``OrderAccepted`` arriving after a fill (fill before
-acknowledgement) records the broker id silently.
+otherwise. An ``OrderAccepted`` arriving after a fill (fill before acknowledgement) records the broker
+id silently. An execution of a cancelled or expired order (the venue filled it before the cancel
+took effect) is booked and logged: the money moved.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
+from typing import Protocol
 
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
@@ -40,6 +51,12 @@ from framework.events import OrderPendingCancel
 from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
+from framework.executions import Contradiction
+from framework.executions import check_report
+from framework.executions import compare_with_booked
+from framework.executions import fill_from_report
+from framework.models import TERMINAL_STATUSES
+from framework.models import ExecutionReport
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
@@ -49,16 +66,15 @@ log = logging.getLogger(__name__)
 
 S = OrderStatus
 _WORKING = frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
+_LATE_FILL = frozenset({S.CANCELLED, S.EXPIRED})  # the venue may have filled before the cancel took effect
 
 # event type -> (states it may arrive in, state it leads to; None = computed by the handler)
 TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | None]] = {
     OrderSubmitted: (frozenset({S.INITIALIZED}), S.SUBMITTED),
-    OrderDenied: (frozenset({S.INITIALIZED}), S.DENIED),
+    OrderDenied: (frozenset({S.INITIALIZED, S.SUBMITTED}), S.DENIED),
     OrderAccepted: (frozenset({S.SUBMITTED}), S.ACCEPTED),
-    OrderRejected: (frozenset({S.SUBMITTED, S.ACCEPTED}), S.REJECTED),
+    OrderRejected: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL}), S.REJECTED),
     OrderUpdated: (frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.SUBMITTED}), None),
-    OrderPartiallyFilled: (_WORKING, None),
-    OrderFilled: (_WORKING, None),
     OrderPendingCancel: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED}), S.PENDING_CANCEL),
     OrderCancelled: (_WORKING, S.CANCELLED),
     OrderCancelRejected: (_WORKING, None),
@@ -66,57 +82,51 @@ TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | 
 }
 
 
-_new = object.__new__
-_set = object.__setattr__
-
-
 def evolve(order: Order, changes: dict[str, object]) -> Order:
-    """Return a copy of ``order`` with ``changes`` applied, without validating again.
-
-    The same contract as ``order.model_copy(update=changes)`` (the values must already be valid:
-    they come from validated events), at a fifth of its cost; the order book makes three of these
-    per order, on the backtest hot path. ``tests/framework/test_orders.py`` pins the equivalence.
-    """
-    clone = _new(Order)
-    _set(clone, "__dict__", {**order.__dict__, **changes})
-    _set(clone, "__pydantic_fields_set__", order.__pydantic_fields_set__ | changes.keys())
-    _set(clone, "__pydantic_extra__", None)
-    _set(clone, "__pydantic_private__", None)
-    return clone
-
-
-_FRESH = {"status": S.INITIALIZED, "broker_order_id": None, "average_fill_price": None, "reason": None}
-_FRESH_FIELDS = frozenset({"request", "updated"})
+    """Return a copy of ``order`` with ``changes`` applied (the values come from checked events)."""
+    return replace(order, **changes)  # type: ignore[arg-type]
 
 
 def new_order(request: OrderRequest, updated: datetime) -> Order:
-    """Return ``Order(request=request, updated=updated)`` without validating again.
+    """A new order (status INITIALIZED) for a validated ``request``."""
+    return Order(request, updated)
 
-    ``request`` is already a validated ticket and ``updated`` comes from the engine's clock (aware
-    UTC by the Clock contract), so validation would only re-check what is known; tests pin the
-    equivalence with the validating constructor.
-    """
-    order = _new(Order)
-    fields = {"request": request, **_FRESH, "filled_quantity": Decimal(0), "updated": updated}
-    _set(order, "__dict__", fields)
-    _set(order, "__pydantic_fields_set__", set(_FRESH_FIELDS))
-    _set(order, "__pydantic_extra__", None)
-    _set(order, "__pydantic_private__", None)
-    return order
+
+class OrderView(Protocol):
+    """Read-only access to the orders of a run (what strategies and pre-trade checks get)."""
+
+    def get(self, client_order_id: str) -> Order | None:
+        """The order's current snapshot, or None."""
+        ...
+
+    def open(self, strategy_id: str | None = None) -> list[Order]:
+        """Orders that may still fill, optionally of one strategy (in creation order)."""
+        ...
+
+    def all(self) -> list[Order]:
+        """Every order, in creation order."""
+        ...
 
 
 class OrderBook:
     """Every order of a run and its current state.
 
     Not thread-safe: only the engine's dispatcher thread touches it.
+
+    Attributes:
+        refused: Events refused (illegal transition, unknown order).
+        repeats: Facts reported again after they were applied (harmless).
+        duplicates: Executions reported again with the same content (harmless, booked once).
     """
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
         self._unfinished: dict[str, None] = {}  # ids of orders not terminal, in creation order
-        self._executions: set[str] = set()
+        self._fills: dict[str, Fill] = {}  # execution id -> the fill booked for it
         self._before_cancel: dict[str, OrderStatus] = {}
         self.refused = 0
+        self.repeats = 0
+        self.duplicates = 0
 
     def add(self, order: Order) -> None:
         """Track a new order (status INITIALIZED).
@@ -132,18 +142,18 @@ class OrderBook:
         if not order.status.is_terminal:
             self._unfinished[cid] = None
 
-    def restore(self, order: Order, execution_ids: Iterable[str] = ()) -> None:
+    def restore(self, order: Order, fills: Iterable[Fill] = ()) -> None:
         """Track an order a previous run left unfinished, in the state its journal recorded.
 
         Args:
             order: The journaled snapshot.
-            execution_ids: Fills already applied to it (refused if reported again).
+            fills: Fills already applied to it (a report of one of them again is a duplicate).
 
         Raises:
             ValueError: If the client order id is already in use.
         """
         self.add(order)
-        self._executions.update(execution_ids)
+        self._fills.update((f.execution_id, f) for f in fills)
 
     def get(self, client_order_id: str) -> Order | None:
         """Return the order's current snapshot, or None."""
@@ -166,12 +176,15 @@ class OrderBook:
             if o.status.is_open and (strategy_id is None or o.request.strategy_id == strategy_id)
         ]
 
-    def has_execution(self, execution_id: str) -> bool:
-        """Whether a fill with this execution id was already applied."""
-        return execution_id in self._executions
+    def booked(self, execution_id: str) -> Fill | None:
+        """The fill booked for an execution id, if any."""
+        return self._fills.get(execution_id)
 
     def apply(self, event: OrderEvent) -> OrderEvent | None:
-        """Apply ``event``; return the event to publish, or None if it was refused or is a no-op."""
+        """Apply an order fact; return the event to publish, or None if refused or a repeat.
+
+        Fills are not facts of this kind: they arrive as reports (:meth:`apply_execution`).
+        """
         order = self._orders.get(event.client_order_id)
         if order is None:
             self._refuse(event, "unknown client_order_id")
@@ -181,18 +194,55 @@ class OrderBook:
             return None
         allowed, target = TRANSITIONS[type(event)]
         if order.status not in allowed:
-            self._refuse(event, f"illegal in state {order.status}")
+            if target is not None and order.status is target:
+                self.repeats += 1  # the same fact again (a stream and a lookup both told us)
+                log.debug("repeated %s for %s ignored", type(event).__name__, order.client_order_id)
+            else:
+                self._refuse(event, f"illegal in state {order.status}")
             return None
         return self._transition(order, event, target)
 
+    def apply_execution(self, report: ExecutionReport, account_id: str | None) -> OrderEvent | Contradiction | None:
+        """Check ``report`` against its order and book it.
+
+        Args:
+            report: The venue's report.
+            account_id: The account this run trades (reports naming another are refused).
+
+        Returns:
+            The fill event to publish; a :class:`Contradiction` if the report contradicts its
+            order or an earlier report (nothing was booked); None for a duplicate.
+        """
+        booked = self._fills.get(report.execution_id)
+        if booked is not None:
+            found = compare_with_booked(report, booked)
+            if found is None:
+                self.duplicates += 1
+            return found
+        order = self._orders.get(report.client_order_id)
+        if order is None:
+            return Contradiction("client_order_id", "an order of this run", report.client_order_id)
+        if order.status not in _WORKING and order.status not in _LATE_FILL:
+            return Contradiction("status", "an order that may fill", f"{order.client_order_id} is {order.status}")
+        found = check_report(report, order, account_id)
+        if found is not None:
+            return found
+        return self._book_fill(order, fill_from_report(report, order))
+
     def _transition(self, order: Order, event: OrderEvent, target: OrderStatus | None) -> OrderEvent | None:
-        if isinstance(event, OrderFilled | OrderPartiallyFilled):
-            return self._apply_fill(order, event.fill, event)
-        if isinstance(event, OrderCancelRejected):
+        if type(event) is OrderAccepted:  # once per order: built directly
+            self._put(Order(order.request, event.ts, S.ACCEPTED, event.broker_order_id, order.filled_quantity,
+                            order.average_fill_price, order.reason))
+        elif isinstance(event, OrderCancelRejected):
             restored = self._before_cancel.pop(order.client_order_id, order.status)
             self._store(order, event, status=restored)
         elif isinstance(event, OrderUpdated):
             self._store(order, event, request=event.request)
+        elif isinstance(event, OrderRejected) and order.filled_quantity:
+            # a partly filled order cannot be "rejected" any more: what did not fill is cancelled
+            event = OrderCancelled(ts=event.ts, client_order_id=event.client_order_id,
+                                   reason=f"rest rejected after a partial fill: {event.reason}")
+            self._store(order, event, status=S.CANCELLED, reason=event.reason)
         else:
             assert target is not None  # every other event type names its target state
             if target is S.PENDING_CANCEL:
@@ -212,12 +262,17 @@ class OrderBook:
             return {"reason": "expired"}
         return {}
 
-    def _store(self, order: Order, event: OrderEvent, **changes: object) -> Order:
-        changes["updated"] = event.ts
-        updated = evolve(order, changes)
-        self._orders[order.client_order_id] = updated
-        if updated.status.is_terminal:
-            self._unfinished.pop(order.client_order_id, None)
+    def _store(self, order: Order, event: OrderEvent, **changes: Any) -> Order:
+        get = changes.get
+        return self._put(Order(get("request", order.request), event.ts, get("status", order.status),
+                               get("broker_order_id", order.broker_order_id), order.filled_quantity,
+                               order.average_fill_price, get("reason", order.reason)))
+
+    def _put(self, updated: Order) -> Order:
+        cid = updated.request.client_order_id
+        self._orders[cid] = updated
+        if updated.status in TERMINAL_STATUSES:
+            self._unfinished.pop(cid, None)
         return updated
 
     def _late_ack(self, order: Order, event: OrderAccepted) -> None:
@@ -225,32 +280,28 @@ class OrderBook:
             self._store(order, event, broker_order_id=event.broker_order_id)
         log.debug("late acknowledgement of %s in state %s", order.client_order_id, order.status)
 
-    def _apply_fill(self, order: Order, fill: Fill, event: OrderEvent) -> OrderEvent | None:
-        if fill.execution_id in self._executions:
-            log.info("duplicate fill %s for %s ignored", fill.execution_id, order.client_order_id)
-            return None
-        new_filled = order.filled_quantity + fill.quantity
-        if new_filled > order.request.quantity:
-            self._refuse(event, f"overfill: {new_filled} > {order.request.quantity}")
-            return None
-        self._executions.add(fill.execution_id)
-        previous_value = (order.average_fill_price or Decimal(0)) * order.filled_quantity
-        average = (previous_value + fill.price * fill.quantity) / new_filled
+    def _book_fill(self, order: Order, fill: Fill) -> OrderEvent:
+        self._fills[fill.execution_id] = fill
+        if order.filled_quantity:
+            new_filled = order.filled_quantity + fill.quantity
+            previous_value = (order.average_fill_price or Decimal(0)) * order.filled_quantity
+            average = (previous_value + fill.price * fill.quantity) / new_filled
+        else:  # the first fill: share its objects (every order of a run is kept)
+            new_filled, average = fill.quantity, fill.price
         done = new_filled == order.request.quantity
-        self._store(
-            order,
-            event,
-            status=S.FILLED if done else S.PARTIALLY_FILLED,
-            filled_quantity=new_filled,
-            average_fill_price=average,
-            broker_order_id=order.broker_order_id or fill.broker_order_id,
-        )
+        status = order.status
         if done:
+            status = S.FILLED
             self._before_cancel.pop(order.client_order_id, None)
+        elif status in _LATE_FILL:
+            log.warning("order %s is %s but %s more were executed (%s); booked", order.client_order_id,
+                        status, fill.quantity, fill.execution_id)
+        elif status is not S.PENDING_CANCEL:
+            status = S.PARTIALLY_FILLED
+        self._put(Order(order.request, fill.ts, status, order.broker_order_id or fill.broker_order_id, new_filled,
+                        average, order.reason))
         kind = OrderFilled if done else OrderPartiallyFilled
-        if isinstance(event, kind):
-            return event
-        return kind(ts=event.ts, client_order_id=event.client_order_id, fill=fill)
+        return kind(ts=fill.ts, client_order_id=fill.client_order_id, fill=fill)
 
     def _refuse(self, event: OrderEvent, why: str) -> None:
         self.refused += 1

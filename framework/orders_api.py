@@ -7,6 +7,7 @@ raises ``pydantic.ValidationError`` naming the field, before anything reaches a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from typing import Any
@@ -18,7 +19,7 @@ from framework.models import TimeInForce
 from framework.models import to_decimal
 
 if TYPE_CHECKING:
-    from framework.strategy import Strategy
+    from framework.context import StrategyContext
 
 Price = Decimal | int | str | float
 """A price as a strategy may write it; floats are converted without binary noise."""
@@ -42,31 +43,44 @@ def order_type_for(limit_price: Price | None, stop_price: Price | None) -> Order
     return OrderType.MARKET
 
 
-class OrderFactory:
-    """Turns helper arguments into tickets and hands them to the strategy's engine."""
+_PRICE_FIELDS = ("limit_price", "stop_price", "trail_amount", "trail_percent")
 
-    def __init__(self, strategy: Strategy[Any]) -> None:
-        self._strategy = strategy
+
+class OrderFactory:
+    """Turns helper arguments into tickets and hands them to the strategy's context.
+
+    Args:
+        context: Returns the strategy's context (it is attached after the strategy is built).
+    """
+
+    def __init__(self, context: Callable[[], StrategyContext]) -> None:
+        self._context = context
 
     def build(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> OrderRequest:
-        """Build a validated request with a fresh client order id."""
-        engine = self._strategy.engine
-        for key in ("limit_price", "stop_price", "trail_amount", "trail_percent"):
-            if key in ticket:
-                ticket[key] = as_decimal(ticket[key])
+        """Build a validated request with a fresh client order id (the one validation of the ticket)."""
+        return self._ticket(self._context(), side, symbol, quantity, ticket)
+
+    @staticmethod
+    def _ticket(context: StrategyContext, side: Side, symbol: str, quantity: Decimal | int | str,
+                ticket: dict[str, Any]) -> OrderRequest:
+        for key in _PRICE_FIELDS:
+            value = ticket.get(key)
+            if value is not None and not isinstance(value, Decimal):
+                ticket[key] = to_decimal(value)
         return OrderRequest(
-            client_order_id=ticket.pop("client_order_id", None) or engine.next_client_order_id(),
-            strategy_id=self._strategy.id,
-            instrument=engine.instrument(symbol),
+            client_order_id=ticket.pop("client_order_id", None) or context.next_client_order_id(),
+            strategy_id=context.strategy_id,
+            instrument=context.instrument(symbol),
             side=side,
-            quantity=as_decimal(quantity),
+            quantity=quantity if isinstance(quantity, Decimal) else to_decimal(quantity),
             **ticket,
         )
 
     def submit(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> str:
         """Build and submit; return the client order id."""
-        request = self.build(side, symbol, quantity, **ticket)
-        self._strategy.engine.submit_order(request)
+        context = self._context()
+        request = self._ticket(context, side, symbol, quantity, ticket)
+        context.submit(request)
         return request.client_order_id
 
     def place(
@@ -79,15 +93,11 @@ class OrderFactory:
         **ticket: Any,
     ) -> str:
         """Submit a market, limit, stop or stop-limit order depending on the prices given."""
-        return self.submit(
-            side,
-            symbol,
-            quantity,
-            order_type=order_type_for(limit_price, stop_price),
-            limit_price=limit_price,
-            stop_price=stop_price,
-            **ticket,
-        )
+        if limit_price is not None:
+            ticket["limit_price"] = limit_price
+        if stop_price is not None:
+            ticket["stop_price"] = stop_price
+        return self.submit(side, symbol, quantity, order_type=order_type_for(limit_price, stop_price), **ticket)
 
     def bracket(
         self,
@@ -116,9 +126,9 @@ class OrderFactory:
             exit_side, symbol, quantity, order_type=OrderType.LIMIT, limit_price=take_profit, **children
         )
         loss = self.build(exit_side, symbol, quantity, order_type=OrderType.STOP, stop_price=stop_loss, **children)
-        engine = self._strategy.engine
+        context = self._context()
         for request in (entry, profit, loss):
-            engine.submit_order(request)
+            context.submit(request)
         return entry.client_order_id, profit.client_order_id, loss.client_order_id
 
     def modify(
@@ -130,8 +140,8 @@ class OrderFactory:
         stop_price: Price | None,
     ) -> None:
         """Send a full replacement ticket with the changed fields."""
-        engine = self._strategy.engine
-        order = engine.orders.get(client_order_id)
+        context = self._context()
+        order = context.orders.get(client_order_id)
         if order is None:
             msg = f"unknown client_order_id {client_order_id!r}"
             raise ValueError(msg)
@@ -143,4 +153,4 @@ class OrderFactory:
         if stop_price is not None:
             changes["stop_price"] = as_decimal(stop_price)
         request = OrderRequest.model_validate({**order.request.model_dump(), **changes})
-        engine.modify_order(request)
+        context.modify(request)

@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from framework.models import Account
 from framework.models import Fill
 from framework.models import Position
+from framework.models import Side
 from framework.models import to_decimal
 
 ZERO = Decimal(0)
@@ -52,7 +54,9 @@ class _Holding:
         """Apply a fill; return the profit it realised (before commission)."""
         qty = self.quantity
         realized = ZERO
-        if qty == 0 or (qty > 0) == (signed_qty > 0):
+        if not qty:
+            self.average_price = price  # opening from flat (the common case: no arithmetic)
+        elif (qty > 0) == (signed_qty > 0):
             # growing (or opening): weighted average entry price
             self.average_price = (self.average_price * qty + price * signed_qty) / (qty + signed_qty)
         else:
@@ -66,6 +70,60 @@ class _Holding:
         self.quantity = qty + signed_qty
         self.mark = price  # a fill is the freshest print of the price
         return realized
+
+
+class PortfolioView(Protocol):
+    """Read-only access to the portfolio (what strategies and pre-trade checks get)."""
+
+    @property
+    def cash(self) -> Decimal:
+        """Cash now."""
+        ...
+
+    @property
+    def account_id(self) -> str:
+        """The account's id."""
+        ...
+
+    @property
+    def equity(self) -> Decimal:
+        """Cash plus the market value of positions."""
+        ...
+
+    @property
+    def gross_exposure(self) -> Decimal:
+        """Sum of absolute position values at the latest marks."""
+        ...
+
+    @property
+    def realized_pnl(self) -> Decimal:
+        """Total realised profit, net of commissions."""
+        ...
+
+    @property
+    def unrealized_pnl(self) -> Decimal:
+        """Total open profit at the latest marks."""
+        ...
+
+    def holds(self, symbol: str) -> bool:
+        """Whether there is a non-zero position in ``symbol``."""
+        ...
+
+    def quantity(self, symbol: str) -> Decimal:
+        """Signed quantity held in ``symbol`` (zero if none)."""
+        ...
+
+    def position(self, symbol: str, ts: datetime) -> Position:
+        """Snapshot of the position in ``symbol`` (flat if none)."""
+        ...
+
+    def positions(self, ts: datetime) -> list[Position]:
+        """Snapshots of every non-flat position, by symbol."""
+        ...
+
+    def account(self, ts: datetime) -> Account:
+        """Snapshot of balances."""
+        ...
 
 
 class Portfolio:
@@ -105,12 +163,18 @@ class Portfolio:
         holding = self._holdings.get(fill.symbol)
         if holding is None:
             holding = self._holdings[fill.symbol] = _Holding(multiplier)
-        signed = fill.quantity * fill.side.sign
-        realized = holding.apply(signed, fill.price) - fill.commission
+        signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+        commission = fill.commission
+        realized = holding.apply(signed, fill.price)
+        if commission:
+            realized -= commission
+            self.commissions += commission
         holding.realized_pnl += realized
         self._realized += realized
-        self.commissions += fill.commission
-        self.cash -= signed * fill.price * holding.multiplier + fill.commission
+        value = signed * fill.price
+        if holding.multiplier != 1:
+            value *= holding.multiplier
+        self.cash -= value + commission
 
     def mark(self, symbol: str, price: float | Decimal) -> None:
         """Record the latest market price of ``symbol`` (ignored if nothing is held)."""

@@ -21,18 +21,19 @@ fresh journal file.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from framework.broker import Broker
+from framework.broker import EventSink
 from framework.broker import Recoverable
+from framework.clock import Clock
 from framework.errors import FrameworkError
 from framework.events import OrderCancelled
+from framework.journal import Journal
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderStatus
+from framework.orders import OrderBook
 from framework.orders import evolve
-
-if TYPE_CHECKING:
-    from framework.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,15 @@ class RecoveryError(FrameworkError, RuntimeError):
     """The previous run's unfinished orders could not be reconciled; the engine did not start."""
 
 
-def unfinished_orders(engine: Engine) -> tuple[list[Order], list[Fill]]:
-    """Load the journal's unfinished orders into the engine's order book.
+def unfinished_orders(
+    journal: Journal, book: OrderBook, sink: EventSink, clock: Clock
+) -> tuple[list[Order], list[Fill]]:
+    """Load the journal's unfinished orders into the order book.
 
     Returns:
         The orders as loaded (never-acknowledged intents as ``SUBMITTED``) and the fills the
         journal recorded for them.
     """
-    journal = engine.journal
-    if journal is None:
-        return [], []
     orders: list[Order] = []
     fills: list[Fill] = []
     unfinished = journal.open_orders()
@@ -59,11 +59,11 @@ def unfinished_orders(engine: Engine) -> tuple[list[Order], list[Fill]]:
         if order.status is OrderStatus.INITIALIZED:
             order = evolve(order, {"status": OrderStatus.SUBMITTED})  # noqa: PLW2901 - outcome unknown
         recorded = journal.fills(client_order_id=order.client_order_id)
-        engine.orders.restore(order, [f.execution_id for f in recorded])
+        book.restore(order, recorded)
         if order.request.parent_id in ended_parents:
             # a bracket child is sent only once its parent has filled completely: this one never was
             reason = f"parent order {order.request.parent_id} did not fill"
-            engine.enqueue(OrderCancelled(ts=engine.clock.now(), client_order_id=order.client_order_id, reason=reason))
+            sink(OrderCancelled(ts=clock.now(), client_order_id=order.client_order_id, reason=reason))
             continue
         orders.append(order)
         fills += recorded
@@ -79,17 +79,23 @@ def _parents_that_did_not_fill(every: list[Order], unfinished: list[Order]) -> s
     }
 
 
-def recover(engine: Engine) -> int:
+def recover(journal: Journal, book: OrderBook, broker: Broker, sink: EventSink, clock: Clock) -> int:
     """Reconcile the journal's unfinished orders with the broker; return how many there were.
+
+    Args:
+        journal: Where the previous run's orders are.
+        book: The order book they are restored into.
+        broker: Looks them up at the venue (it must be :class:`~framework.broker.Recoverable`).
+        sink: Where the events found missing go (the dispatcher's queue, applied before strategies start).
+        clock: Time of the events made here.
 
     Raises:
         RecoveryError: If there are unfinished orders and the broker cannot look them up, or the
             broker's reconciliation failed.
     """
-    orders, fills = unfinished_orders(engine)
+    orders, fills = unfinished_orders(journal, book, sink, clock)
     if not orders:
         return 0
-    broker = engine.broker
     if not isinstance(broker, Recoverable):
         ids = ", ".join(o.client_order_id for o in orders[:5])
         msg = (

@@ -1,12 +1,13 @@
 """Pre-trade risk checks, the same in backtest, paper and live.
 
-:class:`RiskEngine` is a :class:`~framework.engine.PreTradeCheck`: the engine calls it for every new
-order before the broker sees it, and a refusal becomes ``OrderDenied`` with the reason. Limits apply
+:class:`RiskEngine` is a :class:`~framework.checks.PreTradeCheck` (register it with
+``Engine.add_check``): it is called for every new order and modification before the broker sees it,
+with read-only state only, and a refusal becomes ``OrderDenied`` with the reason. Limits apply
 globally and, tighter where configured, per strategy id. Every limit is optional (None = off).
 
 Conventions (conservative where a choice exists):
 
-* the reference price is the last trade, bar close or quote mid seen on the bus; a market order for
+* the reference price is the last trade, bar close or quote mid the engine saw; a market order for
   an instrument with no reference price is denied when a notional, exposure or band limit is set;
 * position and exposure limits count the order as if it filled, plus this instrument's other
   working orders on the same side (a modification is checked as the full replacement ticket, in
@@ -23,21 +24,15 @@ from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
+from framework.checks import TradingState
 from framework.config import FrozenConfig
 from framework.config import TimeZoneName
-from framework.events import BarClosed
-from framework.events import QuoteUpdated
 from framework.models import OrderRequest
 from framework.models import OrderType
-from framework.models import to_decimal
-
-if TYPE_CHECKING:
-    from framework.engine import Engine
 
 ZERO = Decimal(0)
 
@@ -79,7 +74,7 @@ class RiskConfig(RiskLimits):
 
 
 class RiskEngine:
-    """Checks orders against :class:`RiskConfig`; call :meth:`attach` once to follow prices.
+    """Checks orders against :class:`RiskConfig` (a :class:`~framework.checks.PreTradeCheck`).
 
     Args:
         config: The limits.
@@ -88,56 +83,33 @@ class RiskEngine:
     def __init__(self, config: RiskConfig) -> None:
         self.config = config
         self._tz = ZoneInfo(config.day_timezone)
-        self._prices: dict[str, Decimal] = {}
         self._recent: dict[str, deque[datetime]] = {}
         self._day: date | None = None
         self._day_start_equity = ZERO
 
-    def attach(self, engine: Engine) -> None:
-        """Subscribe to market data on ``engine``'s bus and add this check to the engine."""
-        engine.bus.subscribe(QuoteUpdated, self._on_quote)
-        engine.bus.subscribe(BarClosed, self._on_bar)
-        engine.checks.append(self)
-
-    def _on_quote(self, event: QuoteUpdated) -> None:
-        quote = event.quote
-        price = quote.last if quote.last is not None else quote.mid
-        if price is not None:
-            self._prices[quote.symbol] = to_decimal(price)
-
-    def _on_bar(self, event: BarClosed) -> None:
-        self._prices[event.bar.symbol] = to_decimal(event.bar.close)
-
-    def reference_price(self, symbol: str) -> Decimal | None:
-        """The last price seen for ``symbol``, if any."""
-        return self._prices.get(symbol)
-
-    def set_reference_price(self, symbol: str, price: Decimal) -> None:
-        """Set the price limits are measured against (for callers that track prices themselves)."""
-        self._prices[symbol] = price
-
-    def __call__(self, request: OrderRequest, engine: Engine) -> str | None:
+    def __call__(self, request: OrderRequest, state: TradingState) -> str | None:
         """Return why ``request`` breaks a limit, or None."""
-        now = engine.clock.now()
+        now = state.now()
         scopes: list[tuple[str, RiskLimits]] = [("global", self.config)]
         own = self.config.strategies.get(request.strategy_id)
         if own is not None:
             scopes.append((f"strategy {request.strategy_id}", own))
         for scope, limits in scopes:
-            reason = self._check(request, engine, limits, now, scope)
+            reason = self._check(request, state, limits, now, scope)
             if reason is not None:
                 return f"{reason} ({scope} limit)"
         for scope, _ in scopes:
             self._recent.setdefault(scope, deque()).append(now)
         return None
 
-    def _check(self, req: OrderRequest, engine: Engine, limits: RiskLimits, now: datetime, scope: str) -> str | None:
+    def _check(self, req: OrderRequest, state: TradingState, limits: RiskLimits, now: datetime,
+               scope: str) -> str | None:
         checks = (
             self._instrument_and_size(req, limits),
             self._rate(limits, now, scope),
-            self._price_and_notional(req, limits),
-            self._position_and_exposure(req, engine, limits),
-            self._daily_loss(req, engine, limits, now),
+            self._price_and_notional(req, state, limits),
+            self._position_and_exposure(req, state, limits),
+            self._daily_loss(req, state, limits, now),
         )
         return next((reason for reason in checks if reason is not None), None)
 
@@ -159,11 +131,14 @@ class RiskEngine:
             return f"more than max_orders_per_second {limits.max_orders_per_second}"
         return None
 
-    def _price_and_notional(self, req: OrderRequest, limits: RiskLimits) -> str | None:
+    @staticmethod
+    def _price_and_notional(req: OrderRequest, state: TradingState, limits: RiskLimits) -> str | None:
         needs_price = limits.max_order_notional is not None or limits.price_band_percent is not None
-        reference = self._prices.get(req.symbol)
+        if not needs_price:
+            return None
+        reference = state.reference_price(req.symbol)
         if reference is None:
-            return f"no reference price for {req.symbol}" if needs_price else None
+            return f"no reference price for {req.symbol}"
         if limits.price_band_percent is not None:
             for name, price in (("limit_price", req.limit_price), ("stop_price", req.stop_price)):
                 if price is not None and abs(price - reference) / reference * 100 > limits.price_band_percent:
@@ -174,14 +149,15 @@ class RiskEngine:
                 return f"notional {notional} exceeds max_order_notional {limits.max_order_notional}"
         return None
 
-    def _position_and_exposure(self, req: OrderRequest, engine: Engine, limits: RiskLimits) -> str | None:
+    @staticmethod
+    def _position_and_exposure(req: OrderRequest, state: TradingState, limits: RiskLimits) -> str | None:
         if limits.max_position is None and limits.max_gross_exposure is None:
             return None
-        held = engine.portfolio.quantity(req.symbol)
+        held = state.portfolio.quantity(req.symbol)
         working = sum(
             (
                 o.remaining_quantity
-                for o in engine.orders.open()
+                for o in state.orders.open()
                 if o.request.symbol == req.symbol and o.request.side is req.side
                 and o.client_order_id != req.client_order_id  # a modification replaces its own order
             ),
@@ -191,26 +167,26 @@ class RiskEngine:
         if limits.max_position is not None and abs(projected) > limits.max_position and abs(projected) > abs(held):
             return f"position would reach {projected}, above max_position {limits.max_position}"
         if limits.max_gross_exposure is not None:
-            reference = self._prices.get(req.symbol)
+            reference = state.reference_price(req.symbol)
             if reference is None:
                 return f"no reference price for {req.symbol}"
             value = reference * req.instrument.multiplier
-            gross = engine.portfolio.gross_exposure - abs(held * value) + abs(projected * value)
+            gross = state.portfolio.gross_exposure - abs(held * value) + abs(projected * value)
             if gross > limits.max_gross_exposure and abs(projected) > abs(held):
                 return f"gross exposure would reach {gross}, above max_gross_exposure {limits.max_gross_exposure}"
         return None
 
-    def _daily_loss(self, req: OrderRequest, engine: Engine, limits: RiskLimits, now: datetime) -> str | None:
+    def _daily_loss(self, req: OrderRequest, state: TradingState, limits: RiskLimits, now: datetime) -> str | None:
         today = now.astimezone(self._tz).date()
         if today != self._day:
             self._day = today
-            self._day_start_equity = engine.portfolio.equity
+            self._day_start_equity = state.portfolio.equity
         if limits.daily_loss_limit is None:
             return None
-        loss = self._day_start_equity - engine.portfolio.equity
+        loss = self._day_start_equity - state.portfolio.equity
         if loss < limits.daily_loss_limit:
             return None
-        held = engine.portfolio.quantity(req.symbol)
+        held = state.portfolio.quantity(req.symbol)
         reduces = held != 0 and req.side.sign * held < 0 and req.quantity <= abs(held)
         if reduces:
             return None

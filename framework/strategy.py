@@ -5,16 +5,18 @@ A strategy declares its instruments explicitly (``subscribe_bars`` / ``subscribe
 ``modify``, ``cancel``, ``close_position``, timers). It never names a broker: the same class runs in
 a backtest, on paper and live.
 
-Hooks run on the engine's single dispatcher thread, one at a time, and must not block (see
-:mod:`framework.engine`). Order hooks hear only this strategy's orders; data hooks only the
-instruments it subscribed.
+A strategy holds a :class:`~framework.context.StrategyContext` (clock, read-only portfolio and
+orders, order commands, subscriptions, timers, logger), never the engine. Hooks run on the engine's
+single dispatcher thread, one at a time, and must not block (see :mod:`framework.dispatcher`). Order
+hooks hear only this strategy's orders; data hooks only the instruments it subscribed. Only the hooks
+a subclass overrides are subscribed, so an event nobody handles costs nothing.
 
 Events:
     on_quote (QuoteUpdated), on_bar (BarClosed), on_order_submitted, on_order_denied,
     on_order_accepted, on_order_rejected, on_order_updated, on_order_partially_filled,
     on_order_filled, on_order_pending_cancel, on_order_cancelled, on_order_cancel_rejected,
-    on_order_expired, on_position_changed, on_timer (TimerFired), on_data_stale, on_account_updated,
-    on_broker_connected, on_broker_degraded, on_broker_disconnected.
+    on_order_expired, on_execution_refused, on_position_changed, on_timer (TimerFired), on_data_stale,
+    on_account_updated, on_broker_connected, on_broker_degraded, on_broker_disconnected.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
 from framework.events import DataStale
+from framework.events import ExecutionRefused
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
@@ -64,8 +67,8 @@ from framework.orders_api import OrderFactory
 from framework.orders_api import Price
 
 if TYPE_CHECKING:
-    from framework.engine import Engine
-    from framework.portfolio import Portfolio
+    from framework.context import StrategyContext
+    from framework.portfolio import PortfolioView
 
 C = TypeVar("C", bound=StrategyConfig)
 
@@ -86,11 +89,11 @@ class Strategy(Generic[C]):
         self.config: C = config if config is not None else self.config_type()  # type: ignore[assignment]
         self.id = strategy_id or type(self).__name__
         self.log = logging.getLogger(f"tradebus.strategy.{self.id}")
-        self._engine: Engine | None = None
+        self._context: StrategyContext | None = None
         self._subscriptions: list[Subscription] = []
         self._bar_durations: dict[str, set[timedelta]] = {}
         self._watched: set[str] = set()
-        self._orders = OrderFactory(self)
+        self._orders = OrderFactory(lambda: self.context)
 
     # ----------------------------------------------------------------- hooks (override these)
 
@@ -139,6 +142,9 @@ class Strategy(Generic[C]):
     def on_order_expired(self, event: OrderExpired) -> None:
         """An order's time in force ran out."""
 
+    def on_execution_refused(self, event: ExecutionRefused) -> None:
+        """A broker's execution report for one of this strategy's orders contradicted it; nothing was booked."""
+
     def on_position_changed(self, event: PositionChanged) -> None:
         """A position in a subscribed instrument changed."""
 
@@ -162,53 +168,64 @@ class Strategy(Generic[C]):
 
     # ----------------------------------------------------------------- wiring (one visible place)
 
-    def _own_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
-        # Events routed to this strategy by its id (sender=self.id).
+    def _own_handlers(self) -> list[tuple[type, Callable[[Any], None], Callable[..., None]]]:
+        # Events routed to this strategy by its id (sender=self.id): (event, hook, the base's no-op).
+        s = Strategy
         return [
-            (OrderSubmitted, self.on_order_submitted),
-            (OrderDenied, self.on_order_denied),
-            (OrderAccepted, self.on_order_accepted),
-            (OrderRejected, self.on_order_rejected),
-            (OrderUpdated, self.on_order_updated),
-            (OrderPartiallyFilled, self.on_order_partially_filled),
-            (OrderFilled, self.on_order_filled),
-            (OrderPendingCancel, self.on_order_pending_cancel),
-            (OrderCancelled, self.on_order_cancelled),
-            (OrderCancelRejected, self.on_order_cancel_rejected),
-            (OrderExpired, self.on_order_expired),
-            (TimerFired, self.on_timer),
+            (OrderSubmitted, self.on_order_submitted, s.on_order_submitted),
+            (OrderDenied, self.on_order_denied, s.on_order_denied),
+            (OrderAccepted, self.on_order_accepted, s.on_order_accepted),
+            (OrderRejected, self.on_order_rejected, s.on_order_rejected),
+            (OrderUpdated, self.on_order_updated, s.on_order_updated),
+            (OrderPartiallyFilled, self.on_order_partially_filled, s.on_order_partially_filled),
+            (OrderFilled, self.on_order_filled, s.on_order_filled),
+            (OrderPendingCancel, self.on_order_pending_cancel, s.on_order_pending_cancel),
+            (OrderCancelled, self.on_order_cancelled, s.on_order_cancelled),
+            (OrderCancelRejected, self.on_order_cancel_rejected, s.on_order_cancel_rejected),
+            (OrderExpired, self.on_order_expired, s.on_order_expired),
+            (ExecutionRefused, self.on_execution_refused, s.on_execution_refused),
+            (TimerFired, self.on_timer, s.on_timer),
         ]
 
-    def _broadcast_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
+    def _broadcast_handlers(self) -> list[tuple[type, Callable[[Any], None], Callable[..., None]]]:
         # Events every strategy hears (sender=ANY).
+        s = Strategy
         return [
-            (AccountUpdated, self.on_account_updated),
-            (BrokerConnected, self.on_broker_connected),
-            (BrokerDegraded, self.on_broker_degraded),
-            (BrokerDisconnected, self.on_broker_disconnected),
+            (AccountUpdated, self.on_account_updated, s.on_account_updated),
+            (BrokerConnected, self.on_broker_connected, s.on_broker_connected),
+            (BrokerDegraded, self.on_broker_degraded, s.on_broker_degraded),
+            (BrokerDisconnected, self.on_broker_disconnected, s.on_broker_disconnected),
         ]
 
-    def _instrument_handlers(self) -> list[tuple[type, Callable[[Any], None]]]:
+    def _instrument_handlers(self) -> list[tuple[type, Callable[[Any], None], Callable[..., None]]]:
         # Events routed by symbol (sender=symbol), subscribed per declared instrument.
+        s = Strategy
         return [
-            (PositionChanged, self.on_position_changed),
-            (DataStale, self.on_data_stale),
+            (PositionChanged, self.on_position_changed, s.on_position_changed),
+            (DataStale, self.on_data_stale, s.on_data_stale),
         ]
 
-    def bind(self, engine: Engine) -> None:
-        """Attach to ``engine`` (called by :meth:`Engine.add_strategy`)."""
-        if self._engine is not None:
+    @staticmethod
+    def _overridden(hook: Callable[[Any], None], base: Callable[..., None]) -> bool:
+        # a hook left as the base's no-op is not subscribed: its events then cost nothing
+        return getattr(hook, "__func__", hook) is not base
+
+    def bind(self, context: StrategyContext) -> None:
+        """Attach to a run (called by :meth:`Engine.add_strategy`)."""
+        if self._context is not None:
             msg = f"strategy {self.id!r} is already attached to an engine"
             raise RuntimeError(msg)
-        self._engine = engine
+        self._context = context
 
     def start(self) -> None:
-        """Subscribe the hooks and run :meth:`on_start` (called by the engine)."""
-        engine = self.engine
-        for event_type, handler in self._own_handlers():
-            self._subscriptions.append(engine.subscribe(event_type, handler, self.id))
-        for event_type, handler in self._broadcast_handlers():
-            self._subscriptions.append(engine.subscribe(event_type, handler))
+        """Subscribe the overridden hooks and run :meth:`on_start` (called by the engine)."""
+        context = self.context
+        for event_type, handler, base in self._own_handlers():
+            if self._overridden(handler, base):
+                self._subscriptions.append(context.subscribe(event_type, handler, self.id))
+        for event_type, handler, base in self._broadcast_handlers():
+            if self._overridden(handler, base):
+                self._subscriptions.append(context.subscribe(event_type, handler))
         self.on_start()
 
     def stop(self) -> None:
@@ -221,51 +238,52 @@ class Strategy(Generic[C]):
             self._subscriptions.clear()
             self._watched.clear()
             self._bar_durations.clear()
-            self.engine.cancel_timers(self.id)
+            self.context.cancel_timers()
 
     @property
-    def engine(self) -> Engine:
-        """The engine this strategy runs in.
+    def context(self) -> StrategyContext:
+        """This strategy's window on the run (clock, portfolio, orders, commands, data, timers).
 
         Raises:
             RuntimeError: If the strategy was not added to an engine.
         """
-        if self._engine is None:
+        if self._context is None:
             msg = f"strategy {self.id!r} is not attached to an engine; use Engine.add_strategy()"
             raise RuntimeError(msg)
-        return self._engine
+        return self._context
 
     # ----------------------------------------------------------------- data
 
     def subscribe_quotes(self, symbol: str) -> Instrument:
         """Receive ``on_quote`` for ``symbol``; returns the resolved instrument."""
-        engine = self.engine
-        instrument = engine.instrument(symbol)
+        context = self.context
+        instrument = context.instrument(symbol)
         self._watch_instrument(symbol)
-        self._subscriptions.append(engine.subscribe(QuoteUpdated, self._deliver_quote, symbol))
-        engine.subscribe_quotes(symbol)
+        self._subscriptions.append(context.subscribe(QuoteUpdated, self._deliver_quote, symbol))
+        context.subscribe_quotes(symbol)
         return instrument
 
     def subscribe_bars(self, symbol: str, duration: timedelta = timedelta(minutes=1)) -> Instrument:
         """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument."""
-        engine = self.engine
-        instrument = engine.instrument(symbol)
+        context = self.context
+        instrument = context.instrument(symbol)
         durations = self._bar_durations.get(symbol)
         if durations is None:
             durations = self._bar_durations[symbol] = set()
             self._watch_instrument(symbol)
-            self._subscriptions.append(engine.subscribe(BarClosed, self._deliver_bar, symbol))
+            self._subscriptions.append(context.subscribe(BarClosed, self._deliver_bar, symbol))
         if duration not in durations:
             durations.add(duration)
-            engine.subscribe_bars(symbol, duration)
+            context.subscribe_bars(symbol, duration)
         return instrument
 
     def _watch_instrument(self, symbol: str) -> None:
         if symbol in self._watched:
             return
         self._watched.add(symbol)
-        for event_type, handler in self._instrument_handlers():
-            self._subscriptions.append(self.engine.subscribe(event_type, handler, symbol))
+        for event_type, handler, base in self._instrument_handlers():
+            if self._overridden(handler, base):
+                self._subscriptions.append(self.context.subscribe(event_type, handler, symbol))
 
     def _deliver_quote(self, event: QuoteUpdated) -> None:
         self.on_quote(event.quote)
@@ -280,28 +298,28 @@ class Strategy(Generic[C]):
     @property
     def now(self) -> datetime:
         """The engine clock's current time."""
-        return self.engine.clock.now()
+        return self.context.clock.now()
 
     @property
-    def portfolio(self) -> Portfolio:
-        """The shared portfolio (read it; the engine updates it)."""
-        return self.engine.portfolio
+    def portfolio(self) -> PortfolioView:
+        """The run's portfolio, read-only (the engine books fills into it)."""
+        return self.context.portfolio
 
     def instrument(self, symbol: str) -> Instrument:
         """The resolved instrument for ``symbol``."""
-        return self.engine.instrument(symbol)
+        return self.context.instrument(symbol)
 
     def position(self, symbol: str) -> Position:
         """Current position in ``symbol`` (flat if none)."""
-        return self.engine.portfolio.position(symbol, self.now)
+        return self.context.portfolio.position(symbol, self.now)
 
     def open_orders(self) -> list[Order]:
         """This strategy's orders that may still fill."""
-        return self.engine.orders.open(self.id)
+        return self.context.orders.open(self.id)
 
     def order(self, client_order_id: str) -> Order | None:
         """Current snapshot of one order."""
-        return self.engine.orders.get(client_order_id)
+        return self.context.orders.get(client_order_id)
 
     # ----------------------------------------------------------------- orders
 
@@ -411,16 +429,16 @@ class Strategy(Generic[C]):
 
     def cancel(self, client_order_id: str) -> None:
         """Cancel one working order."""
-        self.engine.cancel_order(client_order_id)
+        self.context.cancel(client_order_id)
 
     def cancel_all(self) -> None:
         """Cancel every working order of this strategy."""
         for order in self.open_orders():
-            self.engine.cancel_order(order.client_order_id)
+            self.context.cancel(order.client_order_id)
 
     def close_position(self, symbol: str) -> str | None:
         """Send a market order that flattens the position in ``symbol``; None if already flat."""
-        quantity = self.engine.portfolio.quantity(symbol)
+        quantity = self.context.portfolio.quantity(symbol)
         if quantity == 0:
             return None
         side = Side.SELL if quantity > 0 else Side.BUY
@@ -431,19 +449,19 @@ class Strategy(Generic[C]):
 
         A live or paper run returns; a backtest replays to the end of its data regardless.
         """
-        self.engine.request_stop()
+        self.context.request_stop()
 
     # ----------------------------------------------------------------- timers
 
     def every(self, interval: timedelta, name: str, *, start: datetime | None = None) -> None:
         """Fire ``on_timer`` every ``interval`` (first at ``start``, default one interval from now)."""
         first = start if start is not None else self.now + interval
-        self.engine.schedule_timer(self.id, name, first, interval)
+        self.context.schedule_timer(name, first, interval)
 
     def at(self, when: datetime, name: str) -> None:
         """Fire ``on_timer`` once at ``when``."""
-        self.engine.schedule_timer(self.id, name, when)
+        self.context.schedule_timer(name, when)
 
     def cancel_timer(self, name: str) -> bool:
         """Cancel a timer; returns whether it was pending."""
-        return self.engine.cancel_timer(self.id, name)
+        return self.context.cancel_timer(name)

@@ -2,8 +2,8 @@
 
 * :class:`FakeClock`: a :class:`~framework.clock.SimulatedClock` with a fixed default start.
 * :class:`EventRecorder`: subscribes to a bus and keeps every event it hears, in order.
-* :class:`ScriptedBroker`: an in-memory broker; records what it is asked and answers as scripted
-  (accept, fill, reject, cancel), or automatically fills market orders at the last price.
+* :class:`ScriptedBroker`: an in-memory broker; records the commands it is given and answers as
+  scripted (accept, fill, reject, cancel), or automatically fills market orders at the last price.
 * :func:`run_strategy`: drive a strategy with a list of market events and get every event back.
 
 Broker authors: :mod:`framework.conformance` holds the checks every adapter must pass.
@@ -33,6 +33,11 @@ from framework.bus import EventBus
 from framework.bus import Subscription
 from framework.clock import Clock
 from framework.clock import SimulatedClock
+from framework.commands import CancelAllOrders
+from framework.commands import CancelOrder
+from framework.commands import ModifyOrder
+from framework.commands import OrderCommand
+from framework.commands import SubmitOrder
 from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.events import ORDER_EVENTS
@@ -43,20 +48,21 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
 from framework.events import DataStale
+from framework.events import ExecutionRefused
+from framework.events import ExecutionReported
 from framework.events import HandlerFailed
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
-from framework.events import OrderFilled
-from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.events import OrderUpdated
+from framework.events import PnlUpdated
 from framework.events import PositionChanged
 from framework.events import QuoteUpdated
 from framework.events import TimerFired
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
-from framework.models import Fill
+from framework.models import ExecutionReport
 from framework.models import Instrument
 from framework.models import Order
 from framework.models import OrderRequest
@@ -73,8 +79,10 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     BarClosed,
     DataStale,
     *ORDER_EVENTS,
+    ExecutionRefused,
     PositionChanged,
     AccountUpdated,
+    PnlUpdated,
     BrokerConnected,
     BrokerDegraded,
     BrokerDisconnected,
@@ -124,12 +132,15 @@ class EventRecorder:
 class ScriptedBroker:
     """An in-memory broker for tests: it acts only as scripted.
 
-    Orders are acknowledged at once when ``auto_accept`` is true. With ``auto_fill`` true, market
-    orders fill completely at the last price seen through :meth:`push_quote` / :meth:`push_bar`
-    (ask/bid for quotes, the close for bars). Everything else waits for :meth:`fill`,
-    :meth:`reject`, :meth:`confirm_cancel` (or ``auto_cancel``).
+    Commands run inline, as an in-memory venue's may. Orders are acknowledged at once when
+    ``auto_accept`` is true. With ``auto_fill`` true, market orders fill completely at the last price
+    seen through :meth:`push_quote` / :meth:`push_bar` (ask/bid for quotes, the close for bars).
+    Everything else waits for :meth:`fill`, :meth:`reject`, :meth:`confirm_cancel` (or
+    ``auto_cancel``). Set ``hold_commands`` to keep commands queued (as a networked adapter's worker
+    would) until :meth:`release_commands`.
 
     Attributes:
+        commands: Every command received, in order.
         submitted: Every request received, in order.
         modified: Every replacement ticket received.
         cancel_requests: Every client order id asked to cancel.
@@ -153,9 +164,12 @@ class ScriptedBroker:
         self.auto_fill = auto_fill
         self.auto_cancel = auto_cancel
         self.instruments = {i.symbol: i for i in instruments}
+        self.commands: list[OrderCommand] = []
         self.submitted: list[OrderRequest] = []
         self.modified: list[OrderRequest] = []
         self.cancel_requests: list[str] = []
+        self.hold_commands = False
+        self._held: list[OrderCommand] = []
         self.quote_subscriptions: set[str] = set()
         self.bar_subscriptions: set[tuple[str, timedelta]] = set()
         self._state = ConnectionState.DISCONNECTED
@@ -233,6 +247,38 @@ class ScriptedBroker:
         self.emit(BarClosed(bar.end, bar))
 
     # --- execution
+    def execute(self, command: OrderCommand) -> None:
+        """Record and run ``command`` now (or hold it while ``hold_commands``)."""
+        self.commands.append(command)
+        if self.hold_commands and not isinstance(command, CancelAllOrders):
+            self._held.append(command)
+            return
+        self._run(command)
+
+    def drop_unsent(self) -> list[OrderCommand]:
+        """Drop the held placements (submit, modify) and return them."""
+        dropped: list[OrderCommand] = [c for c in self._held if isinstance(c, SubmitOrder | ModifyOrder)]
+        self._held = [c for c in self._held if not isinstance(c, SubmitOrder | ModifyOrder)]
+        return dropped
+
+    def release_commands(self) -> None:
+        """Run the held commands, in order, and stop holding."""
+        self.hold_commands = False
+        held, self._held = self._held, []
+        for command in held:
+            self._run(command)
+
+    def _run(self, command: OrderCommand) -> None:
+        if isinstance(command, SubmitOrder):
+            self.submit_order(command.request)
+        elif isinstance(command, ModifyOrder):
+            self.modify_order(command.request)
+        elif isinstance(command, CancelOrder):
+            self.cancel_order(command.client_order_id)
+        else:
+            for cid in list(self._working):
+                self.cancel_order(cid)
+
     def submit_order(self, request: OrderRequest) -> None:
         """Record; acknowledge and fill as configured."""
         self.submitted.append(request)
@@ -271,27 +317,30 @@ class ScriptedBroker:
         self._working.pop(client_order_id, None)
         self.emit(OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason="cancelled"))
 
-    def fill(self, client_order_id: str, price: float | Decimal, quantity: Decimal | None = None) -> Fill:
+    def fill(self, client_order_id: str, price: float | Decimal, quantity: Decimal | None = None) -> ExecutionReport:
         """Execute ``quantity`` (default: all that remains) of a working order at ``price``."""
         request = self._working[client_order_id]
         done = self._filled.get(client_order_id, Decimal(0))
         qty = quantity if quantity is not None else request.quantity - done
-        fill = Fill(
+        report = ExecutionReport(
             execution_id=f"X{next(self._exec_ids)}",
             client_order_id=client_order_id,
-            symbol=request.symbol,
             side=request.side,
             quantity=qty,
             price=price if isinstance(price, Decimal) else to_decimal(price),
             ts=self.clock.now(),
+            symbol=request.symbol,
+            commission=Decimal(0),
         )
         self._filled[client_order_id] = done + qty
-        complete = done + qty >= request.quantity
-        if complete:
+        if done + qty >= request.quantity:
             del self._working[client_order_id]
-        kind = OrderFilled if complete else OrderPartiallyFilled
-        self.emit(kind(ts=fill.ts, client_order_id=client_order_id, fill=fill))
-        return fill
+        self.report(report)
+        return report
+
+    def report(self, report: ExecutionReport) -> None:
+        """Deliver an execution report exactly as given (a test may make it contradict its order)."""
+        self.emit(ExecutionReported(report.ts, report))
 
     def open_orders(self) -> Sequence[Order]:
         """Working orders as the broker sees them."""

@@ -1,18 +1,22 @@
 """Timers driven by the injected clock: once at a time, or every interval.
 
-The engine owns one :class:`TimerQueue` and asks it, after each event and while idle, which timers
-are due at ``clock.now()``. Nothing here reads the wall clock, so timers fire identically in a
-backtest, a test and live trading.
+The engine owns one :class:`Timers`; its dispatcher asks it, after each batch of events and while
+idle, to fire what is due at ``clock.now()``. Nothing here reads the wall clock, so timers fire
+identically in a backtest, a test and live trading.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timedelta
+
+from framework.bus import EventBus
+from framework.events import TimerFired
 
 
 @dataclass(order=True)
@@ -98,3 +102,53 @@ class TimerQueue:
 
     def __len__(self) -> int:
         return len(self._by_key)
+
+    @property
+    def scheduled(self) -> Mapping[tuple[str, str], Timer]:
+        """The pending timers by (owner, name) (a live, read-only view of the queue's index)."""
+        return self._by_key
+
+
+class Timers:
+    """Strategy timers on the engine clock: scheduled by owner and name, fired by the dispatcher.
+
+    Args:
+        bus: Where ``TimerFired`` is published (sender: the timer's owner).
+    """
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._queue = TimerQueue()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    @property
+    def scheduled(self) -> Mapping[tuple[str, str], Timer]:
+        """The pending timers by (owner, name); the dispatcher tests its truth once per batch."""
+        return self._queue.scheduled
+
+    def schedule(self, owner: str, name: str, due: datetime, interval: timedelta | None = None) -> None:
+        """Fire ``TimerFired(name)`` to ``owner`` at ``due`` (and every ``interval`` after).
+
+        Raises:
+            ValueError: If ``interval`` is not positive.
+        """
+        self._queue.schedule(owner, name, due, interval)
+
+    def cancel(self, owner: str, name: str) -> bool:
+        """Cancel a timer; return whether it was pending."""
+        return self._queue.cancel(owner, name)
+
+    def cancel_owner(self, owner: str) -> None:
+        """Cancel every timer of ``owner``."""
+        self._queue.cancel_owner(owner)
+
+    def next_due(self) -> datetime | None:
+        """When the earliest timer fires, or None."""
+        return self._queue.next_due()
+
+    def fire_due(self, now: datetime) -> None:
+        """Publish every firing due at or before ``now`` (dispatcher thread only)."""
+        for timer, scheduled in self._queue.pop_due(now):
+            self._bus.publish(TimerFired(ts=now, name=timer.name, scheduled=scheduled), timer.owner)

@@ -1,20 +1,16 @@
 """The backtest runner: historical bars through the live engine, bus, strategies and paper venue.
 
-Nothing here is a shortcut around live trading. Each bar is replayed as a ``BarClosed`` event by a
-:class:`~brokers.paper.feed.HistoricalFeed`, passes through the :class:`~brokers.paper.broker.PaperBroker`
-(which fills working orders on it first), is queued on the :class:`~framework.engine.Engine` and
-dispatched with :meth:`~framework.engine.Engine.run_pending`, which updates the order book and
-portfolio and publishes to the strategies' ``on_*`` hooks on the bus.
+Nothing here is a shortcut around live trading. The run is assembled like every other
+(:mod:`tradebus.assembly`: journal, risk limits, kill switch). The one replay loop
+(:class:`~brokers.paper.replay.BarReplay`) delivers each bar as a ``BarClosed`` event through the
+:class:`~brokers.paper.feed.HistoricalFeed` to the :class:`~brokers.paper.broker.PaperBroker` (which
+fills working orders on it first, executing commands inline) and on to the engine's queue; the
+dispatcher then updates the order book and portfolio and publishes to the strategies' ``on_*`` hooks.
 
-Time: a :class:`ReplayClock` (a lock-free simulated clock) follows the data. A bar is delivered at its *end*
-time; bars of several instruments are merged by end time, then by symbol, so runs are
+Time: the one :class:`~framework.clock.SimulatedClock` follows the data. A bar is delivered at its
+*end* time; bars of several instruments are merged by end time, then by symbol, so runs are
 deterministic: the same data, strategies and configs give the same orders, fills and exports, byte
 for byte (client order ids use a fixed prefix).
-
-Pre-trade checks are those of paper and live trading: ``risk`` limits (:mod:`framework.risk`) and any
-other :class:`~framework.engine.PreTradeCheck` (such as a :class:`~framework.killswitch.KillSwitch`)
-run on every new order, and a refusal is ``OrderDenied`` that never reaches the paper venue. An
-optional :class:`~framework.journal.Journal` records every intent, order event and fill.
 
 Example::
 
@@ -27,11 +23,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterable
-from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
-from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -39,88 +34,18 @@ from tqdm import tqdm
 from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
 from brokers.paper.feed import HistoricalFeed
+from brokers.paper.replay import BarReplay
+from framework.checks import PreTradeCheck
+from framework.clock import SimulatedClock
 from framework.config import EngineConfig
-from framework.engine import Engine
-from framework.engine import PreTradeCheck
 from framework.history import BarData
 from framework.journal import Journal
 from framework.models import Instrument
-from framework.models import OrderRequest
-from framework.models import to_decimal
 from framework.risk import RiskConfig
-from framework.risk import RiskEngine
 from framework.strategy import Strategy
+from tradebus.assembly import assemble
 from tradebus.results import RunRecorder
 from tradebus.results import RunResult
-
-
-class ReplayClock:
-    """A simulated clock for the single-threaded replay loop: set from data timestamps, never locked.
-
-    :class:`~framework.clock.SimulatedClock` takes a lock and normalises the zone on every call,
-    which costs about 1 µs per bar; the replay loop is the only thread and only passes UTC
-    datetimes, so this clock does neither.
-
-    Args:
-        start: The initial time (aware UTC).
-    """
-
-    def __init__(self, start: datetime) -> None:
-        if start.tzinfo is None:
-            msg = f"start must be timezone-aware, received naive {start.isoformat()}"
-            raise ValueError(msg)
-        self._now = start.astimezone(UTC)
-        self._origin = self._now
-
-    def now(self) -> datetime:
-        """Return the replayed current time."""
-        return self._now
-
-    def monotonic(self) -> float:
-        """Return replayed seconds since the start."""
-        return (self._now - self._origin).total_seconds()
-
-    def set(self, when: datetime) -> None:
-        """Jump to ``when`` (aware UTC); time never moves backwards.
-
-        Raises:
-            ValueError: If ``when`` is earlier than the current time.
-        """
-        if when < self._now:
-            msg = f"clock cannot move backwards: {when.isoformat()} < {self._now.isoformat()}"
-            raise ValueError(msg)
-        self._now = when
-
-
-class OrderTimeRisk(RiskEngine):
-    """A :class:`~framework.risk.RiskEngine` that reads reference prices when an order is checked.
-
-    Attached to a live engine, the risk engine converts every bar close it hears on the bus. In a
-    backtest the replay loop already keeps each symbol's last close, so this variant takes the
-    price of the order's symbol from there at check time: the limits cost time per order, not per
-    bar. Do not :meth:`attach` it; the runner adds it to the engine's checks.
-
-    Args:
-        config: The limits.
-        last_prices: Latest close per symbol, kept up to date by the replay loop.
-    """
-
-    def __init__(self, config: RiskConfig, last_prices: Mapping[str, float] | None = None) -> None:
-        super().__init__(config)
-        self.last_prices: Mapping[str, float] = last_prices if last_prices is not None else {}
-
-    def reference_price(self, symbol: str) -> Decimal | None:
-        """The latest close replayed for ``symbol``, if any."""
-        price = self.last_prices.get(symbol)
-        return None if price is None else to_decimal(price)
-
-    def __call__(self, request: OrderRequest, engine: Engine) -> str | None:
-        """Return why ``request`` breaks a limit, or None."""
-        price = self.reference_price(request.symbol)
-        if price is not None:
-            self.set_reference_price(request.symbol, price)
-        return super().__call__(request, engine)
-
 
 BacktestResult = RunResult
 """The result of a backtest (see :class:`tradebus.results.RunResult`)."""
@@ -138,13 +63,16 @@ class BacktestRunner:
         instruments: Instrument details per symbol (tick size, multiplier); default plain stocks.
         progress: Show a tqdm progress bar on stderr.
         risk: Pre-trade risk limits (the ``[risk]`` settings section), checked on every new order
-            against the last replayed close; None for no limits.
-        checks: Further pre-trade checks, run before the risk limits (a kill switch goes here).
+            against the last replayed price; None for no limits.
+        checks: Further pre-trade checks, run after the risk limits.
         journal: Where order intents, order events and fills are recorded; it must hold no orders
             yet, because client order ids (``BT.1`` ...) repeat in every run. The caller closes it.
+        halt_file: A kill switch flag file: while it exists every order is denied (it is polled on
+            the replayed clock).
 
     Attributes:
-        risk: The risk check built from ``risk`` (None without limits).
+        engine: The engine of the run.
+        broker: The paper venue.
 
     Raises:
         ValueError: If there are no bars, or ``journal`` already holds orders.
@@ -161,6 +89,7 @@ class BacktestRunner:
         risk: RiskConfig | None = None,
         checks: Iterable[PreTradeCheck] = (),
         journal: Journal | None = None,
+        halt_file: Path | None = None,
     ) -> None:
         if not data.bar_count:
             msg = "no bars to replay"
@@ -173,15 +102,14 @@ class BacktestRunner:
         self.config = config or PaperConfig()
         self.progress = progress
         first = min(series.starts[0] for series in data.values() if len(series))
-        self.clock = ReplayClock(datetime.fromtimestamp(first, UTC))  # the first bar's start
+        self.clock = SimulatedClock(datetime.fromtimestamp(first, UTC))  # the first bar's start
         self.feed = HistoricalFeed(data, self.clock, instruments)
         self.broker = PaperBroker(self.feed, self.clock, self.config)
-        self.risk = OrderTimeRisk(risk) if risk is not None else None
-        all_checks = [*checks, *([self.risk] if self.risk is not None else [])]
         engine_config = EngineConfig(raise_errors=True, order_id_prefix="BT")
-        self.engine = Engine(self.broker, clock=self.clock, config=engine_config, checks=all_checks, journal=journal)
-        for strategy in self.strategies:
-            self.engine.add_strategy(strategy)
+        self.run_parts = assemble(self.broker, self.clock, self.strategies, config=engine_config, journal=journal,
+                                  owns_journal=False, risk=risk, halt_file=halt_file, checks=checks,
+                                  event_log=False)
+        self.engine = self.run_parts.engine
 
     def run(self) -> RunResult:
         """Replay every bar, stop the engine, and return the result."""
@@ -189,14 +117,13 @@ class BacktestRunner:
         engine.start()
         engine.run_pending()
         recorder = RunRecorder(engine, bar_period(self.data))
-        if self.risk is not None:
-            self.risk.last_prices = recorder.last_prices  # set per bar by the replay loop anyway
         try:
             self._replay(recorder)
         finally:
             engine.run_pending()
             engine.stop()
             recorder.close()
+            self.run_parts.close()
         portfolio = engine.portfolio
         return RunResult(
             orders=engine.orders.all(),
@@ -222,32 +149,20 @@ class BacktestRunner:
             gc.set_threshold(*thresholds)
 
     def _replay_bars(self, recorder: RunRecorder) -> None:
-        # The hot loop: keep it flat; every name it uses per bar is a local.
-        sink = self.feed.sink
-        run_pending = self.engine.run_pending
-        set_clock = self.clock.set
+        # The hot loop: keep it flat; every name it uses per bar time is a local.
+        replay = BarReplay(self.feed, self.clock)
+        run_pending = self.engine.dispatcher.run_pending
         sample = recorder.sample
-        last_prices = recorder.last_prices
-        current = None
-        count = 0
+        shown = times = 0
         with tqdm(total=self.data.bar_count, unit="bar", disable=not self.progress, unit_scale=True) as bar_progress:
-            for event in self.feed.events():
-                ts = event.ts
-                if ts != current:
-                    if current is not None:
-                        sample(current.timestamp())
-                    set_clock(ts)
-                    current = ts
-                bar = event.bar
-                last_prices[bar.symbol] = bar.close
-                sink(event)
+            for ts in replay.times():
                 run_pending()
-                count += 1
-                if not count % _PROGRESS_EVERY:
-                    bar_progress.update(_PROGRESS_EVERY)
-            bar_progress.update(count % _PROGRESS_EVERY)
-        if current is not None:
-            sample(current.timestamp())
+                sample(ts.timestamp())
+                times += 1
+                if not times % _PROGRESS_EVERY:
+                    bar_progress.update(replay.bars_replayed - shown)
+                    shown = replay.bars_replayed
+            bar_progress.update(replay.bars_replayed - shown)
 
 
 def run_backtest(
@@ -260,10 +175,12 @@ def run_backtest(
     risk: RiskConfig | None = None,
     checks: Iterable[PreTradeCheck] = (),
     journal: Journal | None = None,
+    halt_file: Path | None = None,
 ) -> RunResult:
     """Run ``strategies`` over ``data`` with a paper venue and return the result (see :class:`BacktestRunner`)."""
     runner = BacktestRunner(
-        strategies, data, config, instruments=instruments, progress=progress, risk=risk, checks=checks, journal=journal
+        strategies, data, config, instruments=instruments, progress=progress, risk=risk, checks=checks,
+        journal=journal, halt_file=halt_file,
     )
     return runner.run()
 

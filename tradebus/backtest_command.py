@@ -11,7 +11,8 @@ A progress bar runs on stderr unless ``--no-progress`` is given.
 
 Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
 (and ``TRADEBUS_RISK__*`` overrides) are checked on every order, and when the settings name a
-``halt_file`` that exists, every order is denied (the flag is read once, at the start). ``--journal``
+``halt_file``, the kill switch watches it on the replayed clock (while it exists every order is
+denied). ``--journal``
 records the run's orders in a new SQLite journal.
 """
 
@@ -24,16 +25,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
-from framework.engine import PreTradeCheck
 from framework.errors import ConfigError
 from framework.history import BarData
-from framework.killswitch import KillSwitch
+from framework.killswitch import halt_reason
 from framework.models import OrderStatus
-from framework.risk import RiskConfig
+from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
@@ -82,11 +80,11 @@ class BacktestCommand:
         data = history_from_broker(args, settings) if args.data_from else load_bars(args.data or sample_data_path())
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = PaperConfig.model_validate(json.loads(args.venue))
-        risk, checks = risk_config(settings), halt_checks(settings)
+        risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
         try:
             result = run_backtest(
-                strategy, data, config, progress=not args.no_progress, risk=risk, checks=checks, journal=journal
+                strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file
             )
         finally:
             if journal is not None:
@@ -125,33 +123,17 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
         broker.disconnect()
 
 
-def risk_config(settings: Settings) -> RiskConfig | None:
-    """The ``[risk]`` limits of ``settings``, or None when the section is empty.
-
-    Raises:
-        ConfigError: If a limit is unknown or invalid (naming ``risk.<key>`` and the file).
-    """
-    if not settings.risk:
-        return None
-    try:
-        return RiskConfig.model_validate(settings.risk)
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(["risk", *(str(p) for p in first["loc"])])
-        raise ConfigError(first["msg"], key=key, source=settings.source) from e
-
-
-def halt_checks(settings: Settings) -> list[PreTradeCheck]:
-    """A kill-switch check when the settings name a ``halt_file`` (read once: a backtest is short)."""
+def explicit_halt_file(settings: Settings) -> Path | None:
+    """The kill switch's flag file when the settings name one (the default path belongs to live runs)."""
     if "halt_file" not in settings.model_fields_set:
-        return []  # the default path belongs to live runs; only an explicit setting applies here
-    switch = KillSwitch(settings.halt_file)
-    if switch.halted:
+        return None
+    reason = halt_reason(settings.halt_file)
+    if reason is not None:
         print(  # noqa: T201
-            f"tradebus backtest: trading is halted ({switch.reason}; {settings.halt_file}): every order is denied",
+            f"tradebus backtest: trading is halted ({reason}; {settings.halt_file}): every order is denied",
             file=sys.stderr,
         )
-    return [switch]
+    return settings.halt_file
 
 
 def open_journal(path: Path) -> SqliteJournal:

@@ -15,26 +15,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from framework.broker import Broker
 from framework.clock import Clock
 from framework.clock import SystemClock
-from framework.engine import Engine
-from framework.errors import ConfigError
 from framework.errors import FrameworkError
-from framework.killswitch import KillSwitch
-from framework.risk import RiskConfig
-from framework.risk import RiskEngine
 from framework.strategy import Strategy
+from tradebus.assembly import assemble
+from tradebus.assembly import risk_limits
+from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
-from tradebus.eventlog import EventLog
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
 from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
-from tradebus.recording import LiveRecorder
 from tradebus.recording import write_outputs
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
@@ -85,40 +79,16 @@ def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]
     return create_strategy(spec, params, strategy_id=section.id if section else None, source=settings.source)
 
 
-def assemble(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any]) -> Engine:
-    """Engine with the journal, the ``[risk]`` limits and the kill switch, the same in every mode."""
+def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any], *,
+                      duration: float | None, quiet: bool) -> int:
+    """Assemble the run the settings describe (journal, ``[risk]``, kill switch), run it and report."""
     journal = SqliteJournal(settings.journal)
-    engine = Engine(broker, clock=clock, config=settings.engine, journal=journal)
-    try:
-        limits = RiskConfig.model_validate(settings.risk)
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(["risk", *(str(p) for p in first["loc"])])
-        raise ConfigError(first["msg"], key=key, source=settings.source) from e
-    RiskEngine(limits).attach(engine)
-    KillSwitch(settings.halt_file).attach(engine)
-    EventLog().attach(engine)  # order and connection lines in the log (-v), with or without --quiet
-    engine.add_strategy(strategy)
-    return engine
-
-
-def run_engine(engine: Engine, settings: Settings, *, duration: float | None, quiet: bool) -> int:
-    """Start the engine, show the live view, run until done or Ctrl-C, then summarise and report."""
-    view = None if quiet else ConsoleView(engine, sys.stdout)
-    engine.start()
-    recorder = LiveRecorder(engine)
-    try:
-        engine.run(duration=timedelta(seconds=duration) if duration else None)
-    finally:
-        engine.stop()
-        recorder.sample()
-        recorder.close()
-        if view is not None:
-            view.close()
-        if engine.journal is not None:
-            engine.journal.close()
-    print(ConsoleView.summary(engine))  # noqa: T201
-    outputs = write_outputs(recorder.result(), settings.output, title="tradebus run")
+    run = assemble(broker, clock, [strategy], config=settings.engine, journal=journal,
+                   risk=risk_limits(settings.risk, settings.source), halt_file=settings.halt_file)
+    result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
+                         view=None if quiet else sys.stdout)
+    print(ConsoleView.summary(run.engine))  # noqa: T201
+    outputs = write_outputs(result, settings.output, title="tradebus run")
     print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
     return 0
 
@@ -148,8 +118,8 @@ class LiveCommand:
             broker_settings["allow_live"] = True
         clock = SystemClock()
         broker = broker_plugin(name).create(broker_settings, clock=clock)
-        engine = assemble(broker, clock, settings, strategy_from(args, settings))
-        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
+        strategy = strategy_from(args, settings)
+        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet)
 
 
 class PaperCommand:
@@ -170,8 +140,8 @@ class PaperCommand:
         clock = SystemClock()
         data = broker_plugin(source).create(settings.broker_settings(source), clock=clock)
         broker = broker_plugin("paper").create(settings.broker_settings("paper"), clock=clock, data=data)
-        engine = assemble(broker, clock, settings, strategy_from(args, settings))
-        return run_engine(engine, settings, duration=args.duration, quiet=args.quiet)
+        strategy = strategy_from(args, settings)
+        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet)
 
 
 BROKERS = BrokersCommand()

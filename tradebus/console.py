@@ -64,13 +64,13 @@ class ConsoleView:
             bus.subscribe(HandlerFailed, self._on_notice),
             bus.subscribe(DataStale, self._on_notice),
         ]
-        engine.schedule_timer(OWNER, "status", engine.clock.now() + status_every, status_every)
+        engine.timers.schedule(OWNER, "status", engine.clock.now() + status_every, status_every)
 
     def close(self) -> None:
         """Stop listening."""
         for sub in self._subs:
             sub.cancel()
-        self.engine.cancel_timers(OWNER)
+        self.engine.timers.cancel_owner(OWNER)
 
     def _write(self, text: str) -> None:
         stamp = self.engine.clock.now().strftime("%H:%M:%S")

@@ -2,8 +2,9 @@
 
 Starts the simulated Client Portal gateway in this process (real HTTPS and WSS on 127.0.0.1, its own
 CA), connects the real IBKR adapter to it with TLS verified, and runs the SMA-crossover strategy on
-one-second bars for a bounded time with the live console view (and the event log with ``-v``). Orders
-pass the same risk checks, journal and reply dialogue as live trading; ``--until-fills`` ends the run
+one-second bars for a bounded time with the live console view (and the event log with ``-v``). The
+run is assembled like every other (:mod:`tradebus.assembly`): orders pass the same risk checks,
+journal, kill switch (``tradebus halt`` stops it) and reply dialogue as live trading; ``--until-fills`` ends the run
 early once that many orders have filled. At the end it prints a summary and where the journal,
 the exports and the report were written. Needs no account and no network beyond loopback.
 """
@@ -23,14 +24,14 @@ from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.models import OrderStatus
 from framework.risk import RiskConfig
-from framework.risk import RiskEngine
 from simulators.ibkr import SimulatedGateway
 from simulators.ibkr import SimulatorConfig
+from tradebus.assembly import Run
+from tradebus.assembly import assemble
+from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
-from tradebus.eventlog import EventLog
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
-from tradebus.recording import LiveRecorder
 from tradebus.recording import write_outputs
 
 STRATEGY = "strategies.sma_cross:SmaCross"
@@ -58,6 +59,8 @@ class DemoCommand:
         parser.add_argument("--symbol", default="AAPL", help="instrument to trade (default AAPL)")
         parser.add_argument("--seed", type=int, default=7, help="seed of the simulated market (default 7)")
         parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
+        parser.add_argument("--halt-file", type=Path, default=Path("runs/HALT"),
+                            help="kill switch flag file, as for `tradebus halt` (default runs/HALT)")
         parser.add_argument("--quiet", action="store_true", help="summary only, no live view")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -72,17 +75,12 @@ class DemoCommand:
         with SimulatedGateway(port=0, seed=args.seed, config=sim_config) as gateway:
             say(f"simulated IBKR gateway at {gateway.base_url} (CA {gateway.ca_file})")
             say(f"trading {args.symbol} with {STRATEGY} for {args.duration:.0f} s; Ctrl-C stops early")
-            engine, journal = build_engine(gateway, out, args.symbol, fast=args.fast, slow=args.slow)
-            view = None if args.quiet else ConsoleView(engine, sys.stdout)
-            engine.start()
-            recorder = LiveRecorder(engine)
-            engine.run(until=_filled(engine, args.until_fills), duration=timedelta(seconds=args.duration))
-            recorder.sample()
-            result = recorder.result()
-            recorder.close()
-            if view is not None:
-                view.close()
-            journal.close()
+            run = build_run(gateway, out, args.symbol, fast=args.fast, slow=args.slow, halt_file=args.halt_file)
+            if run.kill_switch is not None and run.kill_switch.halted:
+                say(f"trading is halted ({run.kill_switch.reason}): clear it with `tradebus halt --clear`")
+            engine = run.engine
+            result = run_session(run, until=_filled(engine, args.until_fills),
+                                 duration=timedelta(seconds=args.duration), view=None if args.quiet else sys.stdout)
         say(ConsoleView.summary(engine))
         outputs = write_outputs(result, out, title=f"tradebus demo: SMA crossover on {args.symbol}")
         say(f"journal: {out / 'journal.sqlite'}  (inspect with: tradebus journal --path {out / 'journal.sqlite'})")
@@ -93,10 +91,11 @@ class DemoCommand:
         return 0
 
 
-def build_engine(
-    gateway: SimulatedGateway, out: Path, symbol: str, *, fast: int = 5, slow: int = 15
-) -> tuple[Engine, SqliteJournal]:
-    """Wire adapter, journal, risk checks, the event log and the strategy to the running gateway."""
+def build_run(
+    gateway: SimulatedGateway, out: Path, symbol: str, *, fast: int = 5, slow: int = 15,
+    halt_file: Path | None = None,
+) -> Run:
+    """Assemble adapter, journal, risk checks, kill switch, event log and strategy for the running gateway."""
     clock = SystemClock()
     config = IbkrConfig(
         base_url=gateway.base_url,
@@ -106,18 +105,16 @@ def build_engine(
     )
     broker = IbkrBroker(config, clock=clock)
     journal = SqliteJournal(out / "journal.sqlite", synchronous="normal")
-    engine = Engine(broker, clock=clock, config=EngineConfig(stale_data_after=timedelta(seconds=15)), journal=journal)
     limits = RiskConfig(
         max_order_quantity=1000,
         max_position=500,
         max_orders_per_second=5,
         allowed_instruments=frozenset({symbol}),
     )
-    RiskEngine(limits).attach(engine)
-    EventLog().attach(engine)
     params = {"symbol": symbol, "fast": fast, "slow": slow, "quantity": 100, "bar_seconds": 1}
-    engine.add_strategy(create_strategy(STRATEGY, params))
-    return engine, journal
+    return assemble(broker, clock, [create_strategy(STRATEGY, params)],
+                    config=EngineConfig(stale_data_after=timedelta(seconds=15)), journal=journal, risk=limits,
+                    halt_file=halt_file)
 
 
 def _filled(engine: Engine, count: int | None) -> Callable[[], bool] | None:

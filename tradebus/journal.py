@@ -30,6 +30,7 @@ from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
+from framework.models import Side
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -183,8 +184,7 @@ class SqliteJournal:
             sql += " WHERE client_order_id=?"
             params = (client_order_id,)
         rows = self._query(sql + " ORDER BY rowid", params)
-        keys = ("execution_id", "client_order_id", "symbol", "side", "quantity", "price", "commission", "ts")
-        return [Fill.model_validate({**dict(zip(keys, row, strict=False)), "broker_order_id": row[8]}) for row in rows]
+        return [_fill_from_row(row) for row in rows]
 
     def history(self, client_order_id: str) -> list[JournalEntry]:
         """Every journal row of one order, in order."""
@@ -221,6 +221,12 @@ def _insert_fill(db: sqlite3.Connection, fill: Fill) -> bool:
         ),
     )  # fmt: skip
     return cursor.rowcount == 1
+
+
+def _fill_from_row(row: tuple[Any, ...]) -> Fill:
+    execution_id, cid, symbol, side, quantity, price, commission, ts, broker_order_id = row
+    return Fill(execution_id, cid, symbol, Side(side), Decimal(quantity), Decimal(price), Decimal(commission),
+                datetime.fromisoformat(ts), broker_order_id)
 
 
 def _order_from_row(row: tuple[str, str, str | None, str, str | None, str | None, str]) -> Order:

@@ -1,8 +1,9 @@
 """Record a live or paper run the way a backtest is recorded: fills, and equity on the clock.
 
-A :class:`LiveRecorder` listens on the engine's bus for prices and fills and samples equity every
-``every`` of engine-clock time with an engine timer, so the result of a live or paper session is a
-:class:`~tradebus.results.RunResult` with the same exports and report as a backtest.
+A :class:`LiveRecorder` listens on the engine's bus for fills (prices are the engine's last prices)
+and samples equity every ``every`` of engine-clock time with an engine timer, so the result of a live
+or paper session is a :class:`~tradebus.results.RunResult` with the same exports and report as a
+backtest.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from pathlib import Path
 
 from framework.bus import Subscription
 from framework.engine import Engine
-from framework.events import BarClosed
-from framework.events import QuoteUpdated
 from framework.events import TimerFired
 from tradebus.report import write_report
 from tradebus.results import RunRecorder
@@ -36,22 +35,8 @@ class LiveRecorder:
         self.engine = engine
         self.starting_cash = engine.portfolio.cash
         self._recorder = RunRecorder(engine, every)
-        bus = engine.bus
-        self._subs: list[Subscription] = [
-            bus.subscribe(QuoteUpdated, self._on_quote),
-            bus.subscribe(BarClosed, self._on_bar),
-            bus.subscribe(TimerFired, self._on_timer, sender=OWNER),
-        ]
-        engine.schedule_timer(OWNER, "sample", engine.clock.now() + every, every)
-
-    def _on_quote(self, event: QuoteUpdated) -> None:
-        quote = event.quote
-        price = quote.last if quote.last is not None else quote.mid
-        if price is not None:
-            self._recorder.last_prices[quote.symbol] = price
-
-    def _on_bar(self, event: BarClosed) -> None:
-        self._recorder.last_prices[event.bar.symbol] = event.bar.close
+        self._subs: list[Subscription] = [engine.bus.subscribe(TimerFired, self._on_timer, sender=OWNER)]
+        engine.timers.schedule(OWNER, "sample", engine.clock.now() + every, every)
 
     def _on_timer(self, event: TimerFired) -> None:
         self.sample()
@@ -81,7 +66,7 @@ class LiveRecorder:
         for sub in self._subs:
             sub.cancel()
         self._recorder.close()
-        self.engine.cancel_timers(OWNER)
+        self.engine.timers.cancel_owner(OWNER)
 
 
 def write_outputs(result: RunResult, directory: Path, title: str) -> list[Path]:

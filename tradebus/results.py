@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -29,7 +30,6 @@ from typing import Any
 from framework.engine import Engine
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
-from framework.events import PositionChanged
 from framework.models import Fill
 from framework.models import FrozenModel
 from framework.models import Order
@@ -172,19 +172,20 @@ class RunRecorder:
     """Records a run from the bus: every fill, and equity at the times the driver samples it.
 
     Args:
-        engine: The engine of the run; fills and position changes are heard on its bus for every
-            strategy and symbol, and cash is read from its portfolio after each change.
+        engine: The engine of the run; fills are heard on its bus for every strategy, cash and the
+            position are read from its portfolio after each (the engine books a fill before it
+            publishes it), and last prices are the engine's.
         period: Bar length, stored with the equity curve.
 
     Attributes:
-        last_prices: Latest price per symbol; the driver sets it as bars arrive.
+        last_prices: Latest price per symbol (the engine's, updated on every quote and bar).
     """
 
     def __init__(self, engine: Engine, period: timedelta) -> None:
         self.fills: list[Fill] = []
         self.curve = EquityCurve(period)
-        self.last_prices: dict[str, float] = {}
-        self._engine = engine
+        self.last_prices: dict[str, float] = engine.subscriptions.last_prices
+        self._orders = engine.orders
         self._portfolio = engine.portfolio
         self._cash = float(engine.portfolio.cash)
         self._held: dict[str, float] = {}  # symbol -> quantity x multiplier
@@ -193,21 +194,21 @@ class RunRecorder:
         self._subs = [
             bus.subscribe(OrderFilled, self._on_fill),
             bus.subscribe(OrderPartiallyFilled, self._on_fill),
-            bus.subscribe(PositionChanged, self._on_position),
         ]
 
     def _on_fill(self, event: OrderFilled | OrderPartiallyFilled) -> None:
-        self.fills.append(event.fill)
-
-    def _on_position(self, event: PositionChanged) -> None:
-        position = event.position
+        fill = event.fill
+        self.fills.append(fill)
         self._cash = float(self._portfolio.cash)
-        multiplier = self._engine.instrument(position.symbol).multiplier
-        self._multipliers[position.symbol] = multiplier
-        if position.quantity:
-            self._held[position.symbol] = float(position.quantity * multiplier)
+        symbol = fill.symbol
+        order = self._orders.get(fill.client_order_id)
+        multiplier = order.request.instrument.multiplier if order is not None else Decimal(1)
+        self._multipliers[symbol] = multiplier
+        quantity = self._portfolio.quantity(symbol)
+        if quantity:
+            self._held[symbol] = float(quantity * multiplier)
         else:
-            self._held.pop(position.symbol, None)
+            self._held.pop(symbol, None)
 
     def sample(self, seconds: float) -> None:
         """Record equity (cash plus positions at the last prices) at epoch ``seconds``."""
@@ -265,8 +266,17 @@ def _order_row(order: Order) -> dict[str, Any]:
     }
 
 
-def _rows(items: Sequence[FrozenModel]) -> list[dict[str, Any]]:
-    return [{k: (v.value if isinstance(v, Side) else v) for k, v in m.model_dump().items()} for m in items]
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.value if isinstance(v, Side) else v) for k, v in row.items()}
+
+
+def _trade_rows(trades: Sequence[RoundTrip]) -> list[dict[str, Any]]:
+    return [_plain(t.model_dump()) for t in trades]
+
+
+def _fill_rows(fills: Sequence[Fill]) -> list[dict[str, Any]]:
+    names = [f.name for f in dataclass_fields(Fill)]
+    return [_plain({name: getattr(fill, name) for name in names}) for fill in fills]
 
 
 class RunResult:
@@ -302,8 +312,16 @@ class RunResult:
         self.final_cash = final_cash
         self.final_equity = final_equity
         self.bar_count = bar_count
-        self.trades = round_trips(self.fills, multipliers)
+        self._multipliers = multipliers
+        self._trades: list[RoundTrip] | None = None
         self._statistics: Statistics | None = None
+
+    @property
+    def trades(self) -> list[RoundTrip]:
+        """Flat-to-flat round trips of the fills (grouped on first use)."""
+        if self._trades is None:
+            self._trades = round_trips(self.fills, self._multipliers)
+        return self._trades
 
     @property
     def statistics(self) -> Statistics:
@@ -335,8 +353,8 @@ class RunResult:
         doc = {
             "summary": self.summary(),
             "orders": [{k: _text(v) for k, v in _order_row(o).items()} for o in self.orders],
-            "fills": [{k: _text(v) for k, v in row.items()} for row in _rows(self.fills)],
-            "trades": [{k: _text(v) for k, v in row.items()} for row in _rows(self.trades)],
+            "fills": [{k: _text(v) for k, v in row.items()} for row in _fill_rows(self.fills)],
+            "trades": [{k: _text(v) for k, v in row.items()} for row in _trade_rows(self.trades)],
         }
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -350,8 +368,8 @@ class RunResult:
         out.mkdir(parents=True, exist_ok=True)
         written = [
             _write_csv(out / "orders.csv", [_order_row(o) for o in self.orders]),
-            _write_csv(out / "fills.csv", _rows(self.fills)),
-            _write_csv(out / "trades.csv", _rows(self.trades)),
+            _write_csv(out / "fills.csv", _fill_rows(self.fills)),
+            _write_csv(out / "trades.csv", _trade_rows(self.trades)),
             self._write_equity(out / "equity.csv"),
         ]
         path = out / "result.json"

@@ -3,18 +3,28 @@
 Composes the REST client, the session manager, the websocket stream, the quote book, the order
 tracker, order entry and reconciliation, and turns what they report into framework events.
 
-Threading (the One Rule): two adapter threads run after :meth:`IbkrBroker.connect`; the *stream*
-thread reads frames and the *keep-alive* thread runs :meth:`IbkrBroker.tick` (tickle, recovery,
-reconciliation, order lookups, bar flushing, grouped-order release) about five times a second. Both
-only parse and call the engine's sink; strategies run on the engine's dispatcher, which is also the
-thread calling ``submit_order`` and friends. With ``start_threads=False`` nothing runs in the
-background: tests call :meth:`IbkrBroker.poll_stream` and :meth:`IbkrBroker.tick` themselves.
+Threading (the One Rule): four adapter threads run after :meth:`IbkrBroker.connect`; the *stream*
+thread reads frames, the *keep-alive* thread runs :meth:`IbkrBroker.tick` (tickle, recovery,
+reconciliation, order lookups, bar flushing, grouped-order release) about five times a second, and
+the command worker's two lanes send order commands: one places and modifies (IBKR's reply dialogue
+allows one chain at a time), one cancels, so a cancel never waits behind a placement stuck in I/O.
+All of them only call the engine's sink; strategies run on the engine's dispatcher, whose
+:meth:`IbkrBroker.execute` only queues. With ``start_threads=False`` nothing runs in the background:
+tests call :meth:`IbkrBroker.poll_stream`, :meth:`IbkrBroker.tick` and
+:meth:`IbkrBroker.run_commands` themselves.
+
+The incoming path runs one way: stream (frames) -> topics (wire models -> typed messages) ->
+:class:`~brokers.ibkr.incoming.IncomingRouter` (quote book, order tracker) -> events -> the sink,
+driven by the :class:`~brokers.ibkr.link.GatewayLink`. No part calls the broker back: the stream and
+the session manager return their state changes, the REST client records a lost session for the
+session manager to read, and events go into the one sink.
 
 Events:
     Emits ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as the session and stream
-    change, ``QuoteUpdated`` and ``BarClosed`` for subscriptions, and ``OrderAccepted``,
-    ``OrderRejected``, ``OrderUpdated``, ``OrderPartiallyFilled``, ``OrderFilled``,
-    ``OrderCancelled`` and ``OrderCancelRejected`` for orders, each carrying the client order id.
+    change, ``QuoteUpdated`` and ``BarClosed`` for subscriptions, ``PnlUpdated`` from IBKR's ``spl``
+    P&L stream, and ``OrderAccepted``,
+    ``OrderRejected``, ``OrderUpdated``, ``ExecutionReported``, ``OrderCancelled`` and
+    ``OrderCancelRejected`` for orders, each carrying the client order id.
 """
 
 from __future__ import annotations
@@ -26,39 +36,41 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
-from typing import Any
-
-from pydantic import ValidationError
+from decimal import Decimal
 
 from brokers.ibkr import parsing
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrError
-from brokers.ibkr.errors import IbkrHttpError
+from brokers.ibkr.incoming import IncomingRouter
+from brokers.ibkr.instruments import InstrumentCache
+from brokers.ibkr.link import GatewayLink
 from brokers.ibkr.orderentry import OrderEntry
 from brokers.ibkr.quotes import QuoteBook
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.reconcile import Reconciler
 from brokers.ibkr.rest import IbkrRestClient
+from brokers.ibkr.restart import Restart
 from brokers.ibkr.session import HttpSession
 from brokers.ibkr.session import SessionManager
-from brokers.ibkr.session import SessionReportingRestClient
 from brokers.ibkr.session import SessionState
 from brokers.ibkr.session import configure_tls
 from brokers.ibkr.stream import IbkrStream
-from brokers.ibkr.stream import StreamState
 from brokers.ibkr.stream import WsConnection
 from brokers.ibkr.stream import connect_websocket
 from brokers.ibkr.tracking import OrderTracker
-from brokers.ibkr.wire import LiveOrder
-from brokers.ibkr.wire import Trade
 from framework.broker import ConnectionState
 from framework.broker import EventSink
 from framework.clock import Clock
+from framework.commands import CancelAllOrders
+from framework.commands import CancelOrder
+from framework.commands import ModifyOrder
+from framework.commands import OrderCommand
+from framework.commands import SubmitOrder
 from framework.errors import BrokerConnectionError
 from framework.events import AnyEvent
-from framework.events import BrokerConnected
-from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import OrderCancelRejected
+from framework.events import OrderRejected
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
@@ -69,12 +81,12 @@ from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import Position
 from framework.models import SecurityType
+from framework.worker import CommandWorker
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.2
 UNPACED_RATE = 1e6  # requests per second when client pacing is off
-RECOVERY_POLL_SECONDS = 0.2  # between order lookups while recovered orders are unresolved
 SNAPSHOT_ATTEMPTS = 6
 HISTORY_MAX_BARS = 1000  # the history endpoint's cap per request
 
@@ -112,45 +124,42 @@ class IbkrBroker:
         self._http = configure_tls(session, config)
         self._stop = threading.Event()
         # real waits end early on disconnect, so stopping never sits out a pacing delay
-        wait = sleep or self._interruptible_wait
+        wait = sleep or _waiter(self._stop)
         if config.pacing:
             self._limiter = RateLimiter(clock, global_rate=config.global_rate, max_wait=config.max_rate_wait,
                                         sleep=wait)
         else:  # against a simulator with pacing off only (the config refuses it for live accounts)
             self._limiter = RateLimiter(clock, global_rate=UNPACED_RATE, max_wait=config.max_rate_wait, sleep=wait,
                                         intervals={})
-        # a 401 / "no bridge" on any REST call degrades the session at once (see _on_session_lost)
-        self.rest: IbkrRestClient = SessionReportingRestClient(config, self._http, self._limiter, wait,
-                                                               on_session_lost=self._on_session_lost)
+        # a 401 / "no bridge" on any REST call is recorded there and degrades the session at once
+        self.rest = IbkrRestClient(config, self._http, self._limiter, wait)
         self.tracker = OrderTracker()
         self.quotes = QuoteBook()
-        self._session = SessionManager(config, self.rest, clock, self._on_session, self._on_recovered, rng=rng)
+        self._session = SessionManager(config, self.rest, clock, rng=rng)
         connect = ws_connect or (lambda url, **kw: connect_websocket(url, config=config, **kw))
-        self.stream = IbkrStream(config, clock, connect, self._on_message, self._on_stream, rng=rng)
-        self.orders = OrderEntry(config, self.rest, self.tracker, clock, emit=self._emit_all,
-                                 account=self._account_id, conid=self._conid_for)
-        self._reconciler = Reconciler(self.rest, self.tracker, clock, config.order_lookup_window,
-                                      requeue=self.orders.submit)
+        self.stream = IbkrStream(config, clock, connect, rng=rng)
+        self._link = GatewayLink(self.name, clock, self._session, self.stream,
+                                 IncomingRouter(self.quotes, self.tracker, self._session))
+        self.instruments = InstrumentCache(self.rest)
+        self.orders = OrderEntry(config, self.rest, self.tracker, instruments=self.instruments,
+                                 accounts=self._session, clock=clock)
+        self._reconciler = Reconciler(self.rest, self.tracker, clock, config.order_lookup_window)
+        self._restart = Restart(self.tracker, self._reconciler, self.orders, clock, wait=_waiter(self._stop),
+                                stopped=self._stop.is_set)
+        self._worker = CommandWorker(self._run_command, lane_of=_lane, lanes=("place", "cancel"), sink=self._emit,
+                                     clock=clock, on_error=self._command_failed, name="ibkr-orders")
         self._threads_enabled = start_threads
         self._sink: EventSink | None = None
-        self._state = ConnectionState.DISCONNECTED
-        self._instruments: dict[tuple[str, SecurityType], Instrument] = {}
         self._threads: list[threading.Thread] = []
-        self._stream_open = threading.Event()
-        self._ever_open = False
-        self._reconcile_due: bool | None = None  # None: nothing due; True/False: new session or not
-        self.pnl: dict[str, Any] = {}
         self.keep_alive_errors = 0  # unexpected exceptions of keep-alive ticks (the loop went on)
 
-    def _interruptible_wait(self, seconds: float) -> None:
-        self._stop.wait(seconds)
 
     # ----------------------------------------------------------------- connection
 
     @property
     def connection_state(self) -> ConnectionState:
         """Connected when the session is ready and the stream authenticated."""
-        return self._state
+        return self._link.state
 
     def connect(self, sink: EventSink) -> None:
         """Start the session, open the stream, subscribe orders/trades/P&L, start the threads.
@@ -159,15 +168,15 @@ class IbkrBroker:
             BrokerConnectionError: The gateway is unreachable, not logged in, or the account refused.
         """
         self._sink = sink
-        self._state = ConnectionState.CONNECTING
+        self._link.begin(sink)
         # a previous disconnect() left the stop signal set: it would cut the start-up's pacing waits
-        # short (a 429 on /tickle) and mute the state changes of the new connection
+        # short (a 429 on /tickle)
         self._stop.clear()
         try:
             self._session.start()
             self.rest.live_orders(force=True)  # IBKR: query orders before subscribing to "sor"
         except IbkrError as e:
-            self._state = ConnectionState.DISCONNECTED
+            self._link.end()
             if isinstance(e, BrokerConnectionError):
                 raise
             msg = f"IBKR connect failed: {e}"
@@ -176,20 +185,20 @@ class IbkrBroker:
         self.stream.subscribe("str", 'str+{"realtimeUpdatesOnly":true}')
         self.stream.subscribe("spl", "spl+{}")
         self.stream.open(self._session.session_id)
-        if self._threads_enabled:
+        if self._threads_enabled:  # wait, then report the outcome; without threads the first frames decide
             self._start_threads()
-            self._stream_open.wait(self.config.connect_timeout + self.config.read_timeout)
-        # with threads, connect() has waited: report the outcome; without, the first frames decide
-        self._update_state("stream not authenticated yet", settle=self._threads_enabled)
+            self._link.opened.wait(self.config.connect_timeout + self.config.read_timeout)
+            self._link.settle("stream not authenticated yet")
 
     def _start_threads(self) -> None:
         self._stop.clear()
         self._threads = [
-            threading.Thread(target=self.stream.run, args=(self._stop,), name="ibkr-stream", daemon=True),
+            threading.Thread(target=self._link.run, args=(self._stop,), name="ibkr-stream", daemon=True),
             threading.Thread(target=self._keep_alive_loop, name="ibkr-keepalive", daemon=True),
         ]
         for thread in self._threads:
             thread.start()
+        self._worker.start()
 
     def _keep_alive_loop(self) -> None:
         while not self._stop.wait(TICK_SECONDS):
@@ -201,22 +210,20 @@ class IbkrBroker:
                 self.keep_alive_errors += 1
                 log.exception("keep-alive tick raised unexpectedly (%d so far); continuing", self.keep_alive_errors)
 
-    def _on_session_lost(self, error: IbkrHttpError) -> None:
-        # Any REST call (an order, a lookup, a snapshot) answered 401 / "no bridge": recover now.
-        self._session.report_failure(f"session lost ({error})")
-
     def disconnect(self) -> None:
         """Stop threads, close the stream and the owned HTTP session; idempotent."""
-        if self._state is ConnectionState.DISCONNECTED and not self._threads:
+        if self._link.state is ConnectionState.DISCONNECTED and not self._threads:
             return
         self._stop.set()
+        self._link.end()
+        self._worker.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads = []
         self.stream.close()
+        self.stream.take_changes()  # closed on request: nothing to act on
         if self._owns_http:
             self._http.close()
-        self._state = ConnectionState.DISCONNECTED
         self._emit(BrokerDisconnected(ts=self.clock.now(), broker=self.name, reason="disconnected by request"))
 
     def recover(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
@@ -225,169 +232,50 @@ class IbkrBroker:
         Each order is looked up by ``order_ref`` (our client order id) in the live orders and its
         executions in the trades since the oldest of them; the tracker emits only what the journal
         lacks. Blocks until every order whose placement outcome was unknown is found or, after
-        ``order_lookup_window``, rejected as lost, so strategies start on settled state. Never
-        places anything.
+        ``order_lookup_window``, rejected as lost, so strategies start on settled state. A cancel the
+        journal holds as requested but IBKR still reports working (the process died before the
+        DELETE left) is sent again and awaited: the cancel survives the restart. Never places
+        anything.
 
         Raises:
             BrokerConnectionError: If IBKR's orders or trades could not be read.
         """
-        executions: dict[str, list[str]] = {}
-        for fill in fills:
-            executions.setdefault(fill.client_order_id, []).append(fill.execution_id)
-        started = self.clock.monotonic()
-        for order in orders:
-            held = order.broker_order_id is None and (order.request.parent_id or order.request.oca_group) is not None
-            self.tracker.adopt(order, executions.get(order.client_order_id, ()), started, requeue_if_lost=held)
-        since = min((o.updated for o in orders), default=None)
-        try:
-            self._emit_all(self._reconciler.reconcile(new_session=False, since=since))
-        except IbkrError as e:
-            msg = f"IBKR reconciliation failed: {e}"
-            raise BrokerConnectionError(msg) from e
-        self._hold_again(orders)
-        while self.tracker.unresolved() and not self._stop.is_set():
-            self._emit_all(self._reconciler.resolve_unresolved())
-            if self.tracker.unresolved():
-                self._interruptible_wait(RECOVERY_POLL_SECONDS)
-        log.info("recovered %d unfinished orders from the journal", len(orders))
-
-    def _hold_again(self, orders: Sequence[Order]) -> None:
-        # A bracket child goes to IBKR only once its parent has completely filled: while the parent
-        # still works, the previous run held the child in memory, so hold it again (no lookup needed).
-        for order in orders:
-            parent_id = order.request.parent_id
-            parent = self.tracker.get(parent_id) if parent_id is not None else None
-            child = self.tracker.get(order.client_order_id)
-            if parent is None or parent.terminal or child is None or child.unresolved_since is None:
-                continue
-            self.tracker.forget(order.client_order_id)
-            self.orders.submit(order.request)
+        for event in self._restart.run(orders, fills):  # each as it is found: a wait may follow
+            self._emit(event)
 
     def poll_stream(self) -> bool:
-        """Read and handle one websocket frame (what the stream thread does); for tests."""
-        return self.stream.poll()
+        """Read and route one websocket frame (what the stream thread does); return whether one came."""
+        return self._link.poll()
 
     def tick(self) -> None:
         """Run every periodic duty once: session, stream watchdog, reconciliation, bars, groups."""
-        now = self.clock.monotonic()
-        self._session.tick(now)
-        self.stream.tick(now)
+        self._link.tick(self.clock.monotonic())
         self._emit_all(self.quotes.flush(self.clock.now()))
         if self._session.state is not SessionState.READY:
             return
-        if self._reconcile_due is not None or self.orders.reconcile_requested or self.tracker.needs_fill_lookup():
+        if self._link.reconcile_due is not None or self.orders.reconcile_requested or self.tracker.needs_fill_lookup():
             self._reconcile()
-        self._emit_all(self._reconciler.resolve_unresolved())
+        self._resolve_unresolved()
         for cid, broker_order_id in self.tracker.take_resurfaced().items():
             self.orders.cancel_orphan(cid, broker_order_id)
-        self.orders.release_groups()
+        dropped, groups = self.orders.release_groups()
+        self._emit_all(dropped)
+        for requests in groups:  # a released bracket/OCA group goes out from this thread, as one request
+            self._emit_all(self.orders.place_group(requests))
+
+    def _resolve_unresolved(self) -> None:
+        for event in self._restart.resolve_unresolved():
+            self._emit(event)
 
     def _reconcile(self) -> None:
-        new_session = bool(self._reconcile_due)
+        new_session = bool(self._link.reconcile_due)
         try:
             self._emit_all(self._reconciler.reconcile(new_session=new_session))
         except IbkrError as e:
             log.warning("reconciliation failed, will retry: %s", e)
             return
-        self._reconcile_due = None
+        self._link.reconcile_due = None
         self.orders.reconcile_requested = False
-
-    def _on_session(self, state: SessionState, reason: str) -> None:
-        self._update_state(reason)
-
-    def _on_recovered(self) -> None:
-        self._reconcile_due = True
-        self.stream.open(self._session.session_id)
-
-    def _on_stream(self, state: StreamState, reason: str) -> None:
-        if state is StreamState.OPEN:
-            if self._ever_open and self._reconcile_due is None:
-                self._reconcile_due = False  # a reconnect: events may have been missed
-            self._ever_open = True
-            self._stream_open.set()
-        elif state is StreamState.CLOSED:
-            self._session.check_now()  # a dropped stream may mean a restarted gateway or a lost session
-        self._update_state(f"stream {reason}")
-
-    def _update_state(self, reason: str, *, settle: bool = False) -> None:
-        if self._sink is None or self._stop.is_set():
-            return  # not connected yet, or disconnected on request
-        session = self._session.state
-        if session is SessionState.DISCONNECTED:
-            new = ConnectionState.DISCONNECTED
-        elif session is SessionState.READY and self.stream.state is StreamState.OPEN:
-            new = ConnectionState.CONNECTED
-        else:
-            new = ConnectionState.DEGRADED
-        if new is self._state or (self._state is ConnectionState.CONNECTING and new is not ConnectionState.CONNECTED
-                                  and not settle):
-            return  # unchanged, or still starting up
-        self._state = new
-        ts = self.clock.now()
-        if new is ConnectionState.CONNECTED:
-            self._emit(BrokerConnected(ts=ts, broker=self.name))
-        elif new is ConnectionState.DEGRADED:
-            self._emit(BrokerDegraded(ts=ts, broker=self.name, reason=reason))
-        else:
-            self._emit(BrokerDisconnected(ts=ts, broker=self.name, reason=reason))
-
-    # ----------------------------------------------------------------- stream messages
-
-    def _on_message(self, message: dict[str, Any]) -> None:
-        topic = message.get("topic")
-        if not isinstance(topic, str):
-            if "error" in message:
-                log.warning("stream error message: %s", message.get("error"))
-            return
-        if topic.startswith("smd+"):
-            self._emit_all(self.quotes.on_market_data(message, self.clock.now()))
-        elif topic == "sor":
-            self._on_orders(message.get("args"))
-        elif topic == "str":
-            self._on_trades(message.get("args"))
-        elif topic == "sts":
-            self._on_status(message.get("args"))
-        elif topic == "spl" and isinstance(message.get("args"), dict):
-            self.pnl = message["args"]
-        elif topic == "act":
-            self._on_accounts(message.get("args"))
-
-    def _on_orders(self, args: Any) -> None:
-        ts = self.clock.now()
-        for row in args if isinstance(args, list) else []:
-            try:
-                update = parsing.order_update_from_live(LiveOrder.model_validate(row))
-            except ValidationError as e:
-                self.stream.malformed += 1
-                log.warning("skipped an unreadable order update: %s", e.errors()[0]["msg"])
-                continue
-            self._emit_all(self.tracker.apply_update(update, ts))
-
-    def _on_trades(self, args: Any) -> None:
-        for row in args if isinstance(args, list) else []:
-            try:
-                execution = parsing.execution_from_trade(Trade.model_validate(row))
-            except ValidationError as e:
-                self.stream.malformed += 1
-                log.warning("skipped an unreadable execution: %s", e.errors()[0]["msg"])
-                continue
-            if execution is not None:
-                self._emit_all(self.tracker.apply_execution(execution))
-
-    def _on_status(self, args: Any) -> None:
-        if not isinstance(args, dict):
-            return
-        if args.get("competing") is True:
-            self._session.report_failure("competing session (stream)")
-        elif args.get("authenticated") is False:
-            self._session.report_failure("not authenticated (stream)")
-
-    def _on_accounts(self, args: Any) -> None:
-        accounts = args.get("accounts") if isinstance(args, dict) else None
-        account = self._session.account_id
-        if isinstance(accounts, list) and account is not None and account not in accounts:
-            log.error("stream reports accounts %s without the configured %s", accounts, account)
-            self._session.report_failure("account missing from the stream's account list")
 
     def _emit(self, event: AnyEvent) -> None:
         if self._sink is not None:
@@ -405,25 +293,14 @@ class IbkrBroker:
         Raises:
             LookupError: IBKR knows no such contract.
         """
-        key = (symbol.upper(), security_type)
-        found = self._instruments.get(key)
-        if found is None:
-            wire_type = parsing.SECURITY_TYPE_TO_WIRE[security_type]
-            results = self.rest.search_contracts(symbol.upper(), wire_type)
-            found = self._instruments[key] = parsing.instrument_from_search(results, symbol, security_type)
-        return found
+        return self.instruments.resolve(symbol, security_type)
 
     def search_instruments(self, text: str) -> Sequence[Instrument]:
         """Return instruments matching ``text``, best first."""
-        return parsing.instruments_from_search(self.rest.search_contracts(text, "STK"))
+        return self.instruments.search(text)
 
     def _conid(self, instrument: Instrument) -> str:
-        if instrument.broker_id:
-            return instrument.broker_id
-        return self.resolve_instrument(instrument.symbol, instrument.security_type).broker_id or ""
-
-    def _conid_for(self, request: OrderRequest) -> str:
-        return self._conid(request.instrument)
+        return self.instruments.conid(instrument)
 
     def _account_id(self) -> str:
         account = self._session.account_id
@@ -476,35 +353,60 @@ class IbkrBroker:
         conid = self._conid(instrument)
         for attempt in range(SNAPSHOT_ATTEMPTS):
             rows = self.rest.snapshot([conid], self.config.quote_fields)
-            row = next((r for r in rows if str(r.get("conid")) == conid), None)
-            if row is not None and parsing.is_warm(row):
-                changes = parsing.quote_changes(row)
-                return parsing.merge_quote(None, instrument.symbol, self.clock.now(), changes)
+            tick = next((parsing.quote_tick(r) for r in rows if r.conid == conid and r.warm), None)
+            if tick is not None:
+                return parsing.merge_quote(None, instrument.symbol, self.clock.now(), tick)
             if attempt < SNAPSHOT_ATTEMPTS - 1:
                 self.rest.wait(0.5)  # the first request only opens the backend stream
         return None
 
     # ----------------------------------------------------------------- execution
 
-    def submit_order(self, request: OrderRequest) -> None:
-        """Place an order; outcome events follow.
+    def execute(self, command: OrderCommand) -> None:
+        """Queue an order command for the adapter's worker and return at once (thread-safe)."""
+        self._worker.put(command)
 
-        Raises:
-            BrokerConnectionError: The session is not ready or the order definitely was not sent.
-            ValueError: The order cannot be expressed for IBKR.
-        """
+    def drop_unsent(self) -> list[OrderCommand]:
+        """Drop placements not sent yet (queued commands and held bracket/OCA members) and return them."""
+        dropped = self._worker.drop_unsent()
+        dropped += [SubmitOrder(r) for r in self.orders.drop_held()]
+        return dropped
+
+    @property
+    def outstanding_commands(self) -> int:
+        """Order commands queued or being sent (diagnostics; tests wait on it)."""
+        return self._worker.outstanding()
+
+    def run_commands(self) -> int:
+        """Send every queued command on this thread, in issue order (what the lanes do); for tests."""
+        return self._worker.run_pending()
+
+    def _run_command(self, command: OrderCommand) -> None:
+        # on a worker lane: the only place order commands reach the network
+        if isinstance(command, SubmitOrder):
+            events = self._submit(command.request)
+        elif isinstance(command, ModifyOrder):
+            events = self.orders.modify(command.request)
+        elif isinstance(command, CancelOrder):
+            events = self.orders.cancel(command.client_order_id)
+        else:
+            events = self.orders.cancel_all(command.reason)
+        self._emit_all(events)
+
+    def _submit(self, request: OrderRequest) -> list[AnyEvent]:
         if self._session.state is not SessionState.READY:
-            msg = f"IBKR session is {self._session.state}; order not sent"
-            raise BrokerConnectionError(msg)
-        self.orders.submit(request)
+            reason = f"order not sent to IBKR: the session is {self._session.state}"
+            return [OrderRejected(ts=self.clock.now(), client_order_id=request.client_order_id, reason=reason)]
+        return self.orders.submit(request)
 
-    def modify_order(self, request: OrderRequest) -> None:
-        """Replace a working order's ticket; ``OrderUpdated`` or ``OrderCancelRejected`` follows."""
-        self.orders.modify(request)
-
-    def cancel_order(self, client_order_id: str) -> None:
-        """Request a cancel; ``OrderCancelled`` or ``OrderCancelRejected`` follows."""
-        self.orders.cancel(client_order_id)
+    def _command_failed(self, command: OrderCommand, error: Exception) -> None:
+        # a bug while sending: the outcome of a placement is unknown, so look it up; a cancel may be asked again
+        if isinstance(command, SubmitOrder | ModifyOrder):
+            self.tracker.mark_unresolved(command.client_order_id, self.clock.monotonic())
+            self.orders.reconcile_requested = True
+        elif isinstance(command, CancelOrder):
+            self._emit(OrderCancelRejected(ts=self.clock.now(), client_order_id=command.client_order_id,
+                                           reason=f"cancel failed: {error}"))
 
     def open_orders(self) -> Sequence[Order]:
         """Orders IBKR reports as working in this brokerage session."""
@@ -519,7 +421,7 @@ class IbkrBroker:
             request = tracked.request if tracked is not None else parsing.request_from_live(row, cid)
             if request is not None:
                 result.append(Order(request=request, status=OrderStatus.ACCEPTED, broker_order_id=row.order_id,
-                                    filled_quantity=row.filled_quantity or 0, updated=now))
+                                    filled_quantity=row.filled_quantity or Decimal(0), updated=now))
         return result
 
     def positions(self) -> Sequence[Position]:
@@ -541,3 +443,16 @@ class IbkrBroker:
         """IBKR's account balances."""
         account = self._account_id()
         return parsing.account_from_summary(account, self.rest.portfolio_summary(account), self.clock.now())
+
+
+def _lane(command: OrderCommand) -> str:
+    # placements and modifications share IBKR's one reply chain; cancels never wait behind them
+    return "cancel" if isinstance(command, CancelOrder | CancelAllOrders) else "place"
+
+
+def _waiter(stop: threading.Event) -> Callable[[float], None]:
+    # a sleep that ends early once ``stop`` is set (a closure over the event, not over the broker)
+    def wait(seconds: float) -> None:
+        stop.wait(seconds)
+
+    return wait

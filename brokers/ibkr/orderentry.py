@@ -1,14 +1,21 @@
 """Order entry: place, modify and cancel through the reply dialogue, with grouped orders held back.
 
-One reply chain at a time per account: placement, modify and their confirmations run under one
-lock (IBKR rejects reply ids when several orders are in flight). A placement POST is never retried;
-what an exception means is decided by :func:`~brokers.ibkr.replies.classify_failure`:
+Runs on the adapter's command worker (see :class:`~framework.worker.CommandWorker`), never on the
+engine's dispatcher, and returns the events each call implies; the facade delivers them.
 
-* not placed (session down, our limiter refused): ``submit_order`` raises ``BrokerConnectionError``,
-  which the engine turns into ``OrderRejected``;
+One reply chain at a time per account: placement, modify and their confirmations run under one
+lock (IBKR rejects reply ids when several orders are in flight). Cancels do not take that lock, so a
+cancel never waits behind a placement stuck in I/O. A placement POST is never retried; what an
+exception means is decided by :func:`~brokers.ibkr.replies.classify_failure`:
+
+* not placed (session down, our limiter refused): ``OrderRejected`` with the reason;
 * refused by IBKR: ``OrderRejected`` with IBKR's text;
 * ambiguous (timeout or reset after sending, 5xx, a 429 answer): the order is marked unresolved and
   looked up by its client order id (``order_ref``) until found or declared lost.
+
+Cancel pacing (IBKR's, so it lives here): at most one DELETE per order per
+:data:`CANCEL_RETRY_SECONDS`; a cancel asked again after that goes out again (a lost DELETE is asked
+again, a slow one is not duplicated).
 
 Grouped orders: IBKR links bracket children and OCA members only inside one placement request, but
 the framework submits them one by one. Children (``parent_id``) and OCA members (``oca_group``) are
@@ -21,13 +28,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from typing import Protocol
 
+from brokers.ibkr import parsing
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrError
 from brokers.ibkr.errors import IbkrRateLimitError
+from brokers.ibkr.instruments import InstrumentCache
 from brokers.ibkr.parsing import order_ticket
 from brokers.ibkr.replies import Declined
 from brokers.ibkr.replies import Failure
@@ -38,15 +47,26 @@ from brokers.ibkr.rest import OrderAnswer
 from brokers.ibkr.tracking import OrderTracker
 from framework.clock import Clock
 from framework.errors import BrokerConnectionError
-from framework.events import Event
+from framework.events import AnyEvent
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
+from framework.events import OrderRejected
 from framework.events import OrderUpdated
 from framework.models import OrderRequest
 
 log = logging.getLogger(__name__)
 
 GROUP_QUIET_SECONDS = 0.05  # members of one group arrive within one strategy handler
+CANCEL_RETRY_SECONDS = 5.0  # IBKR: at most one DELETE per order per 5 s
+
+
+class AccountSource(Protocol):
+    """Where the account id comes from (the session manager, once the session started)."""
+
+    @property
+    def account_id(self) -> str | None:
+        """The account orders go to, or None before the session started."""
+        ...
 
 
 @dataclass
@@ -66,62 +86,60 @@ class OrderEntry:
         config: Adapter settings (allow-list, reply rounds).
         rest: REST client.
         tracker: Order state shared with the stream and reconciliation.
+        instruments: Conids for tickets.
+        accounts: The account id.
         clock: Event stamps and monotonic time.
-        emit: Delivers events to the engine.
-        account: Returns the account id (known once the session started).
-        conid: Returns the instrument's conid for a request (resolving it if needed).
     """
 
-    def __init__(
-        self,
-        config: IbkrConfig,
-        rest: IbkrRestClient,
-        tracker: OrderTracker,
-        clock: Clock,
-        *,
-        emit: Callable[[list[Event]], None],
-        account: Callable[[], str],
-        conid: Callable[[OrderRequest], str],
-    ) -> None:
+    def __init__(self, config: IbkrConfig, rest: IbkrRestClient, tracker: OrderTracker, *,
+                 instruments: InstrumentCache, accounts: AccountSource, clock: Clock) -> None:
         self._config = config
         self._rest = rest
         self._tracker = tracker
+        self._instruments = instruments
+        self._accounts = accounts
         self._clock = clock
-        self._emit = emit
-        self._account = account
-        self._conid = conid
-        self._lock = threading.Lock()
+        self._dialogue = threading.Lock()  # one reply chain at a time: placements and modifications
+        self._groups_lock = threading.Lock()
         self._groups: dict[str, _Group] = {}
+        self._cancels_sent: dict[str, float] = {}  # client order id -> monotonic time of the last DELETE
         self.reconcile_requested = False
+
+    def _account(self) -> str:
+        account = self._accounts.account_id
+        if account is None:
+            raise BrokerConnectionError("IBKR session not started")
+        return account
 
     # ----------------------------------------------------------------- submit
 
-    def submit(self, request: OrderRequest) -> None:
-        """Place ``request`` (or hold it for its group).
-
-        Raises:
-            BrokerConnectionError: The order definitely did not reach IBKR.
-            ValueError: The request cannot be expressed for IBKR (no conid).
-        """
-        conid = self._conid(request)
+    def submit(self, request: OrderRequest) -> list[AnyEvent]:
+        """Place ``request`` (or hold it for its group); return the events it implies."""
+        try:
+            conid = self._instruments.conid(request.instrument)
+        except (LookupError, ValueError, IbkrError) as e:
+            return [OrderRejected(ts=self._clock.now(), client_order_id=request.client_order_id,
+                                  reason=f"order not sent to IBKR: {e}")]
         if request.parent_id is not None or request.oca_group is not None:
             key = request.oca_group or f"parent:{request.parent_id}"
-            with self._lock:
+            with self._groups_lock:
                 group = self._groups.setdefault(key, _Group())
                 group.members[request.client_order_id] = request
                 group.touched = self._clock.monotonic()
-            return
-        self._place([request], [conid], raise_not_placed=True)
+            return []
+        return self._place([request], [conid])
 
-    def _place(self, requests: list[OrderRequest], conids: list[str], *, raise_not_placed: bool) -> None:
-        account = self._account()
-        tickets = [
-            order_ticket(r, account, c) | {"cOID": r.client_order_id} for r, c in zip(requests, conids, strict=True)
-        ]
+    def _place(self, requests: list[OrderRequest], conids: list[str]) -> list[AnyEvent]:
+        try:
+            account = self._account()
+        except BrokerConnectionError as e:
+            return self._not_placed(requests, e)
+        tickets = [order_ticket(r, account, c) | {"cOID": r.client_order_id} for r, c in zip(requests, conids,
+                                                                                            strict=True)]
         if len(requests) > 1:
             for ticket in tickets:
                 ticket["isSingleGroup"] = True
-        with self._lock:
+        with self._dialogue:
             for request in requests:
                 self._tracker.register(request)
             try:
@@ -129,51 +147,60 @@ class OrderEntry:
                 outcome = run_dialogue(answer, self._reply, self._config.auto_confirm_message_ids,
                                        self._config.max_reply_rounds)
             except IbkrError as e:
-                self._failed(requests, e, raise_not_placed=raise_not_placed)
-                return
+                return self._failed(requests, e)
         ts = self._clock.now()
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         if isinstance(outcome, Declined):
             log.warning("order(s) %s not transmitted: %s", [r.client_order_id for r in requests], outcome.reason)
             for request in requests:
                 events += self._tracker.rejected(request.client_order_id, outcome.reason, ts)
-        else:
-            # one acknowledgement per order, in request order; a short answer leaves the rest to lookup
-            for request, ack in zip(requests, outcome.acks, strict=False):
-                assert ack.order_id is not None  # rest guarantees order ids on acknowledgements
-                events += self._tracker.placed(request.client_order_id, ack.order_id, ts)
-            for request in requests[len(outcome.acks):]:
-                self._tracker.mark_unresolved(request.client_order_id, self._clock.monotonic())
-        self._emit(events)
+            return events
+        # one acknowledgement per order, in request order; a short answer leaves the rest to lookup
+        for request, ack in zip(requests, outcome.acks, strict=False):
+            assert ack.order_id is not None  # rest guarantees order ids on acknowledgements
+            events += self._tracker.placed(request.client_order_id, ack.order_id, ts)
+        for request in requests[len(outcome.acks):]:
+            self._tracker.mark_unresolved(request.client_order_id, self._clock.monotonic())
+        return events
 
     def _reply(self, reply_id: str, confirmed: bool) -> OrderAnswer:
         return self._rest.reply(reply_id, confirmed=confirmed)
 
-    def _failed(self, requests: list[OrderRequest], error: IbkrError, *, raise_not_placed: bool) -> None:
+    def _failed(self, requests: list[OrderRequest], error: IbkrError) -> list[AnyEvent]:
         kind = classify_failure(error)
-        ids = [r.client_order_id for r in requests]
-        ts = self._clock.now()
         if kind is Failure.AMBIGUOUS:
-            log.warning("placement of %s is ambiguous (%s): looking it up by client order id", ids, error)
-            for cid in ids:
-                self._tracker.mark_unresolved(cid, self._clock.monotonic())
-            return
-        if kind is Failure.NOT_PLACED and raise_not_placed:
-            for cid in ids:
-                self._tracker.forget(cid)
-            msg = f"order not sent to IBKR: {error}"
-            raise BrokerConnectionError(msg) from error
+            log.warning("placement of %s is ambiguous (%s): looking it up by client order id",
+                        [r.client_order_id for r in requests], error)
+            for request in requests:
+                self._tracker.mark_unresolved(request.client_order_id, self._clock.monotonic())
+            return []
+        if kind is Failure.NOT_PLACED:
+            return self._not_placed(requests, error)
         reason = getattr(error, "error_text", "") or str(error)
-        self._emit([e for cid in ids for e in self._tracker.rejected(cid, reason, ts)])
+        ts = self._clock.now()
+        return [e for r in requests for e in self._tracker.rejected(r.client_order_id, reason, ts)]
+
+    def _not_placed(self, requests: list[OrderRequest], error: Exception) -> list[AnyEvent]:
+        ts = self._clock.now()
+        for request in requests:
+            self._tracker.forget(request.client_order_id)
+        log.warning("order(s) %s not sent to IBKR: %s", [r.client_order_id for r in requests], error)
+        return [OrderRejected(ts=ts, client_order_id=r.client_order_id, reason=f"order not sent to IBKR: {error}")
+                for r in requests]
 
     # ----------------------------------------------------------------- groups
 
-    def release_groups(self) -> None:
-        """Place held groups that are complete: quiet, and (for bracket children) parent filled."""
+    def release_groups(self) -> tuple[list[AnyEvent], list[list[OrderRequest]]]:
+        """Take the held groups that are complete: quiet, and (for bracket children) parent filled.
+
+        Returns:
+            The events for groups dropped (their parent did not fill) and the groups to place
+            now (with :meth:`place_group`, on the placement lane).
+        """
         now = self._clock.monotonic()
         ready: list[list[OrderRequest]] = []
-        events: list[Event] = []
-        with self._lock:
+        events: list[AnyEvent] = []
+        with self._groups_lock:
             for key, group in list(self._groups.items()):
                 if now - group.touched < GROUP_QUIET_SECONDS:
                     continue
@@ -185,16 +212,28 @@ class OrderEntry:
                     events += self._drop_group(group, "parent order did not fill")
                 else:
                     ready.append(list(group.members.values()))
-        self._emit(events)
-        for requests in ready:
-            self._place(requests, [self._conid(r) for r in requests], raise_not_placed=False)
+        return events, ready
 
-    def _drop_group(self, group: _Group, reason: str) -> list[Event]:
+    def place_group(self, requests: list[OrderRequest]) -> list[AnyEvent]:
+        """Place a released group as one request (bracket children as one OCA group)."""
+        try:
+            conids = [self._instruments.conid(r.instrument) for r in requests]
+        except (LookupError, ValueError, IbkrError) as e:
+            return self._not_placed(requests, e)
+        return self._place(requests, conids)
+
+    def drop_held(self) -> list[OrderRequest]:
+        """Drop every held group member (the kill switch: they were never sent) and return them."""
+        with self._groups_lock:
+            groups, self._groups = list(self._groups.values()), {}
+        return [request for group in groups for request in group.members.values()]
+
+    def _drop_group(self, group: _Group, reason: str) -> list[AnyEvent]:
         ts = self._clock.now()
         return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason) for cid in group.members]
 
     def _take_held(self, client_order_id: str) -> OrderRequest | None:
-        with self._lock:
+        with self._groups_lock:
             for key, group in list(self._groups.items()):
                 request = group.members.pop(client_order_id, None)
                 if request is not None:
@@ -205,65 +244,103 @@ class OrderEntry:
 
     # ----------------------------------------------------------------- modify and cancel
 
-    def modify(self, request: OrderRequest) -> None:
+    def modify(self, request: OrderRequest) -> list[AnyEvent]:
         """Replace a working order's ticket; ``OrderUpdated`` or ``OrderCancelRejected`` follows."""
         cid = request.client_order_id
         if self._take_held(cid) is not None:
-            self.submit(request)
-            self._emit([OrderUpdated(ts=self._clock.now(), client_order_id=cid, request=request)])
-            return
+            return [*self.submit(request), OrderUpdated(ts=self._clock.now(), client_order_id=cid, request=request)]
         tracked = self._tracker.get(cid)
         if tracked is None or tracked.broker_order_id is None:
-            self._cancel_rejected(cid, "order not acknowledged by IBKR yet")
-            return
-        ticket = order_ticket(request, self._account(), self._conid(request))
-        with self._lock:
-            try:
+            return self._cancel_rejected(cid, "order not acknowledged by IBKR yet")
+        try:
+            ticket = order_ticket(request, self._account(), self._instruments.conid(request.instrument))
+            with self._dialogue:
                 answer = self._rest.modify_order(self._account(), tracked.broker_order_id, ticket)
                 outcome = run_dialogue(answer, self._reply, self._config.auto_confirm_message_ids,
                                        self._config.max_reply_rounds)
-            except IbkrError as e:
-                self._modify_failed(cid, e)
-                return
+        except (IbkrError, BrokerConnectionError, LookupError, ValueError) as e:
+            return self._modify_failed(cid, e)
         if isinstance(outcome, Declined):
-            self._cancel_rejected(cid, outcome.reason)
-            return
+            return self._cancel_rejected(cid, outcome.reason)
         self._tracker.replace_request(request)
-        self._emit([OrderUpdated(ts=self._clock.now(), client_order_id=cid, request=request)])
+        return [OrderUpdated(ts=self._clock.now(), client_order_id=cid, request=request)]
 
-    def _modify_failed(self, cid: str, error: IbkrError) -> None:
-        if classify_failure(error) is Failure.AMBIGUOUS:
+    def _modify_failed(self, cid: str, error: Exception) -> list[AnyEvent]:
+        if isinstance(error, IbkrError) and classify_failure(error) is Failure.AMBIGUOUS:
             log.warning("modify of %s is ambiguous (%s): reconciling", cid, error)
             self.reconcile_requested = True
-            return
-        self._cancel_rejected(cid, getattr(error, "error_text", "") or str(error))
+            return []
+        return self._cancel_rejected(cid, getattr(error, "error_text", "") or str(error))
 
-    def cancel(self, client_order_id: str) -> None:
-        """Ask IBKR to cancel; the outcome arrives as order updates (or ``OrderCancelRejected``)."""
+    def cancel(self, client_order_id: str) -> list[AnyEvent]:
+        """Ask IBKR to cancel (paced); the outcome arrives as order updates (or ``OrderCancelRejected``)."""
         held = self._take_held(client_order_id)
         if held is not None:
-            self._emit([OrderCancelled(ts=self._clock.now(), client_order_id=client_order_id, reason="cancelled")])
-            return
+            return [OrderCancelled(ts=self._clock.now(), client_order_id=client_order_id, reason="cancelled")]
         tracked = self._tracker.get(client_order_id)
         if tracked is None or tracked.broker_order_id is None:
-            self._cancel_rejected(client_order_id, "order not acknowledged by IBKR yet")
-            return
+            return self._cancel_rejected(client_order_id, "order not acknowledged by IBKR yet")
+        now = self._clock.monotonic()
+        sent = self._cancels_sent.get(client_order_id)
+        if sent is not None and now - sent < CANCEL_RETRY_SECONDS:
+            return []  # a DELETE for this order is on its way: IBKR paces one per order per 5 s
+        if sent is not None:
+            log.warning("order %s still open %.0fs after its cancel; asking again", client_order_id, now - sent)
+        self._cancels_sent[client_order_id] = now
         try:
             self._rest.cancel_order(self._account(), tracked.broker_order_id)
-        except IbkrError as e:
+        except (IbkrError, BrokerConnectionError) as e:
             # a 429 means the cancel was not processed: say so, the strategy may try again
-            if classify_failure(e) is Failure.AMBIGUOUS and not isinstance(e, IbkrRateLimitError):
+            if isinstance(e, IbkrError) and classify_failure(e) is Failure.AMBIGUOUS \
+                    and not isinstance(e, IbkrRateLimitError):
                 self.reconcile_requested = True
-                return
-            self._cancel_rejected(client_order_id, getattr(e, "error_text", "") or str(e))
+                return []
+            self._cancels_sent.pop(client_order_id, None)
+            return self._cancel_rejected(client_order_id, getattr(e, "error_text", "") or str(e))
+        return []
+
+    def cancel_all(self, reason: str) -> list[AnyEvent]:
+        """Cancel every order of the account: held ones here, then every working one IBKR reports.
+
+        The orders this adapter knows go first (no lookup needed), then the live-orders list
+        catches the ones it does not (placed by another run, or by hand).
+        """
+        log.error("cancelling every open order of the account: %s", reason)
+        ts, why = self._clock.now(), f"cancelled: {reason}"
+        events: list[AnyEvent] = [OrderCancelled(ts=ts, client_order_id=r.client_order_id, reason=why)
+                                  for r in self.drop_held()]
+        for tracked in self._tracker.open_orders():
+            if tracked.broker_order_id is not None:
+                events += self._delete(tracked.broker_order_id, tracked.request.client_order_id)
+        try:
+            rows = self._rest.live_orders().orders
+        except IbkrError as e:
+            log.error("cancel-all could not list IBKR's live orders (%s): orders unknown to this run stay open", e)
+            return events
+        known = {t.broker_order_id for t in self._tracker.open_orders()}
+        for row in rows:
+            phase = parsing.ORDER_STATUS_FROM_WIRE.get(row.status or "")
+            if row.order_id is not None and row.order_id not in known and phase in parsing.OPEN_PHASES:
+                log.error("cancelling order %s at IBKR (%s), unknown to this run", row.order_id, row.order_ref)
+                events += self._delete(row.order_id, row.order_ref)
+        return events
+
+    def _delete(self, broker_order_id: str, client_order_id: str | None) -> list[AnyEvent]:
+        try:
+            self._rest.cancel_order(self._account(), broker_order_id)
+        except (IbkrError, BrokerConnectionError) as e:
+            log.error("cancel of IBKR order %s (%s) failed: %s", broker_order_id, client_order_id, e)
+        if client_order_id is not None:
+            self._cancels_sent[client_order_id] = self._clock.monotonic()
+        return []
 
     def cancel_orphan(self, client_order_id: str, broker_order_id: str) -> None:
         """Cancel at IBKR an order the framework has already closed (declared lost); no events."""
         try:
             self._rest.cancel_order(self._account(), broker_order_id)
-        except IbkrError as e:
+        except (IbkrError, BrokerConnectionError) as e:
             log.error("cancel of orphaned order %s (IBKR %s) failed: %s; cancel it by hand",
                       client_order_id, broker_order_id, e)
 
-    def _cancel_rejected(self, cid: str, reason: str) -> None:
-        self._emit([OrderCancelRejected(ts=self._clock.now(), client_order_id=cid, reason=reason)])
+    def _cancel_rejected(self, cid: str, reason: str) -> list[AnyEvent]:
+        return [OrderCancelRejected(ts=self._clock.now(), client_order_id=cid, reason=reason)]

@@ -1,13 +1,13 @@
 """Pure translation between Client Portal wire data and framework models.
 
-Tables map IBKR vocabularies (order statuses, sides, order types, market-data field codes) to the
-framework's; functions convert one payload at a time. Nothing here does I/O or reads a clock:
-timestamps come in as parameters. This is the only module that knows both vocabularies.
+Tables map IBKR vocabularies (order statuses, sides, order types) to the framework's; functions
+convert one payload at a time. Nothing here does I/O or reads a clock: timestamps come in as
+parameters. With :mod:`brokers.ibkr.topics` (the websocket topic table, which builds on these
+functions), this is the only module that knows both vocabularies.
 
-Market-data values are lenient: ``"C168.42"`` (yesterday's close, no trade yet) and ``"H168.42"``
-(halted) carry a one-letter prefix, sizes may hold thousands separators (``"1,300"``) and abbreviated
-volumes a ``K``/``M``/``B`` suffix. A value of the wrong type (a list, an object, a boolean, NaN) is
-unreadable and reads as absent, never as an exception: one odd frame must not stop the stream.
+Market-data field codes and their lenient values are read by the wire layer
+(:mod:`brokers.ibkr.fields`, :class:`~brokers.ibkr.wire_ws.MarketData`); here they become a
+:class:`QuoteTick` and are merged into quotes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
+from typing import NamedTuple
 
 from brokers.ibkr.wire import History
 from brokers.ibkr.wire import LiveOrder
@@ -27,10 +28,11 @@ from brokers.ibkr.wire import PortfolioPosition
 from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
 from brokers.ibkr.wire import Trade
+from brokers.ibkr.wire_ws import MarketData
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
-from framework.models import Fill
+from framework.models import ExecutionReport
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderType
@@ -62,6 +64,9 @@ ORDER_STATUS_FROM_WIRE: dict[str, Phase] = {
     "Inactive": Phase.REJECTED,
 }
 
+OPEN_PHASES = frozenset({Phase.PENDING, Phase.WORKING, Phase.PENDING_CANCEL})
+"""Phases of an order that may still fill (and can be cancelled)."""
+
 SIDE_FROM_WIRE: dict[str, Side] = {
     "BUY": Side.BUY, "B": Side.BUY, "BOT": Side.BUY, "Buy": Side.BUY,
     "SELL": Side.SELL, "S": Side.SELL, "SLD": Side.SELL, "Sell": Side.SELL,
@@ -92,14 +97,6 @@ SECURITY_TYPE_TO_WIRE: dict[SecurityType, str] = {
     SecurityType.CRYPTO: "CRYPTO",
 }
 
-# Market-data field codes -> Quote attribute.
-QUOTE_PRICE_FIELDS: dict[str, str] = {"31": "last", "84": "bid", "86": "ask"}
-QUOTE_SIZE_FIELDS: dict[str, str] = {"85": "ask_size", "88": "bid_size", "7059": "last_size"}
-PRICE_FIELDS = frozenset({"31", "84", "86", "7635"})
-"""A snapshot row counts as warm once one of these appears."""
-_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
-_PREFIX = frozenset("CH")
-
 # Bar durations the history endpoint accepts, with their ``bar`` spelling.
 BAR_SIZE_TO_WIRE: dict[timedelta, str] = (
     {timedelta(minutes=m): f"{m}min" for m in (1, 2, 3, 5, 10, 15, 30)}
@@ -124,7 +121,7 @@ class OrderUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Execution:
-    """One execution in framework terms, before it is tied to a client order id."""
+    """One execution as IBKR reported it, before it is tied to a client order id (unchecked)."""
 
     execution_id: str
     client_order_id: str | None
@@ -134,65 +131,12 @@ class Execution:
     side: Side
     quantity: Decimal
     price: Decimal
-    commission: Decimal
+    commission: Decimal | None
     ts: datetime
+    account_id: str | None = None
 
 
 # ----------------------------------------------------------------------------- numbers and times
-
-
-def parse_price(raw: Any) -> float | None:
-    """Read a price field: strips the ``C``/``H`` prefix and thousands separators; None if unreadable.
-
-    Any value that is not a string or a number (a list, an object, a boolean) is unreadable too.
-    """
-    if isinstance(raw, str):
-        text = raw.strip()
-        if text[:1] in _PREFIX:
-            text = text[1:]
-        value = _to_float(text.replace(",", ""))
-    else:
-        value = _number(raw)
-    return value if value is not None and value > 0 and math.isfinite(value) else None
-
-
-def price_flag(raw: Any) -> str:
-    """The one-letter prefix of a last-price field (``C`` close, ``H`` halted), or ``""``."""
-    return raw[0] if isinstance(raw, str) and raw[:1] in _PREFIX else ""
-
-
-def parse_size(raw: Any) -> float | None:
-    """Read a size or volume: thousands separators and ``K``/``M``/``B`` suffixes; None if unreadable.
-
-    Any value that is not a string or a number (a list, an object, a boolean) is unreadable too.
-    """
-    if isinstance(raw, str):
-        text = raw.strip().replace(",", "")
-        scale = _SUFFIX.get(text[-1:].upper(), 1.0)
-        if scale != 1.0:
-            text = text[:-1]
-        value = _to_float(text)
-        value = value * scale if value is not None else None
-    else:
-        value = _number(raw)
-    return value if value is not None and value >= 0 and math.isfinite(value) else None
-
-
-def _number(raw: Any) -> float | None:
-    # bool is an int subclass but never a market-data value; ints beyond float range are unreadable
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    try:
-        return float(raw)
-    except OverflowError:
-        return None
-
-
-def _to_float(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def ts_from_ms(ms: int | float) -> datetime:
@@ -211,54 +155,52 @@ def ts_from_trade_time(text: str) -> datetime | None:
 # ----------------------------------------------------------------------------- market data
 
 
-def smd_conid(message: dict[str, Any]) -> str | None:
-    """The conid of a websocket ``smd`` message (from ``conid`` or the topic), or None."""
-    conid = message.get("conid")
-    if (isinstance(conid, int) and not isinstance(conid, bool)) or (isinstance(conid, str) and conid):
-        return str(conid)
-    topic = message.get("topic")
-    if isinstance(topic, str) and topic.startswith("smd+"):
-        return topic[4:].split("@", 1)[0] or None
-    return None
+class QuoteTick(NamedTuple):
+    """The quote fields one ``smd`` frame or snapshot row carried; None means "not in this update".
+
+    A tuple, not a validated model: it sits on the market-data hot path, after the wire model has
+    validated every value (prices positive and finite, sizes non-negative and finite).
+    """
+
+    instrument_id: str
+    bid: float | None
+    ask: float | None
+    bid_size: float | None
+    ask_size: float | None
+    last: float | None
+    last_size: float | None
+    day_volume: float | None
+
+    @property
+    def has_quote(self) -> bool:
+        """Whether a quote field (price or size, not the day volume) is in the update."""
+        return not (self.bid is None and self.ask is None and self.bid_size is None and self.ask_size is None
+                    and self.last is None and self.last_size is None)
 
 
-def quote_changes(fields: dict[str, Any]) -> dict[str, float]:
-    """The quote attributes present in a market-data message or snapshot row."""
-    changes: dict[str, float] = {}
-    for code, name in QUOTE_PRICE_FIELDS.items():
-        raw = fields.get(code)
-        if raw is not None:
-            value = parse_price(raw)
-            if value is not None:
-                changes[name] = value
-    for code, name in QUOTE_SIZE_FIELDS.items():
-        raw = fields.get(code)
-        if raw is not None:
-            size = parse_size(raw)
-            if size is not None:
-                changes[name] = size
-    return changes
+def quote_tick(data: MarketData) -> QuoteTick | None:
+    """The quote fields of a market-data frame or snapshot row; None if it names no instrument."""
+    instrument_id = data.instrument_id
+    if instrument_id is None:
+        return None  # IBKR sends empty updates without a conid now and then
+    return QuoteTick(instrument_id, data.bid, data.ask, data.bid_size, data.ask_size, data.last, data.last_size,
+                     data.day_volume)
 
 
-def merge_quote(previous: Quote | None, symbol: str, ts: datetime, changes: dict[str, float]) -> Quote:
-    """Apply partial ``changes`` onto the previous quote (missing fields keep their value)."""
+def merge_quote(previous: Quote | None, symbol: str, ts: datetime, tick: QuoteTick) -> Quote:
+    """Apply a partial ``tick`` onto the previous quote (fields missing from it keep their value)."""
     if previous is None:
-        return Quote(symbol, ts, **changes)
+        return Quote(symbol, ts, tick.bid, tick.ask, tick.bid_size, tick.ask_size, tick.last, tick.last_size)
     return Quote(
         symbol,
         ts,
-        changes.get("bid", previous.bid),
-        changes.get("ask", previous.ask),
-        changes.get("bid_size", previous.bid_size),
-        changes.get("ask_size", previous.ask_size),
-        changes.get("last", previous.last),
-        changes.get("last_size", previous.last_size),
+        previous.bid if tick.bid is None else tick.bid,
+        previous.ask if tick.ask is None else tick.ask,
+        previous.bid_size if tick.bid_size is None else tick.bid_size,
+        previous.ask_size if tick.ask_size is None else tick.ask_size,
+        previous.last if tick.last is None else tick.last,
+        previous.last_size if tick.last_size is None else tick.last_size,
     )
-
-
-def is_warm(row: dict[str, Any]) -> bool:
-    """Whether a snapshot row carries a price (the pre-flight answer has only identifiers)."""
-    return any(code in row for code in PRICE_FIELDS)
 
 
 def smd_command(conid: str, fields: tuple[str, ...]) -> str:
@@ -370,9 +312,13 @@ def order_update_from_live(row: LiveOrder) -> OrderUpdate:
 
 
 def execution_from_trade(trade: Trade) -> Execution | None:
-    """An execution from a trades row or ``str`` element; None if a required field is missing."""
+    """An execution from a trades row or ``str`` element; None if a required field is missing.
+
+    Values are passed on as IBKR sent them (a negative size or commission included): the engine
+    checks them against the order and refuses, loudly, what contradicts it.
+    """
     side = SIDE_FROM_WIRE.get(trade.side or "")
-    if side is None or trade.size is None or trade.price is None or trade.size <= 0 or trade.price <= 0:
+    if side is None or trade.size is None or trade.price is None:
         return None
     if trade.trade_time_ms is not None:
         ts = ts_from_ms(trade.trade_time_ms)
@@ -390,24 +336,27 @@ def execution_from_trade(trade: Trade) -> Execution | None:
         side=side,
         quantity=trade.size,
         price=trade.price,
-        commission=abs(trade.commission) if trade.commission is not None else Decimal(0),
+        commission=trade.commission,
         ts=ts,
+        account_id=trade.account,
     )
 
 
-def fill_from_execution(
-    execution: Execution, client_order_id: str, symbol: str, broker_order_id: str | None = None
-) -> Fill:
-    """The framework fill for an execution of a known order (``broker_order_id`` if the row lacks one)."""
-    return Fill(
+def report_from_execution(
+    execution: Execution, client_order_id: str, broker_order_id: str | None = None
+) -> ExecutionReport:
+    """The framework's report of an execution of a known order (``broker_order_id`` if the row lacks one)."""
+    return ExecutionReport(
         execution_id=execution.execution_id,
         client_order_id=client_order_id,
-        symbol=symbol,
         side=execution.side,
         quantity=execution.quantity,
         price=execution.price,
-        commission=execution.commission,
         ts=execution.ts,
+        symbol=execution.symbol or None,
+        instrument_id=execution.instrument_id,
+        account_id=execution.account_id,
+        commission=execution.commission,
         broker_order_id=execution.broker_order_id or broker_order_id,
     )
 

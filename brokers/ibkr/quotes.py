@@ -1,9 +1,9 @@
 """Market-data state: incremental ``smd`` updates merged into quotes, and bars built from trades.
 
 The gateway sends only the fields that changed, so the last full quote of every instrument is kept
-and each update is merged onto it. Bars come from trades through one
-:class:`~framework.bars.BarAggregator` per (instrument, duration); a quiet market still closes bars
-when :meth:`QuoteBook.flush` is called with the current time.
+and each update (a :class:`~brokers.ibkr.parsing.QuoteTick` from the topic table) is merged onto it.
+Bars come from trades through one :class:`~framework.bars.BarAggregator` per (instrument, duration);
+a quiet market still closes bars when :meth:`QuoteBook.flush` is called with the current time.
 
 Trades are detected from the day's cumulative volume (field 7762): a repeated print at an unchanged
 price sends no new last price, but the volume grows, and its increase is the traded size. Until an
@@ -18,21 +18,14 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 from datetime import timedelta
-from typing import Any
 
+from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.parsing import merge_quote
-from brokers.ibkr.parsing import parse_size
-from brokers.ibkr.parsing import quote_changes
-from brokers.ibkr.parsing import smd_conid
 from framework.bars import BarAggregator
 from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.events import QuoteUpdated
 from framework.marketdata import Quote
-
-# The day's exact cumulative volume; 87 is abbreviated ("12.5M") and too coarse for differences.
-# The code belongs in parsing.py's field tables; it is read here until quote_changes() reports it.
-DAY_VOLUME_FIELD = "7762"
 
 
 class QuoteBook:
@@ -89,26 +82,24 @@ class QuoteBook:
         with self._lock:
             return self._quotes.get(instrument_id)
 
-    def on_market_data(self, message: dict[str, Any], ts: datetime) -> list[AnyEvent]:
-        """Merge one ``smd`` message; return the quote and any bars it closed."""
-        instrument_id = smd_conid(message)
-        if instrument_id is None:
-            return []
-        changes = quote_changes(message)
-        if not changes and DAY_VOLUME_FIELD not in message:
+    def on_market_data(self, tick: QuoteTick, ts: datetime) -> list[AnyEvent]:
+        """Merge one market-data update received at ``ts``; return the quote and any bars it closed."""
+        has_quote = tick.has_quote
+        if not has_quote and tick.day_volume is None:
             return []  # metadata-only or empty update
+        instrument_id = tick.instrument_id
         with self._lock:
             symbol = self._symbols.get(instrument_id)
             if symbol is None:
                 return []
             events: list[AnyEvent] = []
             quote = self._quotes.get(instrument_id)
-            if changes:
-                quote = merge_quote(quote, symbol, ts, changes)
+            if has_quote:
+                quote = merge_quote(quote, symbol, ts, tick)
                 self._quotes[instrument_id] = quote
                 if instrument_id in self._quote_wanted:
                     events.append(QuoteUpdated(ts, quote))
-            trade = self._trade(instrument_id, message, changes, quote)
+            trade = self._trade(tick, quote)
             if trade is not None:
                 events.extend(self._add_trade(instrument_id, ts, *trade))
             return events
@@ -117,26 +108,23 @@ class QuoteBook:
         bars = (a.add_trade(ts, price, size) for a in self._aggregators.get(instrument_id, {}).values())
         return [BarClosed(bar.end, bar) for bar in bars if bar is not None]
 
-    def _trade(
-        self, instrument_id: str, message: dict[str, Any], changes: dict[str, float], quote: Quote | None
-    ) -> tuple[float, float] | None:
-        # (price, size) traded since the previous message, or None (the caller holds the lock)
-        raw = message.get(DAY_VOLUME_FIELD)
-        volume = parse_size(raw) if raw is not None else None
-        previous = self._volumes.get(instrument_id)
+    def _trade(self, tick: QuoteTick, quote: Quote | None) -> tuple[float, float] | None:
+        # (price, size) traded since the previous update, or None (the caller holds the lock)
+        volume = tick.day_volume
+        previous = self._volumes.get(tick.instrument_id)
         if volume is not None:
-            self._volumes[instrument_id] = volume
+            self._volumes[tick.instrument_id] = volume
         if quote is None or quote.last is None:
             return None
         if previous is None:  # no baseline yet: the last-trade fields are all there is
-            if "last" in changes or "last_size" in changes:
-                return quote.last, changes.get("last_size", 0.0)
+            if tick.last is not None or tick.last_size is not None:
+                return quote.last, tick.last_size if tick.last_size is not None else 0.0
             return None
         if volume is not None and volume > previous:
             return quote.last, volume - previous
         # A new last price whose volume comes in a later message (or after a volume reset at a new
         # day): the price belongs in the bar, and its size is counted once the volume moves.
-        return (quote.last, 0.0) if "last" in changes else None
+        return (quote.last, 0.0) if tick.last is not None else None
 
     def flush(self, now: datetime) -> list[AnyEvent]:
         """Close bars whose interval ended by ``now``."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,7 +24,7 @@ from brokers.ibkr.tracking import OrderTracker
 from brokers.ibkr.wire import LiveOrder
 from brokers.ibkr.wire import Trade
 from framework.clock import Clock
-from framework.events import Event
+from framework.events import AnyEvent
 from framework.models import OrderRequest
 
 log = logging.getLogger(__name__)
@@ -41,20 +40,16 @@ class Reconciler:
         lookup_window: Seconds before an unresolved order is declared lost.
     """
 
-    def __init__(
-        self, rest: IbkrRestClient, tracker: OrderTracker, clock: Clock, lookup_window: float,
-        requeue: Callable[[OrderRequest], None] | None = None,
-    ) -> None:
+    def __init__(self, rest: IbkrRestClient, tracker: OrderTracker, clock: Clock, lookup_window: float) -> None:
         self._rest = rest
         self._tracker = tracker
         self._clock = clock
         self._window = lookup_window
-        self._requeue = requeue
 
-    def fold(self, orders: Sequence[LiveOrder], trades: Sequence[Trade]) -> list[Event]:
+    def fold(self, orders: Sequence[LiveOrder], trades: Sequence[Trade]) -> list[AnyEvent]:
         """Apply order rows, then executions; return the events that were missing."""
         ts = self._clock.now()
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         for row in orders:
             events += self._tracker.apply_update(order_update_from_live(row), ts)
         for trade in sorted(trades, key=lambda t: t.trade_time_ms or 0):
@@ -63,7 +58,7 @@ class Reconciler:
                 events += self._tracker.apply_execution(execution)
         return events
 
-    def reconcile(self, *, new_session: bool, since: datetime | None = None) -> list[Event]:
+    def reconcile(self, *, new_session: bool, since: datetime | None = None) -> list[AnyEvent]:
         """Fetch open orders and recent executions and fold them in.
 
         Args:
@@ -92,32 +87,38 @@ class Reconciler:
         age = (self._clock.now() - last).total_seconds() / 86400
         return max(1, min(7, math.ceil(age) + 1))
 
-    def resolve_unresolved(self) -> list[Event]:
-        """Look up orders with an unknown placement outcome; reject those lost past the window."""
+    def resolve_unresolved(self) -> tuple[list[AnyEvent], list[OrderRequest]]:
+        """Look up orders with an unknown placement outcome; reject those lost past the window.
+
+        Returns:
+            The events found, and the held group members of a previous run that never reached
+            IBKR, to be placed again with their group (the caller submits them).
+        """
         pending = self._tracker.unresolved()
         if not pending:
-            return []
-        events: list[Event] = []
+            return [], []
+        events: list[AnyEvent] = []
         try:
             events += self.fold(self._rest.live_orders().orders, self._rest.trades(days=1))
         except IbkrRateLimitError:
-            return events  # try again on a later tick
+            return events, []  # try again on a later tick
         except IbkrError as e:
             # an order is declared lost only on a lookup that worked and did not find it
             log.warning("order lookup failed, will retry: %s", e)
-            return events
+            return events, []
         now = self._clock.monotonic()
+        requeue: list[OrderRequest] = []
         for cid, since in self._tracker.unresolved():
             if now - since < self._window:
                 continue
             tracked = self._tracker.get(cid)
-            if tracked is not None and tracked.requeue_if_lost and self._requeue is not None:
+            if tracked is not None and tracked.requeue_if_lost:
                 # a held bracket/OCA member of a previous run that never reached IBKR: place it now
                 log.warning("order %s of a previous run never reached IBKR: placing it with its group", cid)
                 self._tracker.forget(cid)
-                self._requeue(tracked.request)
+                requeue.append(tracked.request)
                 continue
             log.error("order %s not found at IBKR %.0fs after an ambiguous placement", cid, now - since)
             reason = "lost: placement outcome unknown and not found at IBKR"
             events += self._tracker.rejected(cid, reason, self._clock.now(), lost=True)
-        return events
+        return events, requeue

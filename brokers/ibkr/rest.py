@@ -8,11 +8,18 @@ through the :class:`~brokers.ibkr.ratelimit.RateLimiter`. Answers are mapped to 
 Retries: only idempotent reads are retried, with exponential back-off, after a transport failure or
 a 5xx. Order placement, modify, reply and cancel are never retried here; their callers resolve an
 ambiguous outcome by looking the order up (see :mod:`brokers.ibkr.broker`).
+
+A lost session: a 401 / ``not authenticated`` / ``no session`` (:class:`~brokers.ibkr.errors.IbkrAuthError`)
+or a ``no bridge`` / ``query /accounts first`` (:class:`~brokers.ibkr.errors.IbkrNotReadyError`) on any
+call except ``/tickle`` (whose answers the keep-alive classifies itself) is recorded before it is
+raised, and :meth:`IbkrRestClient.session_losses` tells: the session manager reads it, so the
+session degrades and recovery starts at once rather than at the next tickle.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -47,6 +54,7 @@ from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
 from brokers.ibkr.wire import Tickle
 from brokers.ibkr.wire import Trade
+from brokers.ibkr.wire_ws import MarketData
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,7 @@ _POSITIONS = TypeAdapter(list[PortfolioPosition])
 _SUMMARY = TypeAdapter(dict[str, SummaryValue])
 _QUESTIONS = TypeAdapter(list[OrderQuestion])
 _ACKS = TypeAdapter(list[OrderAck])
+_SNAPSHOT = TypeAdapter(list[MarketData])
 _T = TypeVar("_T")
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -88,6 +97,9 @@ class IbkrRestClient:
         self._limiter = limiter
         self._sleep = sleep
         self._timeout = (config.connect_timeout, config.read_timeout)
+        self._loss_lock = threading.Lock()
+        self._losses = 0
+        self._last_loss: IbkrHttpError | None = None
 
     # ----------------------------------------------------------------- transport
 
@@ -100,15 +112,33 @@ class IbkrRestClient:
         """Block for ``seconds`` with the client's sleep (a simulated clock advances instead)."""
         self._sleep(seconds)
 
+    def session_losses(self) -> tuple[int, IbkrHttpError | None]:
+        """How many answers so far said the session is gone (``/tickle`` aside), and the latest one."""
+        with self._loss_lock:
+            return self._losses, self._last_loss
+
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None, idempotent: bool) -> Any:
         """Send one request and return its parsed JSON (None for an empty body).
+
+        A lost session (401, "no bridge", "no session") on any path but ``/tickle`` is recorded
+        (see :meth:`session_losses`) before the error propagates.
 
         Raises:
             IbkrHttpError: Error status or in-band error body (subclasses say which kind).
             IbkrTransportError: No usable answer (after the retries allowed for reads).
             IbkrProtocolError: A 2xx answer that is not JSON.
         """
+        try:
+            return self._request(method, path, params, body, idempotent=idempotent)
+        except (IbkrAuthError, IbkrNotReadyError) as e:
+            if path != "/tickle":
+                with self._loss_lock:
+                    self._losses += 1
+                    self._last_loss = e
+            raise
+
+    def _request(self, method: str, path: str, params: dict[str, Any] | None, body: Any, *, idempotent: bool) -> Any:
         attempts = 1 + (self._config.read_retries if idempotent else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -228,11 +258,13 @@ class IbkrRestClient:
         data = self.request("GET", path, params={"symbol": symbol, "secType": sec_type}, idempotent=True)
         return _parse_list(_SEARCH, data if isinstance(data, list) else [], path)
 
-    def snapshot(self, conids: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any]]:
-        """``GET /iserver/marketdata/snapshot``: one row per conid (field codes as keys)."""
+    def snapshot(self, conids: Sequence[str], fields: Sequence[str]) -> list[MarketData]:
+        """``GET /iserver/marketdata/snapshot``: one row per conid (a pre-flight row has no prices)."""
+        path = "/iserver/marketdata/snapshot"
         params = {"conids": ",".join(conids), "fields": ",".join(fields)}
-        data = self.request("GET", "/iserver/marketdata/snapshot", params=params, idempotent=True)
-        return [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+        data = self.request("GET", path, params=params, idempotent=True)
+        rows = [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
+        return _parse_list(_SNAPSHOT, rows, path)
 
     def history(self, conid: str, period: str, bar: str, *, outside_rth: bool = False) -> History:
         """``GET /iserver/marketdata/history``: bars (at most 1000) of one contract."""

@@ -4,10 +4,11 @@ States and what moves between them::
 
     DISCONNECTED --start()--> READY            tickle, auth status (re-auth if needed),
                                                /iserver/accounts (prime), /portfolio/accounts
-    READY --tickle shows unhealthy / 401 / report_failure()--> DEGRADED   (report_failure: a 401 or
-                                               "no bridge" on any REST call, a sts/act push)
+    READY --tickle shows unhealthy / a lost session / report_failure()--> DEGRADED
+                                               (lost session: a 401 or "no bridge" the REST client
+                                               recorded on any call; report_failure: a sts/act push)
     READY --gateway unreachable--> DISCONNECTED
-    DEGRADED | DISCONNECTED --tick(): recovery succeeded--> READY  (on_ready fires: resubscribe,
+    DEGRADED | DISCONNECTED --tick(): recovery succeeded--> READY  (marked ``recovered``: resubscribe,
                                                                    reconcile)
 
 Recovery is stepped by :meth:`SessionManager.tick` (the keep-alive thread calls it about once a
@@ -15,15 +16,25 @@ second; tests call it with a simulated clock): check auth status, ask ``/iserver
 poll until authenticated or ``reauth_timeout`` passes, re-prime, then READY. Failures back off
 exponentially with jitter up to ``reconnect_max``. A competing session is not taken over.
 
-A changed session id in a tickle means the gateway restarted: the manager re-primes and fires
-``on_ready`` so the stream reconnects with the new id and the broker reconciles.
+A changed session id in a tickle means the gateway restarted: the manager re-primes and reports a
+``recovered`` READY, so the stream reconnects with the new id and the broker reconciles.
+
+The manager calls nobody: every state change is recorded as a :class:`SessionChange` and returned
+once, by :meth:`SessionManager.tick` or :meth:`SessionManager.take_changes`. A lost session the REST
+client recorded (:meth:`~brokers.ibkr.rest.IbkrRestClient.session_losses`) is taken in whenever the
+state is read, so an order sent right after a 401 already finds the session degraded.
+
+Threading: :meth:`tick` runs on the keep-alive thread (and :meth:`start` on the connecting one);
+:meth:`report_failure`, :meth:`check_now`, :meth:`take_changes` and :attr:`state` may be used from
+any thread.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+import threading
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -33,12 +44,9 @@ from requests.adapters import HTTPAdapter
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrAuthError
 from brokers.ibkr.errors import IbkrError
-from brokers.ibkr.errors import IbkrHttpError
-from brokers.ibkr.errors import IbkrNotReadyError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.errors import IbkrSessionError
 from brokers.ibkr.errors import IbkrTransportError
-from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
@@ -99,49 +107,20 @@ def configure_tls(session: HttpSession | None, config: IbkrConfig) -> HttpSessio
     return session
 
 
-class SessionReportingRestClient(IbkrRestClient):
-    """The REST client that reports "the session is gone" answers the moment they arrive.
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """The session moved to ``state`` because of ``reason``.
 
-    A 401 / ``not authenticated`` / ``no session`` (:class:`~brokers.ibkr.errors.IbkrAuthError`) or a
-    ``no bridge`` / ``query /accounts first`` (:class:`~brokers.ibkr.errors.IbkrNotReadyError`) on any
-    call except ``/tickle`` (whose answers the keep-alive classifies itself) is handed to
-    ``on_session_lost`` before it is raised, so the session degrades and recovery starts at once
-    rather than at the next tickle. :meth:`SessionManager.report_failure` ignores reports unless the
-    session is ready, so the manager's own start-up and recovery calls need no exemption.
-
-    Args:
-        config: Adapter settings (base URL, timeouts, retries).
-        session: The HTTP session (TLS settings applied by the caller).
-        limiter: Shared pacing for every request.
-        sleep: Blocks for the given seconds between read retries.
-        on_session_lost: Receives the error, on the thread that made the request.
+    Attributes:
+        state: The new state.
+        reason: Why, for logs and ``BrokerDegraded``.
+        recovered: READY after a recovery or a detected gateway restart: the stream must reconnect
+            (with :attr:`SessionManager.session_id`) and the orders be reconciled.
     """
 
-    def __init__(
-        self,
-        config: IbkrConfig,
-        session: requests.Session,
-        limiter: RateLimiter,
-        sleep: Callable[[float], None],
-        *,
-        on_session_lost: Callable[[IbkrHttpError], None],
-    ) -> None:
-        super().__init__(config, session, limiter, sleep)
-        self._on_session_lost = on_session_lost
-
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None, idempotent: bool) -> Any:
-        """Send one request as :meth:`IbkrRestClient.request` does (and raise what it raises).
-
-        A lost session (401, "no bridge", "no session") on any path but ``/tickle`` is reported
-        before the error propagates.
-        """
-        try:
-            return super().request(method, path, params=params, body=body, idempotent=idempotent)
-        except (IbkrAuthError, IbkrNotReadyError) as e:
-            if path != "/tickle":
-                self._on_session_lost(e)
-            raise
+    state: SessionState
+    reason: str
+    recovered: bool = False
 
 
 class SessionManager:
@@ -149,11 +128,14 @@ class SessionManager:
 
     Args:
         config: Adapter settings.
-        rest: REST client.
+        rest: REST client (its recorded session losses degrade a ready session).
         clock: Monotonic time for schedules.
-        on_change: Called with the new state and a reason whenever the state changes.
-        on_ready: Called after every recovery (and after a detected gateway restart).
         rng: Jitter source for back-off.
+
+    Attributes:
+        session_id: The gateway session id (for the websocket cookie), once known.
+        account_id: The account in use, once the session started.
+        recoveries: Completed recoveries.
     """
 
     def __init__(
@@ -161,18 +143,17 @@ class SessionManager:
         config: IbkrConfig,
         rest: IbkrRestClient,
         clock: Clock,
-        on_change: Callable[[SessionState, str], None],
-        on_ready: Callable[[], None],
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._config = config
         self._rest = rest
         self._clock = clock
-        self._on_change = on_change
-        self._on_ready = on_ready
         self._rng = rng or random.Random()
-        self.state = SessionState.DISCONNECTED
+        self._lock = threading.RLock()
+        self._state = SessionState.DISCONNECTED
+        self._changes: list[SessionChange] = []
+        self._losses_seen = 0  # session losses the REST client had recorded when last taken in
         self.session_id: str | None = None
         self.account_id: str | None = None
         self._next_tickle = 0.0
@@ -195,6 +176,7 @@ class SessionManager:
         if not status.healthy:
             self._reauthenticate_blocking(status)
         self.account_id = self._prime()
+        self._forget_losses()
         self._set(SessionState.READY, "session ready")
         self._next_tickle = self._clock.monotonic() + self._config.tickle_interval
         return self.account_id
@@ -246,24 +228,59 @@ class SessionManager:
 
     # ----------------------------------------------------------------- running
 
+    @property
+    def state(self) -> SessionState:
+        """Usability of the session, a lost session the REST client recorded since taken in."""
+        self._take_in_losses()
+        return self._state
+
     def report_failure(self, reason: str) -> None:
-        """Something (a 401, a ``sts`` push, a ``no bridge``) says the session is gone: recover now."""
-        if self.state is SessionState.READY:
-            self._set(SessionState.DEGRADED, reason)
-            self._next_attempt = self._clock.monotonic()
+        """Something (a ``sts`` or ``act`` push) says the session is gone: recover now (if ready)."""
+        with self._lock:
+            if self._state is SessionState.READY:
+                self._set(SessionState.DEGRADED, reason)
+                self._next_attempt = self._clock.monotonic()
 
     def check_now(self) -> None:
         """Tickle at the next tick instead of waiting for the interval (the stream saw trouble)."""
-        if self.state is SessionState.READY:
+        if self._state is SessionState.READY:
             self._next_tickle = self._clock.monotonic()
 
-    def tick(self, now: float) -> None:
-        """Advance the keep-alive / recovery schedule to monotonic time ``now``."""
+    def take_changes(self) -> list[SessionChange]:
+        """Return (and forget) the state changes not returned yet, oldest first."""
+        if not self._changes:  # the common case, without the lock (appends happen under it)
+            return []
+        with self._lock:
+            changes, self._changes = self._changes, []
+        return changes
+
+    def tick(self, now: float) -> list[SessionChange]:
+        """Advance the keep-alive / recovery schedule to monotonic time ``now``.
+
+        Returns:
+            The state changes since they were last taken (this tick's included), oldest first.
+        """
         if self.state is SessionState.READY:
             if now >= self._next_tickle:
                 self._keep_alive(now)
         elif now >= self._next_attempt:
             self._recover_step(now)
+        return self.take_changes()
+
+    def _take_in_losses(self) -> None:
+        # Any REST call (an order, a lookup, a snapshot) answered 401 / "no bridge": recover now.
+        count, error = self._rest.session_losses()
+        if count == self._losses_seen:
+            return
+        with self._lock:
+            self._losses_seen = count
+        self.report_failure(f"session lost ({error})")
+
+    def _forget_losses(self) -> None:
+        # losses recorded before the session became ready (its own start-up or recovery calls, or
+        # calls made while it was down) are old news, as report_failure ignores them when not ready
+        with self._lock:
+            self._losses_seen = self._rest.session_losses()[0]
 
     def _keep_alive(self, now: float) -> None:
         self._next_tickle = now + self._config.tickle_interval
@@ -326,12 +343,12 @@ class SessionManager:
 
     def _complete(self, now: float) -> None:
         self.account_id = self._prime()
+        self._forget_losses()
         self._reauth_deadline = None
         self._failures = 0
         self.recoveries += 1
         self._next_tickle = now + self._config.tickle_interval
-        self._set(SessionState.READY, "session recovered")
-        self._on_ready()
+        self._set(SessionState.READY, "session recovered", recovered=True)
 
     def _fail(self, state: SessionState, reason: str, now: float) -> None:
         self._reauth_deadline = None
@@ -341,10 +358,11 @@ class SessionManager:
         log.warning("gateway session %s: %s (next attempt in %.1fs)", state, reason, self._next_attempt - now)
         self._set(state, reason)
 
-    def _set(self, state: SessionState, reason: str) -> None:
-        if state is not self.state:
-            self.state = state
-            self._on_change(state, reason)
+    def _set(self, state: SessionState, reason: str, *, recovered: bool = False) -> None:
+        with self._lock:
+            if state is not self._state:
+                self._state = state
+                self._changes.append(SessionChange(state, reason, recovered))
 
 
 def _describe(auth: AuthStatus) -> str:

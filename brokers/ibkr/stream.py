@@ -1,27 +1,33 @@
-"""Websocket stream of the gateway: connect, authenticate, subscribe, watch, reconnect.
+"""Websocket stream of the gateway: connect, authenticate, subscribe, read, watch, reconnect.
 
 :class:`IbkrStream` keeps the *desired* subscriptions (market data per conid, live orders, trades,
 P&L) and re-sends all of them every time the socket is (re)authenticated, because the gateway does
-not remember them across connections. It is steppable: :meth:`IbkrStream.poll` reads one frame,
-:meth:`IbkrStream.tick` runs the watchdog, the ``tic`` keep-alive and reconnect schedule. The
-stream thread simply alternates the two; tests drive them with a scripted connection and a
-simulated clock.
+not remember them across connections. It is steppable and calls nobody: :meth:`IbkrStream.poll`
+reads one frame and returns it as typed messages (:func:`~brokers.ibkr.topics.parse_frame`) together
+with the state changes since the previous call; :meth:`IbkrStream.tick` runs the watchdog, the ``tic``
+keep-alive and the reconnect schedule and returns its state changes. Whoever drives the stream (the
+broker's stream thread, or a test) acts on what comes back.
+
+The stream itself acts on three messages: ``waiting for session`` (answered with the session id), an
+authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends every subscription),
+and a refused order or execution row (counted as malformed).
 
 Decoding is lenient (the gateway sends binary frames and, at times, bytes that are not UTF-8):
 bytes are decoded with replacement, and anything that is not a JSON object is counted in
-:attr:`IbkrStream.malformed` and skipped. Handling one frame is the stream's isolation point: a frame
-whose handling raises (a payload shape no parser foresaw) is counted in :attr:`IbkrStream.malformed`
+:attr:`IbkrStream.malformed` and skipped. Reading one frame is the stream's isolation point: a frame
+whose parsing raises (a payload shape no wire model foresaw) is counted in :attr:`IbkrStream.malformed`
 and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
-stream thread. A socket that stays open but goes silent (no heartbeat for ``ws_stall_timeout``) is
-closed and reconnected with exponential back-off and jitter.
+stream thread. A socket that stays open but goes silent (no frame for ``ws_stall_timeout``) is closed
+and reconnected with exponential back-off and jitter.
 
 TLS (:func:`connect_websocket`): the socket and the TLS handshake are opened here, and the CA chain
 and the pinned fingerprint are checked on the TLS connection *before* the upgrade request (which
 carries the session cookie) is written; websocket-client then speaks HTTP over that socket.
 
-Threading: :meth:`poll` and :meth:`tick` run on the stream thread; :meth:`subscribe` and
-:meth:`unsubscribe` may be called from any thread. Callbacks run on the stream thread and must only
-parse and enqueue.
+Threading: :meth:`poll` runs on one thread (the stream thread); :meth:`tick`, :meth:`subscribe`,
+:meth:`unsubscribe`, :meth:`open` and :meth:`close` may be called from any thread. A state change is
+returned once, by whichever :meth:`poll` or :meth:`tick` comes next (:meth:`take_changes` drains them
+too).
 """
 
 from __future__ import annotations
@@ -36,20 +42,28 @@ import threading
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 from typing import Protocol
 from urllib.parse import urlsplit
 
 import websocket
 
 from brokers.ibkr.config import IbkrConfig
+from brokers.ibkr.topics import Incoming
+from brokers.ibkr.topics import LoggedIn
+from brokers.ibkr.topics import RowRefused
+from brokers.ibkr.topics import SessionStatus
+from brokers.ibkr.topics import WaitingForSession
+from brokers.ibkr.topics import parse_frame
 from framework.clock import Clock
 
 log = logging.getLogger(__name__)
-
-MessageHandler = Callable[[dict[str, Any]], None]
 
 
 class WsConnection(Protocol):
@@ -75,6 +89,33 @@ class StreamState(StrEnum):
     CLOSED = "closed"
     AUTHENTICATING = "authenticating"
     OPEN = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamStateChanged:
+    """The stream moved to ``state`` because of ``reason``."""
+
+    state: StreamState
+    reason: str
+
+
+class Polled(NamedTuple):
+    """What one :meth:`IbkrStream.poll` brought.
+
+    Attributes:
+        received: Whether a frame arrived (a skipped, malformed one included).
+        messages: The frame's typed messages, in frame order (empty if none arrived or it was skipped).
+        ts: When the frame was read (None if none arrived); the time the messages are stamped with.
+        changes: State changes since the previous poll or tick, oldest first.
+    """
+
+    received: bool
+    messages: Sequence[Incoming]
+    ts: datetime | None
+    changes: Sequence[StreamStateChanged]
+
+
+_NOTHING: tuple[()] = ()
 
 
 class _WebSocketClientConnection:
@@ -189,19 +230,17 @@ class IbkrStream:
 
     Args:
         config: Adapter settings (URL, timeouts, back-off).
-        clock: Monotonic time for the watchdog and schedules.
+        clock: Monotonic time for the watchdog and schedules; wall time to stamp frames.
         connect: Factory ``connect(url, cookie=...) -> WsConnection``.
-        on_message: Receives every decoded message (after the stream's own handling).
-        on_state: Receives ``(state, reason)`` whenever the stream state changes.
         rng: Jitter source for reconnect back-off.
 
     Attributes:
+        state: Where the stream is.
         frames: Frames received.
-        malformed: Frames skipped because they could not be decoded or handled (the broker adds
-            unreadable order and execution rows).
-        skipped: Skipped frames by kind (``"not a JSON object"``, or the exception type and where
-            it was raised).
-        loop_errors: Unexpected errors of :meth:`run` outside frame handling (the thread went on).
+        malformed: Frames (and order or execution rows) skipped because they could not be decoded
+            or parsed.
+        skipped: Skipped frames and rows by kind (``"not a JSON object"``, ``"ValidationError at sor
+            row"``, or the exception type and where it was raised).
         reconnects: Reconnect attempts after a stall or a drop.
     """
 
@@ -210,16 +249,12 @@ class IbkrStream:
         config: IbkrConfig,
         clock: Clock,
         connect: Callable[..., WsConnection],
-        on_message: MessageHandler,
-        on_state: Callable[[StreamState, str], None],
         *,
         rng: random.Random | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
         self._connect = connect
-        self._on_message = on_message
-        self._on_state = on_state
         self._rng = rng or random.Random()
         self._lock = threading.RLock()
         self._conn: WsConnection | None = None
@@ -230,10 +265,17 @@ class IbkrStream:
         self._next_attempt = 0.0
         self._last_rx = 0.0
         self._next_tic = 0.0
+        self._changes: list[StreamStateChanged] = []
+        # the messages the stream acts on itself; everything is returned to the caller as well
+        self._control: dict[type, Callable[[Any], None]] = {
+            WaitingForSession: self._answer_waiting,
+            SessionStatus: self._on_status,
+            LoggedIn: self._on_logged_in,
+            RowRefused: self._on_refused,
+        }
         self.state = StreamState.CLOSED
         self.malformed = 0
         self.skipped: Counter[str] = Counter()
-        self.loop_errors = 0
         self.frames = 0
         self.reconnects = 0
 
@@ -261,6 +303,11 @@ class IbkrStream:
 
     # ----------------------------------------------------------------- connection
 
+    @property
+    def connected(self) -> bool:
+        """Whether a socket is open (authenticated or not)."""
+        return self._conn is not None
+
     def open(self, session_id: str | None) -> None:
         """Connect now (or schedule retries) using the gateway ``session_id`` for authentication."""
         with self._lock:
@@ -275,6 +322,14 @@ class IbkrStream:
         with self._lock:
             self._wanted = False
             self._drop("closed by the adapter", schedule=False)
+
+    def take_changes(self) -> list[StreamStateChanged]:
+        """Return (and forget) the state changes not yet returned by :meth:`poll` or :meth:`tick`."""
+        if not self._changes:  # the common case, without the lock (appends happen under it)
+            return []
+        with self._lock:
+            changes, self._changes = self._changes, []
+        return changes
 
     def _try_connect(self, now: float) -> None:
         cookie = "api=" + json.dumps({"session": self._session_id or ""}, separators=(",", ":"))
@@ -313,68 +368,85 @@ class IbkrStream:
             self._drop(f"send failed: {e}")
 
     def _set(self, state: StreamState, reason: str) -> None:
+        # callers hold the lock
         if state is not self.state:
             self.state = state
-            self._on_state(state, reason)
+            self._changes.append(StreamStateChanged(state, reason))
 
     # ----------------------------------------------------------------- stepping
 
-    def poll(self) -> bool:
-        """Read and handle one frame; return whether one arrived."""
+    def poll(self) -> Polled:
+        """Read at most one frame; return its typed messages and the state changes since the last call."""
         conn = self._conn
         if conn is None:
-            return False
+            return Polled(False, _NOTHING, None, self.take_changes())
         try:
             data = conn.recv()
         except ConnectionError as e:
             with self._lock:
                 if self._conn is conn:
                     self._drop(f"connection lost: {e}")
-            return False
+            return Polled(False, _NOTHING, None, self.take_changes())
         if data is None:
-            return False
+            return Polled(False, _NOTHING, None, self.take_changes())
         self._last_rx = self._clock.monotonic()
         self.frames += 1
-        self._handle_frame(data)
-        return True
+        ts = self._clock.now()
+        return Polled(True, self._read(data, ts), ts, self.take_changes())
 
-    def _handle_frame(self, data: str | bytes) -> None:
+    def _read(self, data: str | bytes, ts: datetime) -> Sequence[Incoming]:
         try:
             message = decode_frame(data)
             if message is None:
                 self._skip("not a JSON object", None)
-                return
-            self._handle_control(message)
-            self._on_message(message)
+                return _NOTHING
+            messages = parse_frame(message, ts)
+            for item in messages:
+                control = self._control.get(type(item))
+                if control is not None:
+                    control(item)
         except Exception as e:  # noqa: BLE001 - the isolation point: one frame must never end the thread
-            self._skip(_error_kind(e), e)
+            self._skip(_error_kind(e), str(e))
+            return _NOTHING
+        return messages
 
-    def _skip(self, kind: str, error: Exception | None) -> None:
+    def _skip(self, kind: str, detail: str | None) -> None:
         self.malformed += 1
         self.skipped[kind] += 1
         if self.skipped[kind] == 1:  # one line per kind: a burst of bad frames must not flood the log
-            detail = f": {error}" if error is not None else ""
-            log.warning("stream: skipped a frame (%s%s); further ones of this kind are only counted", kind, detail)
+            suffix = f": {detail}" if detail else ""
+            log.warning("stream: skipped a frame (%s%s); further ones of this kind are only counted", kind, suffix)
 
-    def _handle_control(self, message: dict[str, Any]) -> None:
-        topic = message.get("topic")
-        if topic is None and message.get("message") == "waiting for session":
+    def _answer_waiting(self, _: WaitingForSession) -> None:
+        with self._lock:
             self._send(json.dumps({"session": self._session_id or ""}))
-            return
-        authenticated = topic == "system" and "success" in message
-        if topic == "sts":
-            args = message.get("args")
-            authenticated = isinstance(args, dict) and args.get("authenticated") is True
-        if authenticated and self.state is StreamState.AUTHENTICATING:
-            with self._lock:
-                self._attempts = 0
-                self._set(StreamState.OPEN, "authenticated")
-                self._next_tic = self._clock.monotonic() + self._config.ws_tic_interval
-                for command in self._subscriptions.values():
-                    self._send(command)
 
-    def tick(self, now: float) -> None:
-        """Run the watchdog, the ``tic`` keep-alive and due reconnects at monotonic time ``now``."""
+    def _on_status(self, status: SessionStatus) -> None:
+        if status.authenticated is True:
+            self._authenticated()
+
+    def _on_logged_in(self, _: LoggedIn) -> None:
+        self._authenticated()
+
+    def _on_refused(self, refused: RowRefused) -> None:
+        self._skip(refused.kind, refused.detail)
+
+    def _authenticated(self) -> None:
+        if self.state is not StreamState.AUTHENTICATING:
+            return
+        with self._lock:
+            self._attempts = 0
+            self._set(StreamState.OPEN, "authenticated")
+            self._next_tic = self._clock.monotonic() + self._config.ws_tic_interval
+            for command in self._subscriptions.values():
+                self._send(command)
+
+    def tick(self, now: float) -> list[StreamStateChanged]:
+        """Run the watchdog, the ``tic`` keep-alive and due reconnects at monotonic time ``now``.
+
+        Returns:
+            The state changes since the previous poll or tick (this tick's included), oldest first.
+        """
         with self._lock:
             if self._conn is not None:
                 if now - self._last_rx > self._config.ws_stall_timeout:
@@ -386,23 +458,7 @@ class IbkrStream:
             elif self._wanted and now >= self._next_attempt:
                 self.reconnects += 1
                 self._try_connect(now)
-
-    def run(self, stop: threading.Event, tick_every: float = 0.5) -> None:
-        """Thread body: poll frames and tick until ``stop`` is set; survives any one failing step."""
-        next_tick = 0.0
-        while not stop.is_set():
-            try:
-                if not self.poll() and self._conn is None:
-                    stop.wait(0.05)
-                now = self._clock.monotonic()
-                if now >= next_tick:
-                    next_tick = now + tick_every
-                    self.tick(now)
-            except Exception:  # isolation point: a bug in one step must not silently end the stream thread
-                self.loop_errors += 1
-                log.exception("stream: unexpected error in the stream thread (%d so far); continuing",
-                              self.loop_errors)
-                stop.wait(tick_every)  # a persistent failure must not spin
+        return self.take_changes()
 
 
 def _error_kind(error: Exception) -> str:

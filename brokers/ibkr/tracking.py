@@ -3,12 +3,17 @@
 IBKR reports an order through three channels that race each other: the placement answer (order
 id), ``sor`` updates (status deltas keyed by order id, full rows also carry ``order_ref`` = our
 client order id) and ``str`` executions (keyed by ``order_ref``). :class:`OrderTracker` folds all of
-them into one record per order and returns the framework events each report implies, once:
+them into one record per order and returns the framework events each report implies. It reports
+facts and keeps only the id mapping and the de-duplication the adapter needs; the engine's order book
+decides every status and checks every execution against its order:
 
-* a fill is emitted once per execution id, however often it is reported (websocket and REST);
+* an execution becomes ``ExecutionReported`` with what IBKR said (side, size, price, commission,
+  conid, account), unchecked; the same execution id with the same content again (websocket and REST
+  both report it) is dropped here and counted, one with different content is passed on so the
+  engine refuses it loudly;
 * a report for an order id not yet known (it raced ahead of the placement answer) is parked and
   replayed when the id is mapped;
-* ``OrderAccepted`` is emitted once; the terminal event (filled, cancelled, rejected) once.
+* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once.
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -27,12 +32,11 @@ from typing import TypeVar
 from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import Phase
-from brokers.ibkr.parsing import fill_from_execution
-from framework.events import Event
+from brokers.ibkr.parsing import report_from_execution
+from framework.events import AnyEvent
+from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
-from framework.events import OrderFilled
-from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.models import Order
 from framework.models import OrderRequest
@@ -88,7 +92,8 @@ class OrderTracker:
         self._by_broker_id: dict[str, str] = {}
         self._parked_updates: dict[str, list[OrderUpdate]] = {}
         self._parked_executions: dict[str, list[Execution]] = {}
-        self._executions: set[str] = set()
+        self._executions: dict[str, Execution | None] = {}  # execution id -> first report (None: journaled)
+        self.duplicates = 0
         self._resurfaced: dict[str, str] = {}  # lost orders IBKR reported after all -> IBKR order id
         self.last_execution_ts: datetime | None = None
 
@@ -147,7 +152,7 @@ class OrderTracker:
             else:
                 self._by_broker_id[order.broker_order_id] = cid
             self._orders[cid] = tracked
-            self._executions |= seen
+            self._executions.update(dict.fromkeys(seen))
 
     def forget(self, client_order_id: str) -> None:
         """Drop a request that definitely never reached IBKR."""
@@ -168,7 +173,7 @@ class OrderTracker:
             if tracked is not None and tracked.broker_order_id is None:
                 tracked.unresolved_since = since
 
-    def placed(self, client_order_id: str, broker_order_id: str, ts: datetime) -> list[Event]:
+    def placed(self, client_order_id: str, broker_order_id: str, ts: datetime) -> list[AnyEvent]:
         """IBKR acknowledged the order: map the ids, accept, and replay reports that raced ahead."""
         with self._lock:
             tracked = self._orders.get(client_order_id)
@@ -177,7 +182,7 @@ class OrderTracker:
             events = self._map(tracked, client_order_id, broker_order_id, ts)
             return events + self._replay(client_order_id, broker_order_id, ts)
 
-    def rejected(self, client_order_id: str, reason: str, ts: datetime, *, lost: bool = False) -> list[Event]:
+    def rejected(self, client_order_id: str, reason: str, ts: datetime, *, lost: bool = False) -> list[AnyEvent]:
         """IBKR refused the order (or it was declined, or ``lost``): the terminal rejection."""
         with self._lock:
             tracked = self._orders.get(client_order_id)
@@ -202,7 +207,7 @@ class OrderTracker:
             log.error("order %s was declared lost but IBKR reports %s: cancelling it at IBKR", cid, what)
             self._resurfaced[cid] = tracked.broker_order_id
 
-    def _map(self, tracked: Tracked, cid: str, broker_order_id: str, ts: datetime) -> list[Event]:
+    def _map(self, tracked: Tracked, cid: str, broker_order_id: str, ts: datetime) -> list[AnyEvent]:
         tracked.unresolved_since = None
         if tracked.broker_order_id is None:
             tracked.broker_order_id = broker_order_id
@@ -212,8 +217,8 @@ class OrderTracker:
         tracked.accepted = True
         return [OrderAccepted(ts=ts, client_order_id=cid, broker_order_id=broker_order_id)]
 
-    def _replay(self, cid: str, broker_order_id: str, ts: datetime) -> list[Event]:
-        events: list[Event] = []
+    def _replay(self, cid: str, broker_order_id: str, ts: datetime) -> list[AnyEvent]:
+        events: list[AnyEvent] = []
         for update in self._parked_updates.pop(broker_order_id, []):
             events += self.apply_update(update, ts)
         for key in (broker_order_id, cid):
@@ -230,7 +235,7 @@ class OrderTracker:
             return self._by_broker_id.get(broker_order_id)
         return None
 
-    def apply_update(self, update: OrderUpdate, ts: datetime) -> list[Event]:
+    def apply_update(self, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
         """Fold an order report (possibly partial) in; return the events it implies."""
         with self._lock:
             cid = self._resolve(update.client_order_id, update.broker_order_id)
@@ -239,7 +244,7 @@ class OrderTracker:
                     OrderTracker._park(self._parked_updates, update.broker_order_id, update)
                 return []
             tracked = self._orders[cid]
-            events: list[Event] = []
+            events: list[AnyEvent] = []
             if update.broker_order_id is not None and update.phase is not Phase.REJECTED:
                 events += self._map(tracked, cid, update.broker_order_id, ts)
             if update.filled_quantity is not None:
@@ -250,7 +255,7 @@ class OrderTracker:
                 return events
             return events + self._status_events(tracked, cid, update, ts)
 
-    def _status_events(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[Event]:
+    def _status_events(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
         reason = update.status_text or ""
         if update.phase is Phase.CANCELLED:
             tracked.terminal = True
@@ -258,15 +263,14 @@ class OrderTracker:
         if update.phase is Phase.REJECTED:
             tracked.terminal = True
             tracked.unresolved_since = None
-            if tracked.filled > 0:  # a partly filled order cannot be "rejected" any more
-                return [OrderCancelled(ts=ts, client_order_id=cid, reason="inactive")]
+            # the engine's book turns this into a cancellation if the order has partly filled
             return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}")]
         return []
 
-    def apply_execution(self, execution: Execution) -> list[Event]:
-        """Fold an execution in; return the fill event, or nothing for a duplicate or unknown order."""
+    def apply_execution(self, execution: Execution) -> list[AnyEvent]:
+        """Fold an execution in; return its report, or nothing for a repeat or an order not known yet."""
         with self._lock:
-            if execution.execution_id in self._executions:
+            if self._repeated(execution):
                 return []
             cid = self._resolve(execution.client_order_id, execution.broker_order_id)
             if cid is None:
@@ -274,31 +278,41 @@ class OrderTracker:
                 if key is not None:
                     OrderTracker._park(self._parked_executions, key, execution)
                 return []
-            self._executions.add(execution.execution_id)
+            first = execution.execution_id not in self._executions
+            self._executions.setdefault(execution.execution_id, execution)
             if self.last_execution_ts is None or execution.ts > self.last_execution_ts:
                 self.last_execution_ts = execution.ts
             tracked = self._orders[cid]
             tracked.unresolved_since = None
-            return self._fill_event(tracked, cid, execution)
+            if first:
+                self._count_fill(tracked, cid, execution)
+            report = report_from_execution(execution, cid, tracked.broker_order_id)
+            return [ExecutionReported(report.ts, report)]
 
-    def _fill_event(self, tracked: Tracked, cid: str, execution: Execution) -> list[Event]:
-        if tracked.terminal:
-            if tracked.lost:
-                log.error("execution %s (%s %s @ %s) is for order %s, declared lost: IBKR's position differs "
-                          "from the framework's by that much", execution.execution_id, execution.side,
-                          execution.quantity, execution.price, cid)
-                tracked.broker_order_id = tracked.broker_order_id or execution.broker_order_id
-                self._resurface(tracked, cid, "a fill")
-            else:
-                log.warning("execution %s for finished order %s ignored", execution.execution_id, cid)
-            return []
+    def _repeated(self, execution: Execution) -> bool:
+        # True for the same execution with the same content again: a harmless duplicate, dropped
+        seen = self._executions.get(execution.execution_id, execution)
+        if seen is execution or seen is None:
+            return False  # new, or journaled by a previous run (the engine's book compares those)
+        same = (seen.side, seen.quantity, seen.price, seen.client_order_id or execution.client_order_id) == (
+            execution.side, execution.quantity, execution.price, execution.client_order_id or seen.client_order_id)
+        if same:
+            self.duplicates += 1
+        return same
+
+    def _count_fill(self, tracked: Tracked, cid: str, execution: Execution) -> None:
+        # the adapter's own view, for bracket release and lost-order handling; the book decides status
+        if tracked.lost:
+            log.error("execution %s (%s %s @ %s) is for order %s, declared lost: IBKR's position differs "
+                      "from the framework's by that much", execution.execution_id, execution.side,
+                      execution.quantity, execution.price, cid)
+            tracked.broker_order_id = tracked.broker_order_id or execution.broker_order_id
+            self._resurface(tracked, cid, "a fill")
+            return
         tracked.executions.add(execution.execution_id)
         tracked.filled += execution.quantity
-        fill = fill_from_execution(execution, cid, tracked.request.symbol, tracked.broker_order_id)
         if tracked.filled >= tracked.request.quantity:
             tracked.terminal = True
-            return [OrderFilled(ts=execution.ts, client_order_id=cid, fill=fill)]
-        return [OrderPartiallyFilled(ts=execution.ts, client_order_id=cid, fill=fill)]
 
     @staticmethod
     def _park(store: dict[str, list[_T]], key: str, item: _T) -> None:

@@ -9,6 +9,7 @@ the same model with most fields ``None``.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from decimal import InvalidOperation
 from typing import Annotated
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
+from pydantic import PlainValidator
 
 
 def _loose_decimal(value: Any) -> Decimal | None:
@@ -31,6 +33,19 @@ def _loose_decimal(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return result if result.is_finite() else None
+
+
+def _reported_decimal(value: Any) -> Decimal | None:
+    # an execution's numbers are passed on as sent, a non-finite one included: the engine refuses it
+    # naming the field, where dropping it here would lose the report without a trace
+    if isinstance(value, float) and not math.isfinite(value):
+        return Decimal(str(value))
+    if isinstance(value, str) and value.strip().lower() in _NON_FINITE:
+        return Decimal(value.strip())
+    return _loose_decimal(value)
+
+
+_NON_FINITE = frozenset({"nan", "inf", "-inf", "infinity", "-infinity"})
 
 
 def _loose_str(value: Any) -> str | None:
@@ -47,6 +62,8 @@ def _loose_bool(value: Any) -> bool | None:
 
 LooseDecimal = Annotated[Decimal | None, BeforeValidator(_loose_decimal)]
 """A number sent as int, float or string (commas allowed); None when absent or unreadable."""
+ReportedDecimal = Annotated[Decimal | None, PlainValidator(_reported_decimal)]
+"""An execution's number as sent (non-finite kept, for the engine to refuse); None when absent."""
 IdStr = Annotated[str | None, BeforeValidator(_loose_str)]
 """An id sent as int or string (conids, order ids), normalised to a string."""
 LooseBool = Annotated[bool | None, BeforeValidator(_loose_bool)]
@@ -191,9 +208,9 @@ class Trade(WireModel):
     execution_id: str
     symbol: str | None = None
     side: str | None = None
-    size: LooseDecimal = None
-    price: LooseDecimal = None
-    commission: LooseDecimal = None
+    size: ReportedDecimal = None
+    price: ReportedDecimal = None
+    commission: ReportedDecimal = None
     order_ref: str | None = None
     order_id: IdStr = None
     conid: IdStr = None

@@ -35,20 +35,15 @@ Events:
     Everything :class:`~brokers.paper.broker.PaperBroker` emits, the replayed ``BarClosed`` events,
     and ``BrokerDisconnected`` (reason ``end of data``) after the last bar.
 
-Threading: a lock serialises the replay thread with the engine's calls into the venue (the paper
-broker itself holds none).
+Threading: the paper venue's lock serialises the replay thread with the engine's commands.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
-from collections.abc import Iterator
-from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
-from operator import itemgetter
 from pathlib import Path
 
 from pydantic import Field
@@ -56,17 +51,13 @@ from pydantic import Field
 from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
 from brokers.paper.feed import HistoricalFeed
+from brokers.paper.replay import BarReplay
 from framework.broker import ConnectionState
 from framework.broker import EventSink
 from framework.clock import SimulatedClock
 from framework.config import FrozenConfig
-from framework.events import BarClosed
 from framework.events import BrokerDisconnected
 from framework.history import BarData
-from framework.models import Account
-from framework.models import Order
-from framework.models import OrderRequest
-from framework.models import Position
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +111,9 @@ class BacktestBroker(PaperBroker):
         self.replay_clock = clock
         self.feed = HistoricalFeed(data, clock)
         super().__init__(self.feed, clock, self.replay_config.venue)
-        self.bars_replayed = 0
-        self._times: Iterator[tuple[datetime, Iterator[BarClosed]]] = itertools.groupby(
-            self.feed.events(), key=itemgetter(0)
-        )
+        self._replay = BarReplay(self.feed, clock)
         self._finished = False
         self._engine_sink: EventSink | None = None
-        self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -166,17 +153,15 @@ class BacktestBroker(PaperBroker):
             if self.connection_state is not ConnectionState.CONNECTED:
                 msg = "BacktestBroker is not connected"
                 raise RuntimeError(msg)
-            group = next(self._times, None)
-            if group is None:
+            if self._replay.step() is None:
                 self._end_of_data()
                 return False
-            ts, events = group
-            self.replay_clock.set(ts)
-            sink = self.feed.sink
-            for event in events:
-                sink(event)
-                self.bars_replayed += 1
             return True
+
+    @property
+    def bars_replayed(self) -> int:
+        """How many bars have been delivered."""
+        return self._replay.bars_replayed
 
     def _end_of_data(self) -> None:
         self._finished = True
@@ -191,35 +176,3 @@ class BacktestBroker(PaperBroker):
         while not self._stop.is_set() and self.step():
             # pacing, not waiting for a result: the pause is what gives the engine time to act on a bar
             self._stop.wait(interval)
-
-    # The engine's dispatcher calls these while the replay thread may be feeding a bar.
-
-    def submit_order(self, request: OrderRequest) -> None:
-        """Start working an order (see :meth:`PaperBroker.submit_order`)."""
-        with self._lock:
-            super().submit_order(request)
-
-    def modify_order(self, request: OrderRequest) -> None:
-        """Replace a working order's ticket (see :meth:`PaperBroker.modify_order`)."""
-        with self._lock:
-            super().modify_order(request)
-
-    def cancel_order(self, client_order_id: str) -> None:
-        """Cancel a working order (see :meth:`PaperBroker.cancel_order`)."""
-        with self._lock:
-            super().cancel_order(client_order_id)
-
-    def open_orders(self) -> Sequence[Order]:
-        """Working orders, in submission order."""
-        with self._lock:
-            return super().open_orders()
-
-    def positions(self) -> Sequence[Position]:
-        """Simulated positions, marked at the latest bar close."""
-        with self._lock:
-            return super().positions()
-
-    def account(self) -> Account:
-        """Simulated balances, positions marked at the latest prices."""
-        with self._lock:
-            return super().account()

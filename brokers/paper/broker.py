@@ -5,12 +5,16 @@ backtest, or a live broker for paper trading on a live feed). Market-data calls 
 When the source can connect (it has ``connect(sink)``), the paper broker connects it with its own
 sink: every ``BarClosed`` / ``QuoteUpdated`` first matches the working orders of its symbol (see
 :mod:`brokers.paper.fill_model`) and is then forwarded, so the engine sees a bar's fills before the
-bar. Orders fill with the configured slippage and commission, and simulated cash, positions and P&L
-are kept in a :class:`~framework.portfolio.Portfolio` of the broker's own.
+bar. Orders fill with the configured slippage and commission and are reported as executions. The
+venue's account is :attr:`PaperBroker.portfolio`, shared with the engine
+(:class:`~framework.broker.SharesPortfolio`): the engine books each fill into it once, and the venue
+reads it for buying power, positions and balances.
 
 Order lifecycle and timing (all times from the injected clock):
 
-* ``submit_order``: refused orders get ``OrderRejected`` (duplicate id, ``OPG`` time in force,
+* Commands run inline (:meth:`PaperBroker.execute`): the venue is in memory, so a backtest stays
+  deterministic and nothing waits on a network.
+* ``SubmitOrder``: refused orders get ``OrderRejected`` (duplicate id, ``OPG`` time in force,
   insufficient buying power). Others start working at ``now + latency`` and are acknowledged with
   ``OrderAccepted`` then (at once with zero latency, else at the first market event after it).
 * An order meets only bars starting, and quotes stamped, at or after it started working.
@@ -22,29 +26,30 @@ Order lifecycle and timing (all times from the injected clock):
 * ``DAY`` orders expire at the next session close (``PaperConfig.session_close``, weekdays) after
   submission: bars starting at or after the close no longer fill them, and ``OrderExpired`` is sent
   with the first market event at or after the close.
-* ``cancel_order`` / ``modify_order`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
-  or ``OrderCancelRejected`` when the order is no longer working.
+* ``CancelOrder`` / ``ModifyOrder`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
+  or ``OrderCancelRejected`` when the order is no longer working. ``CancelAllOrders`` cancels every
+  working order.
 
 Events:
-    Emits BrokerConnected, OrderAccepted, OrderRejected, OrderPartiallyFilled, OrderFilled,
-    OrderCancelled, OrderCancelRejected, OrderExpired, OrderUpdated, and forwards every event of the
-    wrapped source. ``PositionChanged`` is the engine's job.
+    Emits BrokerConnected, OrderAccepted, OrderRejected, ExecutionReported, OrderCancelled,
+    OrderCancelRejected, OrderExpired, OrderUpdated, and forwards every event of the wrapped source.
+    Fill events and ``PositionChanged`` are the engine's job.
 
-Threading: the sink callback and the execution methods must be called from one thread at a time
-(a backtest's single thread, or the engine's dispatcher when the wrapped live broker delivers
-through it); the broker holds no lock.
+Threading: one lock serialises market events (a live source's stream thread) with commands (the
+engine's dispatcher, or the kill switch's watcher); in a backtest it is never contended.
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 
 from brokers.paper.config import PaperConfig
+from brokers.paper.fill_model import NO_TRIGGER
 from brokers.paper.fill_model import FillModel
 from brokers.paper.fill_model import Match
 from brokers.paper.fill_model import Trigger
@@ -57,21 +62,26 @@ from framework.broker import ConnectionState
 from framework.broker import EventSink
 from framework.broker import MarketData
 from framework.clock import Clock
+from framework.commands import CancelAllOrders
+from framework.commands import CancelOrder
+from framework.commands import ModifyOrder
+from framework.commands import OrderCommand
+from framework.commands import SubmitOrder
 from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.events import BrokerConnected
+from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
 from framework.events import OrderExpired
-from framework.events import OrderFilled
-from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.events import OrderUpdated
 from framework.events import QuoteUpdated
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
+from framework.models import ExecutionReport
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
@@ -94,7 +104,7 @@ class _Working:
     accepted: bool = False
     filled: Decimal = ZERO
     value: Decimal = ZERO  # sum of fill price * quantity, for the average price
-    trigger: Trigger = field(default_factory=Trigger)
+    trigger: Trigger = NO_TRIGGER  # an immutable tuple: one shared start state
 
 
 class PaperBroker(MarketDataPassThrough):
@@ -114,15 +124,17 @@ class PaperBroker(MarketDataPassThrough):
         self.config = config or PaperConfig()
         self._calendar = SessionCalendar(self.config.session_close, self.config.zone)
         self._share = self.config.volume_share
-        self._portfolio = Portfolio(self.config.starting_cash, self.config.account_id, self.config.currency)
+        self.portfolio = Portfolio(self.config.starting_cash, self.config.account_id, self.config.currency)
+        self._lock = threading.RLock()
         self._state = ConnectionState.DISCONNECTED
         self._sink: EventSink | None = None
+        self._forward: EventSink = _not_connected  # the sink, or a complaint before connect()
         self._orders: dict[str, _Working] = {}
         self._by_symbol: dict[str, list[_Working]] = {}
         self._pending: list[_Working] = []
         self._dead_parents: set[str] = set()  # orders that ended unfilled: their children are refused
         self._next_expiry: datetime | None = None
-        self._last: dict[str, AnyEvent] = {}
+        self._last: dict[str, Bar | Quote] = {}  # the latest bar or quote per symbol
         self._order_ids = itertools.count(1)
         self._execution_ids = itertools.count(1)
         self._fills_on = BarClosed if self.config.fill_model is FillModel.BAR else QuoteUpdated
@@ -136,7 +148,7 @@ class PaperBroker(MarketDataPassThrough):
 
     def connect(self, sink: EventSink) -> None:
         """Connect the data source through the fill simulation and emit ``BrokerConnected``."""
-        self._sink = sink
+        self._sink = self._forward = sink
         if isinstance(self.data, DataSource):
             self.data.connect(self.on_market_event)
         self._state = ConnectionState.CONNECTED
@@ -162,15 +174,12 @@ class PaperBroker(MarketDataPassThrough):
         """The wrapped source's sink: simulate fills for a bar or quote, then forward the event."""
         kind = type(event)
         if kind is BarClosed or kind is QuoteUpdated:
-            payload: Bar | Quote = event[1]  # type: ignore[index]
-            self._last[payload.symbol] = event
+            payload: Bar | Quote = event[1]  # type: ignore[index,assignment]
+            self._last[payload.symbol] = payload
             if self._orders:  # the common case in a backtest is no working order: skip it all
-                self._simulate(kind, payload)
-        sink = self._sink
-        if sink is None:
-            msg = "PaperBroker is not connected"
-            raise RuntimeError(msg)
-        sink(event)
+                with self._lock:
+                    self._simulate(kind, payload)
+        self._forward(event)
 
     def _simulate(self, kind: type, payload: Bar | Quote) -> None:
         now = self.clock.now()
@@ -211,25 +220,17 @@ class PaperBroker(MarketDataPassThrough):
         else:
             price = instrument.round_price(match.price)
         now = self.clock.now()
-        fill = Fill(
-            execution_id=f"E{next(self._execution_ids)}",
-            client_order_id=request.client_order_id,
-            symbol=request.symbol,
-            side=request.side,
-            quantity=match.quantity,
-            price=price,
-            commission=cfg.commission.charge(match.quantity, price, instrument),
-            ts=now,
-            broker_order_id=order.broker_order_id,
+        report = ExecutionReport(
+            f"E{next(self._execution_ids)}", request.client_order_id, request.side, match.quantity, price, now,
+            request.symbol, instrument.broker_id, self.config.account_id,
+            cfg.commission.charge(match.quantity, price, instrument), order.broker_order_id,
         )
         order.filled += match.quantity
         order.value += price * match.quantity
-        self._portfolio.book_fill(fill, instrument.multiplier)
         done = order.filled == request.quantity
         if done:
             self._finish(order)
-        kind = OrderFilled if done else OrderPartiallyFilled
-        self._emit(kind(ts=now, client_order_id=request.client_order_id, fill=fill))
+        self._emit(ExecutionReported(now, report))
         if done and self._orders:
             self._after_fill(order, now)
 
@@ -278,13 +279,13 @@ class PaperBroker(MarketDataPassThrough):
             self._by_symbol[order.request.symbol].remove(order)
         else:
             self._pending.remove(order)
-        if order.expires_at is not None and order.expires_at == self._next_expiry:
-            self._next_expiry = min((o.expires_at for o in self._orders.values() if o.expires_at), default=None)
+        # _next_expiry stays a lower bound: _expire_due works out the true next one when it comes
 
     def _expire_due(self, now: datetime) -> None:
         for order in [o for o in self._orders.values() if o.expires_at is not None and o.expires_at <= now]:
             if order.request.client_order_id in self._orders:  # not already ended with its parent
                 self._end(order, OrderExpired(ts=now, client_order_id=order.request.client_order_id))
+        self._next_expiry = min((o.expires_at for o in self._orders.values() if o.expires_at), default=None)
 
     def _cancelled(self, client_order_id: str, reason: str) -> OrderCancelled:
         return OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason=reason)
@@ -297,14 +298,44 @@ class PaperBroker(MarketDataPassThrough):
         if request.parent_id in self._dead_parents:
             return f"parent order {request.parent_id} is not working"
         if self.config.check_buying_power and request.side is Side.BUY:
-            price = self._mark_price(request.symbol)
-            if price is not None:
-                cost = price * request.quantity * request.instrument.multiplier
-                if cost > self._portfolio.cash:
-                    return f"insufficient buying power: about {cost:.2f} needed, cash is {self._portfolio.cash:.2f}"
+            return self._short_of_cash(request)
+        return None
+
+    def _short_of_cash(self, request: OrderRequest) -> str | None:
+        last = self._last.get(request.symbol)
+        if last is None:
+            return None
+        cash = self.portfolio.cash
+        estimate = (last.close if isinstance(last, Bar) else (last.last or last.mid or 0.0)) * float(
+            request.quantity * request.instrument.multiplier)
+        if estimate < float(cash) * 0.99:
+            return None  # plainly affordable: the exact (Decimal) check is for the close calls
+        price = self._mark_price(request.symbol)
+        if price is not None:
+            cost = price * request.quantity * request.instrument.multiplier
+            if cost > cash:
+                return f"insufficient buying power: about {cost:.2f} needed, cash is {cash:.2f}"
         return None
 
     # ----------------------------------------------------------------- execution API
+
+    def execute(self, command: OrderCommand) -> None:
+        """Run an order command now, in memory (thread-safe)."""
+        with self._lock:
+            if isinstance(command, SubmitOrder):
+                self.submit_order(command.request)
+            elif isinstance(command, ModifyOrder):
+                self.modify_order(command.request)
+            elif isinstance(command, CancelOrder):
+                self.cancel_order(command.client_order_id)
+            elif isinstance(command, CancelAllOrders):
+                for cid in list(self._orders):
+                    if cid in self._orders:  # a parent's cancel may have ended its children already
+                        self.cancel_order(cid)
+
+    def drop_unsent(self) -> list[OrderCommand]:
+        """Nothing is ever queued: commands run inline."""
+        return []
 
     def submit_order(self, request: OrderRequest) -> None:
         """Start working an order (or reject it); outcomes arrive as events."""
@@ -372,32 +403,39 @@ class PaperBroker(MarketDataPassThrough):
     def open_orders(self) -> Sequence[Order]:
         """Working orders, in submission order."""
         now = self.clock.now()
-        return [_snapshot(o, now) for o in self._orders.values()]
+        with self._lock:
+            return [_snapshot(o, now) for o in self._orders.values()]
 
     def _mark_price(self, symbol: str) -> Decimal | None:
-        event = self._last.get(symbol)
-        if event is None:
+        payload = self._last.get(symbol)
+        if payload is None:
             return None
-        payload = event[1]  # type: ignore[index]
         if isinstance(payload, Bar):
             return to_decimal(payload.close)
         price = payload.last if payload.last is not None else payload.mid
         return None if price is None else to_decimal(price)
 
     def _marked(self) -> Portfolio:
-        for position in self._portfolio.positions(self.clock.now()):
+        for position in self.portfolio.positions(self.clock.now()):
             price = self._mark_price(position.symbol)
             if price is not None:
-                self._portfolio.mark(position.symbol, price)
-        return self._portfolio
+                self.portfolio.mark(position.symbol, price)
+        return self.portfolio
 
     def positions(self) -> Sequence[Position]:
         """Simulated positions, marked at the latest bar close or quote."""
-        return self._marked().positions(self.clock.now())
+        with self._lock:
+            return self._marked().positions(self.clock.now())
 
     def account(self) -> Account:
         """Simulated balances, positions marked at the latest prices."""
-        return self._marked().account(self.clock.now())
+        with self._lock:
+            return self._marked().account(self.clock.now())
+
+
+def _not_connected(event: AnyEvent) -> None:
+    msg = "PaperBroker is not connected"
+    raise RuntimeError(msg)
 
 
 def _snapshot(order: _Working, now: datetime) -> Order:

@@ -67,6 +67,10 @@ class Trigger(NamedTuple):
     stop: float | None = None
 
 
+NO_TRIGGER = Trigger()
+"""An order's state before its first match (shared: the tuple is immutable)."""
+
+
 class Match(NamedTuple):
     """A fill decided by the model, before costs.
 
@@ -89,7 +93,8 @@ class Outcome(NamedTuple):
 
 
 def _price(value: float | Decimal) -> Decimal:
-    return value if isinstance(value, Decimal) else to_decimal(value)
+    # market data was checked finite and positive where it entered: repr gives the printed price
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
 
 
 def capped_quantity(request: OrderRequest, remaining: Decimal, available: float | None, share: float | None) -> Decimal:

@@ -22,6 +22,7 @@ from simulators.ibkr import routes_portfolio
 from simulators.ibkr import routes_session
 from simulators.ibkr.control import ControlError
 from simulators.ibkr.control import run_action
+from simulators.ibkr.control import run_action_async
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.http_json import API_PREFIXES
 from simulators.ibkr.http_json import CORE
@@ -49,7 +50,7 @@ async def control(request: web.Request) -> web.Response:
     if not isinstance(params, dict):
         return error(400, "control parameters must be a JSON object")
     try:
-        return reply(run_action(core_of(request), request.match_info["action"], params))
+        return reply(await run_action_async(core_of(request), request.match_info["action"], params))
     except ControlError as e:
         return error(400, str(e))
 
@@ -99,6 +100,7 @@ class RunningServer:
         self.pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.pump
+        self.core.faults.held.release()  # held requests finish into the connections aborted below
         # Abort rather than close: a TLS close waits for the peer's close_notify, which a test
         # client that is still connected never sends, and the loop is about to go away.
         server = self.runner.server

@@ -1,13 +1,16 @@
 """The control API: test hooks and fault switches, one implementation for Python and HTTP.
 
-Each action is a function ``(core, params) -> dict`` in :data:`ACTIONS`. The context manager's
-methods and ``POST /sim/control/<action>`` (JSON body = params) both call :func:`run_action` on the
-server's event loop. Unknown actions or bad parameters raise :class:`ControlError` (HTTP 400).
+Each action is a function ``(core, params) -> dict`` in :data:`ACTIONS`, or a coroutine function in
+:data:`ASYNC_ACTIONS` for actions that wait for the gateway (``wait_held``). The context manager's
+methods and ``POST /sim/control/<action>`` (JSON body = params) both call :func:`run_action_async` on
+the server's event loop. Unknown actions or bad parameters raise :class:`ControlError` (HTTP 400).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Awaitable
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -23,6 +26,7 @@ from simulators.ibkr.hub import FrameKind
 
 Params = dict[str, Any]
 Action = Callable[[GatewayCore, Params], dict[str, Any]]
+AsyncAction = Callable[[GatewayCore, Params], Awaitable[dict[str, Any]]]
 
 MALFORMED_FRAMES: dict[str, tuple[FrameKind, bytes]] = {
     "invalid_utf8": (FrameKind.RAW_TEXT, b'{"topic":"system","hb":1,"note":"\x99\xff"}'),
@@ -44,7 +48,9 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "authenticated": session.authenticated, "primed": session.scope.primed, "epoch": session.scope.epoch,
         "in_maintenance": session.in_maintenance, "penalty_box": core.pacer.in_penalty_box(),
         "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
-        "placement_posts": dict(core.placement_posts),
+        "placement_posts": dict(core.placement_posts), "request_seq": core.request_seq,
+        "placement_arrivals": [list(pair) for pair in core.placement_arrivals],
+        "held": core.faults.held.describe(),
         "ws_clients": len(core.hub.clients), "cash": str(core.ledger.cash),
         "config": core.config.model_dump(mode="json"),
     }
@@ -176,10 +182,10 @@ def _ws_malformed(core: GatewayCore, params: Params) -> dict[str, Any]:
     return {"sent_to": len(core.hub.clients)}
 
 
-def _rule(params: Params, seconds: float = 0.0) -> FaultRule:
+def _rule(params: Params, seconds: float = 0.0, before_processing: bool = False) -> FaultRule:
     method = params.get("method")
-    return FaultRule(str(method).upper() if method else None, params.get("path"), int(params.get("count", 1)),
-                     seconds)
+    return FaultRule(str(method).upper() if method else None, params.get("path", params.get("path_prefix")),
+                     int(params.get("count", 1)), seconds, before_processing)
 
 
 def _delay(core: GatewayCore, params: Params) -> dict[str, Any]:
@@ -190,6 +196,41 @@ def _delay(core: GatewayCore, params: Params) -> dict[str, Any]:
 def _drop_after_commit(core: GatewayCore, params: Params) -> dict[str, Any]:
     core.faults.drops.append(_rule(params))
     return {}
+
+
+def _hold(core: GatewayCore, params: Params) -> dict[str, Any]:
+    before = params.get("before_processing", False)
+    if not isinstance(before, bool):
+        raise ControlError(f"hold: before_processing must be true or false, not {before!r}")
+    core.faults.holds.append(_rule(params, before_processing=before))
+    return {}
+
+
+def _optional_int(params: Params, name: str) -> int | None:
+    value = params.get(name)
+    return None if value is None else int(value)
+
+
+def _release_held(core: GatewayCore, params: Params) -> dict[str, Any]:
+    coid = params.get("coid")
+    released = core.faults.held.release(_optional_int(params, "count"), _optional_int(params, "id"),
+                                        None if coid is None else str(coid))
+    return {"released": released, "count": len(core.faults.held)}
+
+
+def _held(core: GatewayCore, params: Params) -> dict[str, Any]:
+    held = core.faults.held.describe()
+    return {"count": len(held), "held": held}
+
+
+async def _wait_held(core: GatewayCore, params: Params) -> dict[str, Any]:
+    count, timeout = int(params.get("count", 1)), float(params.get("timeout", 10.0))
+    try:
+        async with asyncio.timeout(timeout):
+            await core.faults.held.wait_until(count)
+    except TimeoutError:
+        pass  # reported as reached=false; the Python helpers raise
+    return {"reached": len(core.faults.held) >= count, **_held(core, {})}
 
 
 def _clear_faults(core: GatewayCore, params: Params) -> dict[str, Any]:
@@ -213,9 +254,10 @@ ACTIONS: dict[str, Action] = {
     "end_maintenance": _session_action("end_maintenance"), "set_session": _set_session,
     "nightly_reset": _nightly_reset, "restart": _restart,
     "ws_drop": _ws_drop, "ws_stall": _ws_stall, "ws_malformed": _ws_malformed,
-    "delay": _delay, "drop_after_commit": _drop_after_commit, "clear_faults": _clear_faults,
-    "pacing_reset": _pacing_reset,
+    "delay": _delay, "drop_after_commit": _drop_after_commit, "hold": _hold, "release_held": _release_held,
+    "held": _held, "clear_faults": _clear_faults, "pacing_reset": _pacing_reset,
 }
+ASYNC_ACTIONS: dict[str, AsyncAction] = {"wait_held": _wait_held}
 
 
 def run_action(core: GatewayCore, name: str, params: Params) -> dict[str, Any]:
@@ -226,10 +268,25 @@ def run_action(core: GatewayCore, name: str, params: Params) -> dict[str, Any]:
     """
     action = ACTIONS.get(name)
     if action is None:
-        raise ControlError(f"unknown control action {name!r}; choose from {sorted(ACTIONS)}")
+        raise ControlError(f"unknown control action {name!r}; choose from {sorted([*ACTIONS, *ASYNC_ACTIONS])}")
     try:
         return action(core, params)
     except (ValidationError, KeyError, TypeError, ValueError) as e:
         if isinstance(e, ControlError):
             raise
+        raise ControlError(f"{name}: {e}") from e
+
+
+async def run_action_async(core: GatewayCore, name: str, params: Params) -> dict[str, Any]:
+    """Run a control action, awaiting it if it waits for the gateway (``wait_held``).
+
+    Raises:
+        ControlError: If the action is unknown or its parameters are invalid.
+    """
+    action = ASYNC_ACTIONS.get(name)
+    if action is None:
+        return run_action(core, name, params)
+    try:
+        return await action(core, params)
+    except (KeyError, TypeError, ValueError) as e:
         raise ControlError(f"{name}: {e}") from e

@@ -69,8 +69,11 @@ class GatewayCore:
         self._jobs: list[Handle] = []
         self._waits: set[asyncio.Future[None]] = set()
         self.history_in_flight = 0
-        # read-only test aid: placement POSTs that arrived per cOID, before pacing and session checks
+        # read-only test aids: placement POSTs that arrived per cOID, before pacing and session checks;
+        # the arrival number of the latest API request; (arrival number, cOID) of every placement
         self.placement_posts: dict[str, int] = {}
+        self.request_seq = 0
+        self.placement_arrivals: list[tuple[int, str | None]] = []
         self._build_books()
 
     def _build_books(self) -> None:
@@ -152,6 +155,8 @@ class GatewayCore:
         self.faults.clear()
         self.pacer.reset()
         self.placement_posts = {}
+        self.request_seq = 0
+        self.placement_arrivals = []
         self.hub.binary = self.config.ws_binary_frames
         self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
         # Requests waiting on the clock finish now (their jobs are gone); history_in_flight is not

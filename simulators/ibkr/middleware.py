@@ -1,11 +1,12 @@
 """Request pipeline for ``/v1/api`` and ``/v1/portal``: clock jobs, pacing, session gate, faults.
 
-Order per request: run due clock jobs, count placement POSTs per ``cOID`` (a read-only test aid: a
-test can prove no order was posted twice, 429s included), check pacing (429), check the session
-(401 / 400 "no bridge" / 503 maintenance / priming), record activity, call the handler, then apply
-armed faults (delay the answer, or drop the connection after the work is committed).
-:func:`isolate_errors` is the single place where an unexpected exception becomes a 500 JSON body
-instead of killing the connection.
+Order per request: run due clock jobs, number the arrival and record placement POSTs per ``cOID``
+(read-only test aids: a test can prove no order was posted twice, 429s included, and which placements
+arrived after a given instant), check pacing (429), hold the request if a ``before_processing`` hold
+rule matches, check the session (401 / 400 "no bridge" / 503 maintenance / priming), record activity,
+call the handler, then apply armed faults (hold the answer until released, delay it, or drop the
+connection after the work is committed). :func:`isolate_errors` is the single place where an
+unexpected exception becomes a 500 JSON body instead of killing the connection.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 
 from simulators.ibkr.config import SessionState
 from simulators.ibkr.core import GatewayCore
+from simulators.ibkr.holds import Arrival
 from simulators.ibkr.http_json import API_PREFIXES
 from simulators.ibkr.http_json import BadRequestError
 from simulators.ibkr.http_json import Handler
@@ -65,17 +67,62 @@ def session_gate(core: GatewayCore, path: str) -> web.Response | None:
     return error(*refusal) if refusal is not None else None
 
 
-def count_placement(core: GatewayCore, raw: bytes) -> None:
-    """Count one placement POST per ``cOID`` in its body (``core.placement_posts``; 429s included)."""
+def placement_coids(raw: bytes) -> list[str]:
+    """Return the ``cOID`` values of a placement body in order (none when the body is not JSON)."""
     try:
         body = json.loads(raw)
     except ValueError:
-        return  # the handler answers 400 (or pacing 429); there is no cOID to count
+        return []  # the handler answers 400 (or pacing 429); there is no cOID to count
     tickets = body.get("orders") if isinstance(body, dict) else body
+    coids = []
     for ticket in tickets if isinstance(tickets, list) else []:
         coid = ticket.get("cOID") if isinstance(ticket, dict) else None
         if coid is not None:
-            core.placement_posts[str(coid)] = core.placement_posts.get(str(coid), 0) + 1
+            coids.append(str(coid))
+    return coids
+
+
+def count_placement(core: GatewayCore, raw: bytes, seq: int) -> tuple[str, ...]:
+    """Record one placement POST that arrived as request ``seq`` and return its ``cOID`` values.
+
+    Each ``cOID`` in the body counts once in ``core.placement_posts`` (429s included) and appends
+    ``(seq, cOID)`` to ``core.placement_arrivals``; a body without any ``cOID`` appends ``(seq, None)``.
+    """
+    coids = placement_coids(raw)
+    for coid in coids:
+        core.placement_posts[coid] = core.placement_posts.get(coid, 0) + 1
+    named: list[str | None] = list(coids)
+    core.placement_arrivals.extend((seq, coid) for coid in named or [None])
+    return tuple(coids)
+
+
+async def arrive(core: GatewayCore, request: web.Request, path: str) -> Arrival:
+    """Number an API request on arrival (a placement once its body is read) and record placement POSTs."""
+    placement = request.method == "POST" and PLACEMENT_PATH.match(path) is not None
+    raw = await request.read() if placement else b""
+    # No await from here on: arrival numbers and placement_arrivals stay in the same order.
+    core.request_seq += 1
+    coids = count_placement(core, raw, core.request_seq) if placement else ()
+    return Arrival(request.method, path, core.request_seq, coids)
+
+
+def _connected(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is not None and not transport.is_closing()
+
+
+async def hold_if_armed(core: GatewayCore, request: web.Request, arrival: Arrival,
+                        response: web.StreamResponse | None) -> None:
+    """Hold the request until released when a hold rule for this stage matches (consuming one use).
+
+    ``response`` is ``None`` before processing and the withheld answer after it.
+    """
+    before = response is None
+    if not core.faults.take_hold(arrival.method, arrival.path, before_processing=before):
+        return
+    log.info("fault: holding %s %s (%s processing)", arrival.method, arrival.path, "before" if before else "after")
+    await core.faults.held.hold(arrival, before_processing=before, status=None if response is None else response.status,
+                                connected=lambda: _connected(request))
 
 
 @web.middleware
@@ -107,15 +154,16 @@ async def gateway_rules(request: web.Request, handler: Handler) -> web.StreamRes
     core.pump()
     if path == "/ws":
         return await handler(request)
-    if request.method == "POST" and PLACEMENT_PATH.match(path):
-        count_placement(core, await request.read())
+    arrival = await arrive(core, request, path)
     if not core.pacer.admit(request.method, path):
         return error(429, "Too many requests")
+    await hold_if_armed(core, request, arrival, None)
     refusal = session_gate(core, path)
     if refusal is not None:
         return refusal
     core.session.touch()
     response = await handler(request)
+    await hold_if_armed(core, request, arrival, response)
     delay = core.faults.take_delay(request.method, path)
     if delay > 0:
         await asyncio.sleep(delay)

@@ -24,8 +24,10 @@ from typing import IO
 from typing import Any
 
 from framework.clock import SystemClock
+from simulators.ibkr.holds import held_or_timeout
 
 READY_PREFIX = "READY "
+CONTROL_TIMEOUT = 10.0
 # The folder that holds the ``simulators`` package: the repository, or site-packages in an install.
 IMPORT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,14 +136,40 @@ class GatewayProcess:
 
     def control(self, action: str, **params: Any) -> dict[str, Any]:
         """Run a control action over HTTP and return its JSON result."""
+        return self._post(action, params, CONTROL_TIMEOUT)
+
+    def _post(self, action: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         context = ssl.create_default_context(cafile=str(self.ca_file))
         request = urllib.request.Request(
             f"https://127.0.0.1:{self.port}/sim/control/{action}", data=json.dumps(params).encode(),
             headers={"Content-Type": "application/json"}, method="POST",
         )
-        with urllib.request.urlopen(request, context=context, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, context=context, timeout=timeout) as response:  # noqa: S310
             result: dict[str, Any] = json.loads(response.read())
         return result
+
+    def hold(self, path: str | None = None, method: str | None = None, count: int = 1, *,
+             before_processing: bool = False) -> None:
+        """Hold the next ``count`` matching requests unanswered until :meth:`release_held` (see the gateway's)."""
+        self.control("hold", path=path, method=method, count=count, before_processing=before_processing)
+
+    def held(self) -> list[dict[str, Any]]:
+        """Return the held requests, oldest first."""
+        return list(self.control("held")["held"])
+
+    def wait_held(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Block until at least ``count`` requests are held (the server waits on an event) and return them.
+
+        Raises:
+            TimeoutError: If fewer are held after ``timeout`` seconds.
+        """
+        result = self._post("wait_held", {"count": count, "timeout": timeout}, timeout + CONTROL_TIMEOUT)
+        return held_or_timeout(result, count, timeout)
+
+    def release_held(self, count: int | None = None, *, hold_id: int | None = None,
+                     coid: str | None = None) -> list[int]:
+        """Release held requests (all, the oldest ``count``, the one ``hold_id``, or those carrying ``coid``)."""
+        return list(self.control("release_held", count=count, id=hold_id, coid=coid)["released"])
 
     def close(self) -> None:
         """Stop the child and remove the temporary directory."""

@@ -23,8 +23,9 @@ from simulators.ibkr import tls
 from simulators.ibkr.app import RunningServer
 from simulators.ibkr.app import start
 from simulators.ibkr.config import SimulatorConfig
-from simulators.ibkr.control import run_action
+from simulators.ibkr.control import run_action_async
 from simulators.ibkr.core import GatewayCore
+from simulators.ibkr.holds import held_or_timeout
 from simulators.ibkr.instruments import BarRow
 from simulators.ibkr.instruments import load_bars
 
@@ -157,14 +158,13 @@ class SimulatedGateway:
 
     def control(self, action: str, **params: Any) -> dict[str, Any]:
         """Run a control action (see :mod:`simulators.ibkr.control`) and return its result."""
+        return self._run(action, params, CONTROL_TIMEOUT)
+
+    def _run(self, action: str, params: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self._loop is None:
             raise RuntimeError("gateway is not running")
-        core = self.core
-
-        async def invoke() -> dict[str, Any]:
-            return run_action(core, action, params)
-
-        return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=CONTROL_TIMEOUT)
+        invoke = run_action_async(self.core, action, params)
+        return asyncio.run_coroutine_threadsafe(invoke, self._loop).result(timeout=timeout)
 
     def state(self) -> dict[str, Any]:
         """Return session, order and config status."""
@@ -251,8 +251,39 @@ class SimulatedGateway:
         """Process the next matching request, then drop the connection without answering."""
         self.control("drop_after_commit", path=path, method=method, count=count)
 
+    def hold(self, path: str | None = None, method: str | None = None, count: int = 1, *,
+             before_processing: bool = False) -> None:
+        """Hold the next ``count`` matching requests unanswered until :meth:`release_held`.
+
+        By default each is processed first (an order is committed) and only its answer is withheld;
+        with ``before_processing`` it is held before the session gate and the handler run.
+        """
+        self.control("hold", path=path, method=method, count=count, before_processing=before_processing)
+
+    def held(self) -> list[dict[str, Any]]:
+        """Return the held requests, oldest first (``id``, ``method``, ``path``, ``seq``, ``coids``, ...)."""
+        return list(self.control("held")["held"])
+
+    def wait_held(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Block until at least ``count`` requests are held (event-driven) and return them.
+
+        Raises:
+            TimeoutError: If fewer are held after ``timeout`` seconds of real time.
+        """
+        result = self._run("wait_held", {"count": count, "timeout": timeout}, timeout + CONTROL_TIMEOUT)
+        return held_or_timeout(result, count, timeout)
+
+    def release_held(self, count: int | None = None, *, hold_id: int | None = None,
+                     coid: str | None = None) -> list[int]:
+        """Release held requests (all, the oldest ``count``, the one ``hold_id``, or those carrying ``coid``).
+
+        Returns:
+            The ids of the released requests.
+        """
+        return list(self.control("release_held", count=count, id=hold_id, coid=coid)["released"])
+
     def clear_faults(self) -> None:
-        """Disarm HTTP faults, end maintenance and resume stalled sockets."""
+        """Disarm HTTP faults, release held requests, end maintenance and resume stalled sockets."""
         self.control("clear_faults")
 
     def pacing_reset(self) -> None:

@@ -41,7 +41,7 @@ def test_a_halt_with_the_websocket_down_cancels_every_order_over_rest(gateway: S
     clock = SystemClock()
     engine = Engine(IbkrBroker(config, clock=clock), clock=clock, config=EngineConfig(require_connected=False))
     switch = KillSwitch(tmp_path / "HALT")
-    switch.attach(engine)
+    engine.add_kill_switch(switch)
     denied = EventRecorder(engine.bus, [OrderDenied])
     engine.start()
     try:

@@ -52,3 +52,20 @@ def test_simulated_clock_refuses_naive_and_backwards_time() -> None:
 def test_both_clocks_satisfy_the_protocol() -> None:
     assert isinstance(SystemClock(), Clock)
     assert isinstance(SimulatedClock(datetime(2024, 1, 1, tzinfo=UTC)), Clock)
+
+
+def test_simulated_clock_refuses_to_go_back_and_normalises_other_zones() -> None:
+    from datetime import timedelta
+    from datetime import timezone
+
+    from framework.clock import SimulatedClock
+
+    clock = SimulatedClock(datetime(2024, 1, 2, tzinfo=UTC))
+    clock.set(datetime(2024, 1, 3, tzinfo=UTC))
+    assert clock.monotonic() == 86_400
+    clock.set(datetime(2024, 1, 3, 5, tzinfo=timezone(timedelta(hours=5))))  # the same instant, other zone
+    assert clock.now().tzinfo is UTC
+    with pytest.raises(ValueError, match="backwards"):
+        clock.set(datetime(2024, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        clock.set(datetime(2024, 1, 4))  # noqa: DTZ001 - naive on purpose

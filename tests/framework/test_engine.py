@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from framework.bus import EventBus
+from framework.commands import SubmitOrder
 from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.errors import OrderError
@@ -167,17 +168,32 @@ def test_orders_are_denied_while_the_broker_is_disconnected(
     assert "disconnected" in recorder.of(OrderDenied)[0].reason
 
 
-def test_transport_failure_on_submit_becomes_rejection(
+def test_submit_hands_a_command_to_the_broker_and_returns(
     engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
 ) -> None:
-    def refuse(request: OrderRequest) -> None:
-        raise ConnectionError("gateway unreachable")
+    broker.hold_commands = True  # as a networked adapter's worker would: queued, not sent yet
+    engine.start()
+    request = OrderRequest(client_order_id="x", instrument=aapl, side="buy", quantity=1)
+    engine.submit_order(request)
+    engine.run_pending()
+    assert broker.commands == [SubmitOrder(request)]
+    assert broker.submitted == []  # nothing reached the venue on the dispatcher's thread
+    assert recorder.types()[-1] is OrderSubmitted
+    broker.release_commands()
+    engine.run_pending()
+    assert recorder.of(OrderAccepted)[0].client_order_id == "x"
 
-    broker.submit_order = refuse  # type: ignore[method-assign]
+
+def test_a_refusal_from_the_venue_arrives_as_an_event(
+    engine: Engine, broker: ScriptedBroker, aapl: Instrument, recorder: EventRecorder
+) -> None:
+    broker.auto_accept = False
     engine.start()
     engine.submit_order(OrderRequest(client_order_id="x", instrument=aapl, side="buy", quantity=1))
+    broker.reject("x", "gateway unreachable")
     engine.run_pending()
     assert recorder.of(OrderRejected)[0].reason == "gateway unreachable"
+    assert engine.orders.get("x").status is OrderStatus.REJECTED  # type: ignore[union-attr]
 
 
 def test_cancel_flow_and_errors(
@@ -188,11 +204,11 @@ def test_cancel_flow_and_errors(
     engine.submit_order(request)
     engine.run_pending()
     engine.cancel_order("L1")
-    engine.cancel_order("L1")  # already pending cancel: no second request
+    engine.cancel_order("L1")  # asked again: it reaches the broker (which paces repeats), one event
     engine.run_pending()
     broker.confirm_cancel("L1")
     engine.run_pending()
-    assert broker.cancel_requests == ["L1"]
+    assert broker.cancel_requests == ["L1", "L1"]
     assert recorder.types()[-2:] == [OrderPendingCancel, OrderCancelled]
     with pytest.raises(OrderError, match="unknown"):
         engine.cancel_order("nope")
@@ -222,23 +238,6 @@ def test_a_denied_order_is_never_cancelled_at_the_broker(
     engine.run_pending()
     assert broker.cancel_requests == []
     assert engine.orders.get("D1").status is OrderStatus.DENIED  # type: ignore[union-attr]
-
-
-def test_an_unanswered_cancel_is_asked_again_after_the_retry_interval(
-    engine: Engine, broker: ScriptedBroker, aapl: Instrument, clock: FakeClock
-) -> None:
-    engine.start()
-    request = resting_limit(aapl)
-    engine.submit_order(request)
-    engine.run_pending()
-    engine.cancel_order("L1")
-    clock.advance(timedelta(seconds=4))
-    engine.cancel_order("L1")  # still within the interval: no second DELETE
-    clock.advance(timedelta(seconds=1))
-    engine.cancel_order("L1")  # lost? ask again
-    engine.run_pending()
-    assert broker.cancel_requests == ["L1", "L1"]
-    assert engine.orders.get("L1").status is OrderStatus.PENDING_CANCEL  # type: ignore[union-attr]
 
 
 def test_client_order_ids_are_unique_and_prefixed(clock: FakeClock, broker: ScriptedBroker) -> None:

@@ -1,19 +1,23 @@
-"""The kill switch denies new orders, cancels open ones, and survives a restart until cleared."""
+"""The kill switch denies new orders, drops unsent ones, cancels open ones, and survives a restart until cleared."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from pathlib import Path
 
+from framework.commands import CancelAllOrders
 from framework.engine import Engine
 from framework.events import OrderCancelled
 from framework.events import OrderDenied
+from framework.events import TimerFired
 from framework.killswitch import KillSwitch
 from framework.killswitch import clear
 from framework.killswitch import halt
 from framework.killswitch import halt_reason
 from framework.models import Instrument
 from framework.models import OrderRequest
+from framework.models import OrderStatus
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
@@ -31,7 +35,7 @@ def build(flag: Path, clock: FakeClock) -> tuple[Engine, ScriptedBroker, KillSwi
     broker = ScriptedBroker(clock, auto_cancel=True)
     engine = Engine(broker, clock=clock)
     switch = KillSwitch(flag)
-    switch.attach(engine)
+    engine.add_kill_switch(switch)
     recorder = EventRecorder(engine.bus, [OrderDenied, OrderCancelled])
     engine.start()
     return engine, broker, switch, recorder
@@ -105,3 +109,63 @@ def test_hand_made_flag_file_with_plain_text(tmp_path: Path) -> None:
     assert halt_reason(flag) == "stop everything"
     flag.write_text("", encoding="utf-8")
     assert halt_reason(flag) == "halted"
+
+
+def test_engage_drops_commands_the_broker_has_not_sent_and_reports_them_never_sent(tmp_path: Path) -> None:
+    clock = FakeClock()
+    engine, broker, switch, recorder = build(tmp_path / "HALT", clock)
+    broker.hold_commands = True  # the adapter's worker is stuck sending something else
+    for cid in ("a", "b"):
+        engine.submit_order(limit(cid))
+    switch.engage("stop")
+    broker.release_commands()
+    engine.run_pending()
+    assert broker.submitted == []  # neither ever reached the venue
+    assert [(e.client_order_id, e.reason) for e in recorder.of(OrderDenied)] == [
+        ("a", "never sent: trading halted (stop)"), ("b", "never sent: trading halted (stop)")]
+    assert {o.status for o in engine.orders.all()} == {OrderStatus.DENIED}
+    assert isinstance(broker.commands[-1], CancelAllOrders)
+
+
+def test_the_watcher_thread_halts_without_the_dispatcher(tmp_path: Path) -> None:
+    # nobody drains the engine's queue here: the halt must not depend on the dispatcher
+    clock = FakeClock()
+    flag = tmp_path / "HALT"
+    engine, broker, switch, _ = build(flag, clock)
+    engine.submit_order(limit("a"))
+    switch.start()
+    try:
+        halt(flag, "from another process", clock.now())
+        assert switch.engaged.wait(timeout=5), "the watcher did not halt"
+    finally:
+        switch.stop()
+    assert engine.gateway.halt_reason == "from another process"
+    assert isinstance(broker.commands[-1], CancelAllOrders)
+    assert broker.cancel_requests == ["a"]
+    engine.submit_order(limit("b"))
+    engine.run_pending()
+    assert [r.client_order_id for r in broker.submitted] == ["a"]
+
+
+def test_a_halt_while_a_strategy_handler_is_stuck_still_takes_effect(tmp_path: Path) -> None:
+    clock = FakeClock()
+    flag = tmp_path / "HALT"
+    engine, broker, switch, _ = build(flag, clock)
+    stuck, release = threading.Event(), threading.Event()
+
+    def slow_handler(event: object) -> None:
+        stuck.set()
+        release.wait(timeout=10)
+
+    engine.bus.subscribe(TimerFired, slow_handler, sender="slow")
+    engine.timers.schedule("slow", "t", clock.now())
+    dispatcher = threading.Thread(target=engine.run_pending)
+    dispatcher.start()
+    try:
+        assert stuck.wait(timeout=5)
+        switch.engage("stop now")  # from this thread, while the dispatcher is inside a handler
+        assert engine.gateway.deny_reason(limit("z")) == "trading halted: stop now"
+        assert isinstance(broker.commands[-1], CancelAllOrders)
+    finally:
+        release.set()
+        dispatcher.join(timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -97,19 +98,24 @@ def test_instrument_refuses_zero_tick_size() -> None:
         Instrument(symbol="X", tick_size=Decimal(0))
 
 
-def test_fill_refuses_naive_time_and_negative_commission() -> None:
-    base = {
-        "execution_id": "e1",
-        "client_order_id": "c",
-        "symbol": "A",
-        "side": "buy",
-        "quantity": 1,
-        "price": 1,
-    }
-    with pytest.raises(ValidationError, match="ts"):
-        Fill(**base, ts=datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
-    with pytest.raises(ValidationError, match="commission"):
-        Fill(**base, ts=T0, commission=Decimal(-1))
+def test_fills_and_orders_are_small_immutable_records() -> None:
+    # a run keeps every order and fill: slotted records, validated where their data entered
+    fill = Fill("e1", "c", "A", Side.BUY, Decimal(1), Decimal(1), Decimal(0), T0)
+    order = Order(request=OrderRequest(**ticket()), updated=T0)
+    for record in (fill, order):
+        assert not hasattr(record, "__dict__")
+    with pytest.raises(FrozenInstanceError):
+        fill.quantity = Decimal(2)  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        order.status = OrderStatus.FILLED  # type: ignore[misc]
+
+
+def test_tickets_share_one_fields_set() -> None:
+    first, second = OrderRequest(**ticket()), OrderRequest(**ticket(client_order_id="other"))
+    assert first.model_fields_set is second.model_fields_set
+    changed = first.model_copy(update={"quantity": Decimal(7)})
+    assert changed.quantity == 7
+    assert first.model_fields_set is second.model_fields_set  # a copy never changes the shared set
 
 
 def test_order_remaining_quantity_and_status_flags() -> None:

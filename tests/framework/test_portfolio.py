@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from framework.models import Fill
+from framework.models import Side
 from framework.portfolio import Portfolio
 from framework.testing import DEFAULT_START
 
@@ -17,8 +18,8 @@ def fill(side: str, qty: int, price: str, commission: str = "0", symbol: str = "
         execution_id=f"{side}{qty}{price}{symbol}",
         client_order_id="c",
         symbol=symbol,
-        side=side,
-        quantity=qty,
+        side=Side(side),
+        quantity=D(qty),
         price=D(price),
         commission=D(commission),
         ts=T0,

@@ -32,7 +32,7 @@ class Desk:
         self.broker = ScriptedBroker(self.clock, instruments=[AAPL, MSFT], auto_fill=auto_fill)
         self.engine = Engine(self.broker, clock=self.clock)
         self.risk = RiskEngine(config)
-        self.risk.attach(self.engine)
+        self.engine.add_check(self.risk)
         self.denied = EventRecorder(self.engine.bus, [OrderDenied])
         self.engine.start()
         self.n = 0

@@ -13,6 +13,7 @@ import pytest
 from brokers.paper import PaperConfig
 from brokers.paper import PerShareCommission
 from brokers.paper import TickSlippage
+from framework.clock import SimulatedClock
 from framework.events import BarClosed
 from framework.events import OrderAccepted
 from framework.events import OrderDenied
@@ -20,7 +21,6 @@ from framework.events import OrderFilled
 from framework.events import OrderSubmitted
 from framework.history import BarData
 from framework.history import BarSeries
-from framework.killswitch import KillSwitch
 from framework.killswitch import halt
 from framework.marketdata import Bar
 from framework.models import Instrument
@@ -36,7 +36,6 @@ from strategies import SmaCross
 from strategies import SmaCrossConfig
 from tradebus import BacktestRunner
 from tradebus import run_backtest
-from tradebus.backtest import ReplayClock
 from tradebus.data import load_bars
 from tradebus.journal import SqliteJournal
 from tradebus.results import RunResult
@@ -190,12 +189,10 @@ def test_result_summary_and_equity_curve_are_consistent() -> None:
     assert sum(t.pnl for t in result.trades) == result.final_equity - Decimal(1_000_000)
 
 
-def test_replay_clock_refuses_to_go_back() -> None:
-    clock = ReplayClock(datetime(2024, 1, 2, tzinfo=UTC))
-    clock.set(datetime(2024, 1, 3, tzinfo=UTC))
-    assert clock.monotonic() == 86_400
-    with pytest.raises(ValueError, match="backwards"):
-        clock.set(datetime(2024, 1, 1, tzinfo=UTC))
+def test_the_backtest_runs_on_the_one_simulated_clock() -> None:
+    runner = BacktestRunner(SmaCross(), load_bars(sample_data_path()))
+    assert type(runner.clock) is SimulatedClock
+    assert runner.engine.clock is runner.clock is runner.broker.clock
 
 
 def test_an_empty_data_set_is_refused() -> None:
@@ -300,14 +297,13 @@ def test_risk_limits_add_no_bar_handler_and_read_the_last_replayed_close() -> No
     plain, limited = (runner.engine.bus.receiver_count(BarClosed) for runner in runners)
     assert limited == plain  # the limits cost time per order, never per bar
     runners[1].run()
-    assert runners[1].risk is not None
-    assert runners[1].risk.reference_price("AAPL") == Decimal(repr(series.closes[-1]))
+    assert runners[1].engine.state.reference_price("AAPL") == Decimal(repr(series.closes[-1]))
 
 
 def test_a_halted_kill_switch_denies_every_order(tmp_path: Path) -> None:
     flag = tmp_path / "HALT"
     halt(flag, "desk closed", datetime(2024, 1, 2, tzinfo=UTC))
-    result = run_backtest(BuyOnFirstBars(2), aapl_data(), checks=[KillSwitch(flag)], risk=RiskConfig())
+    result = run_backtest(BuyOnFirstBars(2), aapl_data(), halt_file=flag, risk=RiskConfig())
     assert [o.status for o in result.orders] == [OrderStatus.DENIED] * 2
     assert {o.reason for o in result.orders} == {"trading halted: desk closed"}
 

@@ -18,7 +18,7 @@ class BuyOnce(Strategy):
         self.subscribe_quotes("AAPL")
 
     def on_quote(self, quote: Quote) -> None:
-        if not self.engine.orders.all():
+        if not self.context.orders.all():
             self.buy("AAPL", 10)
 
 

@@ -27,11 +27,11 @@ from framework.strategy import Strategy
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
 from tradebus import cli
-from tradebus.commands import assemble
+from tradebus.assembly import assemble
 from tradebus.eventlog import EventLog
 from tradebus.eventlog import RedactSecrets
 from tradebus.eventlog import redact
-from tradebus.settings import Settings
+from tradebus.journal import SqliteJournal
 
 LOGGER = "tradebus.eventlog"
 
@@ -43,7 +43,7 @@ class BuyOnQuote(Strategy):
         self.subscribe_quotes("AAPL")
 
     def on_quote(self, quote: Quote) -> None:
-        if not self.engine.orders.all():
+        if not self.context.orders.all():
             self.buy("AAPL", 10)
 
 
@@ -126,7 +126,7 @@ def test_connection_changes_stale_data_and_handler_failures(
     broker.emit(BrokerDegraded(ts=clock.now(), broker="scripted", reason="market-data stream down"))
     broker.emit(DataStale(ts=clock.now(), symbol="AAPL", last_update=None))
     broker.emit(BrokerDisconnected(ts=clock.now(), broker="scripted", reason="gateway session lost"))
-    engine.schedule_timer("someone", "tick", clock.now())
+    engine.timers.schedule("someone", "tick", clock.now())
     engine.run_pending()
     engine.stop()
     assert lines_of(caplog) == [
@@ -164,14 +164,14 @@ def test_assemble_logs_order_lines_without_the_live_view(
 ) -> None:
     """`tradebus live -vv --quiet` printed no order lines: they came only from the live view."""
     caplog.set_level(logging.INFO, logger=LOGGER)
-    settings = Settings(journal=tmp_path / "journal.sqlite", halt_file=tmp_path / "HALT")
-    engine = assemble(broker, clock, settings, BuyOnQuote())
+    run = assemble(broker, clock, [BuyOnQuote()], journal=SqliteJournal(tmp_path / "journal.sqlite"),
+                   halt_file=tmp_path / "HALT")
+    engine = run.engine
     engine.start()
     broker.push_quote(Quote("AAPL", clock.now(), bid=100.0, ask=100.1))
     engine.run_pending()
     engine.stop()
-    assert engine.journal is not None
-    engine.journal.close()
+    run.close()
     messages = [line for _, line in lines_of(caplog)]
     assert any(m.endswith("submitted: buy 10 AAPL market (strategy BuyOnQuote)") for m in messages)
     assert any(m.endswith("filled: bought 10 AAPL @ 100.1") for m in messages)

@@ -79,10 +79,12 @@ def test_duplicate_fill_is_stored_once(tmp_path: Path) -> None:
     order = engine.orders.get("c1")
     assert order is not None
     journal.record_intent(order, "run")
-    fill = broker.fill("c1", 100.0, quantity=None)
+    report = broker.fill("c1", 100.0, quantity=None)
     engine.run_pending()
     state = engine.orders.get("c1")
     assert state is not None
+    fill = engine.orders.booked(report.execution_id)
+    assert fill is not None
     filled = OrderFilled(ts=fill.ts, client_order_id="c1", fill=fill)
     assert journal.record_event(filled, state) is True
     assert journal.record_event(filled, state) is False
@@ -112,7 +114,7 @@ def test_reopened_journal_lists_open_orders_and_runs(tmp_path: Path) -> None:
     journal.close()
     reopened = SqliteJournal(path)
     assert [o.client_order_id for o in reopened.open_orders()] == ["resting", "market"]
-    assert reopened.run_ids() == [engine._id_prefix]  # the run id is the order-id prefix
+    assert reopened.run_ids() == [engine.gateway.run_id]  # the run id is the order-id prefix
     reopened.close()
 
 

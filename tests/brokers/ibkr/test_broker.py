@@ -14,15 +14,18 @@ import requests
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr.errors import IbkrSessionError
 from framework.broker import ConnectionState
+from framework.commands import CancelAllOrders
+from framework.commands import CancelOrder
+from framework.commands import SubmitOrder
 from framework.errors import BrokerConnectionError
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
-from framework.events import OrderFilled
-from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
+from framework.events import PnlUpdated
 from framework.events import QuoteUpdated
 from framework.models import Instrument
 from framework.models import OrderRequest
@@ -74,6 +77,15 @@ class World:
 
     def of(self, kind: type) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
+
+    def submit(self, request: OrderRequest) -> None:
+        """Hand the broker a command as the engine does, then run its worker here (no threads)."""
+        self.broker.execute(SubmitOrder(request))
+        self.broker.run_commands()
+
+    def cancel(self, client_order_id: str) -> None:
+        self.broker.execute(CancelOrder(client_order_id))
+        self.broker.run_commands()
 
 
 @pytest.fixture
@@ -164,20 +176,23 @@ def test_an_allowed_question_is_confirmed_and_fills_follow(world: World) -> None
     question[0]["messageIds"] = ["o354"]
     world.adapter.on("POST", ORDERS, Reply(200, question))
     world.adapter.ok("POST", f"/iserver/reply/{question[0]['id']}", "http_post_order_accepted")
-    world.broker.submit_order(order())
+    world.submit(order())
     assert world.adapter.sent[-2].body["orders"][0]["cOID"] == "c1"
     assert world.adapter.sent[-1].body == {"confirmed": True}
     world.push({"topic": "str", "args": [trade("c1", "e1", 40)]}, {"topic": "str", "args": [trade("c1", "e1", 40)]},
                {"topic": "str", "args": [trade("c1", "e2", 60)]})
-    assert [type(e) for e in world.events[1:]] == [OrderAccepted, OrderPartiallyFilled, OrderFilled]
+    # the repeated execution e1 is dropped here; the engine's book decides partial and complete
+    assert [type(e) for e in world.events[1:]] == [OrderAccepted, ExecutionReported, ExecutionReported]
     assert world.events[1].broker_order_id == "1210386759"
+    assert [(e.report.execution_id, e.report.quantity) for e in world.of(ExecutionReported)] == [("e1", 40),
+                                                                                              ("e2", 60)]
 
 
 def test_a_question_off_the_allow_list_rejects_with_ibkrs_text(world: World) -> None:
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_question_o163")
     world.adapter.on("POST", "/iserver/reply/07a13a5a-4a48-44a5-bb25-5ab37b79186c", Reply(200, []))
-    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(165)))
+    world.submit(order(order_type=OrderType.LIMIT, limit_price=Decimal(165)))
     rejected = world.of(OrderRejected)
     assert len(rejected) == 1
     assert "o163" in rejected[0].reason
@@ -194,14 +209,14 @@ def test_a_fill_before_the_placement_answer(world: World) -> None:
         return Reply(200, fixture("http_post_order_accepted"))
 
     world.adapter.on("POST", ORDERS, fill_first)
-    world.broker.submit_order(order())
-    assert [type(e) for e in world.events[1:]] == [OrderFilled]
+    world.submit(order())
+    assert [type(e) for e in world.events[1:]] == [ExecutionReported]
 
 
 def test_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(raises=requests.ReadTimeout("no answer")))
-    world.broker.submit_order(order())
+    world.submit(order())
     assert world.of(OrderRejected) == []
     row = fixture("http_get_iserver_account_orders")["orders"][0] | {"order_ref": "c1", "orderId": 77}
     world.adapter.on("GET", "/iserver/account/orders", Reply(200, {"orders": [row]}))
@@ -213,7 +228,7 @@ def test_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
 def test_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(500, {"error": "internal"}))
-    world.broker.submit_order(order())
+    world.submit(order())
     for _ in range(8):
         world.advance(5)
     rejected = world.of(OrderRejected)
@@ -225,7 +240,7 @@ def test_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) ->
 def test_a_lost_order_that_turns_up_working_is_cancelled_at_ibkr(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(500, {"error": "internal"}))
-    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.submit(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
     for _ in range(8):
         world.advance(5)
     assert world.of(OrderRejected)[0].reason.startswith("lost")
@@ -240,11 +255,12 @@ def test_a_lost_order_that_turns_up_working_is_cancelled_at_ibkr(world: World) -
     assert world.adapter.paths("POST").count(ORDERS) == 1
 
 
-def test_an_order_that_never_left_raises_for_the_engine(world: World) -> None:
+def test_an_order_that_never_left_is_rejected(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(401, None))
-    with pytest.raises(BrokerConnectionError):
-        world.broker.submit_order(order())
+    world.submit(order())
+    [rejected] = world.of(OrderRejected)
+    assert rejected.reason.startswith("order not sent to IBKR")
     assert world.broker.tracker.get("c1") is None
 
 
@@ -252,8 +268,8 @@ def test_cancel_sends_delete_and_the_stream_confirms(world: World) -> None:
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
     world.adapter.ok("DELETE", f"{ORDERS[:-1]}/1210386759", "http_delete_order")
-    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
-    world.broker.cancel_order("c1")
+    world.submit(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.cancel("c1")
     assert world.adapter.sent[-1].method == "DELETE"
     world.push({"topic": "sor", "args": [{"acct": "DU1234567", "orderId": 1210386759, "status": "PendingCancel"}]},
                {"topic": "sor", "args": [{"acct": "DU1234567", "orderId": 1210386759, "status": "Cancelled"}]})
@@ -286,8 +302,46 @@ def test_a_competing_push_halts_orders(world: World) -> None:
     world.connect()
     world.push(fixture("ws_sts_competing"))
     assert isinstance(world.events[-1], BrokerDegraded)
-    with pytest.raises(BrokerConnectionError):
-        world.broker.submit_order(order())
+    assert world.events[-1].reason == "competing session (stream)"
+    world.broker.execute(SubmitOrder(order()))
+    world.broker.run_commands()
+    assert isinstance(world.events[-1], OrderRejected)
+    assert ORDERS not in world.adapter.paths("POST")
+
+
+def test_an_unauthenticated_push_degrades_and_a_harmless_one_does_not(world: World) -> None:
+    world.connect()
+    world.push(fixture("ws_sts_not_competing"), fixture("ws_sts_message"), fixture("ws_sts_fail"),
+               fixture("ws_sts_authenticated"))
+    assert [type(e) for e in world.events] == [BrokerConnected]
+    world.push(fixture("ws_sts_unauthenticated"))
+    assert [type(e) for e in world.events] == [BrokerConnected, BrokerDegraded]
+    assert world.events[-1].reason == "not authenticated (stream)"
+
+
+def test_an_account_list_without_the_configured_account_degrades(world: World) -> None:
+    world.connect()
+    world.push(fixture("ws_act"))  # lists DU1234567, the account in use
+    assert world.broker.connection_state is ConnectionState.CONNECTED
+    other = fixture("ws_act")
+    other["args"]["accounts"] = ["DU7654321"]
+    world.push(other)
+    assert isinstance(world.events[-1], BrokerDegraded)
+    assert world.events[-1].reason == "account missing from the stream's account list"
+
+
+def test_pnl_frames_become_pnl_events(world: World) -> None:
+    world.connect()
+    world.push(fixture("ws_spl"))
+    assert world.of(PnlUpdated) == [PnlUpdated(ts=world.clock.now(), account_id="DU1234",
+                                               daily_pnl=Decimal("-57520.0"), unrealized_pnl=Decimal("972100.0"))]
+
+
+def test_account_summary_and_ledger_frames_are_read_but_announce_nothing(world: World) -> None:
+    world.connect()
+    world.push(fixture("ws_ssd"), fixture("ws_sld"), fixture("ws_tic"), fixture("ws_error"))
+    assert [type(e) for e in world.events] == [BrokerConnected]
+    assert world.broker.stream.malformed == 0
 
 
 def test_account_and_positions_come_from_the_portfolio_endpoints(world: World) -> None:
@@ -316,8 +370,8 @@ def test_oca_members_are_placed_together_in_one_request(world: World) -> None:
     world.connect()
     acks = [{"order_id": "11", "order_status": "Submitted"}, {"order_id": "12", "order_status": "Submitted"}]
     world.adapter.on("POST", ORDERS, Reply(200, acks))
-    world.broker.submit_order(order("a", order_type=OrderType.LIMIT, limit_price=Decimal(150), oca_group="g"))
-    world.broker.submit_order(order("b", order_type=OrderType.LIMIT, limit_price=Decimal(149), oca_group="g"))
+    world.submit(order("a", order_type=OrderType.LIMIT, limit_price=Decimal(150), oca_group="g"))
+    world.submit(order("b", order_type=OrderType.LIMIT, limit_price=Decimal(149), oca_group="g"))
     assert ORDERS not in world.adapter.paths("POST")  # held until the group is complete
     world.advance(0.1)
     [placement] = [s for s in world.adapter.sent if s.path == ORDERS]
@@ -329,10 +383,10 @@ def test_bracket_children_wait_for_the_parent_fill(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(200, fixture("http_post_order_accepted")),
                      Reply(200, [{"order_id": "21"}, {"order_id": "22"}]))
-    world.broker.submit_order(order("p"))
+    world.submit(order("p"))
     children = {"parent_id": "p", "oca_group": "oca-p"}
-    world.broker.submit_order(order("tp", order_type=OrderType.LIMIT, limit_price=Decimal(200), **children))
-    world.broker.submit_order(order("sl", order_type=OrderType.STOP, stop_price=Decimal(100), **children))
+    world.submit(order("tp", order_type=OrderType.LIMIT, limit_price=Decimal(200), **children))
+    world.submit(order("sl", order_type=OrderType.STOP, stop_price=Decimal(100), **children))
     world.advance(1)
     assert world.adapter.paths("POST").count(ORDERS) == 1  # only the parent so far
     world.push({"topic": "str", "args": [trade("p", "e1", 100)]})
@@ -345,8 +399,54 @@ def test_bracket_children_wait_for_the_parent_fill(world: World) -> None:
 def test_cancelling_a_held_child_never_reaches_ibkr(world: World) -> None:
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
-    world.broker.submit_order(order("p", order_type=OrderType.LIMIT, limit_price=Decimal(150)))
-    world.broker.submit_order(order("c", order_type=OrderType.STOP, stop_price=Decimal(100), parent_id="p"))
-    world.broker.cancel_order("c")
+    world.submit(order("p", order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.submit(order("c", order_type=OrderType.STOP, stop_price=Decimal(100), parent_id="p"))
+    world.cancel("c")
     assert [e.client_order_id for e in world.of(OrderCancelled)] == ["c"]
     assert "DELETE" not in {s.method for s in world.adapter.sent}
+
+
+def test_cancels_are_paced_one_delete_per_order_per_five_seconds(world: World) -> None:
+    world.connect()
+    world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
+    world.adapter.ok("DELETE", f"{ORDERS[:-1]}/1210386759", "http_delete_order")
+    world.submit(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.cancel("c1")
+    world.advance(4)
+    world.cancel("c1")  # a DELETE is on its way: IBKR paces one per order per 5 s
+    assert [s.method for s in world.adapter.sent].count("DELETE") == 1
+    world.advance(1)
+    world.cancel("c1")  # unanswered after 5 s: asked again
+    assert [s.method for s in world.adapter.sent].count("DELETE") == 2
+
+
+def test_cancel_all_cancels_known_held_and_foreign_orders(world: World) -> None:
+    world.connect()
+    world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
+    world.submit(order("mine", order_type=OrderType.LIMIT, limit_price=Decimal(150)))
+    world.submit(order("child", order_type=OrderType.STOP, stop_price=Decimal(100), parent_id="mine"))
+    foreign = {"acct": "DU1234567", "orderId": 999, "order_ref": "someone-else", "status": "Submitted",
+               "conid": 265598}
+    done = {"acct": "DU1234567", "orderId": 998, "order_ref": "old", "status": "Filled", "conid": 265598}
+    world.adapter.on("GET", "/iserver/account/orders", Reply(200, {"orders": [foreign, done]}))
+    for order_id in ("1210386759", "999"):
+        world.adapter.ok("DELETE", f"{ORDERS[:-1]}/{order_id}", "http_delete_order")
+    world.broker.execute(CancelAllOrders("desk says stop"))
+    world.broker.run_commands()
+    deletes = [s.path.rsplit("/", 1)[1] for s in world.adapter.sent if s.method == "DELETE"]
+    assert deletes == ["1210386759", "999"]  # ours first, then the one this run never placed; not the filled
+    assert [(e.client_order_id, e.reason) for e in world.of(OrderCancelled)] == [("child",
+                                                                                  "cancelled: desk says stop")]
+
+
+def test_drop_unsent_returns_queued_and_held_placements(world: World) -> None:
+    world.connect()
+    world.broker.execute(SubmitOrder(order("queued")))
+    world.broker.execute(SubmitOrder(order("held-child", order_type=OrderType.STOP, stop_price=Decimal(100),
+                                           parent_id="queued")))
+    world.broker.run_commands()  # the child is held by the adapter until its parent fills
+    world.broker.execute(SubmitOrder(order("late")))
+    dropped = world.broker.drop_unsent()
+    assert sorted(c.client_order_id for c in dropped) == ["held-child", "late"]
+    world.broker.run_commands()
+    assert "late" not in {t["cOID"] for s in world.adapter.sent if s.path == ORDERS for t in s.body["orders"]}

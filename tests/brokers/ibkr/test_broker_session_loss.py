@@ -1,4 +1,9 @@
-"""A lost session seen on any REST call degrades the broker at once; keep-alive outlives a bad tick."""
+"""A lost session seen on any REST call degrades the broker at once; keep-alive outlives a bad tick.
+
+The REST client records the loss and the session manager takes it in whenever its state is read: the
+next order is refused at once, and the next keep-alive tick (``TICK_SECONDS`` later) announces
+``BrokerDegraded`` and starts the recovery. Nothing calls the broker back.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +22,12 @@ from brokers.ibkr.errors import IbkrHttpError
 from brokers.ibkr.errors import IbkrNotReadyError
 from brokers.ibkr.session import SessionState
 from framework.broker import ConnectionState
-from framework.errors import BrokerConnectionError
+from framework.commands import CancelOrder
+from framework.commands import SubmitOrder
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import OrderCancelRejected
+from framework.events import OrderRejected
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderType
@@ -65,6 +72,10 @@ class World:
     def types(self) -> list[type]:
         return [type(e) for e in self.events]
 
+    def send(self, command: SubmitOrder | CancelOrder) -> None:
+        self.broker.execute(command)
+        self.broker.run_commands()
+
 
 @pytest.fixture
 def world(clock: FakeClock) -> Iterator[World]:
@@ -86,14 +97,17 @@ def order(cid: str = "c1", **ticket: Any) -> OrderRequest:
 
 def test_a_401_on_an_order_degrades_at_once_then_recovery_reconnects(world: World) -> None:
     world.adapter.on("POST", ORDERS, Reply(401, None))
-    with pytest.raises(BrokerConnectionError):
-        world.broker.submit_order(order())
-    # no tick has run: the placement answer itself degraded the broker
-    assert world.types() == [BrokerConnected, BrokerDegraded]
-    assert "answered 401" in world.events[-1].reason
-    assert world.broker.connection_state is ConnectionState.DEGRADED
+    world.send(SubmitOrder(order()))
+    assert world.types() == [BrokerConnected, OrderRejected]
+    # no tick has run: the placement answer itself degraded the session, so the next order stays here
+    assert world.broker._session.state is SessionState.DEGRADED
+    world.send(SubmitOrder(order("c2")))
+    assert "session is degraded" in world.events[-1].reason
+    assert world.adapter.paths("POST").count(ORDERS) == 1
     tickles = world.adapter.paths().count("/tickle")
-    world.advance(broker_module.TICK_SECONDS)  # the very next keep-alive tick runs the recovery
+    world.advance(broker_module.TICK_SECONDS)  # the very next keep-alive tick announces it and recovers
+    degraded = [e for e in world.events if isinstance(e, BrokerDegraded)]
+    assert "answered 401" in degraded[0].reason
     assert world.adapter.paths().count("/tickle") == tickles + 1
     assert world.broker._session.state is SessionState.READY
     assert len(world.ws.connections) == 2  # recovery reopens the stream
@@ -112,16 +126,20 @@ def test_a_lost_session_on_a_read_degrades_at_once(world: World, answer: Reply) 
     world.adapter.on("GET", "/iserver/account/orders", answer)
     with pytest.raises(ConnectionError):  # IbkrAuthError and IbkrNotReadyError are ConnectionErrors
         world.broker.open_orders()
-    assert world.types() == [BrokerConnected, BrokerDegraded]
+    assert world.broker._session.state is SessionState.DEGRADED
+    world.advance(broker_module.TICK_SECONDS)
+    assert world.types()[:2] == [BrokerConnected, BrokerDegraded]
+    assert world.events[1].reason.startswith("session lost")
 
 
 def test_a_401_on_a_cancel_degrades_and_rejects_the_cancel(world: World) -> None:
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
     world.adapter.on("DELETE", f"{ORDERS[:-1]}/1210386759", Reply(401, None))
-    world.broker.submit_order(order(order_type=OrderType.LIMIT, limit_price=Decimal(150)))
-    world.broker.cancel_order("c1")
-    assert BrokerDegraded in world.types()
+    world.send(SubmitOrder(order(order_type=OrderType.LIMIT, limit_price=Decimal(150))))
+    world.send(CancelOrder("c1"))
     assert isinstance(world.events[-1], OrderCancelRejected)
+    world.advance(broker_module.TICK_SECONDS)
+    assert BrokerDegraded in world.types()
 
 
 def test_an_ordinary_http_error_does_not_degrade(world: World) -> None:
@@ -129,6 +147,7 @@ def test_an_ordinary_http_error_does_not_degrade(world: World) -> None:
     with pytest.raises(IbkrHttpError) as caught:
         world.broker.open_orders()
     assert type(caught.value) is IbkrHttpError  # a plain HTTP error, not a session loss
+    world.advance(broker_module.TICK_SECONDS)
     assert world.types() == [BrokerConnected]
     assert world.broker.connection_state is ConnectionState.CONNECTED
 

@@ -11,14 +11,17 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
+from brokers.ibkr import fields
 from brokers.ibkr import parsing
 from brokers.ibkr.parsing import Phase
+from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.wire import History
 from brokers.ibkr.wire import LiveOrder
 from brokers.ibkr.wire import LiveOrders
 from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
 from brokers.ibkr.wire import Trade
+from brokers.ibkr.wire_ws import MarketData
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderType
@@ -49,12 +52,12 @@ TS = datetime(2024, 4, 8, 17, 21, 51, tzinfo=UTC)
     ],
 )
 def test_parse_price_reads_prefixes_and_rejects_junk(raw: Any, expected: float | None) -> None:
-    assert parsing.parse_price(raw) == expected
+    assert fields.parse_price(raw) == expected
 
 
 @pytest.mark.parametrize(("raw", "flag"), [("C168.42", "C"), ("H1", "H"), ("168.42", ""), (168.42, "")])
 def test_price_flag_names_the_prefix(raw: Any, flag: str) -> None:
-    assert parsing.price_flag(raw) == flag
+    assert fields.price_flag(raw) == flag
 
 
 @pytest.mark.parametrize(
@@ -63,7 +66,7 @@ def test_price_flag_names_the_prefix(raw: Any, flag: str) -> None:
      (200, 200.0), ("x", None), ("-5", None), (None, None)],
 )
 def test_parse_size_reads_separators_and_suffixes(raw: Any, expected: float | None) -> None:
-    assert parsing.parse_size(raw) == expected
+    assert fields.parse_size(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -118,15 +121,22 @@ def test_order_ticket_refuses_an_unresolved_instrument() -> None:
         parsing.order_ticket(_request(), "DU1", "")
 
 
-def test_quote_changes_from_the_documented_smd_frame() -> None:
-    changes = parsing.quote_changes(fixture("ws_smd"))
-    assert changes == {"last": 189.6, "bid": 189.56, "ask": 189.61, "ask_size": 500.0, "bid_size": 200.0,
-                       "last_size": 100.0}
+def tick(message: dict[str, Any]) -> QuoteTick | None:
+    return parsing.quote_tick(MarketData.model_validate(message))
+
+
+def test_quote_tick_from_the_documented_smd_frame() -> None:
+    assert tick(fixture("ws_smd")) == QuoteTick(instrument_id="265598", bid=189.56, ask=189.61, bid_size=200.0,
+                                                ask_size=500.0, last=189.6, last_size=100.0, day_volume=None)
 
 
 def test_merge_quote_keeps_fields_missing_from_a_delta() -> None:
-    first = parsing.merge_quote(None, "AAPL", TS, parsing.quote_changes(fixture("ws_smd")))
-    second = parsing.merge_quote(first, "AAPL", TS + timedelta(seconds=1), {"bid": 189.57})
+    first_tick = tick(fixture("ws_smd"))
+    delta = tick({"topic": "smd+265598", "conid": 265598, "84": "189.57"})
+    assert first_tick is not None
+    assert delta is not None
+    first = parsing.merge_quote(None, "AAPL", TS, first_tick)
+    second = parsing.merge_quote(first, "AAPL", TS + timedelta(seconds=1), delta)
     assert (second.bid, second.ask, second.last, second.ts) == (189.57, 189.61, 189.6, TS + timedelta(seconds=1))
 
 
@@ -135,8 +145,12 @@ def test_merge_quote_keeps_fields_missing_from_a_delta() -> None:
     [({"conid": 265598}, "265598"), ({"topic": "smd+8314"}, "8314"), ({"topic": "smd+8314@SMART"}, "8314"),
      ({"topic": "sor"}, None)],
 )
-def test_smd_conid_from_field_or_topic(message: dict[str, Any], conid: str | None) -> None:
-    assert parsing.smd_conid(message) == conid
+def test_the_conid_comes_from_the_field_or_the_topic(message: dict[str, Any], conid: str | None) -> None:
+    assert MarketData.model_validate(message).instrument_id == conid
+
+
+def test_an_update_naming_no_instrument_gives_no_tick() -> None:
+    assert tick({"topic": "smd", "_updated": 1712596911593}) is None
 
 
 WRONG_TYPES = [[189.5], {"v": 189.5}, [], {}, True, False, float("nan"), float("inf"), 10**400]
@@ -145,19 +159,20 @@ WRONG_TYPES = [[189.5], {"v": 189.5}, [], {}, True, False, float("nan"), float("
 @pytest.mark.parametrize("raw", WRONG_TYPES, ids=lambda v: repr(v)[:16])
 def test_wrong_typed_market_data_values_read_as_absent(raw: Any) -> None:
     """A list, object, boolean, NaN or out-of-range number is unreadable, never an exception."""
-    assert parsing.parse_price(raw) is None
-    assert parsing.parse_size(raw) is None
-    assert parsing.price_flag(raw) == ""
+    assert fields.parse_price(raw) is None
+    assert fields.parse_size(raw) is None
+    assert fields.price_flag(raw) == ""
 
 
 def test_a_wrong_typed_field_is_skipped_and_the_others_kept() -> None:
     message = {"topic": "smd+265598", "conid": 265598, "31": [189.5], "84": "189.4", "85": {"n": 1}, "88": "1,300"}
-    assert parsing.quote_changes(message) == {"bid": 189.4, "bid_size": 1300.0}
+    assert tick(message) == QuoteTick("265598", bid=189.4, ask=None, bid_size=1300.0, ask_size=None, last=None,
+                                      last_size=None, day_volume=None)
 
 
 @pytest.mark.parametrize("conid", [[265598], {"id": 1}, True, ""], ids=repr)
 def test_a_wrong_typed_conid_falls_back_to_the_topic(conid: Any) -> None:
-    assert parsing.smd_conid({"topic": "smd+265598", "conid": conid}) == "265598"
+    assert MarketData.model_validate({"topic": "smd+265598", "conid": conid}).instrument_id == "265598"
 
 
 @pytest.mark.parametrize(
@@ -165,7 +180,7 @@ def test_a_wrong_typed_conid_falls_back_to_the_topic(conid: Any) -> None:
     [("http_get_iserver_marketdata_snapshot_preflight", False), ("http_get_iserver_marketdata_snapshot", True)],
 )
 def test_snapshot_rows_are_warm_only_with_prices(name: str, warm: bool) -> None:
-    assert all(parsing.is_warm(row) is warm for row in fixture(name))
+    assert all(MarketData.model_validate(row).warm is warm for row in fixture(name))
 
 
 def test_smd_command_is_the_documented_grammar() -> None:

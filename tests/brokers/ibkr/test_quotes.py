@@ -12,7 +12,10 @@ from datetime import datetime
 from datetime import timedelta
 from typing import Any
 
+from brokers.ibkr.parsing import QuoteTick
+from brokers.ibkr.parsing import quote_tick
 from brokers.ibkr.quotes import QuoteBook
+from brokers.ibkr.wire_ws import MarketData
 from framework.events import BarClosed
 from framework.events import QuoteUpdated
 from framework.marketdata import Bar
@@ -42,10 +45,17 @@ def book_with_bars(duration: timedelta = SECOND) -> QuoteBook:
     return book
 
 
+def tick(message: dict[str, Any]) -> QuoteTick:
+    """The message as the topic table hands it to the book."""
+    result = quote_tick(MarketData.model_validate(message))
+    assert result is not None
+    return result
+
+
 def feed(book: QuoteBook, messages: list[tuple[datetime, dict[str, Any]]]) -> list[Any]:
     events: list[Any] = []
     for ts, message in messages:
-        events.extend(book.on_market_data(message, ts))
+        events.extend(book.on_market_data(tick(message), ts))
     return events
 
 

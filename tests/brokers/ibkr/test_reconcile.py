@@ -47,9 +47,10 @@ def test_an_order_is_not_declared_lost_when_the_lookup_itself_failed(clock: Fake
     gateway = Gateway(fail=True)
     reconciler = Reconciler(gateway, tracker, clock, lookup_window=30)  # type: ignore[arg-type]
     clock.advance(timedelta(seconds=60))
-    assert reconciler.resolve_unresolved() == []  # the gateway could not say: keep looking
+    assert reconciler.resolve_unresolved() == ([], [])  # the gateway could not say: keep looking
     gateway.fail = False
-    [event] = reconciler.resolve_unresolved()
+    [event], requeue = reconciler.resolve_unresolved()
+    assert requeue == []
     assert isinstance(event, OrderRejected)
     assert event.reason.startswith("lost")
 
@@ -59,6 +60,6 @@ def test_an_order_found_by_client_order_id_is_adopted_not_lost(clock: FakeClock)
     row = LiveOrder.model_validate({"orderId": 77, "order_ref": "c.1", "status": "Submitted", "conid": 265598})
     reconciler = Reconciler(Gateway([row]), tracker, clock, lookup_window=30)  # type: ignore[arg-type]
     clock.advance(timedelta(seconds=60))
-    events = reconciler.resolve_unresolved()
+    events, _ = reconciler.resolve_unresolved()
     assert [type(e) for e in events] == [OrderAccepted]
     assert tracker.unresolved() == []

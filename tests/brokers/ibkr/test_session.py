@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 import requests
 
+from brokers.ibkr.errors import IbkrAuthError
 from brokers.ibkr.errors import IbkrSessionError
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
+from brokers.ibkr.session import SessionChange
 from brokers.ibkr.session import SessionManager
 from brokers.ibkr.session import SessionState
 from brokers.ibkr.session import redact
@@ -31,21 +33,23 @@ class Manager:
         limiter = RateLimiter(clock, global_rate=8, max_wait=6, sleep=advancing_sleep(clock))
         self.clock = clock
         self.adapter = adapter
-        self.changes: list[tuple[SessionState, str]] = []
-        self.ready = 0
-        self.session = SessionManager(
-            config, IbkrRestClient(config, http, limiter, advancing_sleep(clock)), clock,
-            lambda s, r: self.changes.append((s, r)), self._ready, rng=random.Random(2),
-        )
+        self.rest = IbkrRestClient(config, http, limiter, advancing_sleep(clock))
+        self.session = SessionManager(config, self.rest, clock, rng=random.Random(2))
+        self.returned: list[SessionChange] = []
 
-    def _ready(self) -> None:
-        self.ready += 1
+    @property
+    def changes(self) -> list[tuple[SessionState, str]]:
+        return [(c.state, c.reason) for c in self.returned]
+
+    @property
+    def ready(self) -> int:
+        return sum(c.recovered for c in self.returned)
 
     def run(self, seconds: float, step: float = 0.5) -> None:
         end = self.clock.monotonic() + seconds
         while self.clock.monotonic() < end:
             self.clock.advance(timedelta(seconds=step))
-            self.session.tick(self.clock.monotonic())
+            self.returned += self.session.tick(self.clock.monotonic())
 
 
 @pytest.fixture
@@ -115,3 +119,39 @@ def test_a_competing_session_is_not_taken_over(manager: Manager) -> None:
 def test_session_ids_are_redacted_for_logs() -> None:
     assert redact("ce109cbeb462a76dc3f6f4182c830cc1") == "ce10…"
     assert redact(None) == "none"
+
+
+def test_changes_are_returned_once_and_a_recovery_is_marked(manager: Manager) -> None:
+    manager.session.start()
+    assert manager.session.take_changes() == [SessionChange(SessionState.READY, "session ready")]
+    assert manager.session.take_changes() == []
+    manager.session.report_failure("sts competing")
+    manager.run(1)
+    assert manager.returned == [SessionChange(SessionState.DEGRADED, "sts competing"),
+                                SessionChange(SessionState.READY, "session recovered", recovered=True)]
+
+
+def test_a_lost_session_recorded_by_the_rest_client_degrades_as_soon_as_the_state_is_read(manager: Manager) -> None:
+    manager.session.start()
+    manager.session.take_changes()
+    manager.adapter.on("GET", "/iserver/account/orders", Reply(401, None))
+    with pytest.raises(IbkrAuthError):
+        manager.rest.live_orders()
+    assert manager.rest.session_losses()[0] == 1
+    assert manager.session.state is SessionState.DEGRADED  # no tick needed: an order would be refused now
+    [change] = manager.session.take_changes()
+    assert change.state is SessionState.DEGRADED
+    assert change.reason == "session lost (GET /iserver/account/orders answered 401: scripted)"
+
+
+def test_losses_recorded_before_the_session_was_ready_are_old_news(manager: Manager) -> None:
+    manager.adapter.on("GET", "/iserver/account/orders", Reply(401, None))
+    with pytest.raises(IbkrAuthError):
+        manager.rest.live_orders()  # while disconnected
+    manager.adapter.on("POST", "/tickle", Reply(401, None))
+    with pytest.raises(IbkrAuthError):
+        manager.rest.tickle()  # the keep-alive judges its own answers: never recorded
+    manager.adapter.ok("POST", "/tickle", "http_post_tickle")
+    manager.session.start()
+    assert manager.rest.session_losses()[0] == 1
+    assert manager.session.state is SessionState.READY

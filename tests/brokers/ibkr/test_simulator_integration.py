@@ -134,7 +134,7 @@ def test_a_strategy_trades_through_the_reply_dialogue_and_disconnects_cleanly(ha
 
 def test_websocket_drop_and_stall_resubscribe_without_losing_fills(harness: Harness) -> None:
     harness.engine.start()
-    harness.engine.subscribe_quotes("AAPL")
+    harness.engine.subscriptions.subscribe_quotes("AAPL")
     harness.wait_for(lambda: harness.count(QuoteUpdated) >= 1, "first quote")
     for fault, index in ((harness.gw.ws_drop, 1), (harness.gw.ws_stall, 2)):
         fault()
@@ -181,9 +181,11 @@ def test_a_429_storm_places_no_order_twice(gateway: SimulatedGateway) -> None:
             return all(o is not None and o.status.is_terminal for o in orders)
 
         for cid in ids:
-            # submit once our own 429 hold-back has passed, so every order is really posted, storm or not
+            # submit once our own 429 hold-back has passed, so every order is really posted, storm or not;
+            # the adapter's worker sends it: wait until it has had its answer before the next one
             h.wait_for(lambda: not held_back(), "the adapter's 429 hold-back to pass")
             submit(h, cid, Side.BUY, 1)
+            h.wait_for(lambda: h.broker.outstanding_commands == 0, f"{cid} sent and answered")
         h.wait_for(resolved, "every order resolved")
         state = gateway.state()
         assert gateway.core.pacer.boxed_until is not None  # the penalty box was entered

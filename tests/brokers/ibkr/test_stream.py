@@ -1,4 +1,4 @@
-"""Websocket stream: handshake, subscriptions, lenient decoding, watchdog and reconnect."""
+"""Websocket stream: handshake, subscriptions, lenient decoding, typed messages, watchdog and reconnect."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ from typing import Any
 
 import pytest
 
+from brokers.ibkr.parsing import OrderUpdate
+from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.stream import IbkrStream
 from brokers.ibkr.stream import StreamState
+from brokers.ibkr.stream import StreamStateChanged
 from brokers.ibkr.stream import decode_frame
+from brokers.ibkr.topics import Heartbeat
+from brokers.ibkr.topics import Incoming
+from brokers.ibkr.topics import LoggedIn
+from brokers.ibkr.topics import SessionStatus
 from framework.testing import FakeClock
 from tests.brokers.ibkr.fakes import FakeWsFactory
 from tests.brokers.ibkr.fakes import fixture
@@ -21,20 +28,29 @@ SMD = 'smd+265598+{"fields":["31"]}'
 
 
 class Harness:
+    """Drives a stream the way the broker's stream thread does, keeping what it returns."""
+
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.factory = FakeWsFactory()
-        self.messages: list[dict[str, Any]] = []
-        self.states: list[StreamState] = []
+        self.messages: list[Incoming] = []
+        self.changes: list[StreamStateChanged] = []
         self.stream = IbkrStream(
             make_config(ws_stall_timeout=25, ws_tic_interval=50, reconnect_initial=1, reconnect_max=8),
-            clock, self.factory, self.messages.append, lambda s, _r: self.states.append(s),
-            rng=random.Random(1),
+            clock, self.factory, rng=random.Random(1),
         )
 
+    @property
+    def states(self) -> list[StreamState]:
+        return [c.state for c in self.changes]
+
     def drain(self) -> None:
-        while self.stream.poll():
-            pass
+        while True:
+            polled = self.stream.poll()
+            self.changes += polled.changes
+            self.messages += polled.messages
+            if not polled.received:
+                return
 
     def authenticate(self) -> None:
         self.factory.last.push(fixture("ws_sts_authenticated"), fixture("ws_system_success"))
@@ -42,7 +58,7 @@ class Harness:
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(timedelta(seconds=seconds))
-        self.stream.tick(self.clock.monotonic())
+        self.changes += self.stream.tick(self.clock.monotonic())
 
 
 @pytest.fixture
@@ -58,6 +74,24 @@ def test_connects_with_the_session_cookie_and_subscribes_after_authentication(ha
     harness.authenticate()
     assert harness.factory.last.sent == [SMD]
     assert harness.states == [StreamState.AUTHENTICATING, StreamState.OPEN]
+    assert harness.messages == [SessionStatus(authenticated=True, competing=None), LoggedIn("user1234")]
+
+
+def test_system_success_alone_authenticates_the_socket(harness: Harness) -> None:
+    harness.stream.subscribe("sor", "sor+{}")
+    harness.stream.open("abc123")
+    harness.factory.last.push(fixture("ws_system_success"))
+    harness.drain()
+    assert harness.stream.state is StreamState.OPEN
+    assert harness.factory.last.sent == ["sor+{}"]
+
+
+def test_a_competing_status_does_not_open_the_socket(harness: Harness) -> None:
+    harness.stream.open("abc123")
+    harness.factory.last.push(fixture("ws_sts_competing"))
+    harness.drain()
+    assert harness.stream.state is StreamState.AUTHENTICATING
+    assert harness.messages == [SessionStatus(authenticated=None, competing=True)]  # the broker acts on it
 
 
 def test_waiting_for_session_is_answered_with_the_session_message(harness: Harness) -> None:
@@ -88,7 +122,7 @@ def test_malformed_frames_are_counted_and_skipped(harness: Harness) -> None:
     harness.factory.last.push(b"\x99\x98 not json", "[]", fixture("ws_system_hb"))
     harness.drain()
     assert harness.stream.malformed == 2
-    assert harness.messages[-1] == fixture("ws_system_hb")
+    assert harness.messages[-1] == Heartbeat(1594677336001)
 
 
 def test_a_silent_stall_is_detected_and_everything_resubscribed(harness: Harness) -> None:
@@ -148,10 +182,37 @@ def test_close_stops_reconnecting(harness: Harness) -> None:
     assert harness.factory.last.closed
 
 
-def test_messages_are_delivered_in_order(harness: Harness) -> None:
+def test_frames_come_back_as_typed_messages_in_order(harness: Harness) -> None:
     harness.stream.open("s")
     harness.authenticate()
     frames = [fixture("ws_smd"), fixture("ws_sor_status"), fixture("ws_str")]
     harness.factory.last.push(*[json.dumps(f).encode() for f in frames])
     harness.drain()
-    assert harness.messages[-3:] == frames
+    kinds = [type(m).__name__ for m in harness.messages[2:]]
+    assert kinds == ["QuoteTick", "OrderUpdate", "OrderUpdate", "OrderUpdate", "Execution"]
+    tick, *updates = harness.messages[2:6]
+    assert isinstance(tick, QuoteTick)
+    assert (tick.instrument_id, tick.last) == ("265598", 189.6)
+    assert [u.status_text for u in updates if isinstance(u, OrderUpdate)] == ["PendingSubmit", "PreSubmitted",
+                                                                               "Submitted"]
+
+
+def test_a_poll_stamps_its_messages_with_the_clock(harness: Harness, clock: FakeClock) -> None:
+    harness.stream.open("s")
+    harness.factory.last.push(fixture("ws_system_hb"))
+    polled = harness.stream.poll()
+    assert (polled.received, polled.ts, list(polled.messages)) == (True, clock.now(), [Heartbeat(1594677336001)])
+    assert [c.state for c in polled.changes] == [StreamState.AUTHENTICATING]  # from open(), returned once
+    assert harness.stream.poll().changes == []
+
+
+def test_a_refused_order_row_is_counted_and_the_other_rows_kept(harness: Harness) -> None:
+    harness.stream.open("s")
+    frame = fixture("ws_sor_status")
+    frame["args"].insert(1, {"orderId": 1, "status": ["Submitted"]})  # a list: the wire model refuses the row
+    harness.factory.last.push(frame)
+    harness.drain()
+    assert [m.status_text for m in harness.messages if isinstance(m, OrderUpdate)] == [
+        "PendingSubmit", "PreSubmitted", "Submitted"]
+    assert harness.stream.malformed == 1
+    assert dict(harness.stream.skipped) == {"ValidationError at sor row": 1}

@@ -2,8 +2,10 @@
 
 The fuzz frames start from the recorded ``smd``/``sor``/``str`` fixtures and are then varied or
 broken on purpose: wrong value types, NaN, truncated JSON, invalid UTF-8, JSON that is not an
-object, unknown topics and rows the parsers refuse. Each generated frame carries its expected fate
-(delivered as a given message, or counted as malformed), so the assertions are exact.
+object, unknown topics and rows the parsers refuse. The stream runs the real parsing path (decode,
+topic table, wire models), and each generated frame carries its expected fate (the typed messages
+it must come back as, and whether it or a row in it is counted as malformed), so the assertions are
+exact.
 """
 
 from __future__ import annotations
@@ -15,18 +17,20 @@ import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from typing import Any
 
 import pytest
 
 from brokers.ibkr import IbkrBroker
-from brokers.ibkr import parsing
-from brokers.ibkr.quotes import QuoteBook
+from brokers.ibkr import link as link_module
+from brokers.ibkr import topics
+from brokers.ibkr.parsing import Execution
+from brokers.ibkr.parsing import OrderUpdate
+from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.stream import IbkrStream
-from brokers.ibkr.wire import LiveOrder
-from brokers.ibkr.wire import Trade
+from brokers.ibkr.topics import Incoming
+from brokers.ibkr.topics import RowRefused
 from framework.events import QuoteUpdated
 from framework.models import Instrument
 from framework.testing import FakeClock
@@ -42,19 +46,35 @@ SEED = 20240408
 FRAMES = 3000
 CONID = "265598"
 AAPL = Instrument(symbol="AAPL", broker_id=CONID, exchange="NASDAQ")
-TS = datetime(2024, 4, 8, 17, 21, 51, tzinfo=UTC)
 STREAM_LOG = "brokers.ibkr.stream"
 JUNK: list[Any] = [[189.5], {"v": 1}, [], {}, True, False, None, float("nan"), "n/a", "", "1" + "0" * 400]
 QUOTE_CODES = ("31", "84", "85", "86", "88", "7059")
 
 
+Outcome = tuple[str, Any]
+"""A typed message, described: its type name and its key value (see ``describe``)."""
+
+
 @dataclass(frozen=True)
 class Frame:
-    """A generated frame and its fate: the message it must be delivered as, or None if malformed."""
+    """A generated frame and its fate: the typed messages it must come back as, and what is malformed."""
 
     data: str | bytes
-    message: dict[str, Any] | None
+    outcome: tuple[Outcome, ...] = ()
+    malformed: bool = False  # the frame, or a row in it, is counted as malformed
     last: float | None = None  # the last price a valid smd frame must produce as a quote
+
+
+def describe(message: Incoming) -> Outcome:
+    if isinstance(message, QuoteTick):
+        return ("QuoteTick", message.last if message.has_quote else None)
+    if isinstance(message, OrderUpdate):
+        return ("OrderUpdate", message.broker_order_id)
+    if isinstance(message, Execution):
+        return ("Execution", message.execution_id)
+    if isinstance(message, RowRefused):
+        return ("RowRefused", message.kind)
+    return (type(message).__name__, None)
 
 
 def _text(rng: random.Random, message: dict[str, Any]) -> str | bytes:
@@ -67,69 +87,73 @@ def _valid_smd(rng: random.Random, _: int) -> Frame:
     last = f"{rng.uniform(100, 200):.2f}"
     message["31"] = rng.choice(["", "C", "H"]) + last
     message["84"] = round(rng.uniform(100, 200), 2)  # numbers as well as strings
-    return Frame(_text(rng, message), message, float(last))
+    return Frame(_text(rng, message), (("QuoteTick", float(last)),), last=float(last))
 
 
 def _junk_smd(rng: random.Random, _: int) -> Frame:
+    # every quote field unreadable, the conid maybe too (the topic names it): an update without a quote
     message: dict[str, Any] = {"topic": f"smd+{CONID}", "conid": rng.choice([int(CONID), [1], True])}
     for code in rng.sample(QUOTE_CODES, rng.randint(1, len(QUOTE_CODES))):
         message[code] = rng.choice(JUNK)
     text = json.dumps(message)  # NaN goes out as the bare NaN literal, which json.loads accepts
-    return Frame(text, json.loads(text))
+    return Frame(text, (("QuoteTick", None),))
 
 
 def _valid_sor(rng: random.Random, index: int) -> Frame:
     message = fixture("ws_sor_status")
     for row in message["args"]:
         row["orderId"] = 352055828 + index
-    return Frame(_text(rng, message), message)
+    return Frame(_text(rng, message), (("OrderUpdate", str(352055828 + index)),) * 3)
 
 
 def _valid_str(rng: random.Random, index: int) -> Frame:
     message = fixture("ws_str")
-    message["args"][0] |= {"execution_id": f"0000e0d5.{index:08x}.01.01", "price": f"{rng.uniform(100, 200):.2f}"}
-    return Frame(_text(rng, message), message)
+    execution_id = f"0000e0d5.{index:08x}.01.01"
+    message["args"][0] |= {"execution_id": execution_id, "price": f"{rng.uniform(100, 200):.2f}"}
+    return Frame(_text(rng, message), (("Execution", execution_id),))
 
 
 def _utf8_in_json(rng: random.Random, _: int) -> Frame:
     raw = b'{"topic":"smd+265598","conid":265598,"55":"AB\x99\xff"}'
-    return Frame(raw, {"topic": "smd+265598", "conid": 265598, "55": "AB\ufffd\ufffd"})
+    return Frame(raw, (("QuoteTick", None),))
 
 
 def _unknown_topic(rng: random.Random, index: int) -> Frame:
     message = {"topic": rng.choice(["zzz", "blt", "smh+265598", "tpl"]), "args": {"n": index}}
-    return Frame(_text(rng, message), message)
+    return Frame(_text(rng, message))
 
 
 def _truncated(rng: random.Random, index: int) -> Frame:
-    text = json.dumps(rng.choice([_valid_smd, _valid_sor, _valid_str])(rng, index).message)
-    return Frame(text[: rng.randrange(1, len(text))], None)  # no strict prefix of an object is JSON
+    maker = rng.choice([fixture("ws_smd"), fixture("ws_sor_status"), fixture("ws_str")])
+    text = json.dumps(maker)
+    return Frame(text[: rng.randrange(1, len(text))], malformed=True)  # no strict prefix of an object is JSON
 
 
 def _garbage(rng: random.Random, _: int) -> Frame:
-    return Frame(b"\xff\xfe" + rng.randbytes(rng.randint(0, 20)), None)
+    return Frame(b"\xff\xfe" + rng.randbytes(rng.randint(0, 20)), malformed=True)
 
 
 def _not_an_object(rng: random.Random, _: int) -> Frame:
-    return Frame(rng.choice(["[1, 2]", "42", '"text"', "null", "true", "[]"]), None)
+    return Frame(rng.choice(["[1, 2]", "42", '"text"', "null", "true", "[]"]), malformed=True)
 
 
 def _refused_sor(rng: random.Random, index: int) -> Frame:
     # a status that is a list: the wire model refuses the row
-    return Frame(json.dumps({"topic": "sor", "args": [{"orderId": index, "status": ["Submitted"]}]}), None)
+    text = json.dumps({"topic": "sor", "args": [{"orderId": index, "status": ["Submitted"]}]})
+    return Frame(text, (("RowRefused", "ValidationError at sor row"),), malformed=True)
 
 
 def _refused_str(rng: random.Random, index: int) -> Frame:
     message = fixture("ws_str")
     del message["args"][0]["execution_id"]  # required
-    return Frame(json.dumps(message), None)
+    return Frame(json.dumps(message), (("RowRefused", "ValidationError at str row"),), malformed=True)
 
 
 def _poison_str(rng: random.Random, index: int) -> Frame:
     # a valid row whose epoch time is out of range: parsing raises OverflowError
     message = fixture("ws_str")
     message["args"][0] |= {"execution_id": f"poison.{index}", "trade_time_r": 10**30}
-    return Frame(json.dumps(message), None)
+    return Frame(json.dumps(message), (("RowRefused", "OverflowError at str row"),), malformed=True)
 
 
 KINDS: list[tuple[Callable[[random.Random, int], Frame], int]] = [
@@ -145,51 +169,21 @@ def fuzz_frames(seed: int, count: int) -> list[Frame]:
     return [rng.choice(makers)(rng, i) for i in range(count)]
 
 
-def canonical(messages: list[dict[str, Any]]) -> list[str]:
-    return [json.dumps(m, sort_keys=True) for m in messages]  # NaN != NaN, but "NaN" == "NaN"
-
-
-class Pipeline:
-    """The broker's per-topic parsing without the broker: the quote book, and the wire models for rows."""
-
-    def __init__(self) -> None:
-        self.quotes = QuoteBook()
-        self.quotes.watch_quotes(CONID, "AAPL")
-        self.delivered: list[dict[str, Any]] = []
-        self.lasts: list[float | None] = []
-
-    def __call__(self, message: dict[str, Any]) -> None:
-        topic = message.get("topic")
-        if isinstance(topic, str) and topic.startswith("smd+"):
-            for event in self.quotes.on_market_data(message, TS):
-                assert isinstance(event, QuoteUpdated)
-                self.lasts.append(event.quote.last)
-        elif topic == "sor":
-            for row in message["args"]:
-                parsing.order_update_from_live(LiveOrder.model_validate(row))
-        elif topic == "str":
-            for row in message["args"]:
-                parsing.execution_from_trade(Trade.model_validate(row))
-        self.delivered.append(message)
-
-
-def test_fuzzed_frames_deliver_every_valid_frame_in_order_and_count_the_rest(
+def test_fuzzed_frames_come_back_as_exactly_their_typed_messages_and_the_rest_is_counted(
     clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     frames = fuzz_frames(SEED, FRAMES)
-    pipeline = Pipeline()
     factory = FakeWsFactory()
-    stream = IbkrStream(make_config(), clock, factory, pipeline, lambda _s, _r: None, rng=random.Random(1))
+    stream = IbkrStream(make_config(), clock, factory, rng=random.Random(1))
     stream.open("s")
     factory.last.push(*[f.data for f in frames])
+    outcomes: list[tuple[Outcome, ...]] = []
     with caplog.at_level(logging.WARNING, logger=STREAM_LOG):
-        while stream.poll():
-            pass
-    valid = [f for f in frames if f.message is not None]
-    assert canonical(pipeline.delivered) == canonical([f.message for f in valid if f.message is not None])
-    assert pipeline.lasts == [f.last for f in valid if f.last is not None]
+        while (polled := stream.poll()).received:  # one frame per poll
+            outcomes.append(tuple(describe(m) for m in polled.messages))
+    assert outcomes == [f.outcome for f in frames]
     assert stream.frames == FRAMES
-    assert stream.malformed == sum(f.message is None for f in frames) == sum(stream.skipped.values())
+    assert stream.malformed == sum(f.malformed for f in frames) == sum(stream.skipped.values())
     assert {"not a JSON object", "ValidationError", "OverflowError"} <= {k.split(" at ")[0] for k in stream.skipped}
     warnings = [r for r in caplog.records if r.name == STREAM_LOG and r.levelno >= logging.WARNING]
     assert len(warnings) == len(stream.skipped)  # one line per kind, however many frames
@@ -223,8 +217,7 @@ def test_fuzzed_frames_through_the_broker_never_raise_and_only_valid_quotes_come
     while ibkr.poll_stream():  # each call is what the stream thread does; none may raise
         pass
     assert [e.quote.last for e in events if isinstance(e, QuoteUpdated)] == [f.last for f in frames if f.last]
-    # the broker counts refused order/execution rows itself, the stream the frames it skipped
-    assert ibkr.stream.malformed == sum(f.message is None for f in frames)
+    assert ibkr.stream.malformed == sum(f.malformed for f in frames)
 
 
 def test_the_wrong_typed_frame_from_the_field_no_longer_stops_quotes(
@@ -237,37 +230,36 @@ def test_the_wrong_typed_frame_from_the_field_no_longer_stops_quotes(
     assert [e.quote.last for e in events if isinstance(e, QuoteUpdated)] == [189.6]
 
 
-def test_a_frame_whose_handling_raises_is_counted_skipped_and_logged_once_per_kind(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+def test_a_frame_whose_parsing_raises_is_counted_skipped_and_logged_once_per_kind(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    delivered: list[dict[str, Any]] = []
+    def unforeseen(message: dict[str, Any], ts: datetime) -> list[Incoming]:
+        raise KeyError("a shape nobody foresaw")
 
-    def handler(message: dict[str, Any]) -> None:
-        if message.get("topic") == "bad":
-            raise KeyError("a shape nobody foresaw")
-        delivered.append(message)
-
+    monkeypatch.setitem(topics.TOPICS, "bad", unforeseen)  # a topic function with a bug
     factory = FakeWsFactory()
-    stream = IbkrStream(make_config(), clock, factory, handler, lambda _s, _r: None, rng=random.Random(1))
+    stream = IbkrStream(make_config(), clock, factory, rng=random.Random(1))
     stream.open("s")
     bad, good = {"topic": "bad"}, fixture("ws_system_hb")
     factory.last.push(bad, good, bad, "not json", bad, good, "[]")
+    delivered: list[Incoming] = []
     with caplog.at_level(logging.WARNING, logger=STREAM_LOG):
-        while stream.poll():
-            pass
-    assert delivered == [good, good]
+        while (polled := stream.poll()).received:
+            delivered += polled.messages
+    assert delivered == [topics.Heartbeat(1594677336001)] * 2
     assert stream.malformed == 5
     assert sorted(stream.skipped.values()) == [2, 3]
     assert len([r for r in caplog.records if r.name == STREAM_LOG]) == 2
 
 
-def test_the_stream_thread_body_survives_an_unexpected_error(clock: FakeClock) -> None:
+def test_the_stream_thread_body_survives_an_unexpected_error(
+    broker: tuple[IbkrBroker, FakeWsFactory, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ibkr, factory, _ = broker
     stop = threading.Event()
-    factory = FakeWsFactory()
-    stream = IbkrStream(make_config(), clock, factory, lambda _m: stop.set(), lambda _s, _r: None,
-                        rng=random.Random(1))
-    stream.open("s")
-    factory.last.push(RuntimeError("a bug below the frame handler"), fixture("ws_system_hb"))
-    stream.run(stop, tick_every=0)  # on this thread: returns once the heartbeat sets stop
-    assert stream.loop_errors == 1
-    assert stream.frames == 1
+    monkeypatch.setattr(link_module, "STREAM_TICK_SECONDS", 0)  # the loop's own pause after an error
+    ibkr._link.begin(lambda _event: stop.set())  # the first event (the quote) ends the loop
+    factory.last.push(RuntimeError("a bug below the frame reader"), fixture("ws_smd"))
+    ibkr._link.run(stop)  # on this thread: returns once the quote sets stop
+    assert ibkr._link.loop_errors == 1
+    assert ibkr.stream.malformed == 0

@@ -12,10 +12,9 @@ from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import Phase
 from brokers.ibkr.tracking import OrderTracker
+from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
-from framework.events import OrderFilled
-from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.models import Instrument
 from framework.models import OrderRequest
@@ -48,29 +47,58 @@ def types(events: list[object]) -> list[type]:
     return [type(e) for e in events]
 
 
-def test_placed_then_partial_and_final_fills(tracker: OrderTracker) -> None:
+def test_placed_then_executions_are_reported_as_facts(tracker: OrderTracker) -> None:
     assert types(tracker.placed("c1", "9", TS)) == [OrderAccepted]
-    assert types(tracker.apply_execution(execution("e1", 40))) == [OrderPartiallyFilled]
-    assert types(tracker.apply_execution(execution("e2", 60))) == [OrderFilled]
-    assert tracker.get("c1").terminal  # type: ignore[union-attr]
+    [first] = tracker.apply_execution(execution("e1", 40))
+    [second] = tracker.apply_execution(execution("e2", 60))
+    assert isinstance(first, ExecutionReported)
+    assert isinstance(second, ExecutionReported)
+    # what IBKR said, for the engine's book to check against the order
+    report = first.report
+    assert (report.client_order_id, report.side, report.quantity, report.instrument_id) == ("c1", Side.BUY, 40,
+                                                                                          "265598")
+    assert (report.broker_order_id, report.commission) == ("9", Decimal(1))
+    assert tracker.get("c1").terminal  # type: ignore[union-attr]  # the adapter's own view: all 100 executed
 
 
-def test_the_same_execution_twice_fills_once(tracker: OrderTracker) -> None:
+def test_the_same_execution_twice_is_reported_once_and_counted(tracker: OrderTracker) -> None:
     tracker.placed("c1", "9", TS)
     assert len(tracker.apply_execution(execution("e1", 40))) == 1
     assert tracker.apply_execution(execution("e1", 40)) == []
+    assert tracker.duplicates == 1
     assert tracker.get("c1").filled == 40  # type: ignore[union-attr]
 
 
+def test_the_same_execution_id_with_other_content_is_passed_on_for_the_engine_to_refuse(
+    tracker: OrderTracker,
+) -> None:
+    tracker.placed("c1", "9", TS)
+    tracker.apply_execution(execution("e1", 40))
+    [event] = tracker.apply_execution(execution("e1", 50))  # never drop a report silently
+    assert isinstance(event, ExecutionReported)
+    assert event.report.quantity == 50
+    assert tracker.get("c1").filled == 40  # type: ignore[union-attr]
+
+
+def test_values_are_passed_on_as_reported(tracker: OrderTracker) -> None:
+    # a negative size or commission is not "fixed" here: the engine refuses it naming the field
+    tracker.placed("c1", "9", TS)
+    odd = Execution("e1", "c1", "9", "265598", "AAPL", Side.SELL, Decimal(-5), Decimal("189.5"), Decimal(-1), TS,
+                    account_id="DU999")
+    [event] = tracker.apply_execution(odd)
+    report = event.report  # type: ignore[attr-defined]
+    assert (report.side, report.quantity, report.commission, report.account_id) == (Side.SELL, -5, -1, "DU999")
+
+
 def test_a_fill_before_the_placement_answer_is_applied_by_order_ref(tracker: OrderTracker) -> None:
-    assert types(tracker.apply_execution(execution("e1", 100))) == [OrderFilled]
+    assert types(tracker.apply_execution(execution("e1", 100))) == [ExecutionReported]
     assert tracker.placed("c1", "9", TS) == []  # already terminal: the late ack adds nothing
 
 
 def test_reports_by_order_id_before_the_answer_are_parked_and_replayed(tracker: OrderTracker) -> None:
     assert tracker.apply_update(update(Phase.WORKING), TS) == []
     assert tracker.apply_execution(execution("e1", 100, cid=None, oid="9")) == []
-    assert types(tracker.placed("c1", "9", TS)) == [OrderAccepted, OrderFilled]
+    assert types(tracker.placed("c1", "9", TS)) == [OrderAccepted, ExecutionReported]
 
 
 def test_partial_updates_only_change_what_they_carry(tracker: OrderTracker) -> None:
@@ -88,10 +116,11 @@ def test_inactive_before_any_fill_is_a_rejection(tracker: OrderTracker) -> None:
     assert "Inactive" in events[0].reason  # type: ignore[attr-defined]
 
 
-def test_inactive_after_a_partial_fill_is_a_cancel(tracker: OrderTracker) -> None:
+def test_inactive_after_a_partial_fill_is_reported_as_it_is(tracker: OrderTracker) -> None:
+    # the engine's book decides that a partly filled order ends cancelled, not rejected
     tracker.placed("c1", "9", TS)
     tracker.apply_execution(execution("e1", 10))
-    assert types(tracker.apply_update(update(Phase.REJECTED), TS)) == [OrderCancelled]
+    assert types(tracker.apply_update(update(Phase.REJECTED), TS)) == [OrderRejected]
 
 
 def test_an_unresolved_order_is_resolved_by_a_full_row_with_its_order_ref(tracker: OrderTracker) -> None:
@@ -108,12 +137,13 @@ def test_rejected_is_terminal_and_emitted_once(tracker: OrderTracker) -> None:
     assert tracker.open_orders() == []
 
 
-def test_a_fill_for_an_order_declared_lost_is_not_booked_but_flags_it_for_cancel(
+def test_a_fill_for_an_order_declared_lost_is_reported_and_flags_it_for_cancel(
     tracker: OrderTracker, caplog: pytest.LogCaptureFixture
 ) -> None:
     tracker.mark_unresolved("c1", 0.0)
     assert [type(e) for e in tracker.rejected("c1", "lost", TS, lost=True)] == [OrderRejected]
-    assert tracker.apply_execution(execution("e1", 40, oid="9")) == []  # the framework closed it: not booked
+    # reported: the engine refuses it (the order is rejected in its book) loudly, never silently
+    assert types(tracker.apply_execution(execution("e1", 40, oid="9"))) == [ExecutionReported]
     assert "declared lost" in caplog.text
     assert tracker.take_resurfaced() == {"c1": "9"}  # the broker cancels the rest at IBKR
     assert tracker.take_resurfaced() == {}  # once

@@ -394,3 +394,15 @@ def test_a_restart_ends_the_previous_runs_unfinished_orders(tmp_path: Path) -> N
     ]
     assert venue.open_orders() == []
     assert new.orders.open() == []
+
+
+def test_the_venue_and_the_engine_share_one_portfolio_that_books_each_fill_once() -> None:
+    venue = Venue(PaperConfig(commission=PerShareCommission()))
+    assert venue.engine.portfolio is venue.broker.portfolio  # one portfolio, not a copy kept in step
+    venue.bar(100, 101, 99, 100)
+    venue.submit(Side.BUY, 100)
+    cash = venue.engine.portfolio.cash
+    venue.bar(101, 102, 100, 101)
+    assert venue.engine.portfolio.cash == cash - Decimal(10_100) - Decimal("1.00")  # booked once, not twice
+    assert venue.engine.portfolio.commissions == Decimal("1.00")
+    assert venue.broker.positions()[0].quantity == 100

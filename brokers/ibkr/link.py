@@ -1,0 +1,194 @@
+"""The adapter's link to the gateway: drives the session and the stream, and says what state it is in.
+
+:class:`GatewayLink` is the incoming half of :class:`~brokers.ibkr.broker.IbkrBroker`. Its
+:meth:`~GatewayLink.poll` reads one frame from the stream and routes the frame's typed messages
+through the :class:`~brokers.ibkr.incoming.IncomingRouter`; its :meth:`~GatewayLink.tick` steps the
+session manager and the stream's watchdog. Neither part calls anybody: both return their state
+changes, and the link acts on them here (a recovered session reopens the stream, a dropped stream
+asks for an early tickle, a reopened one asks for a reconciliation) and turns the pair of states into
+the framework's view (:func:`connection_state`), announced as ``BrokerConnected`` /
+``BrokerDegraded`` / ``BrokerDisconnected``. Every event goes into the one sink it was given at
+:meth:`~GatewayLink.begin`; the link knows nothing of the broker that owns it.
+
+Threading: :meth:`~GatewayLink.run` is the stream thread's body (:meth:`poll` between watchdog
+ticks); :meth:`tick` runs on the keep-alive thread. State changes from both are serialised.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from brokers.ibkr.incoming import IncomingRouter
+from brokers.ibkr.session import SessionChange
+from brokers.ibkr.session import SessionManager
+from brokers.ibkr.session import SessionState
+from brokers.ibkr.stream import IbkrStream
+from brokers.ibkr.stream import StreamState
+from brokers.ibkr.stream import StreamStateChanged
+from framework.broker import ConnectionState
+from framework.broker import EventSink
+from framework.clock import Clock
+from framework.events import AnyEvent
+from framework.events import BrokerConnected
+from framework.events import BrokerDegraded
+from framework.events import BrokerDisconnected
+
+log = logging.getLogger(__name__)
+
+STREAM_TICK_SECONDS = 0.5  # the stream thread runs the stream's watchdog this often between frames
+IDLE_SECONDS = 0.05  # the stream thread's pause while no socket is open
+
+
+def connection_state(session: SessionState, stream: StreamState) -> ConnectionState:
+    """The adapter's state for the framework: connected only with a ready session and an open stream."""
+    if session is SessionState.DISCONNECTED:
+        return ConnectionState.DISCONNECTED
+    if session is SessionState.READY and stream is StreamState.OPEN:
+        return ConnectionState.CONNECTED
+    return ConnectionState.DEGRADED
+
+
+def connection_event(state: ConnectionState, broker: str, reason: str, ts: datetime) -> AnyEvent:
+    """The event announcing ``state`` (CONNECTED, DEGRADED or DISCONNECTED)."""
+    if state is ConnectionState.CONNECTED:
+        return BrokerConnected(ts=ts, broker=broker)
+    if state is ConnectionState.DEGRADED:
+        return BrokerDegraded(ts=ts, broker=broker, reason=reason)
+    return BrokerDisconnected(ts=ts, broker=broker, reason=reason)
+
+
+class GatewayLink:
+    """Drives the session and the stream, routes what the stream reads, and tracks the connection state.
+
+    Args:
+        name: The broker's name, for the connection events.
+        clock: Time for schedules and event stamps.
+        session: The gateway session.
+        stream: The websocket stream.
+        router: Turns the stream's typed messages into events.
+
+    Attributes:
+        state: The connection state the framework sees.
+        opened: Set once the stream has authenticated (``connect`` waits for it).
+        reconcile_due: None while nothing is due; True after a session recovery, False after a stream
+            reconnect (events may have been missed); the broker resets it once reconciled.
+        loop_errors: Unexpected errors of :meth:`run` outside frame reading (the thread went on).
+
+    Events:
+        Emits ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as the session and
+        the stream change, and what the router returns for each frame (``QuoteUpdated``,
+        ``BarClosed``, order events, ``PnlUpdated``).
+    """
+
+    def __init__(
+        self, name: str, clock: Clock, session: SessionManager, stream: IbkrStream, router: IncomingRouter
+    ) -> None:
+        self._name = name
+        self._clock = clock
+        self._session = session
+        self._stream = stream
+        self._router = router
+        self._sink: EventSink | None = None
+        self._lock = threading.RLock()
+        self._muted = True  # no connection events before begin() and after end()
+        self._ever_open = False
+        self.state = ConnectionState.DISCONNECTED
+        self.opened = threading.Event()
+        self.reconcile_due: bool | None = None
+        self.loop_errors = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def begin(self, sink: EventSink) -> None:
+        """A connect starts: events go to ``sink``, the state is CONNECTING until the stream opens."""
+        with self._lock:
+            self._sink = sink
+            self._muted = False
+            self.state = ConnectionState.CONNECTING
+
+    def settle(self, reason: str) -> None:
+        """Announce the state reached, whatever it is (``connect`` has waited for the stream)."""
+        self._update(reason, settle=True)
+
+    def end(self) -> None:
+        """Stop announcing (a disconnect by request, or a failed connect); the state is DISCONNECTED."""
+        with self._lock:
+            self._muted = True
+            self.state = ConnectionState.DISCONNECTED
+
+    # ----------------------------------------------------------------- stepping
+
+    def poll(self) -> bool:
+        """Read one frame and deliver its events; return whether a frame arrived."""
+        polled = self._stream.poll()
+        if polled.changes:
+            self._on_stream_changes(polled.changes)
+        if polled.messages and polled.ts is not None:
+            self._emit(self._router.route(polled.messages, polled.ts))
+            self._on_session_changes(self._session.take_changes())  # a sts/act push may have degraded it
+        return polled.received
+
+    def tick(self, now: float) -> None:
+        """Step the session's keep-alive or recovery and the stream's watchdog to monotonic ``now``."""
+        self._on_session_changes(self._session.tick(now))
+        self._on_stream_changes(self._stream.tick(now))
+
+    def run(self, stop: threading.Event) -> None:
+        """The stream thread: read frames, tick the stream between them, until ``stop`` is set."""
+        next_tick = 0.0
+        while not stop.is_set():
+            try:
+                if not self.poll() and not self._stream.connected:
+                    stop.wait(IDLE_SECONDS)
+                now = self._clock.monotonic()
+                if now >= next_tick:
+                    next_tick = now + STREAM_TICK_SECONDS
+                    self._on_stream_changes(self._stream.tick(now))
+            except Exception:  # isolation point: a bug in one step must not silently end the stream thread
+                self.loop_errors += 1
+                log.exception("stream thread: unexpected error (%d so far); continuing", self.loop_errors)
+                stop.wait(STREAM_TICK_SECONDS)  # a persistent failure must not spin
+
+    # ----------------------------------------------------------------- reactions
+
+    def _on_session_changes(self, changes: Sequence[SessionChange]) -> None:
+        for change in changes:
+            self._update(change.reason, session=change.state)
+            if change.recovered:  # resubscribe with the (maybe new) session id, then reconcile
+                self.reconcile_due = True
+                self._stream.open(self._session.session_id)
+
+    def _on_stream_changes(self, changes: Sequence[StreamStateChanged]) -> None:
+        for change in changes:
+            if change.state is StreamState.OPEN:
+                if self._ever_open and self.reconcile_due is None:
+                    self.reconcile_due = False  # a reconnect: events may have been missed
+                self._ever_open = True
+                self.opened.set()
+            elif change.state is StreamState.CLOSED:
+                self._session.check_now()  # a dropped stream may mean a restarted gateway or a lost session
+            self._update(f"stream {change.reason}", stream=change.state)
+
+    def _update(self, reason: str, *, session: SessionState | None = None, stream: StreamState | None = None,
+                settle: bool = False) -> None:
+        # each change is judged with the state it reports (a session may degrade and recover within
+        # one tick: both are announced), the other part with its current state
+        with self._lock:
+            if self._muted:
+                return  # not connected yet, or disconnected on request
+            session = self._session.state if session is None else session
+            new = connection_state(session, self._stream.state if stream is None else stream)
+            if new is self.state or (self.state is ConnectionState.CONNECTING
+                                     and new is not ConnectionState.CONNECTED and not settle):
+                return  # unchanged, or still starting up
+            self.state = new
+            self._emit((connection_event(new, self._name, reason, self._clock.now()),))
+
+    def _emit(self, events: Sequence[AnyEvent]) -> None:
+        sink = self._sink
+        if sink is not None:
+            for event in events:
+                sink(event)
