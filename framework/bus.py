@@ -45,7 +45,7 @@ Handler = Callable[[Any], None]
 
 class _Receiver:
     # Wrapping the handler gives every subscription its own identity in blinker, so one function
-    # may subscribe twice. publish() calls .handler(event) directly; __call__ only serves blinker's
+    # may subscribe twice. publish() calls the handlers it cached; __call__ only serves blinker's
     # own send(), which this bus never uses.
     __slots__ = ("handler",)
 
@@ -97,7 +97,7 @@ class EventBus:
         self._namespace = Namespace()
         self._raise_errors = raise_errors
         self._clock = clock or SystemClock()
-        self._routes: dict[tuple[type, Any], tuple[_Receiver, ...]] = {}
+        self._routes: dict[tuple[type, Any], tuple[Handler, ...]] = {}  # (event type, sender) -> handlers
         self.failures = 0
 
     def _signal(self, event_type: type) -> Signal:
@@ -136,17 +136,17 @@ class EventBus:
             How many handlers were called.
         """
         key = (type(event), sender)
-        receivers = self._routes.get(key)
-        if receivers is None:
-            receivers = self._route(key)
-        for receiver in receivers:
+        handlers = self._routes.get(key)
+        if handlers is None:
+            handlers = self._route(key)
+        for handler in handlers:
             try:
-                receiver.handler(event)
+                handler(event)
             except Exception as e:  # the documented isolation point: one handler must not stop others
                 if self._raise_errors:
                     raise
-                self._report(receiver.handler, event, e)
-        return len(receivers)
+                self._report(handler, event, e)
+        return len(handlers)
 
     def wants(self, event_type: type, sender: Any = ANY) -> bool:
         """Whether publishing an ``event_type`` with ``sender`` would reach any handler.
@@ -154,18 +154,18 @@ class EventBus:
         Lets a publisher skip building an event nobody listens to.
         """
         key = (event_type, sender)
-        receivers = self._routes.get(key)
-        if receivers is None:
-            receivers = self._route(key)
-        return bool(receivers)
+        handlers = self._routes.get(key)
+        if handlers is None:
+            handlers = self._route(key)
+        return bool(handlers)
 
-    def _route(self, key: tuple[type, Any]) -> tuple[_Receiver, ...]:
+    def _route(self, key: tuple[type, Any]) -> tuple[Handler, ...]:
         event_type, sender = key
         signal = self._signal(event_type)
-        # receivers_for also yields the ANY-sender receivers
-        receivers = tuple(r for r in signal.receivers_for(sender) if isinstance(r, _Receiver))
-        self._routes[key] = receivers
-        return receivers
+        # receivers_for also yields the ANY-sender receivers; the cache holds the handlers themselves
+        handlers = tuple(r.handler for r in signal.receivers_for(sender) if isinstance(r, _Receiver))
+        self._routes[key] = handlers
+        return handlers
 
     def _report(self, handler: Handler, event: Any, error: Exception) -> None:
         self.failures += 1

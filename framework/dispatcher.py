@@ -52,6 +52,7 @@ class Dispatcher:
         self._timers = timers
         self._scheduled = timers.scheduled  # a live view: tested once per batch, without a call
         self._data = data
+        self._watch_freshness = data.stale_after is not None
         self._routes: dict[type, Callable[[Any], None]] = {}
         self._queue: deque[AnyEvent] = deque()
         self._wake = threading.Condition()
@@ -102,7 +103,7 @@ class Dispatcher:
                 process(queue.popleft())
                 count += 1
         # Skipped when there is nothing to tick: a backtest calls this once per bar.
-        if self._scheduled or self._data.stale_after is not None:
+        if self._scheduled or self._watch_freshness:
             self._tick()
         return count
 

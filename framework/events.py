@@ -63,6 +63,7 @@ from pydantic import AwareDatetime
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import SkipValidation
+from pydantic import field_serializer
 
 from framework.marketdata import Bar
 from framework.marketdata import Quote
@@ -122,6 +123,10 @@ class OrderSubmitted(OrderEvent):
 
     order: SkipValidation[Order]  # the engine's own snapshot: its ticket was validated where it entered
 
+    @field_serializer("order")
+    def _order_as_object(self, order: Order) -> dict[str, Any]:
+        return order._asdict()
+
 
 class OrderDenied(OrderEvent):
     """The framework refused the order before it reached the broker."""
@@ -147,16 +152,20 @@ class OrderUpdated(OrderEvent):
     request: OrderRequest
 
 
-class OrderPartiallyFilled(OrderEvent):
+class _FillEvent(OrderEvent):
+    fill: SkipValidation[Fill]  # made by the order book from a report it checked
+
+    @field_serializer("fill")
+    def _fill_as_object(self, fill: Fill) -> dict[str, Any]:
+        return fill._asdict()  # a named tuple would serialise as a list
+
+
+class OrderPartiallyFilled(_FillEvent):
     """Part of the order executed; more quantity remains."""
 
-    fill: SkipValidation[Fill]  # made by the order book from a report it checked
 
-
-class OrderFilled(OrderEvent):
+class OrderFilled(_FillEvent):
     """The order executed completely; ``fill`` is the last execution."""
-
-    fill: SkipValidation[Fill]  # made by the order book from a report it checked
 
 
 class ExecutionRefused(Event):

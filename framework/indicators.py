@@ -36,9 +36,8 @@ class SMA:
         # the hot path of every moving-average strategy: one branch per state, few attribute writes
         window = self._window
         window.append(x)
-        total = self._sum + x
-        if len(window) > self.period:
-            total -= window.popleft()
+        if self.value is not None:  # full: the oldest value leaves as the new one enters
+            total = self._sum + x - window.popleft()
             self._count += 1
             # Re-sum now and then so floating-point drift of the running sum cannot accumulate.
             if self._count == _RESUM_EVERY:
@@ -46,8 +45,9 @@ class SMA:
             self._sum = total
             self.value = value = total / self.period
             return value
-        self._sum = total
-        self.value = total / self.period if len(window) == self.period else None
+        self._sum += x
+        if len(window) == self.period:
+            self.value = self._sum / self.period
         return self.value
 
 

@@ -8,7 +8,6 @@ naming the field. Market data (:class:`Quote`, :class:`Bar`) lives in :mod:`fram
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -162,7 +161,8 @@ class OrderRequest(FrozenModel):
 
     @model_validator(mode="after")
     def _check_ticket(self) -> Self:
-        _require_prices_for_type(self)
+        if self.order_type is not OrderType.MARKET or self.limit_price is not None:
+            _require_prices_for_type(self)  # a plain market order (the common ticket) has no prices to check
         _require_on_grid(self)
         return self
 
@@ -206,6 +206,8 @@ def _require_on_grid(req: OrderRequest) -> None:
     if req.quantity % inst.lot_size:
         msg = f"quantity {req.quantity} is not a multiple of the lot size {inst.lot_size}"
         raise ValueError(msg)
+    if req.limit_price is None and req.stop_price is None and req.trail_amount is None:
+        return
     tick = inst.tick_size
     prices = (("limit_price", req.limit_price), ("stop_price", req.stop_price), ("trail_amount", req.trail_amount))
     for name, price in prices:
@@ -245,14 +247,14 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Fill:
+class Fill(NamedTuple):
     """One execution of (part of) an order, as booked.
 
-    A slotted record, not a validated model: a fill is made only by the engine's order book from an
-    execution report that passed the checks of :mod:`framework.executions` (or read back from the
+    An immutable record, not a validated model: a fill is made only by the engine's order book from
+    an execution report that passed the checks of :mod:`framework.executions` (or read back from the
     journal, which stored such a fill), so it is validated once, where the report enters. A run
-    keeps every fill, so it stays small (about a tenth of a pydantic model's memory).
+    keeps and makes one for every execution, so it is a named tuple: a tenth of a pydantic model's
+    memory, a quarter of a frozen dataclass's construction time.
 
     Attributes:
         execution_id: The broker's unique execution id; fills are de-duplicated on it.
@@ -313,13 +315,22 @@ class ExecutionReport(NamedTuple):
     broker_order_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+class _OrderFields(NamedTuple):
+    request: OrderRequest
+    updated: datetime
+    status: OrderStatus = OrderStatus.INITIALIZED
+    broker_order_id: str | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_fill_price: Decimal | None = None
+    reason: str | None = None
+
+
+class Order(_OrderFields):
     """An order request together with its current state (a snapshot; never mutated).
 
-    A slotted record made only by the engine's order book (and adapters reporting what a venue
-    holds): the request inside was validated once, where the strategy made it. A run keeps the last
-    snapshot of every order, so it stays small.
+    An immutable record made only by the engine's order book (and adapters reporting what a venue
+    holds): the request inside was validated once, where the strategy made it. The book makes a
+    snapshot at every change and a run keeps the last of every order, so it is a named tuple.
 
     Attributes:
         request: The ticket as last accepted (a modify replaces it).
@@ -331,13 +342,7 @@ class Order:
         reason: Why it was rejected, denied, cancelled or expired, if it was.
     """
 
-    request: OrderRequest
-    updated: datetime
-    status: OrderStatus = OrderStatus.INITIALIZED
-    broker_order_id: str | None = None
-    filled_quantity: Decimal = Decimal(0)
-    average_fill_price: Decimal | None = None
-    reason: str | None = None
+    __slots__ = ()
 
     @property
     def client_order_id(self) -> str:

@@ -83,21 +83,30 @@ class OrderFactory:
         context.submit(request)
         return request.client_order_id
 
-    def place(
+    def place(  # noqa: PLR0917 - the helpers' arguments, passed straight through
         self,
         side: Side,
         symbol: str,
         quantity: Decimal | int | str,
         limit_price: Price | None,
         stop_price: Price | None,
-        **ticket: Any,
+        time_in_force: TimeInForce,
+        outside_rth: bool,
     ) -> str:
         """Submit a market, limit, stop or stop-limit order depending on the prices given."""
-        if limit_price is not None:
-            ticket["limit_price"] = limit_price
-        if stop_price is not None:
-            ticket["stop_price"] = stop_price
-        return self.submit(side, symbol, quantity, order_type=order_type_for(limit_price, stop_price), **ticket)
+        ticket: dict[str, Any] = {}
+        if limit_price is not None or stop_price is not None:
+            ticket["order_type"] = order_type_for(limit_price, stop_price)
+            if limit_price is not None:
+                ticket["limit_price"] = limit_price
+            if stop_price is not None:
+                ticket["stop_price"] = stop_price
+        # only what differs from the ticket's defaults: every field passed is one more to validate
+        if time_in_force is not TimeInForce.DAY:
+            ticket["time_in_force"] = time_in_force
+        if outside_rth:
+            ticket["outside_rth"] = True
+        return self.submit(side, symbol, quantity, **ticket)
 
     def bracket(
         self,

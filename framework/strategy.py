@@ -334,15 +334,7 @@ class Strategy(Generic[C]):
         outside_rth: bool = False,
     ) -> str:
         """Buy ``quantity``: market, or limit/stop/stop-limit by the prices given; returns the order id."""
-        return self._orders.place(
-            Side.BUY,
-            symbol,
-            quantity,
-            limit_price,
-            stop_price,
-            time_in_force=time_in_force,
-            outside_rth=outside_rth,
-        )
+        return self._orders.place(Side.BUY, symbol, quantity, limit_price, stop_price, time_in_force, outside_rth)
 
     def sell(
         self,
@@ -355,15 +347,7 @@ class Strategy(Generic[C]):
         outside_rth: bool = False,
     ) -> str:
         """Sell ``quantity``: market, or limit/stop/stop-limit by the prices given; returns the order id."""
-        return self._orders.place(
-            Side.SELL,
-            symbol,
-            quantity,
-            limit_price,
-            stop_price,
-            time_in_force=time_in_force,
-            outside_rth=outside_rth,
-        )
+        return self._orders.place(Side.SELL, symbol, quantity, limit_price, stop_price, time_in_force, outside_rth)
 
     def submit(self, side: Side, symbol: str, quantity: Decimal | int | str, **ticket: Any) -> str:
         """Submit any order; ``ticket`` takes OrderRequest fields (``order_type``, ``trail_percent``, ...)."""
@@ -442,7 +426,7 @@ class Strategy(Generic[C]):
         if quantity == 0:
             return None
         side = Side.SELL if quantity > 0 else Side.BUY
-        return self._orders.place(side, symbol, abs(quantity), None, None)
+        return self._orders.place(side, symbol, abs(quantity), None, None, TimeInForce.DAY, False)
 
     def request_stop(self) -> None:
         """Ask the engine to end the run after this event.

@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import fields as dataclass_fields
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -190,6 +189,9 @@ class RunRecorder:
         self._cash = float(engine.portfolio.cash)
         self._held: dict[str, float] = {}  # symbol -> quantity x multiplier
         self._multipliers: dict[str, Decimal] = {}
+        curve = self.curve  # the columns' appends, bound once: sample() runs for every bar time
+        self._append_seconds, self._append_equity = curve.seconds.append, curve.equity.append
+        self._append_invested = curve.invested.append
         bus = engine.bus
         self._subs = [
             bus.subscribe(OrderFilled, self._on_fill),
@@ -219,10 +221,9 @@ class RunRecorder:
             last = self.last_prices
             for symbol, quantity in held.items():
                 equity += quantity * last[symbol]
-        curve = self.curve
-        curve.seconds.append(seconds)
-        curve.equity.append(equity)
-        curve.invested.append(1 if held else 0)
+        self._append_seconds(seconds)
+        self._append_equity(equity)
+        self._append_invested(1 if held else 0)
 
     def close(self) -> None:
         """Stop listening."""
@@ -275,8 +276,7 @@ def _trade_rows(trades: Sequence[RoundTrip]) -> list[dict[str, Any]]:
 
 
 def _fill_rows(fills: Sequence[Fill]) -> list[dict[str, Any]]:
-    names = [f.name for f in dataclass_fields(Fill)]
-    return [_plain({name: getattr(fill, name) for name in names}) for fill in fills]
+    return [_plain(fill._asdict()) for fill in fills]
 
 
 class RunResult:

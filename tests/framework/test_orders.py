@@ -307,8 +307,6 @@ def test_duplicate_client_order_id_is_refused() -> None:
 
 
 def test_evolve_copies_with_changes_and_leaves_the_original() -> None:
-    from dataclasses import FrozenInstanceError
-
     from framework.orders import evolve
 
     order = Order(request=REQ, updated=T0)
@@ -317,7 +315,7 @@ def test_evolve_copies_with_changes_and_leaves_the_original() -> None:
     assert (changed.status, changed.broker_order_id, changed.filled_quantity) == (S.ACCEPTED, "B9", 3)
     assert changed.request is order.request
     assert order.status is S.INITIALIZED  # the original is untouched
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):
         changed.status = S.FILLED  # type: ignore[misc]
 
 
