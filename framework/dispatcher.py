@@ -94,9 +94,15 @@ class Dispatcher:
         count = 0
         queue = self._queue
         process = self.process
-        if limit is None:
-            while queue:  # the backtest's case: one call per bar time
-                process(queue.popleft())
+        if limit is None:  # the backtest's case, once per bar time: process() inlined
+            popleft, route, publish = queue.popleft, self._routes.get, self._bus.publish
+            while queue:
+                event = popleft()
+                handler = route(type(event))
+                if handler is not None:
+                    handler(event)
+                else:
+                    publish(event)
                 count += 1
         else:
             while queue and count < limit:

@@ -60,8 +60,9 @@ def check_report(report: ExecutionReport, order: Order, account_id: str | None) 
 
 def _instrument(report: ExecutionReport, order: Order) -> Contradiction | None:
     instrument = order.request.instrument
-    if report.symbol and report.symbol.upper() != instrument.symbol.upper():
-        return Contradiction("instrument", instrument.symbol, report.symbol)
+    symbol = report.symbol
+    if symbol and symbol != instrument.symbol and symbol.upper() != instrument.symbol.upper():
+        return Contradiction("instrument", instrument.symbol, symbol)
     if report.instrument_id is not None and instrument.broker_id is not None \
             and report.instrument_id != instrument.broker_id:
         return Contradiction("instrument", f"{instrument.symbol} ({instrument.broker_id})", report.instrument_id)

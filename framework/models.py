@@ -12,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
-from typing import Any
 from typing import NamedTuple
 from typing import Self
 
@@ -116,6 +115,8 @@ class Instrument(FrozenModel):
     def round_price(self, price: Decimal | float) -> Decimal:
         """Round ``price`` to the nearest tick (half-even), returning a Decimal."""
         value = price if isinstance(price, Decimal) else Decimal(repr(price))
+        if not value % self.tick_size:  # already on the grid (most prices): same result, two operations fewer
+            return value.normalize() if value else Decimal(0)
         ticks = (value / self.tick_size).to_integral_value()
         return (ticks * self.tick_size).normalize() if ticks else Decimal(0)
 
@@ -164,16 +165,13 @@ class OrderRequest(FrozenModel):
         if self.order_type is not OrderType.MARKET or self.limit_price is not None:
             _require_prices_for_type(self)  # a plain market order (the common ticket) has no prices to check
         _require_on_grid(self)
-        return self
-
-    def model_post_init(self, context: Any, /) -> None:
-        """Count every field of a ticket as set (a ticket is complete).
-
-        One shared set instead of one per ticket: a run keeps every ticket, and pydantic's own
-        per-instance set of explicitly given fields costs about 700 bytes each. ``model_copy``
-        copies the set before changing it, and a frozen model never changes it in place.
-        """
+        # Count every field of a ticket as set (a ticket is complete), with one shared set: a run
+        # keeps every ticket, and pydantic's own per-instance set of the fields given costs about
+        # 700 bytes each. ``model_copy`` copies the set before changing it, and a frozen model never
+        # changes it in place. Done here rather than in model_post_init (which runs just before this
+        # validator) to save a call per ticket.
         object.__setattr__(self, "__pydantic_fields_set__", _TICKET_FIELDS)
+        return self
 
     @property
     def symbol(self) -> str:

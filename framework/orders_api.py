@@ -94,19 +94,30 @@ class OrderFactory:
         outside_rth: bool,
     ) -> str:
         """Submit a market, limit, stop or stop-limit order depending on the prices given."""
+        # The path of every buy() and sell(): the ticket is built here in one step, passing only
+        # what differs from its defaults (every field passed is one more to validate).
         ticket: dict[str, Any] = {}
         if limit_price is not None or stop_price is not None:
             ticket["order_type"] = order_type_for(limit_price, stop_price)
             if limit_price is not None:
-                ticket["limit_price"] = limit_price
+                ticket["limit_price"] = as_decimal(limit_price)
             if stop_price is not None:
-                ticket["stop_price"] = stop_price
-        # only what differs from the ticket's defaults: every field passed is one more to validate
+                ticket["stop_price"] = as_decimal(stop_price)
         if time_in_force is not TimeInForce.DAY:
             ticket["time_in_force"] = time_in_force
         if outside_rth:
             ticket["outside_rth"] = True
-        return self.submit(side, symbol, quantity, **ticket)
+        context = self._context()
+        request = OrderRequest(
+            client_order_id=context.next_client_order_id(),
+            strategy_id=context.strategy_id,
+            instrument=context.instrument(symbol),
+            side=side,
+            quantity=quantity if isinstance(quantity, Decimal) else to_decimal(quantity),
+            **ticket,
+        )
+        context.submit(request)
+        return request.client_order_id
 
     def bracket(
         self,

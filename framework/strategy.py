@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 from typing import ClassVar
 from typing import Generic
+from typing import NoReturn
 from typing import TypeVar
 
 from framework.bus import Subscription
@@ -93,7 +94,7 @@ class Strategy(Generic[C]):
         self._subscriptions: list[Subscription] = []
         self._bar_durations: dict[str, set[timedelta]] = {}
         self._watched: set[str] = set()
-        self._orders = OrderFactory(lambda: self.context)
+        self._orders = OrderFactory(self._attached_context)
 
     # ----------------------------------------------------------------- hooks (override these)
 
@@ -247,10 +248,21 @@ class Strategy(Generic[C]):
         Raises:
             RuntimeError: If the strategy was not added to an engine.
         """
-        if self._context is None:
-            msg = f"strategy {self.id!r} is not attached to an engine; use Engine.add_strategy()"
-            raise RuntimeError(msg)
-        return self._context
+        context = self._context
+        if context is None:
+            self._not_attached()
+        return context
+
+    def _attached_context(self) -> StrategyContext:
+        # the order helpers' getter (a bound method costs one call where a lambda over the property costs two)
+        context = self._context
+        if context is None:
+            self._not_attached()
+        return context
+
+    def _not_attached(self) -> NoReturn:
+        msg = f"strategy {self.id!r} is not attached to an engine; use Engine.add_strategy()"
+        raise RuntimeError(msg)
 
     # ----------------------------------------------------------------- data
 
@@ -271,7 +283,7 @@ class Strategy(Generic[C]):
         if durations is None:
             durations = self._bar_durations[symbol] = set()
             self._watch_instrument(symbol)
-            self._subscriptions.append(context.subscribe(BarClosed, self._deliver_bar, symbol))
+            self._subscriptions.append(context.subscribe(BarClosed, self._bar_deliverer(durations), symbol))
         if duration not in durations:
             durations.add(duration)
             context.subscribe_bars(symbol, duration)
@@ -288,10 +300,17 @@ class Strategy(Generic[C]):
     def _deliver_quote(self, event: QuoteUpdated) -> None:
         self.on_quote(event.quote)
 
-    def _deliver_bar(self, event: BarClosed) -> None:
-        bar = event.bar
-        if bar.duration in self._bar_durations[bar.symbol]:
-            self.on_bar(bar)
+    def _bar_deliverer(self, durations: set[timedelta]) -> Callable[[BarClosed], None]:
+        # Once per bar of every backtest: a closure over this symbol's durations and the bound
+        # on_bar is cheaper than a method looking both up on every bar.
+        on_bar = self.on_bar
+
+        def deliver(event: BarClosed) -> None:
+            bar = event.bar
+            if bar.duration in durations:
+                on_bar(bar)
+
+        return deliver
 
     # ----------------------------------------------------------------- state
 

@@ -153,8 +153,13 @@ class BacktestRunner:
         replay = BarReplay(self.feed, self.clock)
         run_pending = self.engine.dispatcher.run_pending
         sample = recorder.sample
+        if not self.progress:
+            for ts in replay.times():
+                run_pending()
+                sample(ts.timestamp())
+            return
         shown = times = 0
-        with tqdm(total=self.data.bar_count, unit="bar", disable=not self.progress, unit_scale=True) as bar_progress:
+        with tqdm(total=self.data.bar_count, unit="bar", unit_scale=True) as bar_progress:
             for ts in replay.times():
                 run_pending()
                 sample(ts.timestamp())

@@ -127,8 +127,7 @@ class PaperBroker(MarketDataPassThrough):
         self.portfolio = Portfolio(self.config.starting_cash, self.config.account_id, self.config.currency)
         self._lock = threading.RLock()
         self._state = ConnectionState.DISCONNECTED
-        self._sink: EventSink | None = None
-        self._forward: EventSink = _not_connected  # the sink, or a complaint before connect()
+        self._emit: EventSink = _not_connected  # where events go: the engine's sink, or a complaint before connect()
         self._orders: dict[str, _Working] = {}
         self._by_symbol: dict[str, list[_Working]] = {}
         self._pending: list[_Working] = []
@@ -148,7 +147,7 @@ class PaperBroker(MarketDataPassThrough):
 
     def connect(self, sink: EventSink) -> None:
         """Connect the data source through the fill simulation and emit ``BrokerConnected``."""
-        self._sink = self._forward = sink
+        self._emit = sink
         if isinstance(self.data, DataSource):
             self.data.connect(self.on_market_event)
         self._state = ConnectionState.CONNECTED
@@ -162,12 +161,6 @@ class PaperBroker(MarketDataPassThrough):
         if isinstance(self.data, DataSource):
             self.data.disconnect()
 
-    def _emit(self, event: AnyEvent) -> None:
-        if self._sink is None:
-            msg = "PaperBroker is not connected"
-            raise RuntimeError(msg)
-        self._sink(event)
-
     # ----------------------------------------------------------------- market data in
 
     def on_market_event(self, event: AnyEvent) -> None:
@@ -179,7 +172,7 @@ class PaperBroker(MarketDataPassThrough):
             if self._orders:  # the common case in a backtest is no working order: skip it all
                 with self._lock:
                     self._simulate(kind, payload)
-        self._forward(event)
+        self._emit(event)
 
     def _simulate(self, kind: type, payload: Bar | Quote) -> None:
         now = self.clock.now()

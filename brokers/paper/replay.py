@@ -44,7 +44,7 @@ class BarReplay:
             RuntimeError: If the feed is not connected.
         """
         sink = self._feed.sink
-        set_clock = self._clock.set
+        set_clock = self._clock.replay_to  # this loop is the clock's only writer
         current = None
         count = 0
         for event in self._feed.events():

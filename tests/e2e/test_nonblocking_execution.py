@@ -181,6 +181,8 @@ def test_a_held_placement_delays_nothing_and_the_halt_engages_within_a_second(
         for request in behind:
             cid = request.client_order_id
             wait_until(lambda cid=cid: status(engine, cid) is OrderStatus.DENIED, "the dropped order")
+            # the order book changes first, then the dispatcher journals it: wait for the journal too
+            wait_until(lambda cid=cid: _journaled_status(journal, cid) is OrderStatus.DENIED, "the journal row")
             [row] = [o for o in journal.orders() if o.client_order_id == cid]
             assert (row.status, row.reason) == (OrderStatus.DENIED, "never sent: trading halted (desk says stop)")
         # every open order of the account is cancelled, the foreign one included
@@ -202,3 +204,8 @@ def test_a_held_placement_delays_nothing_and_the_halt_engages_within_a_second(
 def _venue_status(gateway: SimulatedGateway, order_id: str) -> str:
     order = gateway.core.trading.orders.get(int(order_id))
     return "" if order is None else str(order.status)
+
+
+def _journaled_status(journal: SqliteJournal, client_order_id: str) -> OrderStatus | None:
+    rows = [o for o in journal.orders() if o.client_order_id == client_order_id]
+    return rows[0].status if rows else None

@@ -69,3 +69,13 @@ def test_simulated_clock_refuses_to_go_back_and_normalises_other_zones() -> None
         clock.set(datetime(2024, 1, 1, tzinfo=UTC))
     with pytest.raises(ValueError, match="timezone-aware"):
         clock.set(datetime(2024, 1, 4))  # noqa: DTZ001 - naive on purpose
+
+
+def test_replay_to_moves_forward_and_refuses_to_go_back() -> None:
+    clock = SimulatedClock(datetime(2024, 1, 2, tzinfo=UTC))
+    clock.replay_to(datetime(2024, 1, 2, 0, 1, tzinfo=UTC))
+    assert clock.monotonic() == 60
+    clock.replay_to(datetime(2024, 1, 2, 0, 1, tzinfo=UTC))  # the same bar time again is fine
+    with pytest.raises(ValueError, match="backwards"):
+        clock.replay_to(datetime(2024, 1, 2, tzinfo=UTC))
+    assert clock.monotonic() == 60

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -90,6 +91,21 @@ def test_instrument_rounds_float_price_to_tick_without_binary_noise() -> None:
     assert inst.round_price(0.1 + 0.2) == Decimal("0.3")
     assert inst.is_on_tick(Decimal("1.05"))
     assert not inst.is_on_tick(Decimal("1.01"))
+
+
+@pytest.mark.parametrize("tick", ["0.01", "0.05", "0.25", "1", "0.0001"])
+def test_round_price_matches_rounding_to_the_nearest_tick_on_and_off_the_grid(tick: str) -> None:
+    # round_price skips the arithmetic for prices already on the grid: the result (value and printed
+    # form) must be what rounding to the nearest tick gives
+    inst = Instrument(symbol="X", tick_size=Decimal(tick))
+    rng = random.Random(7)
+    prices: list[float | Decimal] = [round(rng.uniform(0, 500), rng.choice([0, 1, 2, 3, 4])) for _ in range(3000)]
+    prices += [0.0, 100.0, 185.5, Decimal("100.00"), Decimal("0.000"), Decimal("101.2500")]
+    for price in prices:
+        value = price if isinstance(price, Decimal) else Decimal(repr(price))
+        ticks = (value / inst.tick_size).to_integral_value()
+        expected = (ticks * inst.tick_size).normalize() if ticks else Decimal(0)
+        assert str(inst.round_price(price)) == str(expected), price
 
 
 def test_instrument_refuses_zero_tick_size() -> None:
