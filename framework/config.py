@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
 from typing import Any
+from typing import Literal
 from typing import Protocol
 from typing import TypeVar
 from typing import runtime_checkable
@@ -51,8 +52,40 @@ class FrozenConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
 
+class DegradedPolicy(FrozenConfig):
+    """What happens to a strategy's order commands while the broker cannot take them.
+
+    The broker cannot take orders while it is not connected (a websocket blip, a re-authentication,
+    a rate-limit penalty, a restarted gateway) or while its reports are not trusted (one contradicted
+    its order). Commands that arrive then, or that the broker gives back unsent, are either *held*
+    (sent in order once the broker is connected again, or denied with a reason when ``hold_for`` has
+    passed) or *denied* at once with a reason. See docs/architecture.md, "Degraded brokers".
+
+    Attributes:
+        reducing: Orders that only reduce an open position (and modifications that keep an order
+            so): ``"hold"`` (default) or ``"deny"``. An order still counts as reducing when it is
+            released; one that would open or grow a position by then is denied.
+        cancels: Cancels: ``"hold"`` (default) or ``"deny"`` (``OrderCancelRejected``).
+        new_exposure: Orders that open or grow a position: ``"deny"`` (default) or ``"hold"``.
+        hold_for: Longest a command waits; then it is denied (an order: ``OrderDenied``; a cancel or
+            modification: ``OrderCancelRejected``), naming how long the broker was unavailable.
+    """
+
+    reducing: Literal["hold", "deny"] = "hold"
+    cancels: Literal["hold", "deny"] = "hold"
+    new_exposure: Literal["deny", "hold"] = "deny"
+    hold_for: timedelta = Field(default=timedelta(seconds=120), gt=timedelta(0))
+
+
 class StrategyConfig(FrozenConfig):
-    """Base of a strategy's typed parameters; subclass it and add fields with defaults."""
+    """Base of a strategy's typed parameters; subclass it and add fields with defaults.
+
+    Attributes:
+        degraded: This strategy's degraded-order policy; None uses the engine's
+            (:attr:`EngineConfig.degraded`).
+    """
+
+    degraded: DegradedPolicy | None = None
 
 
 class EngineConfig(FrozenConfig):
@@ -64,13 +97,17 @@ class EngineConfig(FrozenConfig):
             None disables the check (backtests).
         order_id_prefix: Prefix of generated client order ids; None derives one from the start time,
             which keeps ids unique across restarts.
-        require_connected: Deny new orders while the broker is not connected.
+        require_connected: Apply the degraded-order policy while the broker is not connected or not
+            trusted; False sends every command whatever the broker's state (for adapters without a
+            connection state).
+        degraded: The degraded-order policy of strategies that set none of their own.
     """
 
     raise_errors: bool = False
     stale_data_after: timedelta | None = None
     order_id_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
     require_connected: bool = True
+    degraded: DegradedPolicy = DegradedPolicy()
 
 
 @runtime_checkable

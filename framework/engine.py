@@ -47,6 +47,7 @@ from framework.events import AccountUpdated
 from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.events import BrokerConnected
+from framework.events import CommandNotSent
 from framework.events import ExecutionReported
 from framework.events import OrderEvent
 from framework.events import QuoteUpdated
@@ -105,8 +106,8 @@ class Engine:
                                         broker_name=broker.name, journal=journal)
         self.state = TradingState(clock, self.portfolio, self.orders, self.subscriptions.reference_price)
         self.gateway = OrderGateway(broker, self.orders, self.state, self.dispatcher.enqueue, clock=clock,
-                                    health=health, bus=self.bus, journal=journal,
-                                    require_connected=self.config.require_connected)
+                                    health=health, bus=self.bus, timers=self.timers, policy=self.config.degraded,
+                                    journal=journal, require_connected=self.config.require_connected)
         for check in checks:
             self.add_check(check)
         self._strategies: dict[str, Strategy[Any]] = {}
@@ -119,7 +120,8 @@ class Engine:
         route(BarClosed, self.subscriptions.on_bar)
         route(AccountUpdated, self._on_account)
         route(ExecutionReported, self.lifecycle.on_execution)
-        route(BrokerConnected, self.lifecycle.on_connected)
+        route(BrokerConnected, self._on_connected)
+        route(CommandNotSent, self.gateway.on_not_sent)
         for event_type in ORDER_EVENTS:
             route(event_type, self.lifecycle.on_order_event)
 
@@ -135,6 +137,9 @@ class Engine:
             msg = f"strategy id {strategy.id!r} is already registered"
             raise ValueError(msg)
         self._strategies[strategy.id] = strategy
+        policy = getattr(strategy.config, "degraded", None)
+        if policy is not None:
+            self.gateway.hold.set_policy(strategy.id, policy)
         strategy.bind(StrategyContext(
             strategy.id, clock=self.clock, portfolio=self.portfolio, orders=self.orders, gateway=self.gateway,
             subscriptions=self.subscriptions, timers=self.timers, bus=self.bus, stop=self.request_stop,
@@ -287,6 +292,10 @@ class Engine:
     def subscribe(self, event_type: type, handler: Callable[[Any], None], sender: Any = ANY) -> Subscription:
         """Subscribe a handler on the engine's bus (see :meth:`EventBus.subscribe`)."""
         return self.bus.subscribe(event_type, handler, sender=sender)
+
+    def _on_connected(self, event: BrokerConnected) -> None:
+        self.lifecycle.on_connected(event)  # trusted again first, then what waited goes out
+        self.gateway.check_held()
 
     def _on_account(self, event: AccountUpdated) -> None:
         self.portfolio.set_cash(event.account.cash)

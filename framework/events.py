@@ -31,6 +31,10 @@ OrderPendingCancel    engine (cancel requested)        strategy id             c
 OrderCancelled        broker adapter                   strategy id             client_order_id, reason
 OrderCancelRejected   broker adapter (too late, etc.)  strategy id             client_order_id, reason
 OrderExpired          broker adapter (DAY at close)    strategy id             client_order_id
+OrderHeld             engine (broker cannot take the   strategy id             client_order_id, command,
+                      command now: degraded policy)                            reason, until
+CommandNotSent        broker adapter (a command it     (not published: the     client_order_id, command,
+                      could not send, given back)      engine consumes it)     reason, request
 PositionChanged       engine (portfolio, after a fill) symbol                  position
 AccountUpdated        broker adapter / engine          ANY                     account
 PnlUpdated            broker adapter (the broker's     ANY                     account_id, daily and
@@ -56,6 +60,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from typing import Literal
 from typing import NamedTuple
 from typing import TypeAlias
 
@@ -207,6 +212,49 @@ class OrderExpired(OrderEvent):
     """The order's time in force ran out."""
 
 
+CommandKind: TypeAlias = Literal["submit", "modify", "cancel"]
+"""Which order command an event is about."""
+
+
+class OrderHeld(OrderEvent):
+    """The broker cannot take orders now, and this order's command waits (the degraded-order policy).
+
+    The order keeps its status. The command is sent once the broker is connected (and trusted)
+    again, or, if that takes past ``until``, dropped: an order is then denied (``OrderDenied``), a
+    cancel or modification refused (``OrderCancelRejected``).
+
+    Attributes:
+        command: The command that waits.
+        reason: Why the broker cannot take it.
+        until: When it is dropped if the broker has not recovered.
+    """
+
+    command: CommandKind
+    reason: str
+    until: AwareDatetime
+
+
+class CommandNotSent(Event):
+    """A broker gives back an order command it could not send: it never reached the venue.
+
+    The engine holds or denies it under the degraded-order policy (``OrderHeld``, ``OrderDenied``,
+    ``OrderCancelRejected``). Adapters emit it only when they know the venue did not act on the
+    command (their session was down, their rate limiter or the venue's refused it unread); an
+    outcome they cannot know is looked up, never given back.
+
+    Attributes:
+        client_order_id: The order.
+        command: What was not sent.
+        reason: Why.
+        request: The ticket of a modification (None for the others).
+    """
+
+    client_order_id: str
+    command: CommandKind
+    reason: str
+    request: OrderRequest | None = None
+
+
 class PositionChanged(Event):
     """A fill (or a broker position report) changed a position."""
 
@@ -293,5 +341,6 @@ ORDER_EVENTS: tuple[type[OrderEvent], ...] = (
     OrderCancelled,
     OrderCancelRejected,
     OrderExpired,
+    OrderHeld,
 )
 """Every event about a single order, in no particular order."""

@@ -39,12 +39,19 @@ from framework.clock import Clock
 from framework.commands import CancelAllOrders
 from framework.commands import CancelOrder
 from framework.commands import ModifyOrder
+from framework.commands import OrderCommand
 from framework.commands import SubmitOrder
+from framework.config import DegradedPolicy
 from framework.errors import OrderError
+from framework.events import CommandNotSent
 from framework.events import OrderCancelRejected
 from framework.events import OrderDenied
 from framework.events import OrderPendingCancel
 from framework.events import OrderSubmitted
+from framework.holding import CommandHold
+from framework.holding import HeldCommand
+from framework.holding import kind_of
+from framework.holding import reduces_exposure
 from framework.journal import Journal
 from framework.lifecycle import BrokerHealth
 from framework.models import Order
@@ -52,6 +59,7 @@ from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.orders import OrderBook
 from framework.orders import new_order
+from framework.timers import Timers
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +80,8 @@ class OrderGateway:
     """
 
     def __init__(self, broker: Broker, book: OrderBook, state: TradingState, enqueue: EventSink, *,
-                 clock: Clock, health: BrokerHealth, bus: EventBus, journal: Journal | None = None,
+                 clock: Clock, health: BrokerHealth, bus: EventBus, timers: Timers,
+                 policy: DegradedPolicy | None = None, journal: Journal | None = None,
                  require_connected: bool = True) -> None:
         self._broker = broker
         self._bus = bus
@@ -88,6 +97,8 @@ class OrderGateway:
         self._ids = itertools.count(1)
         self._denied: set[str] = set()  # denied orders whose OrderDenied is still queued
         self._halt_reason: str | None = None
+        self.hold = CommandHold(enqueue, clock, timers, bus, policy=policy or DegradedPolicy(),
+                                on_check=self.check_held)
 
     # ----------------------------------------------------------------- ids
 
@@ -112,9 +123,10 @@ class OrderGateway:
         """
         now = self._clock.now()
         cid = request.client_order_id
+        blocked = self.blocked()
         if self.journal is None:
             reason = self.deny_reason(request)
-            if reason is None and not self._bus.wants(OrderSubmitted, request.strategy_id):
+            if reason is None and blocked is None and not self._bus.wants(OrderSubmitted, request.strategy_id):
                 # no journal and nobody listening: straight to SUBMITTED, no event built (a backtest's case)
                 order = Order(request, now, OrderStatus.SUBMITTED)
                 self._book.add(order)
@@ -127,13 +139,19 @@ class OrderGateway:
             self._book.add(order)
             # The intent goes on disk first, denied or not: the journal shows every order ever asked for.
             reason = self._journal_intent(order) or self.deny_reason(request)
+        command = SubmitOrder(request)
+        if reason is None and blocked is not None and not self.hold.admits(command, request.strategy_id, self._state):
+            reason = f"{blocked}; {self.hold.refusal(command, request.strategy_id, self._state)}"
         if reason is not None:
             log.warning("order %s denied: %s", cid, reason)
             self._denied.add(cid)
             self._enqueue(OrderDenied(ts=now, client_order_id=cid, reason=reason))
             return order
         self._enqueue(OrderSubmitted(ts=now, client_order_id=cid, order=order))
-        self._send(request)
+        if blocked is None:
+            self._send(request)
+        else:
+            self.hold.hold(command, request.strategy_id, blocked)
         return order
 
     def _send(self, request: OrderRequest) -> None:
@@ -147,14 +165,22 @@ class OrderGateway:
         Raises:
             OrderError: If the order is unknown or no longer open.
         """
-        self._require_open(request.client_order_id)
+        cid = request.client_order_id
+        self._require_open(cid)
         reason = self.deny_reason(request)
+        command = ModifyOrder(request)
+        blocked = self.blocked()
+        if reason is None and cid not in self.hold and blocked is not None \
+                and not self.hold.admits(command, request.strategy_id, self._state):
+            reason = f"{blocked}; {self.hold.refusal(command, request.strategy_id, self._state)}"
         if reason is not None:
-            log.warning("modification of %s denied: %s", request.client_order_id, reason)
-            self._enqueue(OrderCancelRejected(ts=self._clock.now(), client_order_id=request.client_order_id,
+            log.warning("modification of %s denied: %s", cid, reason)
+            self._enqueue(OrderCancelRejected(ts=self._clock.now(), client_order_id=cid,
                                               reason=f"modification denied: {reason}"))
-            return
-        self._broker.execute(ModifyOrder(request))
+        elif cid in self.hold or blocked is not None:
+            self.hold.hold(command, request.strategy_id, blocked or "an earlier command of this order is waiting")
+        else:
+            self._broker.execute(command)
 
     def cancel(self, client_order_id: str) -> None:
         """Ask the broker to cancel a working order (a no-op for one already final).
@@ -170,25 +196,111 @@ class OrderGateway:
         fresh = order.status is OrderStatus.INITIALIZED and client_order_id not in self._denied
         if not (order.status.is_open or fresh):
             return
+        command = CancelOrder(client_order_id)
+        owner = order.request.strategy_id
+        held = client_order_id in self.hold
+        blocked = self.blocked()
+        if not held and blocked is not None and not self.hold.admits(command, owner, self._state):
+            reason = f"cancel not sent: {blocked}; {self.hold.refusal(command, owner, self._state)}"
+            log.warning("order %s: %s", client_order_id, reason)
+            self._enqueue(OrderCancelRejected(ts=self._clock.now(), client_order_id=client_order_id, reason=reason))
+            return
         if order.status is not OrderStatus.PENDING_CANCEL:
             self._enqueue(OrderPendingCancel(ts=self._clock.now(), client_order_id=client_order_id))
-        self._broker.execute(CancelOrder(client_order_id))
+        if held or blocked is not None:
+            self.hold.hold(command, owner, blocked or "an earlier command of this order is waiting")
+        else:
+            self._broker.execute(command)
 
     def deny_reason(self, request: OrderRequest) -> str | None:
-        """Why ``request`` may not be sent now, or None."""
+        """Why ``request`` may not be sent at all (a halt, a pre-trade check), or None (see also :meth:`blocked`)."""
         if self._halt_reason is not None:
             return f"trading halted: {self._halt_reason}"
-        if self._require_connected:
-            state = self._broker.connection_state
-            if state is not ConnectionState.CONNECTED:
-                return f"broker {self._broker.name} is {state}"
-            if self._health.reason is not None:
-                return f"broker {self._broker.name} is degraded: {self._health.reason}"
         for check in self.checks:
             reason = check(request, self._state)
             if reason is not None:
                 return reason
         return None
+
+    def blocked(self) -> str | None:
+        """Why the broker cannot take order commands now (not connected, or not trusted), or None."""
+        if not self._require_connected:
+            return None
+        state = self._broker.connection_state
+        if state is not ConnectionState.CONNECTED:
+            return f"broker {self._broker.name} is {state}"
+        if self._health.reason is not None:
+            return f"broker {self._broker.name} is degraded: {self._health.reason}"
+        return None
+
+    # ----------------------------------------------------------------- held commands (dispatcher)
+
+    def on_not_sent(self, event: CommandNotSent) -> None:
+        """A broker gave a command back unsent: hold it or refuse it under the owner's policy."""
+        cid = event.client_order_id
+        order = self._book.get(cid)
+        if order is None or order.status.is_terminal:
+            log.info("order %s: %s not sent (%s); the order has ended, nothing to do", cid, event.command,
+                     event.reason)
+            return
+        command: HeldCommand
+        if event.command == "submit":
+            command = SubmitOrder(order.request)
+        elif event.command == "modify":
+            command = ModifyOrder(event.request or order.request)
+        else:
+            command = CancelOrder(cid)
+        owner = order.request.strategy_id
+        reason = f"not sent: {event.reason}"
+        if self._halt_reason is not None and not isinstance(command, CancelOrder):
+            self._refuse(command, f"never sent: trading halted ({self._halt_reason})")
+        elif cid in self.hold or self.hold.admits(command, owner, self._state):
+            self.hold.hold(command, owner, event.reason)
+        else:
+            self._refuse(command, f"{reason}; {self.hold.refusal(command, owner, self._state)}")
+
+    def check_held(self) -> None:
+        """Refuse held commands whose time is up; send the rest once the broker can take them."""
+        now = self._clock.now()
+        for held in self.hold.take_due(now):
+            waited = int((now - held.since).total_seconds())
+            self._refuse(held.command, f"not sent: {held.reason} (held {waited} s, the most the policy allows)")
+        if self.hold and self.blocked() is None:
+            self._release()
+
+    def _release(self) -> None:
+        for held in self.hold.take_all():
+            command = held.command
+            order = self._book.get(command.client_order_id)
+            if order is None or order.status.is_terminal:
+                continue  # it ended while held (a cancel's order filled, say)
+            if isinstance(command, SubmitOrder | ModifyOrder):
+                reason = self.deny_reason(command.request)
+                policy = self.hold.policy(held.strategy_id)
+                if reason is None and policy.new_exposure == "deny" and not reduces_exposure(command.request,
+                                                                                               self._state):
+                    reason = "no longer only reduces the position (degraded-order policy)"
+                if reason is not None:
+                    self._refuse(command, f"not sent after the broker recovered: {reason}")
+                    continue
+            log.info("order %s: %s released, the broker can take it again", command.client_order_id,
+                     kind_of(command))
+            if isinstance(command, SubmitOrder):
+                self._send(command.request)
+            else:
+                self._broker.execute(command)
+
+    def _refuse(self, command: HeldCommand, reason: str) -> None:
+        cid = command.client_order_id
+        log.warning("order %s: %s refused: %s", cid, kind_of(command), reason)
+        now = self._clock.now()
+        if isinstance(command, SubmitOrder):
+            self._denied.add(cid)
+            self._enqueue(OrderDenied(ts=now, client_order_id=cid, reason=reason))
+        elif isinstance(command, ModifyOrder):
+            self._enqueue(OrderCancelRejected(ts=now, client_order_id=cid, reason=f"modification {reason}"))
+        else:
+            self._enqueue(OrderCancelRejected(ts=now, client_order_id=cid, reason=f"cancel {reason}"))
 
     # ----------------------------------------------------------------- halting (any thread)
 
@@ -217,14 +329,11 @@ class OrderGateway:
         self._halt_reason = None
 
     def _drop_unsent(self, reason: str) -> None:
-        now = self._clock.now()
         never_sent = f"never sent: trading halted ({reason})"
-        for command in self._broker.drop_unsent():
-            if isinstance(command, SubmitOrder):
-                self._enqueue(OrderDenied(ts=now, client_order_id=command.client_order_id, reason=never_sent))
-            elif isinstance(command, ModifyOrder):
-                self._enqueue(OrderCancelRejected(ts=now, client_order_id=command.client_order_id,
-                                                  reason=f"modification {never_sent}"))
+        unsent: list[OrderCommand] = [h.command for h in self.hold.take_placements()]  # held cancels stay
+        for command in unsent + self._broker.drop_unsent():
+            if isinstance(command, SubmitOrder | ModifyOrder):
+                self._refuse(command, never_sent)
 
     # ----------------------------------------------------------------- helpers
 

@@ -21,6 +21,7 @@ Legal transitions (anything else is refused)::
     PARTIALLY_FILLED -> PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED | EXPIRED | (updated)
                         | (rejected: becomes CANCELLED, it has filled)
     PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back)
+    (any working state: OrderHeld, a command waiting for the broker, changes nothing)
     DENIED, REJECTED, FILLED, CANCELLED, EXPIRED: terminal
 
 A fill is published as ``OrderFilled`` when it completes the quantity and as ``OrderPartiallyFilled``
@@ -45,6 +46,7 @@ from framework.events import OrderDenied
 from framework.events import OrderEvent
 from framework.events import OrderExpired
 from framework.events import OrderFilled
+from framework.events import OrderHeld
 from framework.events import OrderPartiallyFilled
 from framework.events import OrderPendingCancel
 from framework.events import OrderRejected
@@ -78,6 +80,7 @@ TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | 
     OrderCancelled: (_WORKING, S.CANCELLED),
     OrderCancelRejected: (_WORKING, None),
     OrderExpired: (_WORKING, S.EXPIRED),
+    OrderHeld: (_WORKING, None),
 }
 
 
@@ -232,6 +235,8 @@ class OrderBook:
         if type(event) is OrderAccepted:  # once per order: built directly
             self._put(Order(order.request, event.ts, S.ACCEPTED, event.broker_order_id, order.filled_quantity,
                             order.average_fill_price, order.reason))
+        elif type(event) is OrderHeld:
+            pass  # a command waits for the broker: the order's state does not change
         elif isinstance(event, OrderCancelRejected):
             restored = self._before_cancel.pop(order.client_order_id, order.status)
             self._store(order, event, status=restored)

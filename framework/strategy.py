@@ -48,6 +48,7 @@ from framework.events import OrderCancelRejected
 from framework.events import OrderDenied
 from framework.events import OrderExpired
 from framework.events import OrderFilled
+from framework.events import OrderHeld
 from framework.events import OrderPartiallyFilled
 from framework.events import OrderPendingCancel
 from framework.events import OrderRejected
@@ -143,6 +144,9 @@ class Strategy(Generic[C]):
     def on_order_expired(self, event: OrderExpired) -> None:
         """An order's time in force ran out."""
 
+    def on_order_held(self, event: OrderHeld) -> None:
+        """The broker cannot take an order command now; it waits (see :class:`~framework.config.DegradedPolicy`)."""
+
     def on_execution_refused(self, event: ExecutionRefused) -> None:
         """A broker's execution report for one of this strategy's orders contradicted it; nothing was booked."""
 
@@ -184,6 +188,7 @@ class Strategy(Generic[C]):
             (OrderCancelled, self.on_order_cancelled, s.on_order_cancelled),
             (OrderCancelRejected, self.on_order_cancel_rejected, s.on_order_cancel_rejected),
             (OrderExpired, self.on_order_expired, s.on_order_expired),
+            (OrderHeld, self.on_order_held, s.on_order_held),
             (ExecutionRefused, self.on_execution_refused, s.on_execution_refused),
             (TimerFired, self.on_timer, s.on_timer),
         ]

@@ -47,6 +47,8 @@ from framework.events import BarClosed
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import CommandKind
+from framework.events import CommandNotSent
 from framework.events import DataStale
 from framework.events import ExecutionRefused
 from framework.events import ExecutionReported
@@ -194,6 +196,27 @@ class ScriptedBroker:
     def disconnect(self) -> None:
         """Stop; idempotent."""
         self._state = ConnectionState.DISCONNECTED
+
+    def degrade(self, reason: str = "scripted outage", *, disconnected: bool = False) -> None:
+        """Become DEGRADED (or DISCONNECTED) and announce it, as an adapter losing its stream would."""
+        now = self.clock.now()
+        if disconnected:
+            self._state = ConnectionState.DISCONNECTED
+            self.emit(BrokerDisconnected(ts=now, broker=self.name, reason=reason))
+        else:
+            self._state = ConnectionState.DEGRADED
+            self.emit(BrokerDegraded(ts=now, broker=self.name, reason=reason))
+
+    def reconnect(self) -> None:
+        """Become CONNECTED again and announce it."""
+        self._state = ConnectionState.CONNECTED
+        self.emit(BrokerConnected(ts=self.clock.now(), broker=self.name))
+
+    def give_back(self, client_order_id: str, command: CommandKind, reason: str = "scripted: not sent",
+                  request: OrderRequest | None = None) -> None:
+        """Emit ``CommandNotSent``, as an adapter whose session was down when its worker ran the command."""
+        self.emit(CommandNotSent(ts=self.clock.now(), client_order_id=client_order_id, command=command,
+                                 reason=reason, request=request))
 
     def emit(self, event: AnyEvent) -> None:
         """Deliver an event to the engine as a real broker would."""

@@ -69,8 +69,8 @@ from framework.commands import SubmitOrder
 from framework.errors import BrokerConnectionError
 from framework.events import AnyEvent
 from framework.events import BrokerDisconnected
+from framework.events import CommandNotSent
 from framework.events import OrderCancelRejected
-from framework.events import OrderRejected
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
@@ -139,7 +139,8 @@ class IbkrBroker:
         connect = ws_connect or (lambda url, **kw: connect_websocket(url, config=config, **kw))
         self.stream = IbkrStream(config, clock, connect, rng=rng)
         self._link = GatewayLink(self.name, clock, self._session, self.stream,
-                                 IncomingRouter(self.quotes, self.tracker, self._session))
+                                 IncomingRouter(self.quotes, self.tracker, self._session),
+                                 rate_limited=self.rest.rate_limit_reason)
         self.instruments = InstrumentCache(self.rest)
         self.orders = OrderEntry(config, self.rest, self.tracker, instruments=self.instruments,
                                  accounts=self._session, clock=clock)
@@ -394,9 +395,10 @@ class IbkrBroker:
         self._emit_all(events)
 
     def _submit(self, request: OrderRequest) -> list[AnyEvent]:
-        if self._session.state is not SessionState.READY:
-            reason = f"order not sent to IBKR: the session is {self._session.state}"
-            return [OrderRejected(ts=self.clock.now(), client_order_id=request.client_order_id, reason=reason)]
+        if self._session.state is not SessionState.READY:  # given back: the engine holds or denies it
+            reason = f"the IBKR session is {self._session.state}"
+            return [CommandNotSent(ts=self.clock.now(), client_order_id=request.client_order_id, command="submit",
+                                   reason=reason)]
         return self.orders.submit(request)
 
     def _command_failed(self, command: OrderCommand, error: Exception) -> None:

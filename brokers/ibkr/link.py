@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -42,11 +43,15 @@ STREAM_TICK_SECONDS = 0.5  # the stream thread runs the stream's watchdog this o
 IDLE_SECONDS = 0.05  # the stream thread's pause while no socket is open
 
 
-def connection_state(session: SessionState, stream: StreamState) -> ConnectionState:
-    """The adapter's state for the framework: connected only with a ready session and an open stream."""
+def connection_state(session: SessionState, stream: StreamState, rate_limited: bool = False) -> ConnectionState:
+    """The adapter's state for the framework.
+
+    Connected only with a ready session, an open stream and no rate-limit penalty running (requests
+    would be held back).
+    """
     if session is SessionState.DISCONNECTED:
         return ConnectionState.DISCONNECTED
-    if session is SessionState.READY and stream is StreamState.OPEN:
+    if session is SessionState.READY and stream is StreamState.OPEN and not rate_limited:
         return ConnectionState.CONNECTED
     return ConnectionState.DEGRADED
 
@@ -69,6 +74,8 @@ class GatewayLink:
         session: The gateway session.
         stream: The websocket stream.
         router: Turns the stream's typed messages into events.
+        rate_limited: Why every REST request is held back (a 429 penalty), or None; the state is
+            DEGRADED meanwhile.
 
     Attributes:
         state: The connection state the framework sees.
@@ -84,9 +91,12 @@ class GatewayLink:
     """
 
     def __init__(
-        self, name: str, clock: Clock, session: SessionManager, stream: IbkrStream, router: IncomingRouter
+        self, name: str, clock: Clock, session: SessionManager, stream: IbkrStream, router: IncomingRouter, *,
+        rate_limited: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._name = name
+        self._rate_limited = rate_limited
+        self._penalized = False
         self._clock = clock
         self._session = session
         self._stream = stream
@@ -132,9 +142,17 @@ class GatewayLink:
         return polled.received
 
     def tick(self, now: float) -> None:
-        """Step the session's keep-alive or recovery and the stream's watchdog to monotonic ``now``."""
+        """Step the session's keep-alive or recovery and the stream's watchdog to monotonic ``now``.
+
+        A rate-limit penalty starting or ending changes the state too.
+        """
         self._on_session_changes(self._session.tick(now))
         self._on_stream_changes(self._stream.tick(now))
+        reason = self._rate_limited()
+        if (reason is not None) != self._penalized:
+            with self._lock:
+                self._penalized = reason is not None
+            self._update(reason or "rate-limit penalty over: the gateway answered again")
 
     def run(self, stop: threading.Event) -> None:
         """The stream thread: read frames, tick the stream between them, until ``stop`` is set."""
@@ -180,7 +198,7 @@ class GatewayLink:
             if self._muted:
                 return  # not connected yet, or disconnected on request
             session = self._session.state if session is None else session
-            new = connection_state(session, self._stream.state if stream is None else stream)
+            new = connection_state(session, self._stream.state if stream is None else stream, self._penalized)
             if new is self.state or (self.state is ConnectionState.CONNECTING
                                      and new is not ConnectionState.CONNECTED and not settle):
                 return  # unchanged, or still starting up

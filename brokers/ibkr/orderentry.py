@@ -8,10 +8,14 @@ lock (IBKR rejects reply ids when several orders are in flight). Cancels do not 
 cancel never waits behind a placement stuck in I/O. A placement POST is never retried; what an
 exception means is decided by :func:`~brokers.ibkr.replies.classify_failure`:
 
-* not placed (session down, our limiter refused): ``OrderRejected`` with the reason;
+* not placed (session down, not reachable, a rate limit: ours, or the gateway's 429, which answers
+  before the request is processed): ``CommandNotSent``, the command given back to the engine, which
+  holds it or denies it under the degraded-order policy (:mod:`framework.holding`);
 * refused by IBKR: ``OrderRejected`` with IBKR's text;
-* ambiguous (timeout or reset after sending, 5xx, a 429 answer): the order is marked unresolved and
-  looked up by its client order id (``order_ref``) until found or declared lost.
+* ambiguous (timeout or reset after sending, 5xx): the order is marked unresolved and looked up by
+  its client order id (``order_ref``) until found or declared lost.
+
+A cancel that was not sent is given back the same way; a modification too.
 
 Cancel pacing (IBKR's, so it lives here): at most one DELETE per order per
 :data:`CANCEL_RETRY_SECONDS`; a cancel asked again after that goes out again (a lost DELETE is asked
@@ -35,7 +39,6 @@ from typing import Protocol
 from brokers.ibkr import parsing
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrError
-from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.instruments import InstrumentCache
 from brokers.ibkr.parsing import order_ticket
 from brokers.ibkr.replies import Declined
@@ -48,6 +51,7 @@ from brokers.ibkr.tracking import OrderTracker
 from framework.clock import Clock
 from framework.errors import BrokerConnectionError
 from framework.events import AnyEvent
+from framework.events import CommandNotSent
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
 from framework.events import OrderRejected
@@ -117,7 +121,9 @@ class OrderEntry:
         """Place ``request`` (or hold it for its group); return the events it implies."""
         try:
             conid = self._instruments.conid(request.instrument)
-        except (LookupError, ValueError, IbkrError) as e:
+        except IbkrError as e:  # the lookup could not be made: nothing is wrong with the order
+            return self._not_placed([request], e)
+        except (LookupError, ValueError) as e:
             return [OrderRejected(ts=self._clock.now(), client_order_id=request.client_order_id,
                                   reason=f"order not sent to IBKR: {e}")]
         if request.parent_id is not None or request.oca_group is not None:
@@ -181,11 +187,12 @@ class OrderEntry:
         return [e for r in requests for e in self._tracker.rejected(r.client_order_id, reason, ts)]
 
     def _not_placed(self, requests: list[OrderRequest], error: Exception) -> list[AnyEvent]:
+        # IBKR did not act on them: give them back to the engine (it holds or denies them)
         ts = self._clock.now()
         for request in requests:
             self._tracker.forget(request.client_order_id)
         log.warning("order(s) %s not sent to IBKR: %s", [r.client_order_id for r in requests], error)
-        return [OrderRejected(ts=ts, client_order_id=r.client_order_id, reason=f"order not sent to IBKR: {error}")
+        return [CommandNotSent(ts=ts, client_order_id=r.client_order_id, command="submit", reason=str(error))
                 for r in requests]
 
     # ----------------------------------------------------------------- groups
@@ -259,17 +266,23 @@ class OrderEntry:
                 outcome = run_dialogue(answer, self._reply, self._config.auto_confirm_message_ids,
                                        self._config.max_reply_rounds)
         except (IbkrError, BrokerConnectionError, LookupError, ValueError) as e:
-            return self._modify_failed(cid, e)
+            return self._modify_failed(request, e)
         if isinstance(outcome, Declined):
             return self._cancel_rejected(cid, outcome.reason)
         self._tracker.replace_request(request)
         return [OrderUpdated(ts=self._clock.now(), client_order_id=cid, request=request)]
 
-    def _modify_failed(self, cid: str, error: Exception) -> list[AnyEvent]:
-        if isinstance(error, IbkrError) and classify_failure(error) is Failure.AMBIGUOUS:
+    def _modify_failed(self, request: OrderRequest, error: Exception) -> list[AnyEvent]:
+        cid = request.client_order_id
+        kind = classify_failure(error) if isinstance(error, IbkrError) else None
+        if kind is Failure.AMBIGUOUS:
             log.warning("modify of %s is ambiguous (%s): reconciling", cid, error)
             self.reconcile_requested = True
             return []
+        if kind is Failure.NOT_PLACED or isinstance(error, BrokerConnectionError):
+            log.warning("modify of %s not sent to IBKR: %s", cid, error)
+            return [CommandNotSent(ts=self._clock.now(), client_order_id=cid, command="modify", reason=str(error),
+                                   request=request)]
         return self._cancel_rejected(cid, getattr(error, "error_text", "") or str(error))
 
     def cancel(self, client_order_id: str) -> list[AnyEvent]:
@@ -290,14 +303,20 @@ class OrderEntry:
         try:
             self._rest.cancel_order(self._account(), tracked.broker_order_id)
         except (IbkrError, BrokerConnectionError) as e:
-            # a 429 means the cancel was not processed: say so, the strategy may try again
-            if isinstance(e, IbkrError) and classify_failure(e) is Failure.AMBIGUOUS \
-                    and not isinstance(e, IbkrRateLimitError):
-                self.reconcile_requested = True
-                return []
-            self._cancels_sent.pop(client_order_id, None)
-            return self._cancel_rejected(client_order_id, getattr(e, "error_text", "") or str(e))
+            return self._cancel_failed(client_order_id, e)
         return []
+
+    def _cancel_failed(self, client_order_id: str, error: IbkrError | BrokerConnectionError) -> list[AnyEvent]:
+        kind = classify_failure(error) if isinstance(error, IbkrError) else Failure.NOT_PLACED
+        if kind is Failure.AMBIGUOUS:
+            self.reconcile_requested = True
+            return []
+        self._cancels_sent.pop(client_order_id, None)
+        if kind is Failure.NOT_PLACED:  # not processed (a rate limit, the session down): given back
+            log.warning("cancel of %s not sent to IBKR: %s", client_order_id, error)
+            return [CommandNotSent(ts=self._clock.now(), client_order_id=client_order_id, command="cancel",
+                                   reason=str(error))]
+        return self._cancel_rejected(client_order_id, getattr(error, "error_text", "") or str(error))
 
     def cancel_all(self, reason: str) -> list[AnyEvent]:
         """Cancel every order of the account: held ones here, then every working one IBKR reports.

@@ -9,6 +9,12 @@ and (4) after a 429 holds back *every* request until the back-off has passed, so
 cannot extend the penalty; a 429 from an endpoint with its own limit (say ``/portfolio/accounts``,
 called by a previous process a moment ago) holds back only that endpoint, for its interval.
 
+After a back-off the limiter lets exactly one request through, the *probe*, and holds back the rest
+until the gateway answers it: anything but another 429 ends the penalty (:meth:`RateLimiter.answered`),
+another 429 starts a new back-off. So while the gateway keeps the IP in its penalty box, at most one
+request reaches it per back-off (``rate_limit_backoff``, 60 s by default). :attr:`RateLimiter.penalized`
+says whether a penalty is running; the adapter reports the broker degraded meanwhile.
+
 A request that would have to wait longer than ``max_wait`` is refused at once with
 :class:`~brokers.ibkr.errors.IbkrRateLimitError` (``status_code`` 0: never sent) rather than
 blocking a caller for minutes. Time comes from the injected clock and waiting from the injected
@@ -72,6 +78,8 @@ class RateLimiter:
         self._tat = clock.monotonic()  # theoretical arrival time of the next request
         self._next_by_path: dict[str, float] = {}
         self._blocked_until = float("-inf")
+        self._penalized = False  # from a 429 until the gateway answers a probe with anything else
+        self._probe_out = False  # the one request allowed through after a back-off is on its way
         self._history_running = 0
         self.penalties = 0
 
@@ -79,6 +87,28 @@ class RateLimiter:
     def blocked_for(self) -> float:
         """Seconds left of the current 429 back-off (0 when not blocked)."""
         return max(0.0, self._blocked_until - self._clock.monotonic())
+
+    @property
+    def penalized(self) -> bool:
+        """Whether a 429 penalty is running (from the 429 until a probe is answered otherwise)."""
+        return self._penalized
+
+    def answered(self, status: int) -> None:
+        """The gateway answered a request with ``status``: anything but 429 ends a penalty.
+
+        A 429 ends the probe too: the caller then starts a new back-off (:meth:`penalize`).
+        """
+        if not self._penalized:
+            return
+        with self._lock:
+            self._probe_out = False
+            if status != 429:
+                self._penalized = False
+
+    def unanswered(self) -> None:
+        """A request got no answer (a transport failure): a probe may go out again."""
+        with self._lock:
+            self._probe_out = False
 
     def acquire(self, method: str, path: str) -> None:
         """Wait for this request's turn, or refuse it.
@@ -102,6 +132,16 @@ class RateLimiter:
                 "held back after a 429 from the gateway", method=method, path=path,
                 retry_after=self._blocked_until - now, status_code=0,
             )
+        if self._penalized and self._probe_out:
+            raise IbkrRateLimitError(
+                "held back: a probe of the gateway's penalty is on its way", method=method, path=path,
+                retry_after=1.0, status_code=0,
+            )
+
+    def _take_probe(self) -> None:
+        # the caller holds the lock and passed _refuse_if_blocked: this request is the probe
+        if self._penalized:
+            self._probe_out = True
 
     def _refuse_if_too_long(self, method: str, path: str, wait: float) -> None:
         if wait > self._max_wait:
@@ -130,6 +170,7 @@ class RateLimiter:
             wait = max(0.0, tat - now - (self._burst - 1) * self._interval)
             self._refuse_if_too_long(method, path, wait)
             self._tat = tat + self._interval
+            self._take_probe()
             return wait
 
     def penalize_endpoint(self, path: str, seconds: float) -> None:
@@ -143,6 +184,8 @@ class RateLimiter:
         with self._lock:
             self.penalties += 1
             self._blocked_until = max(self._blocked_until, self._clock.monotonic() + seconds)
+            self._penalized = True
+            self._probe_out = False
 
     @contextmanager
     def history_slot(self) -> Iterator[None]:

@@ -113,8 +113,9 @@ def classify_failure(error: IbkrError) -> Failure:
     if isinstance(error, IbkrTransportError):
         return Failure.AMBIGUOUS if error.sent else Failure.NOT_PLACED
     if isinstance(error, IbkrRateLimitError):
-        # status 0: our own limiter held it back; a 429 from the gateway is treated as unknown
-        return Failure.NOT_PLACED if error.status_code == 0 else Failure.AMBIGUOUS
+        # held back by our limiter (status 0), or refused unread by the gateway's (429: IBKR's rate
+        # limit answers before the request is processed)
+        return Failure.NOT_PLACED
     if isinstance(error, IbkrAuthError | IbkrNotReadyError):
         return Failure.NOT_PLACED
     if isinstance(error, IbkrHttpError) and error.status_code < 500:

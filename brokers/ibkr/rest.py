@@ -100,6 +100,7 @@ class IbkrRestClient:
         self._loss_lock = threading.Lock()
         self._losses = 0
         self._last_loss: IbkrHttpError | None = None
+        self._penalty_reason = ""
 
     # ----------------------------------------------------------------- transport
 
@@ -107,6 +108,14 @@ class IbkrRestClient:
     def rate_limit_penalties(self) -> int:
         """How many 429 answers the gateway has sent so far."""
         return self._limiter.penalties
+
+    def penalty_probe_due(self) -> float | None:
+        """Seconds until a probe of a 429 penalty may go out (0: now), or None when no penalty runs."""
+        return self._limiter.blocked_for if self._limiter.penalized else None
+
+    def rate_limit_reason(self) -> str | None:
+        """Why every request is held back (a 429 penalty, until a probe is answered), or None."""
+        return self._penalty_reason if self._limiter.penalized else None
 
     def wait(self, seconds: float) -> None:
         """Block for ``seconds`` with the client's sleep (a simulated clock advances instead)."""
@@ -169,12 +178,16 @@ class IbkrRestClient:
                 method, url, params=params, json=body, timeout=self._timeout, verify=self._http.verify
             )
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as e:
+            self._limiter.unanswered()
             raise IbkrTransportError(str(e), method=method, path=path, sent=False) from e
         except requests.ConnectionError as e:
+            self._limiter.unanswered()
             raise IbkrTransportError(str(e), method=method, path=path, sent=_maybe_sent(e)) from e
         except requests.Timeout as e:
+            self._limiter.unanswered()
             raise IbkrTransportError(str(e), method=method, path=path, sent=True) from e
         with response:
+            self._limiter.answered(response.status_code)
             return self._decode(method, path, response)
 
     def _decode(self, method: str, path: str, response: requests.Response) -> Any:
@@ -196,11 +209,15 @@ class IbkrRestClient:
         lowered = text.lower()
         if status == 429:
             own_limit = ENDPOINT_MIN_INTERVAL.get(path)  # IBKR's table, whatever this client paces
-            if own_limit is not None:  # too soon for this endpoint: wait out its interval only
+            # too soon for this endpoint: wait out its interval only (unless a penalty runs: then
+            # any 429 means the box is still on, and every request waits a whole back-off again)
+            if own_limit is not None and not self._limiter.penalized:
                 backoff = own_limit * SPACING_MARGIN
                 self._limiter.penalize_endpoint(path, backoff)
             else:
                 backoff = self._config.rate_limit_backoff
+                self._penalty_reason = (f"rate limited by the gateway (HTTP 429 on {method} {path}): requests held "
+                                        f"back, one probe every {backoff:g} s until it answers")
                 self._limiter.penalize(backoff)
             return IbkrRateLimitError(text or "too many requests", method=method, path=path,
                                       retry_after=backoff, body=body)

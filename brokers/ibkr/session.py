@@ -261,6 +261,9 @@ class SessionManager:
             The state changes since they were last taken (this tick's included), oldest first.
         """
         if self.state is SessionState.READY:
+            probe_at = self._rest.penalty_probe_due()
+            if probe_at is not None:  # a 429 penalty: the tickle is the probe, as soon as the back-off ends
+                self._next_tickle = min(self._next_tickle, now + probe_at)
             if now >= self._next_tickle:
                 self._keep_alive(now)
         elif now >= self._next_attempt:

@@ -142,7 +142,12 @@ class _WebSocketClientConnection:
         return bytes(data)
 
     def close(self) -> None:
-        self._ws.close()
+        # close() sends a close frame and waits briefly for the answer, but returns at once (leaving the socket
+        # open) when the gateway closed first; shutdown() always releases the socket and is idempotent
+        try:
+            self._ws.close(timeout=0.2)
+        finally:
+            self._ws.shutdown()  # type: ignore[no-untyped-call]
 
 
 def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: float = 1.0) -> WsConnection:

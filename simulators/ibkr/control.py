@@ -47,6 +47,7 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "session_state": str(session.state), "session_id": session.session_id,
         "authenticated": session.authenticated, "primed": session.scope.primed, "epoch": session.scope.epoch,
         "in_maintenance": session.in_maintenance, "penalty_box": core.pacer.in_penalty_box(),
+        "penalty_box_arrivals": core.pacer.boxed_arrivals,
         "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
         "placement_posts": dict(core.placement_posts), "request_seq": core.request_seq,
         "placement_arrivals": [list(pair) for pair in core.placement_arrivals],

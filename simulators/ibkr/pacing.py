@@ -63,6 +63,7 @@ class Pacer:
         self._per_endpoint: dict[str, deque[float]] = {}
         self._violations: deque[float] = deque()
         self.boxed_until: float | None = None
+        self.boxed_arrivals = 0  # requests that arrived while the penalty box was on (each answered 429)
 
     def reset(self) -> None:
         """Forget every window, violation and penalty."""
@@ -70,6 +71,7 @@ class Pacer:
         self._per_endpoint.clear()
         self._violations.clear()
         self.boxed_until = None
+        self.boxed_arrivals = 0
 
     def in_penalty_box(self) -> bool:
         """Whether every request is currently refused."""
@@ -82,6 +84,7 @@ class Pacer:
             return True
         now = self._clock.monotonic()
         if self.in_penalty_box():
+            self.boxed_arrivals += 1
             self._violate(now, config)
             return False
         windows = [(self._global, config.global_rate, 1.0)]

@@ -149,3 +149,13 @@ def test_validate_section_of_a_plain_mapping_names_the_key() -> None:
         validate_section(EngineConfig, {"stale_data_after": "soon"}, section="engine")
     assert info.value.key == "engine.stale_data_after"
     assert info.value.source is None
+
+
+def test_the_degraded_order_policy_is_read_from_the_engine_section(tmp_path: Path) -> None:
+    text = '[engine.degraded]\nreducing = "deny"\nnew_exposure = "hold"\nhold_for = "PT30S"\n'
+    policy = load_settings(write(tmp_path, text), {}).engine.degraded
+    assert (policy.reducing, policy.cancels, policy.new_exposure) == ("deny", "hold", "hold")
+    assert policy.hold_for == timedelta(seconds=30)
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, '[engine.degraded]\nreducing = "wait"\n'), {})
+    assert info.value.key == "engine.degraded.reducing"

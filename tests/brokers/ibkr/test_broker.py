@@ -21,6 +21,7 @@ from framework.errors import BrokerConnectionError
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import CommandNotSent
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
@@ -255,12 +256,14 @@ def test_a_lost_order_that_turns_up_working_is_cancelled_at_ibkr(world: World) -
     assert world.adapter.paths("POST").count(ORDERS) == 1
 
 
-def test_an_order_that_never_left_is_rejected(world: World) -> None:
+def test_an_order_that_never_left_is_given_back_to_the_engine(world: World) -> None:
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(401, None))
     world.submit(order())
-    [rejected] = world.of(OrderRejected)
-    assert rejected.reason.startswith("order not sent to IBKR")
+    assert world.of(OrderRejected) == []
+    [given_back] = world.of(CommandNotSent)
+    assert (given_back.client_order_id, given_back.command) == ("c1", "submit")
+    assert "401" in given_back.reason
     assert world.broker.tracker.get("c1") is None
 
 
@@ -305,7 +308,8 @@ def test_a_competing_push_halts_orders(world: World) -> None:
     assert world.events[-1].reason == "competing session (stream)"
     world.broker.execute(SubmitOrder(order()))
     world.broker.run_commands()
-    assert isinstance(world.events[-1], OrderRejected)
+    assert isinstance(world.events[-1], CommandNotSent)  # given back: the engine holds or denies it
+    assert world.events[-1].reason == "the IBKR session is degraded"
     assert ORDERS not in world.adapter.paths("POST")
 
 

@@ -26,8 +26,7 @@ from framework.commands import CancelOrder
 from framework.commands import SubmitOrder
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
-from framework.events import OrderCancelRejected
-from framework.events import OrderRejected
+from framework.events import CommandNotSent
 from framework.models import Instrument
 from framework.models import OrderRequest
 from framework.models import OrderType
@@ -98,7 +97,7 @@ def order(cid: str = "c1", **ticket: Any) -> OrderRequest:
 def test_a_401_on_an_order_degrades_at_once_then_recovery_reconnects(world: World) -> None:
     world.adapter.on("POST", ORDERS, Reply(401, None))
     world.send(SubmitOrder(order()))
-    assert world.types() == [BrokerConnected, OrderRejected]
+    assert world.types() == [BrokerConnected, CommandNotSent]  # not placed: given back to the engine
     # no tick has run: the placement answer itself degraded the session, so the next order stays here
     assert world.broker._session.state is SessionState.DEGRADED
     world.send(SubmitOrder(order("c2")))
@@ -132,12 +131,14 @@ def test_a_lost_session_on_a_read_degrades_at_once(world: World, answer: Reply) 
     assert world.events[1].reason.startswith("session lost")
 
 
-def test_a_401_on_a_cancel_degrades_and_rejects_the_cancel(world: World) -> None:
+def test_a_401_on_a_cancel_degrades_and_gives_the_cancel_back(world: World) -> None:
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
     world.adapter.on("DELETE", f"{ORDERS[:-1]}/1210386759", Reply(401, None))
     world.send(SubmitOrder(order(order_type=OrderType.LIMIT, limit_price=Decimal(150))))
     world.send(CancelOrder("c1"))
-    assert isinstance(world.events[-1], OrderCancelRejected)
+    given_back = world.events[-1]
+    assert isinstance(given_back, CommandNotSent)
+    assert (given_back.client_order_id, given_back.command) == ("c1", "cancel")
     world.advance(broker_module.TICK_SECONDS)
     assert BrokerDegraded in world.types()
 

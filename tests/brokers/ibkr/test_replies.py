@@ -82,7 +82,7 @@ def test_question_text_strips_html_and_newlines() -> None:
         (IbkrTransportError("timeout", method="POST", path="/o", sent=True), Failure.AMBIGUOUS),
         (IbkrTransportError("refused", method="POST", path="/o", sent=False), Failure.NOT_PLACED),
         (IbkrRateLimitError("local", method="POST", path="/o", retry_after=1, status_code=0), Failure.NOT_PLACED),
-        (IbkrRateLimitError("429", method="POST", path="/o", retry_after=60), Failure.AMBIGUOUS),
+        (IbkrRateLimitError("429", method="POST", path="/o", retry_after=60), Failure.NOT_PLACED),
         (IbkrAuthError("401", status_code=401, method="POST", path="/o"), Failure.NOT_PLACED),
         (IbkrNotReadyError("no bridge", status_code=400, method="POST", path="/o"), Failure.NOT_PLACED),
         (IbkrHttpError("x", status_code=200, method="POST", path="/o", body={"error": "No trading permissions."}),

@@ -24,7 +24,10 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderDenied
 from framework.events import OrderFilled
+from framework.events import OrderHeld
+from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.events import QuoteUpdated
 from framework.marketdata import Quote
@@ -160,46 +163,92 @@ def test_session_expiry_is_recovered_by_reauthentication(gateway: SimulatedGatew
         h.stop()
 
 
-def test_a_429_storm_places_no_order_twice(gateway: SimulatedGateway) -> None:
-    """Orders posted while the gateway answers 429s (penalty box included) are each posted once and all resolve."""
-    h = Harness(gateway, rate_limit_backoff=0.2, order_lookup_window=3.0, max_rate_wait=10.0)
-    ids = [f"s{i}" for i in range(8)]
+def test_r4_a_penalty_box_degrades_holds_exits_denies_entries_and_probes_sparingly(gateway: SimulatedGateway) -> None:
+    """R4: a 429 storm and a penalty box: alarm raised, exits held and sent once, entries denied, few probes.
+
+    Issue 11 defect 6: a penalty box raised no alarm (the broker stayed "connected") and an order POST
+    answered 429 was declared lost only 60 s later. Scaled down: the adapter backs off 0.5 s after a
+    429 (60 s in production) and the gateway boxes for 3 s (600 s at IBKR).
+    """
+    backoff, box = 0.5, 3.0
+    h = Harness(gateway, rate_limit_backoff=backoff, order_lookup_window=3.0, max_rate_wait=10.0)
     try:
         h.engine.start()
-        h.engine.instrument("AAPL")
-        # the gateway allows 2 requests/s (the adapter paces at 8/s) and boxes every request for 1 s
-        # after 2 violations: a 429 storm; fresh windows so the start-up traffic does not count
-        gateway.configure(global_rate=2, penalty_violations=2, penalty_window=10.0, penalty_box_seconds=1.0)
+        submit(h, "open", Side.BUY, 20)
+        h.wait_for(lambda: h.engine.portfolio.quantity("AAPL") == 20, "the opening fill")
+        # the gateway now allows 2 requests/s (the adapter paces at 8/s) and boxes every request
+        # after the first violation
+        gateway.configure(global_rate=2, penalty_violations=1, penalty_window=10.0, penalty_box_seconds=box)
         gateway.pacing_reset()
-        limiter = h.broker._limiter
-
-        def held_back() -> bool:
-            return limiter.blocked_for > 0
+        exits = [f"exit{i}" for i in range(4)]
+        entries = ["entry0", "entry1"]
+        for cid in exits:
+            submit(h, cid, Side.SELL, 5)
+        for cid in entries:
+            submit(h, cid, Side.BUY, 1)
+        h.wait_for(lambda: gateway.core.pacer.boxed_until is not None, "the penalty box")
+        gateway.configure(global_rate=10)  # the storm is over; the box runs its course
+        ids = exits + entries
 
         def resolved() -> bool:
             orders = [h.engine.orders.get(c) for c in ids]
             return all(o is not None and o.status.is_terminal for o in orders)
 
-        for cid in ids:
-            # submit once our own 429 hold-back has passed, so every order is really posted, storm or not;
-            # the adapter's worker sends it: wait until it has had its answer before the next one
-            h.wait_for(lambda: not held_back(), "the adapter's 429 hold-back to pass")
-            submit(h, cid, Side.BUY, 1)
-            h.wait_for(lambda: h.broker.outstanding_commands == 0, f"{cid} sent and answered")
         h.wait_for(resolved, "every order resolved")
+        h.wait_for(lambda: h.broker.connection_state == "connected", "the adapter connected again")
         state = gateway.state()
-        assert gateway.core.pacer.boxed_until is not None  # the penalty box was entered
-        assert state["placement_posts"] == dict.fromkeys(ids, 1)  # every order reached the gateway, once
-        assert 0 < state["orders"] < len(ids)  # some posts were placed, the others answered 429
-        filled = {e.client_order_id for e in h.recorder.of(OrderFilled)}
-        rejected = {e.client_order_id: e.reason for e in h.recorder.of(OrderRejected)}
-        assert sorted(filled | rejected.keys()) == sorted(ids)
-        assert not filled & rejected.keys()
-        assert all(rejected.values())  # each rejection says why
-        assert len(filled) == state["orders"] == state["executions"]  # gateway fills == engine fills
-        assert h.engine.portfolio.quantity("AAPL") == len(filled)
+        # the alarm: the broker was reported degraded, naming the rate limit, and then connected again
+        degraded = [e.reason for e in h.recorder.of(BrokerDegraded)]
+        assert any(r.startswith("rate limited by the gateway (HTTP 429") for r in degraded), degraded
+        assert h.recorder.types().count(BrokerConnected) >= 2
+        # exits: every one filled (held while boxed, then sent); nothing declared lost
+        assert {c: h.engine.orders.get(c).status for c in exits} == dict.fromkeys(exits, OrderStatus.FILLED)  # type: ignore[union-attr]
+        assert not [e for e in h.recorder.of(OrderRejected) if e.reason.startswith("lost")]
+        # entries: filled if they went out before the storm, else denied with the reason
+        for cid in entries:
+            order = h.engine.orders.get(cid)
+            assert order is not None
+            assert order.status in {OrderStatus.FILLED, OrderStatus.DENIED}
+            if order.status is OrderStatus.DENIED:
+                assert order.reason is not None
+                assert "new exposure is not held" in order.reason
+        # no order placed twice at the gateway, and the books agree with it
+        refs = [o.ticket.client_order_id for o in gateway.core.trading.orders.values()]
+        assert len(refs) == len(set(refs))
+        assert h.engine.portfolio.quantity("AAPL") == sum(
+            (1 if o.request.side is Side.BUY else -1) * o.filled_quantity
+            for o in h.engine.orders.all())
+        assert state["executions"] == len(h.recorder.of(OrderFilled)) + len(h.recorder.of(OrderPartiallyFilled))
+        # probes: while boxed at most one request per back-off reached the gateway (plus the one boxed)
+        assert 1 <= state["penalty_box_arrivals"] <= box / backoff + 2
     finally:
         h.stop()
+
+
+def test_an_exit_waits_out_a_lost_session_and_an_entry_is_denied(harness: Harness) -> None:
+    """Issue 11 defect 5: during a degraded window an exit waits and goes out after recovery; an entry is denied."""
+    h = harness
+    h.engine.start()
+    submit(h, "open", Side.BUY, 10)
+    h.wait_for(lambda: h.engine.portfolio.quantity("AAPL") == 10, "the opening fill")
+    h.gw.logout()  # every call now answers 401: the adapter degrades and tries to re-authenticate
+    h.wait_for(lambda: h.count(BrokerDegraded) >= 1, "the adapter degraded")
+    posts = h.gw.state()["placement_posts"]
+    submit(h, "exit", Side.SELL, 10)
+    submit(h, "entry", Side.BUY, 5)
+    h.wait_for(lambda: h.count(OrderHeld) == 1 and h.count(OrderDenied) == 1, "the exit held, the entry denied")
+    [held] = h.recorder.of(OrderHeld)
+    [denied] = h.recorder.of(OrderDenied)
+    assert (held.client_order_id, denied.client_order_id) == ("exit", "entry")
+    assert denied.reason.startswith("broker ibkr is degraded")
+    assert h.gw.state()["placement_posts"] == posts  # neither reached the gateway meanwhile
+    h.gw.login()
+    h.wait_for(lambda: h.engine.portfolio.quantity("AAPL") == 0, "the exit filled after recovery")
+    assert h.gw.state()["placement_posts"].get("exit") == 1
+    assert "entry" not in h.gw.state()["placement_posts"]
+    order = h.engine.orders.get("exit")
+    assert order is not None
+    assert order.status is OrderStatus.FILLED
 
 
 def test_a_gateway_restart_is_reconciled_with_the_fill_missed_meanwhile(harness: Harness) -> None:

@@ -27,6 +27,7 @@ from brokers.ibkr.errors import IbkrTransportError
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.session import configure_tls
+from brokers.ibkr.stream import WsConnection
 from brokers.ibkr.stream import connect_websocket
 from framework.clock import SystemClock
 from framework.events import BrokerConnected
@@ -174,3 +175,24 @@ def test_the_pin_is_checked_before_the_upgrade_request_is_sent() -> None:
         thread.join(timeout=15)
     assert not thread.is_alive()
     assert received == []
+
+
+def test_a_websocket_the_gateway_closed_first_is_released(gateway: SimulatedGateway, leaf_pin: str) -> None:
+    # websocket-client marks the connection closed when it answers the gateway's close frame and then skips
+    # the socket in close(); the adapter must still release it (one leaked descriptor per reconnect otherwise)
+    config = tls_config(gateway, pinned_sha256=leaf_pin)
+    conn = connect_websocket(gateway.ws_url, cookie='api={"session":"' + gateway.session_id + '"}', config=config,
+                             timeout=5)
+    tls = conn._ws.sock  # type: ignore[attr-defined]
+    gateway.ws_drop(mode="close")
+    with pytest.raises(ConnectionError, match="closed by the gateway"):
+        read_until_closed(conn)
+    conn.close()
+    assert tls.fileno() == -1
+
+
+def read_until_closed(conn: WsConnection) -> None:
+    """Read frames until the connection raises (bounded: the gateway sends a handful before it closes)."""
+    for _ in range(1000):
+        conn.recv()
+    raise AssertionError("the gateway never closed the websocket")

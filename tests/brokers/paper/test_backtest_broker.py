@@ -95,7 +95,9 @@ def test_end_of_data_reports_disconnected_once_and_denies_new_orders() -> None:
     )
     engine.submit_order(request)
     engine.run_pending()
-    assert [e.reason for e in recorder.of(OrderDenied)] == ["broker backtest is disconnected"]
+    [denied] = recorder.of(OrderDenied)
+    assert denied.reason == ("broker backtest is disconnected; new exposure is not held while the broker cannot "
+                             "take orders (degraded-order policy)")
     engine.stop()
 
 
