@@ -11,8 +11,9 @@ Against the simulator, started in-process (same code path, only the gateway diff
 
     .venv/bin/python examples/ibkr_paper_trading.py --simulator --minutes 1
 
-The account must be a paper account (``DU...``): the adapter refuses anything else unless
-``TRADEBUS_BROKERS__IBKR__ALLOW_LIVE=1`` is set.
+The account must be a paper account (``DU...``): the adapter refuses anything else. A live account
+is allowed only in code (``IbkrConfig.from_env(allow_live=True)``); ``TRADEBUS_BROKERS__IBKR__ALLOW_LIVE``
+is refused.
 """
 
 from __future__ import annotations

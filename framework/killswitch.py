@@ -34,6 +34,7 @@ from framework.clock import Clock
 from framework.events import TimerFired
 from framework.order_gateway import OrderGateway
 from framework.orders import OrderView
+from framework.private_files import write_private_text
 from framework.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ OWNER = "kill-switch"
 
 def halt(flag_file: Path, reason: str, when: datetime) -> None:
     """Write the flag file (atomically) so every engine watching it halts."""
-    flag_file.parent.mkdir(parents=True, exist_ok=True)
     tmp = flag_file.with_suffix(flag_file.suffix + ".tmp")
-    tmp.write_text(json.dumps({"reason": reason, "since": when.isoformat()}), encoding="utf-8")
+    write_private_text(tmp, json.dumps({"reason": reason, "since": when.isoformat()}))  # its folder too
     tmp.replace(flag_file)
 
 

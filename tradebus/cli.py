@@ -12,10 +12,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Protocol
 
 from framework.errors import FrameworkError
-from tradebus.eventlog import RedactSecrets
+from framework.private_files import private_file
+from framework.redaction import RedactingFormatter
+from framework.redaction import RedactSecrets
+from framework.redaction import redact
 
 COMMAND_GROUP = "tradebus.commands"
 
@@ -29,6 +33,8 @@ QUIET_LOGGERS: dict[str, int] = {
     "asyncio": 2,
 }
 """Third-party loggers held at WARNING below the given ``-v`` count (99: always)."""
+
+LOG_FILE_HELP = "also append log lines to this file (created 0600; secrets redacted, account ids masked)"
 
 
 class Command(Protocol):
@@ -71,13 +77,14 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     """Build the top-level parser with one sub-parser per discovered command.
 
     ``-v`` is accepted before and after the command name (``tradebus -v backtest ...`` and
-    ``tradebus backtest -v ...``); the counts add up.
+    ``tradebus backtest -v ...``); the counts add up. So is ``--log-file`` (after the command wins).
     """
     parser = argparse.ArgumentParser(
         prog="tradebus",
         description="Event-driven trading: one strategy for backtest, paper and live trading.",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--log-file", type=Path, help=LOG_FILE_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, command in commands.items():
         # "resolve": a command that defines its own -v keeps it
@@ -85,6 +92,7 @@ def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
         command_parser.add_argument(
             "-v", "--verbose", dest="command_verbose", action="count", default=0, help="more log output (-vv for debug)"
         )
+        command_parser.add_argument("--log-file", dest="command_log_file", type=Path, help=LOG_FILE_HELP)
         command.configure(command_parser)
     return parser
 
@@ -94,16 +102,28 @@ def verbosity_of(args: argparse.Namespace) -> int:
     return int(args.verbose) + int(getattr(args, "command_verbose", 0))
 
 
-def configure_logging(verbosity: int) -> None:
+def log_file_of(args: argparse.Namespace) -> Path | None:
+    """The ``--log-file`` given after the command name, else the one given before it."""
+    return getattr(args, "command_log_file", None) or getattr(args, "log_file", None)
+
+
+def configure_logging(verbosity: int, log_file: Path | None = None) -> None:
     """Set up readable logging: warnings by default, info with ``-v``, debug with ``-vv``.
 
-    Noisy third-party loggers stay at WARNING (see :data:`QUIET_LOGGERS`), and every record passes
-    :class:`~tradebus.eventlog.RedactSecrets`, so session cookies are never printed.
+    Lines go to stderr and, with ``log_file``, are appended to that file too (created 0600, its
+    missing folders 0700). Noisy third-party loggers stay at WARNING (see :data:`QUIET_LOGGERS`).
+    Every handler cleans every record with :class:`~framework.redaction.RedactSecrets` (message,
+    traceback and stack) and formats with :class:`~framework.redaction.RedactingFormatter`, so
+    session cookies, tokens and passwords are never written and account ids appear masked.
     """
     level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
-    for handler in logging.getLogger().handlers:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file is not None:
+        handlers.append(logging.FileHandler(private_file(log_file), mode="a", encoding="utf-8"))
+    for handler in handlers:
         handler.addFilter(RedactSecrets())
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT))
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     for name, shown_from in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(logging.WARNING if verbosity < shown_from else logging.NOTSET)
 
@@ -113,14 +133,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = discover_commands()
     parser = build_parser(commands)
     args = parser.parse_args(argv)
-    configure_logging(verbosity_of(args))
+    configure_logging(verbosity_of(args), log_file_of(args))
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
     try:
         return commands[args.command].run(args)
     except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
-        print(f"tradebus {args.command}: error: {e}", file=sys.stderr)  # noqa: T201
+        print(f"tradebus {args.command}: error: {redact(str(e))}", file=sys.stderr)  # noqa: T201
         return 2
 
 

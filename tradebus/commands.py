@@ -114,8 +114,8 @@ class LiveCommand:
         settings = resolve_settings(args)
         name = args.broker or settings.broker or "ibkr"
         broker_settings = settings.broker_settings(name)
-        if args.i_understand_live:
-            broker_settings["allow_live"] = True
+        if args.i_understand_live:  # the only way a run from the command line allows a live account
+            broker_settings.allow_live("--i-understand-live")
         clock = SystemClock()
         broker = broker_plugin(name).create(broker_settings, clock=clock)
         strategy = strategy_from(args, settings)

@@ -23,6 +23,7 @@ from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.models import OrderStatus
+from framework.private_files import private_dir
 from framework.risk import RiskConfig
 from simulators.ibkr import SimulatedGateway
 from simulators.ibkr import SimulatorConfig
@@ -66,7 +67,7 @@ class DemoCommand:
     def run(self, args: argparse.Namespace) -> int:
         """Start the gateway, trade for ``--duration`` seconds, and report."""
         out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
         # every demo trades a new simulated account: a previous demo's journal describes a gateway
         # that no longer exists, and recovering its orders against this one would be meaningless
         for leftover in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):

@@ -16,14 +16,14 @@ DataStale, HandlerFailed                                  WARNING
 ========================================================= =======
 
 Free text from brokers (reasons, errors) passes :func:`redact` first, and :class:`RedactSecrets`
-does the same for every record of a handler it is added to: session cookies and tokens never
-reach a log.
+does the same for every record of a handler it is added to (message, traceback and stack): session
+cookies, tokens and passwords never reach a log, and account ids appear masked (``DU****567``). Both
+live in :mod:`framework.redaction` and are re-exported here.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from framework.events import ORDER_EVENTS
@@ -45,6 +45,8 @@ from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
 from framework.models import Side
+from framework.redaction import RedactSecrets
+from framework.redaction import redact
 
 if TYPE_CHECKING:
     from framework.bus import Subscription
@@ -53,34 +55,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+__all__ = ["WARNING_EVENTS", "EventLog", "RedactSecrets", "describe_order_event", "redact"]
+
 WARNING_EVENTS: tuple[type[OrderEvent], ...] = (OrderRejected, OrderDenied, OrderCancelRejected)
 """Order events logged as warnings: the order did not do what its strategy asked."""
-
-_SECRET = re.compile(
-    r"""(?ix)
-    ( (?:cookie|set-cookie|authorization) \s*[:=]\s* ) [^\r\n]+          # a whole header value
-    | ( \bapi \s*=\s* ) (?: \{[^}]*\} | [^\s;,&]+ )                     # the gateway's api= cookie
-    | ( \b(?:session|sessionid|token|access_token|oauth_token|secret|password) ["']?\s*[:=]\s*["']? )
-      [^"'\s,;}&]+                                                      # key=value, "key": "value"
-    """
-)
-
-
-def redact(text: str) -> str:
-    """Replace cookie values, session ids and tokens in ``text`` with ``***``."""
-    return _SECRET.sub(lambda m: next(g for g in m.groups() if g is not None) + "***", text)
-
-
-class RedactSecrets(logging.Filter):
-    """A handler filter that applies :func:`redact` to every record's message."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the record's message without secrets; never drops a record."""
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
 
 
 class EventLog:

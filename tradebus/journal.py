@@ -31,6 +31,8 @@ from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import Side
+from framework.private_files import private_file
+from framework.private_files import tighten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -98,10 +100,11 @@ class SqliteJournal:
     """
 
     def __init__(self, path: Path, *, synchronous: Literal["full", "normal"] = "full") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
+        self.path = private_file(path)  # 0600 in a 0700 folder; SQLite gives -wal and -shm the same mode
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
+        for sidecar in ("-wal", "-shm"):  # left readable by an earlier version after a crash
+            tighten(path.with_name(path.name + sidecar))
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)

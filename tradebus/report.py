@@ -19,6 +19,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from framework.private_files import private_dir
+from framework.private_files import write_private_bytes
+from framework.private_files import write_private_text
 from tradebus.results import RunResult
 from tradebus.stats import Statistics
 
@@ -188,11 +191,11 @@ def write_report(result: RunResult, directory: str | Path, title: str = "Backtes
         ImportError: If matplotlib is not installed.
     """
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    private_dir(out)
     png = render_chart(result, title)
     png_path = out / "equity.png"
-    png_path.write_bytes(png)
+    write_private_bytes(png_path, png)
     data_uri = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
     html_path = out / "report.html"
-    html_path.write_text(render_html(result, data_uri, title), encoding="utf-8")
+    write_private_text(html_path, render_html(result, data_uri, title))
     return png_path, html_path

@@ -33,6 +33,9 @@ from framework.models import Fill
 from framework.models import FrozenModel
 from framework.models import Order
 from framework.models import Side
+from framework.private_files import open_private
+from framework.private_files import private_dir
+from framework.private_files import write_private_text
 from tradebus.stats import Statistics
 from tradebus.stats import compute_statistics
 from tradebus.stats import drawdown_series
@@ -365,7 +368,7 @@ class RunResult:
             The paths written.
         """
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
         written = [
             _write_csv(out / "orders.csv", [_order_row(o) for o in self.orders]),
             _write_csv(out / "fills.csv", _fill_rows(self.fills)),
@@ -373,12 +376,12 @@ class RunResult:
             self._write_equity(out / "equity.csv"),
         ]
         path = out / "result.json"
-        path.write_text(self.to_json(), encoding="utf-8")
+        write_private_text(path, self.to_json())
         return [*written, path]
 
     def _write_equity(self, path: Path) -> Path:
         curve = self.curve
-        with path.open("w", newline="", encoding="utf-8") as f:
+        with open_private(path, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["timestamp", "equity", "drawdown", "invested"])
             rows = zip(curve.times(), curve.equity, curve.drawdowns(), curve.invested, strict=True)
@@ -388,7 +391,7 @@ class RunResult:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with open_private(path, "w", newline="", encoding="utf-8") as f:
         if rows:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()

@@ -29,6 +29,11 @@ library never reads ``os.environ`` on its own.
 Every error names the dotted key and where its value came from: the file, or the environment
 variable that set it. A plug-in validates its section with :func:`framework.config.validate_section`, which does the
 same for ``[brokers.<name>]`` keys.
+
+A live (real-money) account is never allowed from here: ``allow_live`` at the top level or in any
+``[brokers.<name>]`` section, from the file or a variable (``TRADEBUS_BROKERS__IBKR__ALLOW_LIVE``),
+is refused with the fix (``tradebus live --i-understand-live``, which adds it to the broker's section
+with :meth:`SettingsSection.allow_live`, or ``allow_live=True`` in code).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ from pydantic import ValidationError
 from framework.config import EngineConfig
 from framework.config import FrozenConfig
 from framework.errors import ConfigError
+from framework.live_guard import ALLOW_LIVE
+from framework.live_guard import LIVE_FLAG
+from framework.live_guard import says_allow
 
 ENV_PREFIX = "TRADEBUS_"
 
@@ -56,8 +64,8 @@ C = TypeVar("C", bound=BaseModel)
 class SettingsSection(dict[str, Any]):
     """The values of one settings section, remembering where they came from.
 
-    It is a plain mutable ``dict`` (the CLI may add keys such as ``allow_live``) that plug-ins read
-    as any mapping; :func:`framework.config.validate_section` uses the origin to name the file in an error.
+    It is a plain mutable ``dict`` that plug-ins read as any mapping; :func:`framework.config.validate_section`
+    uses the origin to name the file in an error. The CLI adds ``allow_live`` with :meth:`allow_live`.
 
     Args:
         values: The section's keys and values.
@@ -83,6 +91,15 @@ class SettingsSection(dict[str, Any]):
     def source_of(self, key: str) -> str | None:
         """The environment variable that set ``key`` (dotted, within the section), else the file."""
         return _origin(key, self.overrides) or self.source
+
+    def allow_live(self, origin: str = LIVE_FLAG) -> None:
+        """Allow a live account for this broker (``tradebus live --i-understand-live``).
+
+        Args:
+            origin: What allowed it, named in errors about it (the command-line flag).
+        """
+        self[ALLOW_LIVE] = True
+        self.overrides[ALLOW_LIVE] = origin
 
 
 class StrategySettings(FrozenConfig):
@@ -151,6 +168,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             keys = key[len(ENV_PREFIX) :].lower().split("__")
             _set_nested(data, keys, value, source=key)
             overrides[".".join(keys)] = key
+    _refuse_allow_live(data, source, overrides)
     try:
         settings = Settings.model_validate({**data, "source": source})
     except ValidationError as e:
@@ -160,6 +178,23 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         raise ConfigError(first["msg"], key=dotted, source=where) from e
     settings._overrides = overrides
     return settings
+
+
+LIVE_FROM_SETTINGS = (f"a live (real-money) account cannot be allowed by a settings file or an environment variable; "
+                      f"remove {ALLOW_LIVE} and pass {LIVE_FLAG} to tradebus live (or {ALLOW_LIVE}=True in code)")
+
+
+def _refuse_allow_live(data: Mapping[str, Any], source: str | None, overrides: Mapping[str, str]) -> None:
+    # the top level and every broker plug-in's section, whichever broker it is
+    brokers = data.get("brokers")
+    places: list[tuple[str, Mapping[str, Any]]] = [("", data)]
+    if isinstance(brokers, Mapping):
+        places += [(f"brokers.{name}.", section) for name, section in brokers.items() if isinstance(section, Mapping)]
+    for prefix, section in places:
+        for key, value in section.items():
+            if key.lower() == ALLOW_LIVE and says_allow(value):
+                dotted = prefix + key
+                raise ConfigError(LIVE_FROM_SETTINGS, key=dotted, source=_origin(dotted, overrides) or source)
 
 
 def _origin(dotted: str, overrides: Mapping[str, str]) -> str | None:

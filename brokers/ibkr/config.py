@@ -13,22 +13,35 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field
+from pydantic import ValidationError
 from pydantic import field_validator
 from pydantic import model_validator
 
 from framework.config import FrozenConfig
 from framework.errors import ConfigError
+from framework.live_guard import ALLOW_LIVE
+from framework.live_guard import LIVE_FLAG
+from framework.live_guard import check_url
+from framework.live_guard import is_plain_text
+from framework.live_guard import says_allow
 
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 ENV_PREFIX = "TRADEBUS_BROKERS__IBKR__"  # the same names the settings loader uses
+_ENV_NAMES = {  # field -> variable name after the prefix (from_env)
+    "base_url": "BASE_URL", "account_id": "ACCOUNT_ID", "ca_file": "CA_FILE", "pinned_sha256": "PINNED_SHA256",
+    "insecure_skip_tls_verify": "INSECURE_SKIP_TLS_VERIFY", "auto_confirm_message_ids": "AUTO_CONFIRM",
+}
 
 
 class IbkrConfig(FrozenConfig):
     """Settings of :class:`~brokers.ibkr.broker.IbkrBroker`.
 
     Attributes:
-        base_url: REST root of the gateway; defaults to the local Client Portal gateway.
-        ws_url: Websocket URL; derived from ``base_url`` (``wss://.../ws``) when not set.
+        base_url: REST root of the gateway; defaults to the local Client Portal gateway. Plain
+            ``http://`` only to this machine (127.0.0.0/8, ::1, localhost) and never with
+            ``allow_live``; a non-paper account is refused over it at connect time.
+        ws_url: Websocket URL; derived from ``base_url`` (``wss://.../ws``) when not set. Plain
+            ``ws://`` under the same rules as ``http://``.
         account_id: Account to trade; None picks the only account the gateway reports.
         ca_file: CA bundle (PEM) that signed the gateway's certificate.
         pinned_sha256: SHA-256 fingerprint (hex) of the gateway's leaf certificate, checked instead of a
@@ -47,7 +60,9 @@ class IbkrConfig(FrozenConfig):
         auto_confirm_message_ids: Order-precaution message ids (``o163``, ``o354`` ...) that may be
             confirmed automatically; any other question rejects the order.
         suppress_on_start: Also ask the gateway to suppress the allow-listed ids at session start.
-        allow_live: Permit a non-paper account. Without it the adapter refuses to connect to one.
+        allow_live: Permit a non-paper account. Without it the adapter refuses to connect to one. Only
+            code sets it (this argument, or ``tradebus live --i-understand-live``): the application
+            refuses it in settings files and environment variables.
         global_rate: Client-side request budget per second (the gateway allows 10).
         pacing: Pace requests on the client (``global_rate`` and IBKR's per-endpoint intervals). Turn
             it off only against the simulated gateway with its own pacing off (benchmarks, crash
@@ -91,10 +106,13 @@ class IbkrConfig(FrozenConfig):
     @field_validator("base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        if not value.startswith(("https://", "http://")):
-            msg = f"base_url must be an http(s) URL, received {value!r}"
-            raise ValueError(msg)
-        return value.rstrip("/")
+        # plain http:// only to this machine; with allow_live not at all (_check_tls)
+        return check_url("base_url", value, schemes=("https", "http"), allow_live=False).rstrip("/")
+
+    @field_validator("ws_url")
+    @classmethod
+    def _check_ws_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url("ws_url", value, schemes=("wss", "ws"), allow_live=False)
 
     @field_validator("pinned_sha256")
     @classmethod
@@ -109,6 +127,10 @@ class IbkrConfig(FrozenConfig):
 
     @model_validator(mode="after")
     def _check_tls(self) -> Self:
+        if self.allow_live:  # a live account only over TLS
+            check_url("base_url", self.base_url, schemes=("https", "http"), allow_live=True)
+            if self.ws_url is not None:
+                check_url("ws_url", self.ws_url, schemes=("wss", "ws"), allow_live=True)
         if self.insecure_skip_tls_verify and self.allow_live:
             msg = "insecure_skip_tls_verify cannot be combined with allow_live"
             raise ValueError(msg)
@@ -119,6 +141,14 @@ class IbkrConfig(FrozenConfig):
             msg = "insecure_skip_tls_verify contradicts ca_file / pinned_sha256"
             raise ValueError(msg)
         return self
+
+    @property
+    def plain_text_url(self) -> tuple[str, str] | None:
+        """The first unencrypted URL as ``(field, url)`` (``http://`` / ``ws://``), else None."""
+        for field, url in (("base_url", self.base_url), ("ws_url", self.websocket_url)):
+            if is_plain_text(url):
+                return field, url
+        return None
 
     @property
     def websocket_url(self) -> str:
@@ -133,30 +163,41 @@ class IbkrConfig(FrozenConfig):
         """Build a config from ``TRADEBUS_BROKERS__IBKR__*`` variables (examples and CLI only).
 
         Recognised: ``BASE_URL``, ``ACCOUNT_ID``, ``CA_FILE``, ``PINNED_SHA256``,
-        ``INSECURE_SKIP_TLS_VERIFY`` (``1``), ``ALLOW_LIVE`` (``1``) and ``AUTO_CONFIRM`` (comma list).
+        ``INSECURE_SKIP_TLS_VERIFY`` (``1``) and ``AUTO_CONFIRM`` (comma list). ``ALLOW_LIVE`` is
+        refused: a live account is allowed only in code (``from_env(allow_live=True)``).
 
         Args:
             environ: Mapping to read instead of ``os.environ``.
-            **overrides: Fields that win over the environment.
+            **overrides: Fields that win over the environment (the only way to pass ``allow_live``).
 
         Raises:
-            ConfigError: If a value is invalid; names the variable.
+            ConfigError: If a value is invalid, or ``ALLOW_LIVE`` asks for a live account; names
+                the variable.
         """
         env = os.environ if environ is None else environ
+        live = ENV_PREFIX + ALLOW_LIVE.upper()
+        if says_allow(env.get(live)):
+            msg = (f"a live account cannot be allowed by an environment variable; unset it and pass "
+                   f"{ALLOW_LIVE}=True in code (or {LIVE_FLAG} to tradebus live)")
+            raise ConfigError(msg, key=ALLOW_LIVE, source=live)
         values: dict[str, object] = {}
-        for field in ("base_url", "account_id", "ca_file", "pinned_sha256"):
-            raw = env.get(ENV_PREFIX + field.upper())
+        variables: dict[str, str] = {}  # field -> the variable that set it
+        for field, name in _ENV_NAMES.items():
+            raw = env.get(ENV_PREFIX + name)
             if raw:
-                values[field] = raw
-        for field in ("insecure_skip_tls_verify", "allow_live"):
-            raw = env.get(ENV_PREFIX + field.upper())
-            if raw:
-                values[field] = raw.strip().lower() in {"1", "true", "yes"}
-        confirm = env.get(ENV_PREFIX + "AUTO_CONFIRM")
-        if confirm:
+                values[field], variables[field] = raw, ENV_PREFIX + name
+        if "insecure_skip_tls_verify" in values:
+            values["insecure_skip_tls_verify"] = str(values["insecure_skip_tls_verify"]).strip().lower() in {
+                "1", "true", "yes"}
+        if "auto_confirm_message_ids" in values:
+            confirm = str(values["auto_confirm_message_ids"])
             values["auto_confirm_message_ids"] = frozenset(p.strip() for p in confirm.split(",") if p.strip())
         values.update(overrides)
+        for field in overrides:
+            variables.pop(field, None)
         try:
             return cls.model_validate(values)
-        except ValueError as e:
-            raise ConfigError(str(e), source=f"{ENV_PREFIX}*") from e
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(first["msg"], key=field or None, source=variables.get(field, f"{ENV_PREFIX}*")) from e

@@ -51,6 +51,8 @@ from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
 from framework.clock import Clock
+from framework.redaction import register_account
+from framework.redaction import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +149,7 @@ class SessionManager:
         rng: random.Random | None = None,
     ) -> None:
         self._config = config
+        register_account(config.account_id)  # masked in logs even before the gateway confirms it
         self._rest = rest
         self._clock = clock
         self._rng = rng or random.Random()
@@ -188,6 +191,7 @@ class SessionManager:
             msg = "the gateway is not logged in: open its login page in a browser and log in"
             raise IbkrSessionError(msg, reason="login_required") from e
         self.session_id = tickle.session
+        register_secret(self.session_id)
         log.info("gateway session %s", redact(self.session_id))
 
     def _reauthenticate_blocking(self, status: AuthStatus) -> None:
@@ -205,10 +209,18 @@ class SessionManager:
     def _prime(self) -> str:
         accounts = self._rest.brokerage_accounts()
         account_id = self._choose_account(accounts)
+        register_account(account_id)  # masked in every log line from now on
         types = {a.account_id or a.id: a.type for a in self._rest.portfolio_accounts()}
         paper = account_id.startswith("D") or bool(accounts.is_paper) or types.get(account_id) == "DEMO"
+        plain = self._config.plain_text_url
+        if not paper and plain is not None:  # whatever the config allowed: checked before any order
+            field, url = plain
+            msg = (f"{field} {url} is plain text: account {account_id} is not a paper account and is traded only "
+                   f"over TLS; use {'https' if field == 'base_url' else 'wss'}://")
+            raise IbkrSessionError(msg, reason="plain_text_live")
         if not paper and not self._config.allow_live:
-            msg = f"account {account_id} is not a paper account; set allow_live to trade it"
+            msg = (f"account {account_id} is not a paper account; to trade it pass --i-understand-live to "
+                   f"tradebus live (allow_live=True in code)")
             raise IbkrSessionError(msg, reason="live_account")
         if self._config.suppress_on_start and self._config.auto_confirm_message_ids:
             self._rest.suppress_questions(sorted(self._config.auto_confirm_message_ids))
@@ -305,6 +317,7 @@ class SessionManager:
             log.warning("gateway session changed (%s -> %s): gateway restarted",
                         redact(self.session_id), redact(tickle.session))
             self.session_id = tickle.session
+            register_secret(self.session_id)
             self._fail(SessionState.DEGRADED, "gateway restarted", now)
             self._next_attempt = now
 
@@ -324,6 +337,7 @@ class SessionManager:
     def _begin_recovery(self, now: float) -> None:
         tickle = self._rest.tickle()
         self.session_id = tickle.session or self.session_id
+        register_secret(self.session_id)
         status = self._rest.auth_status()
         if status.healthy:
             self._complete(now)

@@ -153,6 +153,31 @@ def test_connect_refuses_a_live_account_unless_allowed(world: World) -> None:
     assert not any(p.endswith("/orders") for p in world.adapter.paths("POST"))
 
 
+LIVE_ACCOUNT = fixture("http_get_iserver_accounts") | {"accounts": ["U7654321"], "isPaper": False}
+PLAIN = {"base_url": "http://127.0.0.1:5000/v1/api", "ws_url": "ws://127.0.0.1:5000/v1/api/ws"}
+
+
+@pytest.mark.parametrize("allow_live", [False, True])
+def test_connect_refuses_a_live_account_over_plain_text_before_any_order(clock: FakeClock, allow_live: bool) -> None:
+    adapter = FakeAdapter()
+    gateway_routes(adapter)
+    adapter.on("GET", "/iserver/accounts", Reply(200, LIVE_ACCOUNT))
+    adapter.on("GET", "/portfolio/accounts", Reply(200, [{"id": "U7654321", "type": "INDIVIDUAL"}]))
+    http = requests.Session()
+    http.mount("http://", adapter)
+    # the config refuses http:// with allow_live; a config built around validation still meets the adapter's check
+    config = make_config(**PLAIN).model_copy(update={"allow_live": allow_live})
+    broker = IbkrBroker(config, clock=clock, session=http, ws_connect=FakeWsFactory(),
+                        sleep=advancing_sleep(clock), start_threads=False, rng=random.Random(3))
+    with pytest.raises(BrokerConnectionError) as info:
+        broker.connect(lambda event: None)
+    assert "base_url http://127.0.0.1:5000/v1/api is plain text" in str(info.value)
+    assert "https://" in str(info.value)
+    assert "\n" not in str(info.value)
+    assert broker.connection_state is ConnectionState.DISCONNECTED
+    assert not any("/orders" in p for p in adapter.paths("POST"))
+
+
 def test_quotes_stream_and_merge_incremental_updates(world: World) -> None:
     world.connect()
     world.broker.subscribe_quotes(AAPL)
