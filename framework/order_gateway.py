@@ -174,6 +174,14 @@ class OrderGateway:
             self._enqueue(OrderPendingCancel(ts=self._clock.now(), client_order_id=client_order_id))
         self._broker.execute(CancelOrder(client_order_id))
 
+    def is_cancellable(self, client_order_id: str) -> bool:
+        """Whether :meth:`cancel` would send a cancel for this order now (it may still fill, no cancel pending)."""
+        order = self._book.get(client_order_id)
+        if order is None or order.status is OrderStatus.PENDING_CANCEL:
+            return False
+        fresh = order.status is OrderStatus.INITIALIZED and client_order_id not in self._denied
+        return order.status.is_open or fresh
+
     def deny_reason(self, request: OrderRequest) -> str | None:
         """Why ``request`` may not be sent now, or None."""
         if self._halt_reason is not None:
