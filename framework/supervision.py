@@ -217,6 +217,7 @@ class StrategySupervisor:
 
     def start(self, strategy: Supervised) -> None:
         """Start ``strategy``; an error in its ``on_start`` is a failure like any other."""
+        self.stopped.discard(strategy.id)
         try:
             strategy.start()
         except Exception as e:

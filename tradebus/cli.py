@@ -16,6 +16,7 @@ from typing import Protocol
 
 from framework.errors import FrameworkError
 from tradebus.eventlog import RedactSecrets
+from tradebus.interrupts import EXIT_INTERRUPTED
 
 COMMAND_GROUP = "tradebus.commands"
 
@@ -122,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
         print(f"tradebus {args.command}: error: {e}", file=sys.stderr)  # noqa: T201
         return 2
+    except KeyboardInterrupt:  # before a run took over Ctrl-C, or a second Ctrl-C while it stopped
+        print(f"tradebus {args.command}: interrupted", file=sys.stderr)  # noqa: T201
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ While a run goes, the first Ctrl-C (SIGINT) does not raise ``KeyboardInterrupt``
 whatever the dispatcher is doing (half an order event applied, a journal write cut short): it asks
 the engine to stop after the current event (:meth:`~framework.engine.Engine.interrupt`), and the
 run ends the usual way, with its summary and exports, marked interrupted. A second Ctrl-C raises
-``KeyboardInterrupt`` as usual, for a stop that hangs.
+``KeyboardInterrupt`` as usual, for a stop that hangs; the CLI then prints one line and exits 130.
 
 Exit codes of ``tradebus backtest``, ``paper``, ``live`` and ``demo``:
 

@@ -17,6 +17,7 @@ from framework.marketdata import Bar
 from framework.models import OrderStatus
 from framework.strategy import Strategy
 from tradebus import BacktestRunner
+from tradebus import cli
 from tradebus import run_backtest
 from tradebus.sample_data.generate import synthetic_series
 
@@ -160,3 +161,27 @@ def test_a_second_ctrl_c_raises_keyboard_interrupt() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         run_backtest([Twice("AAPL", interrupt_at=1)], one_symbol())
+
+
+def test_the_cli_reports_a_second_ctrl_c_in_one_line_and_exits_130(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strategy = tmp_path / "twice.py"
+    strategy.write_text(
+        "import os, signal\n"
+        "from datetime import timedelta\n"
+        "from framework.strategy import Strategy\n\n"
+        "class Twice(Strategy):\n"
+        "    def on_start(self):\n"
+        "        self.subscribe_bars('AAPL', timedelta(minutes=1))\n"
+        "    def on_bar(self, bar):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C: stop after this bar\n"
+        "    def on_stop(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)  # the second, while the run stops\n",
+        encoding="utf-8",
+    )
+    code = cli.main(["backtest", f"{strategy}:Twice", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "tradebus backtest: interrupted"
+    assert "Traceback" not in err
