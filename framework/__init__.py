@@ -24,6 +24,7 @@ from framework.commands import ModifyOrder
 from framework.commands import OrderCommand
 from framework.commands import SubmitOrder
 from framework.config import EngineConfig
+from framework.config import ErrorPolicy
 from framework.config import FrozenConfig
 from framework.config import StrategyConfig
 from framework.context import StrategyContext
@@ -68,6 +69,7 @@ __all__ = [
     "DataError",
     "Engine",
     "EngineConfig",
+    "ErrorPolicy",
     "EventBus",
     "EventSink",
     "Execution",

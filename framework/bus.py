@@ -5,8 +5,12 @@ blinker's three sharp edges are decided here on purpose:
 * **References are strong.** Handlers are connected with ``weak=False``; a lambda or bound method
   stays subscribed until its :class:`Subscription` is cancelled.
 * **One failing handler never starves the others.** :meth:`EventBus.publish` calls each handler in
-  its own ``try``; a failure is logged and published as :class:`~framework.events.HandlerFailed`.
-  With ``raise_errors=True`` (tests) the exception propagates instead.
+  its own ``try``. A handler subscribed with an ``owner`` (a strategy's hooks) is reported to the
+  owner's supervisor (:meth:`EventBus.supervise`), which logs it once and applies the strategy's
+  error policy (see :mod:`framework.supervision`); any other failure is logged once, with its
+  traceback, and published as :class:`~framework.events.HandlerFailed`. With ``raise_errors=True``
+  (tests) the exception propagates instead. A failure may unsubscribe handlers (a strategy that is
+  stopped): the event then reaches only the handlers still subscribed.
 * **Delivery order between handlers is not defined.** Code that needs an order (portfolio before
   strategies) does the first step itself before publishing (see :mod:`framework.engine`).
 
@@ -34,7 +38,7 @@ from framework.clock import Clock
 from framework.clock import SystemClock
 from framework.events import HandlerFailed
 
-__all__ = ["ANY", "EventBus", "Handler", "Subscription"]
+__all__ = ["ANY", "EventBus", "FailureHandler", "Handler", "Subscription"]
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +46,20 @@ E = TypeVar("E")
 Handler = Callable[[Any], None]
 """A callable taking one event."""
 
+FailureHandler = Callable[[str, str, Any, Exception], None]
+"""Told ``(owner, hook, event, error)`` when a handler with an owner raises (see :meth:`EventBus.supervise`)."""
+
 
 class _Receiver:
     # Wrapping the handler gives every subscription its own identity in blinker, so one function
     # may subscribe twice. publish() calls the handlers it cached; __call__ only serves blinker's
-    # own send(), which this bus never uses.
-    __slots__ = ("handler",)
+    # own send(), which this bus never uses. owner and hook name whose handler it is, for a failure.
+    __slots__ = ("handler", "hook", "owner")
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, owner: str | None, hook: str | None) -> None:
         self.handler = handler
+        self.owner = owner
+        self.hook = hook
 
     def __call__(self, sender: Any, **kwargs: Any) -> None:
         self.handler(kwargs.get("event", sender))
@@ -98,7 +107,17 @@ class EventBus:
         self._raise_errors = raise_errors
         self._clock = clock or SystemClock()
         self._routes: dict[tuple[type, Any], tuple[Handler, ...]] = {}  # (event type, sender) -> handlers
+        self._supervisor: FailureHandler | None = None
         self.failures = 0
+
+    def supervise(self, handler: FailureHandler) -> None:
+        """Report failures of handlers subscribed with an ``owner`` to ``handler`` instead of logging them.
+
+        ``handler(owner, hook, event, error)`` runs on the publishing thread, inside :meth:`publish`;
+        it owns the one log record of the failure. Without a supervisor, such failures are reported
+        like any other (logged, :class:`HandlerFailed`).
+        """
+        self._supervisor = handler
 
     def _signal(self, event_type: type) -> Signal:
         return self._namespace.signal(f"{event_type.__module__}.{event_type.__qualname__}")
@@ -106,14 +125,22 @@ class EventBus:
     def _invalidate(self) -> None:
         self._routes.clear()
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], None], *, sender: Any = ANY) -> Subscription:
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None], *, sender: Any = ANY,
+                  owner: str | None = None, hook: str | None = None) -> Subscription:
         """Call ``handler(event)`` for every ``event_type`` published with ``sender`` (or any sender).
+
+        Args:
+            event_type: The exact event class.
+            handler: Called with each event.
+            sender: Only events published with this sender (default: every sender).
+            owner: Who the handler belongs to (a strategy id): its failures go to the supervisor.
+            hook: What the owner calls the handler (``on_bar``); default the handler's name.
 
         Returns:
             The subscription; call :meth:`Subscription.cancel` to stop receiving.
         """
         signal = self._signal(event_type)
-        receiver = _Receiver(handler)
+        receiver = _Receiver(handler, owner, hook)
         signal.connect(receiver, sender=sender, weak=False)
         self._invalidate()
         return Subscription(self, signal, receiver, sender)
@@ -139,14 +166,33 @@ class EventBus:
         handlers = self._routes.get(key)
         if handlers is None:
             handlers = self._route(key)
-        for handler in handlers:
+        remaining = iter(handlers)
+        for handler in remaining:
             try:
                 handler(event)
             except Exception as e:  # the documented isolation point: one handler must not stop others
                 if self._raise_errors:
                     raise
-                self._report(handler, event, e)
+                self._report(handler, event, sender, e)
+                self._deliver_rest(remaining, event, key)
+                break
         return len(handlers)
+
+    def _deliver_rest(self, remaining: Iterator[Handler], event: Any, key: tuple[type, Any]) -> None:
+        # After a failure (the slow path): the failure may have unsubscribed handlers, a stopped
+        # strategy's, so each remaining one is called only if it is still routed.
+        for handler in remaining:
+            routed = self._routes.get(key)
+            if routed is None:
+                routed = self._route(key)
+            if not any(h is handler for h in routed):
+                continue
+            try:
+                handler(event)
+            except Exception as e:
+                if self._raise_errors:
+                    raise
+                self._report(handler, event, key[1], e)
 
     def wants(self, event_type: type, sender: Any = ANY) -> bool:
         """Whether publishing an ``event_type`` with ``sender`` would reach any handler.
@@ -167,9 +213,19 @@ class EventBus:
         self._routes[key] = handlers
         return handlers
 
-    def _report(self, handler: Handler, event: Any, error: Exception) -> None:
+    def _report(self, handler: Handler, event: Any, sender: Any, error: Exception) -> None:
         self.failures += 1
+        receiver = self._receiver_of(handler, type(event), sender)
+        supervisor = self._supervisor
+        if receiver is not None and receiver.owner is not None and supervisor is not None:
+            hook = receiver.hook or str(getattr(handler, "__name__", repr(handler)))
+            try:
+                supervisor(receiver.owner, hook, event, error)
+            except Exception as e:  # the supervisor must not take the publisher down with it
+                log.exception("supervising the failure of %s in %s failed: %r", receiver.owner, hook, e)
+            return
         name = getattr(handler, "__qualname__", repr(handler))
+        # the one record of this failure: the event log and the console do not repeat it
         log.error("handler %s failed on %s: %r", name, type(event).__name__, error, exc_info=error)
         if isinstance(event, HandlerFailed):
             return  # a broken failure handler must not loop
@@ -177,6 +233,12 @@ class EventBus:
             ts=self._clock.now(), handler=name, event=event, error=str(error), error_type=type(error).__name__
         )
         self.publish(failed)
+
+    def _receiver_of(self, handler: Handler, event_type: type, sender: Any) -> _Receiver | None:
+        for receiver in self._signal(event_type).receivers_for(sender):
+            if isinstance(receiver, _Receiver) and receiver.handler is handler:
+                return receiver
+        return None
 
     def receiver_count(self, event_type: type) -> int:
         """Number of live subscriptions for ``event_type`` (all senders)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from enum import StrEnum
 from typing import Annotated
 from typing import Any
 from typing import Literal
@@ -88,11 +89,29 @@ class StrategyConfig(FrozenConfig):
     degraded: DegradedPolicy | None = None
 
 
+class ErrorPolicy(StrEnum):
+    """What the engine does when a strategy's hook raises (see :mod:`framework.supervision`).
+
+    Every error is logged once, with its traceback, and published as ``StrategyFailed``.
+    """
+
+    STOP_STRATEGY = "stop-strategy"
+    """Stop the failing strategy: unsubscribe it, cancel its working orders, keep its positions; the
+    other strategies go on (when none is left, the run ends), and the run ends as failed (the CLI exits 1)."""
+    STOP_RUN = "stop-run"
+    """Stop the failing strategy as above, then end the whole run (a backtest stops at that bar and
+    its results are marked partial); the run ends as failed."""
+    CONTINUE = "continue"
+    """Log the error and keep delivering events to the strategy; the run is not failed by it."""
+
+
 class EngineConfig(FrozenConfig):
     """Settings of the :class:`~framework.engine.Engine`.
 
     Attributes:
-        raise_errors: Let handler exceptions propagate (tests) instead of reporting ``HandlerFailed``.
+        raise_errors: Let handler exceptions propagate (tests) instead of isolating them.
+        on_strategy_error: What to do when a strategy's hook raises (a strategy's own
+            ``error_policy`` wins over it).
         stale_data_after: Emit ``DataStale`` when a subscribed instrument has had no data this long;
             None disables the check (backtests).
         order_id_prefix: Prefix of generated client order ids; None derives one from the start time,
@@ -104,6 +123,7 @@ class EngineConfig(FrozenConfig):
     """
 
     raise_errors: bool = False
+    on_strategy_error: ErrorPolicy = ErrorPolicy.STOP_STRATEGY
     stale_data_after: timedelta | None = None
     order_id_prefix: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{1,16}$")
     require_connected: bool = True

@@ -69,9 +69,15 @@ class StrategyContext:
 
     # ----------------------------------------------------------------- events
 
-    def subscribe(self, event_type: type[E], handler: Callable[[E], None], sender: Any = ANY) -> Subscription:
-        """Call ``handler`` for every ``event_type`` published with ``sender``."""
-        return self._bus.subscribe(event_type, handler, sender=sender)
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None], sender: Any = ANY, *,
+                  hook: str | None = None) -> Subscription:
+        """Call ``handler`` for every ``event_type`` published with ``sender``.
+
+        The handler belongs to this strategy: if it raises, the strategy's error policy applies
+        (see :mod:`framework.supervision`), and the failure names ``hook`` (default: the
+        handler's name).
+        """
+        return self._bus.subscribe(event_type, handler, sender=sender, owner=self.strategy_id, hook=hook)
 
     # ----------------------------------------------------------------- instruments and data
 

@@ -57,7 +57,9 @@ class Dispatcher:
         self._queue: deque[AnyEvent] = deque()
         self._wake = threading.Condition()
         self._sleeping = False
-        self._stopping = threading.Event()
+        # a plain flag, not a threading.Event: request_stop() may run in a signal handler on the
+        # dispatcher's own thread, where taking the Event's (non-reentrant) lock could deadlock
+        self._stopping = False
         self._thread: threading.Thread | None = None
 
     def route(self, event_type: type, handler: Callable[[Any], None]) -> None:
@@ -133,7 +135,7 @@ class Dispatcher:
             duration: timedelta | None = None) -> None:
         """Dispatch on this thread while ``running()`` and until stopped, ``until()``, or ``duration``."""
         deadline = self._clock.monotonic() + duration.total_seconds() if duration else None
-        while running() and not self._stopping.is_set():
+        while running() and not self._stopping:
             if until is not None and until():
                 break
             if deadline is not None and self._clock.monotonic() >= deadline:
@@ -142,16 +144,25 @@ class Dispatcher:
             self.run_pending()
 
     def request_stop(self) -> None:
-        """Ask :meth:`run` (or the background thread) to finish after the current event; thread-safe."""
-        self._stopping.set()
+        """Ask :meth:`run` (or the background thread) to finish after the current event.
+
+        Thread-safe, and safe in a signal handler: a flag, then a notify under the wake
+        condition's re-entrant lock.
+        """
+        self._stopping = True
         with self._wake:
             self._wake.notify_all()
+
+    @property
+    def threaded(self) -> bool:
+        """Whether the dispatcher runs on a background thread (:meth:`start_thread`)."""
+        return self._thread is not None
 
     def start_thread(self) -> None:
         """Dispatch on a background thread until :meth:`stop_thread`."""
         if self._thread is not None:
             return
-        self._stopping.clear()
+        self._stopping = False
         self._thread = threading.Thread(target=self._loop, name="tradebus-dispatcher", daemon=True)
         self._thread.start()
 
@@ -163,7 +174,7 @@ class Dispatcher:
             thread.join(timeout=timeout)
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping:
             self._wait_for_work()
             self.run_pending()
 
@@ -175,7 +186,7 @@ class Dispatcher:
         with self._wake:
             self._sleeping = True
             try:
-                if not self._queue and not self._stopping.is_set():
+                if not self._queue and not self._stopping:
                     self._wake.wait(timeout)
             finally:
                 self._sleeping = False

@@ -9,7 +9,9 @@ Each job has its own module; this one only wires them:
   worker (the dispatcher never waits on the network), and the halt of the kill switch;
 * :mod:`framework.subscriptions`: instruments, market-data subscriptions and last prices;
 * :mod:`framework.timers`: timers on the engine clock;
-* :mod:`framework.context`: what each strategy holds instead of the engine.
+* :mod:`framework.context`: what each strategy holds instead of the engine;
+* :mod:`framework.supervision`: starting and stopping strategies, their errors, and how the run
+  ended (:attr:`Engine.outcome`).
 
 Start-up (:meth:`Engine.start`) connects the broker, recovers the journal's unfinished orders
 (:mod:`framework.recovery`), applies what recovery found, loads cash and positions from the broker,
@@ -18,7 +20,7 @@ and only then starts the strategies.
 Events:
     Publishes every event brokers deliver, after updating state (see the modules above), plus
     ``OrderSubmitted``, ``OrderDenied``, ``OrderPendingCancel``, ``PositionChanged``,
-    ``ExecutionRefused``, ``TimerFired`` and ``DataStale``.
+    ``ExecutionRefused``, ``TimerFired``, ``DataStale`` and ``StrategyFailed``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ from framework.portfolio import Portfolio
 from framework.recovery import RecoveryError
 from framework.recovery import recover
 from framework.subscriptions import Subscriptions
+from framework.supervision import RunOutcome
+from framework.supervision import StrategySupervisor
 from framework.timers import Timers
 
 if TYPE_CHECKING:
@@ -111,6 +115,12 @@ class Engine:
         for check in checks:
             self.add_check(check)
         self._strategies: dict[str, Strategy[Any]] = {}
+        self.outcome = RunOutcome()
+        self.supervisor = StrategySupervisor(
+            self._strategies, policy=self.config.on_strategy_error, clock=clock, bus=self.bus, orders=self.orders,
+            gateway=self.gateway, stop_run=self.dispatcher.request_stop, outcome=self.outcome,
+            raise_errors=self.config.raise_errors,
+        )
         self._running = False
         self._route_events()
 
@@ -145,7 +155,7 @@ class Engine:
             subscriptions=self.subscriptions, timers=self.timers, bus=self.bus, stop=self.request_stop,
         ))
         if self._running:
-            strategy.start()
+            self.supervisor.start(strategy)
 
     def add_check(self, check: PreTradeCheck) -> None:
         """Run ``check`` on every new order and modification (after those added before it)."""
@@ -202,7 +212,7 @@ class Engine:
             log.info("recovered %d orders; %d still open", recovered, len(self.orders.open()))
         self._running = True
         for strategy in list(self._strategies.values()):
-            strategy.start()
+            self.supervisor.start(strategy)  # an on_start that raises is a failure of that strategy only
         self.subscriptions.freeze()  # from here on the dispatcher runs: no lookups on the network
         log.info("engine started with %d strategies on %s", len(self._strategies), self.broker.name)
 
@@ -216,12 +226,19 @@ class Engine:
         return candidate
 
     def stop(self) -> None:
-        """Stop strategies, the dispatcher and subscriptions, then disconnect; idempotent."""
+        """Stop strategies, the dispatcher and subscriptions, then disconnect; idempotent.
+
+        An ``on_stop`` that raises is that strategy's failure; the others still stop. Called on the
+        dispatcher's own thread (:meth:`run`, a backtest), it first dispatches what the strategies'
+        ``on_stop`` queued (cancels, say), so the journal records it.
+        """
         if not self._running:
             return
         self._running = False
         for strategy in list(self._strategies.values()):
-            strategy.stop()
+            self.supervisor.stop(strategy)
+        if not self.dispatcher.threaded:
+            self.dispatcher.run_pending()
         self.dispatcher.stop_thread()
         self.subscriptions.release_all()
         self.broker.disconnect()
@@ -249,11 +266,13 @@ class Engine:
     def run(self, until: Callable[[], bool] | None = None, duration: timedelta | None = None) -> None:
         """Dispatch on this thread until stopped, ``until()`` is true, or ``duration`` has passed; then stop.
 
-        Ctrl-C stops the engine cleanly.
+        Ctrl-C stops the engine cleanly (recorded in :attr:`outcome`). An application that wants
+        the current event finished first installs a SIGINT handler calling :meth:`interrupt`.
         """
         try:
             self.dispatcher.run(lambda: self._running, until, duration)
         except KeyboardInterrupt:
+            self.outcome.interrupt()
             log.warning("interrupted; stopping")
         finally:
             self.run_pending()
@@ -261,6 +280,14 @@ class Engine:
 
     def request_stop(self) -> None:
         """Ask :meth:`run` (or the dispatcher thread) to finish after the current event; thread-safe."""
+        self.dispatcher.request_stop()
+
+    def interrupt(self) -> None:
+        """Record an interruption (Ctrl-C) and stop after the current event; safe in a signal handler.
+
+        A backtest stops replaying after the current bar time.
+        """
+        self.outcome.interrupt()
         self.dispatcher.request_stop()
 
     def start_dispatcher(self) -> None:

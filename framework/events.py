@@ -43,7 +43,11 @@ BrokerConnected       broker adapter                   ANY                     b
 BrokerDegraded        broker adapter (partly usable)   ANY                     broker, reason
 BrokerDisconnected    broker adapter                   ANY                     broker, reason
 TimerFired            engine (strategy timers)         strategy id             name, scheduled
-HandlerFailed         event bus (a handler raised)     ANY                     handler, event, error
+HandlerFailed         event bus (a handler that no     ANY                     handler, event, error
+                      strategy owns raised)
+StrategyFailed        engine (a strategy's hook        ANY                     strategy_id, hook, event,
+                      raised; see framework.supervision)                       error, traceback, policy,
+                                                                               cancelled
 ===================== ================================ ======================= ============================
 
 Brokers emit order events by ``client_order_id`` only; the engine updates order state and the
@@ -318,12 +322,41 @@ class TimerFired(Event):
 
 
 class HandlerFailed(Event):
-    """An event handler raised; the bus isolated it and carried on."""
+    """An event handler that no strategy owns raised; the bus isolated it and carried on.
+
+    A strategy's hooks are supervised instead: their errors are :class:`StrategyFailed`.
+    """
 
     handler: str
     event: SkipValidation[Any]
     error: str
     error_type: str
+
+
+class StrategyFailed(Event):
+    """A strategy's hook raised, and the engine applied the strategy's error policy.
+
+    Attributes:
+        strategy_id: The strategy.
+        hook: The hook that raised (``on_bar``, ``on_order_filled``, ``on_start``, ``on_stop`` ...).
+        event: What the hook was handling, in words (``BarClosed AAPL 60s at 2024-01-02T14:31:00+00:00``);
+            empty for ``on_start`` and ``on_stop``.
+        error_type: The exception's class name.
+        error: The exception's message.
+        traceback: The formatted traceback.
+        policy: What was done (``stop-strategy``, ``stop-run`` or ``continue``; see
+            :class:`~framework.supervision.ErrorPolicy`).
+        cancelled: The client order ids of the working orders cancelled because the strategy stopped.
+    """
+
+    strategy_id: str
+    hook: str
+    event: str
+    error_type: str
+    error: str
+    traceback: str
+    policy: str
+    cancelled: tuple[str, ...] = ()
 
 
 AnyEvent: TypeAlias = Event | QuoteUpdated | BarClosed | ExecutionReported

@@ -212,6 +212,14 @@ class OrderGateway:
         else:
             self._broker.execute(command)
 
+    def is_cancellable(self, client_order_id: str) -> bool:
+        """Whether :meth:`cancel` would send a cancel for this order now (it may still fill, no cancel pending)."""
+        order = self._book.get(client_order_id)
+        if order is None or order.status is OrderStatus.PENDING_CANCEL:
+            return False
+        fresh = order.status is OrderStatus.INITIALIZED and client_order_id not in self._denied
+        return order.status.is_open or fresh
+
     def deny_reason(self, request: OrderRequest) -> str | None:
         """Why ``request`` may not be sent at all (a halt, a pre-trade check), or None (see also :meth:`blocked`)."""
         if self._halt_reason is not None:

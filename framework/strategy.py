@@ -5,6 +5,10 @@ A strategy declares its instruments explicitly (``subscribe_bars`` / ``subscribe
 ``modify``, ``cancel``, ``close_position``, timers). It never names a broker: the same class runs in
 a backtest, on paper and live.
 
+If a hook raises, the engine applies the strategy's error policy (``error_policy``, else the
+engine's ``on_strategy_error``; by default the strategy is stopped, its working orders cancelled and
+its positions kept; see :mod:`framework.supervision`).
+
 A strategy holds a :class:`~framework.context.StrategyContext` (clock, read-only portfolio and
 orders, order commands, subscriptions, timers, logger), never the engine. Hooks run on the engine's
 single dispatcher thread, one at a time, and must not block (see :mod:`framework.dispatcher`). Order
@@ -34,6 +38,7 @@ from typing import NoReturn
 from typing import TypeVar
 
 from framework.bus import Subscription
+from framework.config import ErrorPolicy
 from framework.config import StrategyConfig
 from framework.events import AccountUpdated
 from framework.events import BarClosed
@@ -86,6 +91,10 @@ class Strategy(Generic[C]):
     """
 
     config_type: ClassVar[type[StrategyConfig]] = StrategyConfig
+
+    error_policy: ErrorPolicy | None = None
+    """What the engine does when one of this strategy's hooks raises; None: the engine's
+    ``on_strategy_error``. Set it on a subclass or an instance before the engine starts."""
 
     def __init__(self, config: C | None = None, *, strategy_id: str | None = None) -> None:
         self.config: C = config if config is not None else self.config_type()  # type: ignore[assignment]
@@ -235,16 +244,23 @@ class Strategy(Generic[C]):
         self.on_start()
 
     def stop(self) -> None:
-        """Run :meth:`on_stop`, then unsubscribe everything and cancel timers (called by the engine)."""
+        """Run :meth:`on_stop`, then :meth:`detach` (called by the engine), even when ``on_stop`` raises."""
         try:
             self.on_stop()
         finally:
-            for sub in self._subscriptions:
-                sub.cancel()
-            self._subscriptions.clear()
-            self._watched.clear()
-            self._bar_durations.clear()
-            self.context.cancel_timers()
+            self.detach()
+
+    def detach(self) -> None:
+        """Unsubscribe every hook and cancel every timer, without calling :meth:`on_stop`.
+
+        Called by the engine when it stops the strategy after an error (see :mod:`framework.supervision`).
+        """
+        for sub in self._subscriptions:
+            sub.cancel()
+        self._subscriptions.clear()
+        self._watched.clear()
+        self._bar_durations.clear()
+        self.context.cancel_timers()
 
     @property
     def context(self) -> StrategyContext:
@@ -276,7 +292,7 @@ class Strategy(Generic[C]):
         context = self.context
         instrument = context.instrument(symbol)
         self._watch_instrument(symbol)
-        self._subscriptions.append(context.subscribe(QuoteUpdated, self._deliver_quote, symbol))
+        self._subscriptions.append(context.subscribe(QuoteUpdated, self._deliver_quote, symbol, hook="on_quote"))
         context.subscribe_quotes(symbol)
         return instrument
 
@@ -288,7 +304,8 @@ class Strategy(Generic[C]):
         if durations is None:
             durations = self._bar_durations[symbol] = set()
             self._watch_instrument(symbol)
-            self._subscriptions.append(context.subscribe(BarClosed, self._bar_deliverer(durations), symbol))
+            deliver = self._bar_deliverer(durations)
+            self._subscriptions.append(context.subscribe(BarClosed, deliver, symbol, hook="on_bar"))
         if duration not in durations:
             durations.add(duration)
             context.subscribe_bars(symbol, duration)

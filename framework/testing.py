@@ -60,6 +60,7 @@ from framework.events import OrderUpdated
 from framework.events import PnlUpdated
 from framework.events import PositionChanged
 from framework.events import QuoteUpdated
+from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Bar
 from framework.marketdata import Quote
@@ -90,6 +91,7 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     BrokerDisconnected,
     TimerFired,
     HandlerFailed,
+    StrategyFailed,
 )
 
 

@@ -7,7 +7,8 @@ whether a watcher thread polls the halt flag (live and paper) or only the engine
 backtest, which may run faster than the wall clock).
 
 :func:`assemble` builds a :class:`Run`; :func:`run_session` runs one on the wall clock (live, paper,
-demo) with the live view and the recorder, and hands back what it produced.
+demo) with the live view and the recorder, and hands back what it produced. During a session the
+first Ctrl-C stops the run cleanly (see :mod:`tradebus.interrupts`); the result says how it ended.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from framework.risk import RiskEngine
 from framework.strategy import Strategy
 from tradebus.console import ConsoleView
 from tradebus.eventlog import EventLog
+from tradebus.interrupts import interrupt_stops
 from tradebus.recording import LiveRecorder
 from tradebus.results import RunResult
 
@@ -138,31 +140,39 @@ def run_session(
     duration: timedelta | None = None,
     until: Callable[[], bool] | None = None,
     view: TextIO | None = sys.stdout,
+    started: Callable[[Engine], None] | None = None,
 ) -> RunResult:
     """Run on the wall clock (live, paper, demo): start, watch the halt flag, record, stop, close.
+
+    The first Ctrl-C stops the run after the current event; a strategy that fails is handled by
+    its error policy. Both are in the result's ``outcome``.
 
     Args:
         run: The assembled run.
         duration: Stop after this long (default: until Ctrl-C or a strategy asks).
         until: Stop once this returns true (checked on the dispatcher thread).
         view: Where the live view prints; None for none.
+        started: Called once the engine and its strategies have started, before dispatching.
 
     Returns:
-        What the session produced (orders, fills, equity), for the summary and the exports.
+        What the session produced (orders, fills, equity, how it ended), for the summary and the exports.
     """
     engine = run.engine
     console = ConsoleView(engine, view) if view is not None else None
-    engine.start()
-    if run.kill_switch is not None:
-        run.kill_switch.start()  # a halt takes effect within a poll, whatever the dispatcher does
-    recorder = LiveRecorder(engine)
-    try:
-        engine.run(until=until, duration=duration)
-    finally:
-        engine.stop()
-        recorder.sample()
-        recorder.close()
-        if console is not None:
-            console.close()
-        run.close()
+    with interrupt_stops(engine.interrupt):
+        engine.start()
+        if run.kill_switch is not None:
+            run.kill_switch.start()  # a halt takes effect within a poll, whatever the dispatcher does
+        recorder = LiveRecorder(engine)
+        try:
+            if started is not None:
+                started(engine)
+            engine.run(until=until, duration=duration)
+        finally:
+            engine.stop()
+            recorder.sample()
+            recorder.close()
+            if console is not None:
+                console.close()
+            run.close()
     return recorder.result()

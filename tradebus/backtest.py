@@ -12,6 +12,12 @@ Time: the one :class:`~framework.clock.SimulatedClock` follows the data. A bar i
 deterministic: the same data, strategies and configs give the same orders, fills and exports, byte
 for byte (client order ids use a fixed prefix).
 
+Errors and Ctrl-C: a strategy whose hook raises is handled by its error policy (by default in a
+backtest, ``stop-run``: the strategy is stopped and the replay ends after that bar time); any other
+handler that raises ends the replay too; the first Ctrl-C ends it after the current bar time. The
+result then covers the bars replayed, says so (``result.partial``, ``run`` in ``result.json``) and
+is exported as usual.
+
 Example::
 
     data = load_bars(sample_data_path())
@@ -38,12 +44,15 @@ from brokers.paper.replay import BarReplay
 from framework.checks import PreTradeCheck
 from framework.clock import SimulatedClock
 from framework.config import EngineConfig
+from framework.config import ErrorPolicy
+from framework.events import HandlerFailed
 from framework.history import BarData
 from framework.journal import Journal
 from framework.models import Instrument
 from framework.risk import RiskConfig
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
+from tradebus.interrupts import interrupt_stops
 from tradebus.results import RunRecorder
 from tradebus.results import RunResult
 
@@ -69,6 +78,8 @@ class BacktestRunner:
             yet, because client order ids (``BT.1`` ...) repeat in every run. The caller closes it.
         halt_file: A kill switch flag file: while it exists every order is denied (it is polled on
             the replayed clock).
+        on_strategy_error: What to do when a strategy's hook raises (default: stop it and end the
+            replay there; a strategy's own ``error_policy`` wins).
 
     Attributes:
         engine: The engine of the run.
@@ -90,6 +101,7 @@ class BacktestRunner:
         checks: Iterable[PreTradeCheck] = (),
         journal: Journal | None = None,
         halt_file: Path | None = None,
+        on_strategy_error: ErrorPolicy = ErrorPolicy.STOP_RUN,
     ) -> None:
         if not data.bar_count:
             msg = "no bars to replay"
@@ -105,25 +117,34 @@ class BacktestRunner:
         self.clock = SimulatedClock(datetime.fromtimestamp(first, UTC))  # the first bar's start
         self.feed = HistoricalFeed(data, self.clock, instruments)
         self.broker = PaperBroker(self.feed, self.clock, self.config)
-        engine_config = EngineConfig(raise_errors=True, order_id_prefix="BT")
+        engine_config = EngineConfig(order_id_prefix="BT", on_strategy_error=on_strategy_error)
         self.run_parts = assemble(self.broker, self.clock, self.strategies, config=engine_config, journal=journal,
                                   owns_journal=False, risk=risk, halt_file=halt_file, checks=checks,
                                   event_log=False)
         self.engine = self.run_parts.engine
+        self.bars_replayed = 0
+        # a handler no strategy owns failing (a check, a recorder) ends the replay: results past it are not trusted
+        self.engine.bus.subscribe(HandlerFailed, self._on_handler_failed)
+
+    def _on_handler_failed(self, event: HandlerFailed) -> None:
+        self.engine.outcome.fail(f"handler {event.handler} failed on {type(event.event).__name__}: "
+                                 f"{event.error_type}: {event.error}")
 
     def run(self) -> RunResult:
-        """Replay every bar, stop the engine, and return the result."""
+        """Replay every bar (or until an error or Ctrl-C ends the replay), stop the engine, return the result."""
         engine = self.engine
-        engine.start()
-        engine.run_pending()
-        recorder = RunRecorder(engine, bar_period(self.data))
-        try:
-            self._replay(recorder)
-        finally:
+        with interrupt_stops(engine.interrupt):
+            engine.start()
             engine.run_pending()
-            engine.stop()
-            recorder.close()
-            self.run_parts.close()
+            recorder = RunRecorder(engine, bar_period(self.data))
+            try:
+                if engine.outcome.stop_reason is None:  # on_start may have failed under stop-run
+                    self._replay(recorder)
+            finally:
+                engine.run_pending()
+                engine.stop()
+                recorder.close()
+                self.run_parts.close()
         portfolio = engine.portfolio
         return RunResult(
             orders=engine.orders.all(),
@@ -133,7 +154,9 @@ class BacktestRunner:
             final_cash=portfolio.cash,
             final_equity=portfolio.equity,
             multipliers=recorder.multipliers,
-            bar_count=self.data.bar_count,
+            bar_count=self.bars_replayed,
+            bars_total=self.data.bar_count,
+            outcome=engine.outcome,
         )
 
     def _replay(self, recorder: RunRecorder) -> None:
@@ -149,20 +172,32 @@ class BacktestRunner:
             gc.set_threshold(*thresholds)
 
     def _replay_bars(self, recorder: RunRecorder) -> None:
-        # The hot loop: keep it flat; every name it uses per bar time is a local.
         replay = BarReplay(self.feed, self.clock)
+        try:
+            self._replay_times(replay, recorder)
+        finally:
+            self.bars_replayed = replay.bars_replayed
+
+    def _replay_times(self, replay: BarReplay, recorder: RunRecorder) -> None:
+        # The hot loop: keep it flat; every name it uses per bar time is a local. After each bar
+        # time it reads one attribute: whether an error or Ctrl-C ended the run.
         run_pending = self.engine.dispatcher.run_pending
         sample = recorder.sample
+        outcome = self.engine.outcome
         if not self.progress:
             for ts in replay.times():
                 run_pending()
                 sample(ts.timestamp())
+                if outcome.stop_reason is not None:
+                    return
             return
         shown = times = 0
         with tqdm(total=self.data.bar_count, unit="bar", unit_scale=True) as bar_progress:
             for ts in replay.times():
                 run_pending()
                 sample(ts.timestamp())
+                if outcome.stop_reason is not None:
+                    break
                 times += 1
                 if not times % _PROGRESS_EVERY:
                     bar_progress.update(replay.bars_replayed - shown)
@@ -181,11 +216,12 @@ def run_backtest(
     checks: Iterable[PreTradeCheck] = (),
     journal: Journal | None = None,
     halt_file: Path | None = None,
+    on_strategy_error: ErrorPolicy = ErrorPolicy.STOP_RUN,
 ) -> RunResult:
     """Run ``strategies`` over ``data`` with a paper venue and return the result (see :class:`BacktestRunner`)."""
     runner = BacktestRunner(
         strategies, data, config, instruments=instruments, progress=progress, risk=risk, checks=checks,
-        journal=journal, halt_file=halt_file,
+        journal=journal, halt_file=halt_file, on_strategy_error=on_strategy_error,
     )
     return runner.run()
 

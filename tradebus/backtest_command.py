@@ -14,6 +14,11 @@ Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` lim
 ``halt_file``, the kill switch watches it on the replayed clock (while it exists every order is
 denied). ``--journal``
 records the run's orders in a new SQLite journal.
+
+A strategy that raises stops the replay at that bar by default (``--on-strategy-error`` chooses
+otherwise), and Ctrl-C stops it after the current bar: the results of the bars replayed are still
+written, marked partial in ``result.json`` and in the summary, and the exit code says what happened
+(1: a strategy failed, 130: interrupted; see :mod:`tradebus.interrupts`).
 """
 
 from __future__ import annotations
@@ -27,14 +32,17 @@ from pathlib import Path
 
 from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
+from framework.config import ErrorPolicy
 from framework.errors import ConfigError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
+from tradebus.commands import add_error_policy_argument
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
+from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
 from tradebus.loading import parse_params
@@ -65,6 +73,7 @@ class BacktestCommand:
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
         parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
+        add_error_policy_argument(parser, default=ErrorPolicy.STOP_RUN)
         history = parser.add_argument_group("history from a broker (instead of --data)")
         history.add_argument("--data-from", metavar="BROKER", help="fetch bars through this broker plug-in (ibkr)")
         history.add_argument("--symbols", default="AAPL", help="comma-separated symbols to fetch (default AAPL)")
@@ -84,20 +93,27 @@ class BacktestCommand:
         journal = open_journal(args.journal) if args.journal is not None else None
         try:
             result = run_backtest(
-                strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file
+                strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file,
+                on_strategy_error=ErrorPolicy(args.on_strategy_error),
             )
         finally:
             if journal is not None:
                 journal.close()
         written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
+        for line in result.outcome.lines():
+            print(line)  # noqa: T201
+        bars = f"{data.bar_count:,} bars"
+        if result.partial:
+            bars = f"PARTIAL: {result.bar_count:,} of {data.bar_count:,} bars replayed"
         print(  # noqa: T201
-            f"{strategy.id}: {data.bar_count:,} bars, {len(result.orders)} orders{_denied(result)}, "
+            f"{strategy.id}: {bars}, {len(result.orders)} orders{_denied(result)}, "
             f"{len(result.fills)} fills; equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
         )
         for label, value in headline(result.statistics):
             print(f"{label:>20}: {value}")  # noqa: T201
-        print(f"wrote {', '.join(p.name for p in written)} to {args.out}")  # noqa: T201
-        return 0
+        partial = " (partial results)" if result.partial else ""
+        print(f"wrote {', '.join(p.name for p in written)} to {args.out}{partial}")  # noqa: T201
+        return exit_code(result.outcome)
 
 
 def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData:

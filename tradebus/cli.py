@@ -20,6 +20,7 @@ from framework.private_files import private_file
 from framework.redaction import RedactingFormatter
 from framework.redaction import RedactSecrets
 from framework.redaction import redact
+from tradebus.interrupts import EXIT_INTERRUPTED
 
 COMMAND_GROUP = "tradebus.commands"
 
@@ -142,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
         print(f"tradebus {args.command}: error: {redact(str(e))}", file=sys.stderr)  # noqa: T201
         return 2
+    except KeyboardInterrupt:  # before a run took over Ctrl-C, or a second Ctrl-C while it stopped
+        print(f"tradebus {args.command}: interrupted", file=sys.stderr)  # noqa: T201
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

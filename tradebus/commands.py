@@ -4,6 +4,10 @@
 broker, which simulates fills over another broker's live market data (``--data-from ibkr``). Both
 build everything from plug-ins and settings, so a strategy moves from paper to live by changing one
 word. Broker packages add their own commands (``backtest``, ``demo``, ``gateway-sim``).
+
+A strategy whose hook raises is stopped by default (``--on-strategy-error`` or ``[engine]
+on_strategy_error`` choose otherwise); Ctrl-C stops the run cleanly. Either way the summary says
+what happened, the exports are written, and the exit code tells it (see :mod:`tradebus.interrupts`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,12 +23,15 @@ from typing import Any
 from framework.broker import Broker
 from framework.clock import Clock
 from framework.clock import SystemClock
+from framework.config import ErrorPolicy
+from framework.engine import Engine
 from framework.errors import FrameworkError
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.assembly import risk_limits
 from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
+from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
 from tradebus.loading import parse_params
@@ -60,6 +68,26 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     parser.add_argument("--quiet", action="store_true", help="no live view, summary only")
+    add_error_policy_argument(parser, default=None)
+
+
+def add_error_policy_argument(parser: argparse.ArgumentParser, *, default: ErrorPolicy | None) -> None:
+    """``--on-strategy-error``: what to do when a strategy's hook raises."""
+    choices = [p.value for p in ErrorPolicy]
+    shown = default.value if default is not None else "settings [engine] on_strategy_error, else stop-strategy"
+    parser.add_argument(
+        "--on-strategy-error", choices=choices, default=default.value if default is not None else None,
+        help=f"when a strategy raises: stop it (cancel its working orders, keep positions), stop the run, "
+             f"or log and continue (default: {shown})",
+    )
+
+
+def announce(mode: str) -> Callable[[Engine], None]:
+    """A ``started`` callback printing that the run is going and how to stop it."""
+    def started(engine: Engine) -> None:
+        names = ", ".join(s.id for s in engine.strategies)
+        print(f"tradebus {mode}: running {names} on {engine.broker.name}; Ctrl-C stops", flush=True)  # noqa: T201
+    return started
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
@@ -80,17 +108,25 @@ def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]
 
 
 def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any], *,
-                      duration: float | None, quiet: bool) -> int:
-    """Assemble the run the settings describe (journal, ``[risk]``, kill switch), run it and report."""
+                      duration: float | None, quiet: bool, mode: str = "run",
+                      on_strategy_error: str | None = None) -> int:
+    """Assemble the run the settings describe (journal, ``[risk]``, kill switch), run it and report.
+
+    Returns:
+        The exit code: 0, 1 when a strategy failed, 130 when Ctrl-C interrupted the run.
+    """
     journal = SqliteJournal(settings.journal)
-    run = assemble(broker, clock, [strategy], config=settings.engine, journal=journal,
+    config = settings.engine
+    if on_strategy_error is not None:
+        config = config.model_copy(update={"on_strategy_error": ErrorPolicy(on_strategy_error)})
+    run = assemble(broker, clock, [strategy], config=config, journal=journal,
                    risk=risk_limits(settings.risk, settings.source), halt_file=settings.halt_file)
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
-                         view=None if quiet else sys.stdout)
+                         view=None if quiet else sys.stdout, started=announce(mode))
     print(ConsoleView.summary(run.engine))  # noqa: T201
     outputs = write_outputs(result, settings.output, title="tradebus run")
     print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
-    return 0
+    return exit_code(result.outcome)
 
 
 class LiveCommand:
@@ -119,7 +155,8 @@ class LiveCommand:
         clock = SystemClock()
         broker = broker_plugin(name).create(broker_settings, clock=clock)
         strategy = strategy_from(args, settings)
-        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet)
+        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
+                                 mode="live", on_strategy_error=args.on_strategy_error)
 
 
 class PaperCommand:
@@ -141,7 +178,8 @@ class PaperCommand:
         data = broker_plugin(source).create(settings.broker_settings(source), clock=clock)
         broker = broker_plugin("paper").create(settings.broker_settings("paper"), clock=clock, data=data)
         strategy = strategy_from(args, settings)
-        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet)
+        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
+                                 mode="paper", on_strategy_error=args.on_strategy_error)
 
 
 BROKERS = BrokersCommand()

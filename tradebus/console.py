@@ -1,8 +1,10 @@
 """A plain-text live view of a running engine, for the terminal.
 
-One line per order event and fill, one per connection change or handler failure, and a status line
-with quotes, positions and P&L every few seconds of engine-clock time. It only listens on the bus
-(it runs on the dispatcher thread like any handler) and never prints account secrets.
+One line per order event and fill, one per connection change, one when a strategy is stopped after
+an error, and a status line with quotes, positions and P&L every few seconds of engine-clock time.
+Errors themselves are not printed here: each has one log record, with its traceback (see
+:mod:`framework.supervision`). It only listens on the bus (it runs on the dispatcher thread like any
+handler) and never prints account secrets.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import IO
 from typing import Any
 
 from framework.bus import Subscription
+from framework.config import ErrorPolicy
 from framework.engine import Engine
 from framework.events import ORDER_EVENTS
 from framework.events import BarClosed
@@ -20,7 +23,6 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
 from framework.events import DataStale
-from framework.events import HandlerFailed
 from framework.events import OrderDenied
 from framework.events import OrderEvent
 from framework.events import OrderFilled
@@ -28,6 +30,7 @@ from framework.events import OrderPartiallyFilled
 from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import QuoteUpdated
+from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Quote
 from framework.models import OrderStatus
@@ -61,7 +64,7 @@ class ConsoleView:
             bus.subscribe(TimerFired, self._on_timer, sender=OWNER),
             *(bus.subscribe(t, self._on_order) for t in ORDER_EVENTS),
             *(bus.subscribe(t, self._on_notice) for t in (BrokerConnected, BrokerDegraded, BrokerDisconnected)),
-            bus.subscribe(HandlerFailed, self._on_notice),
+            bus.subscribe(StrategyFailed, self._on_notice),
             bus.subscribe(DataStale, self._on_notice),
         ]
         engine.timers.schedule(OWNER, "status", engine.clock.now() + status_every, status_every)
@@ -88,8 +91,12 @@ class ConsoleView:
         self._write(describe_order_event(event))
 
     def _on_notice(self, event: Any) -> None:
-        if isinstance(event, HandlerFailed):
-            self._write(f"ERROR  handler {event.handler} failed: {event.error_type}: {event.error}")
+        if isinstance(event, StrategyFailed):
+            if event.policy != ErrorPolicy.CONTINUE:  # a state change; the error itself is in the log
+                count = len(event.cancelled)
+                self._write(f"STOP   strategy {event.strategy_id} stopped after an error in {event.hook} "
+                            f"(see the log): {count} working order{'' if count == 1 else 's'} cancelled, "
+                            "positions kept")
         elif isinstance(event, DataStale):
             self._write(f"STALE  no data for {event.symbol} since {event.last_update}")
         else:
@@ -120,7 +127,7 @@ class ConsoleView:
 
     @staticmethod
     def summary(engine: Engine) -> str:
-        """A few lines summing up a run: orders by final status, fills, P&L, equity."""
+        """A few lines summing up a run: how it ended, orders by final status, fills, P&L, equity."""
         orders = engine.orders.all()
         by_status: dict[OrderStatus, int] = {}
         for order in orders:
@@ -128,10 +135,13 @@ class ConsoleView:
         statuses = ", ".join(f"{n} {s.value}" for s, n in sorted(by_status.items())) or "none"
         filled = sum((o.filled_quantity for o in orders), Decimal(0))
         p = engine.portfolio
+        working = sum(1 for o in orders if o.status.is_open)
+        still_open = f"; {working} still working at the broker" if working else ""
         return "\n".join(
             [
                 "--- summary ---",
-                f"orders: {len(orders)} ({statuses}); quantity filled: {filled}",
+                *engine.outcome.lines(),
+                f"orders: {len(orders)} ({statuses}); quantity filled: {filled}{still_open}",
                 f"realized P&L {_money(p.realized_pnl)}, unrealized {_money(p.unrealized_pnl)}, "
                 f"commissions {_money(p.commissions)}",
                 f"cash {_money(p.cash)}, equity {_money(p.equity)}",

@@ -6,7 +6,9 @@ one-second bars for a bounded time with the live console view (and the event log
 run is assembled like every other (:mod:`tradebus.assembly`): orders pass the same risk checks,
 journal, kill switch (``tradebus halt`` stops it) and reply dialogue as live trading; ``--until-fills`` ends the run
 early once that many orders have filled. At the end it prints a summary and where the journal,
-the exports and the report were written. Needs no account and no network beyond loopback.
+the exports and the report were written. Needs no account and no network beyond loopback. Ctrl-C
+stops it cleanly: the summary says it was interrupted, the exports cover what was done, and the
+exit code is 130 (1 if the strategy failed; see :mod:`tradebus.interrupts`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from brokers.ibkr.broker import IbkrBroker
 from brokers.ibkr.config import IbkrConfig
 from framework.clock import SystemClock
 from framework.config import EngineConfig
+from framework.config import ErrorPolicy
 from framework.engine import Engine
 from framework.models import OrderStatus
 from framework.private_files import private_dir
@@ -30,7 +33,10 @@ from simulators.ibkr import SimulatorConfig
 from tradebus.assembly import Run
 from tradebus.assembly import assemble
 from tradebus.assembly import run_session
+from tradebus.commands import add_error_policy_argument
+from tradebus.commands import announce
 from tradebus.console import ConsoleView
+from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
 from tradebus.recording import write_outputs
@@ -63,6 +69,7 @@ class DemoCommand:
         parser.add_argument("--halt-file", type=Path, default=Path("runs/HALT"),
                             help="kill switch flag file, as for `tradebus halt` (default runs/HALT)")
         parser.add_argument("--quiet", action="store_true", help="summary only, no live view")
+        add_error_policy_argument(parser, default=ErrorPolicy.STOP_STRATEGY)
 
     def run(self, args: argparse.Namespace) -> int:
         """Start the gateway, trade for ``--duration`` seconds, and report."""
@@ -76,11 +83,12 @@ class DemoCommand:
         with SimulatedGateway(port=0, seed=args.seed, config=sim_config) as gateway:
             say(f"simulated IBKR gateway at {gateway.base_url} (CA {gateway.ca_file})")
             say(f"trading {args.symbol} with {STRATEGY} for {args.duration:.0f} s; Ctrl-C stops early")
-            run = build_run(gateway, out, args.symbol, fast=args.fast, slow=args.slow, halt_file=args.halt_file)
+            run = build_run(gateway, out, args.symbol, fast=args.fast, slow=args.slow, halt_file=args.halt_file,
+                            on_strategy_error=ErrorPolicy(args.on_strategy_error))
             if run.kill_switch is not None and run.kill_switch.halted:
                 say(f"trading is halted ({run.kill_switch.reason}): clear it with `tradebus halt --clear`")
             engine = run.engine
-            result = run_session(run, until=_filled(engine, args.until_fills),
+            result = run_session(run, until=_filled(engine, args.until_fills), started=announce("demo"),
                                  duration=timedelta(seconds=args.duration), view=None if args.quiet else sys.stdout)
         say(ConsoleView.summary(engine))
         outputs = write_outputs(result, out, title=f"tradebus demo: SMA crossover on {args.symbol}")
@@ -89,12 +97,12 @@ class DemoCommand:
             if path.suffix in (".html", ".png"):
                 say(f"report: {path}")
         say(f"exports: {out}/ (orders, fills, trades, equity as CSV; result.json)")
-        return 0
+        return exit_code(result.outcome)
 
 
 def build_run(
     gateway: SimulatedGateway, out: Path, symbol: str, *, fast: int = 5, slow: int = 15,
-    halt_file: Path | None = None,
+    halt_file: Path | None = None, on_strategy_error: ErrorPolicy = ErrorPolicy.STOP_STRATEGY,
 ) -> Run:
     """Assemble adapter, journal, risk checks, kill switch, event log and strategy for the running gateway."""
     clock = SystemClock()
@@ -114,7 +122,8 @@ def build_run(
     )
     params = {"symbol": symbol, "fast": fast, "slow": slow, "quantity": 100, "bar_seconds": 1}
     return assemble(broker, clock, [create_strategy(STRATEGY, params)],
-                    config=EngineConfig(stale_data_after=timedelta(seconds=15)), journal=journal, risk=limits,
+                    config=EngineConfig(stale_data_after=timedelta(seconds=15), on_strategy_error=on_strategy_error),
+                    journal=journal, risk=limits,
                     halt_file=halt_file)
 
 

@@ -12,8 +12,11 @@ OrderPartiallyFilled, OrderFilled (quantity @ price),
 OrderPendingCancel, OrderCancelled, OrderExpired
 BrokerConnected, BrokerDegraded, BrokerDisconnected       INFO
 OrderRejected, OrderDenied, OrderCancelRejected (reason)  WARNING
-DataStale, HandlerFailed                                  WARNING
+DataStale                                                 WARNING
 ========================================================= =======
+
+Errors are not logged here: a handler's error has one record, with its traceback, from the bus
+(:mod:`framework.bus`) or, for a strategy's hook, from the supervisor (:mod:`framework.supervision`).
 
 Free text from brokers (reasons, errors) passes :func:`redact` first, and :class:`RedactSecrets`
 does the same for every record of a handler it is added to (message, traceback and stack): session
@@ -31,7 +34,6 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
 from framework.events import DataStale
-from framework.events import HandlerFailed
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
@@ -62,14 +64,14 @@ WARNING_EVENTS: tuple[type[OrderEvent], ...] = (OrderRejected, OrderDenied, Orde
 
 
 class EventLog:
-    """Logs order events, connection changes, stale data and handler failures.
+    """Logs order events, connection changes and stale data.
 
     Args:
         logger: Where the lines go (default: this module's logger).
 
     Events:
-        Listens to every order event, BrokerConnected / BrokerDegraded / BrokerDisconnected,
-        DataStale and HandlerFailed, from every sender. It runs on the dispatcher thread like any
+        Listens to every order event, BrokerConnected / BrokerDegraded / BrokerDisconnected
+        and DataStale, from every sender. It runs on the dispatcher thread like any
         handler and only formats and logs.
     """
 
@@ -86,7 +88,6 @@ class EventLog:
             bus.subscribe(BrokerDegraded, self._on_connection),
             bus.subscribe(BrokerDisconnected, self._on_connection),
             bus.subscribe(DataStale, self._on_stale),
-            bus.subscribe(HandlerFailed, self._on_failure),
         ]
         return self
 
@@ -108,15 +109,6 @@ class EventLog:
     def _on_stale(self, event: DataStale) -> None:
         since = event.last_update.isoformat() if event.last_update is not None else "the start"
         self.logger.warning("no market data for %s since %s", event.symbol, since)
-
-    def _on_failure(self, event: HandlerFailed) -> None:
-        self.logger.warning(
-            "handler %s failed on %s: %s: %s",
-            event.handler,
-            type(event.event).__name__,
-            event.error_type,
-            redact(event.error),
-        )
 
 
 def describe_order_event(event: OrderEvent) -> str:

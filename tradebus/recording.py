@@ -59,6 +59,7 @@ class LiveRecorder:
             final_cash=portfolio.cash,
             final_equity=portfolio.equity,
             multipliers=self._recorder.multipliers,
+            outcome=self.engine.outcome,
         )
 
     def close(self) -> None:

@@ -36,6 +36,7 @@ from framework.models import Side
 from framework.private_files import open_private
 from framework.private_files import private_dir
 from framework.private_files import write_private_text
+from framework.supervision import RunOutcome
 from tradebus.stats import Statistics
 from tradebus.stats import compute_statistics
 from tradebus.stats import drawdown_series
@@ -294,6 +295,9 @@ class RunResult:
         final_equity: Cash plus positions at the last prices, exactly.
         multipliers: Contract multiplier per traded symbol (for trade P&L).
         bar_count: Number of bars replayed.
+        bars_total: Number of bars the replay had (a backtest); more than ``bar_count`` when it
+            stopped early.
+        outcome: How the run ended (failed strategies, an interruption); default: completed.
     """
 
     def __init__(
@@ -307,6 +311,8 @@ class RunResult:
         final_equity: Decimal,
         multipliers: dict[str, Decimal] | None = None,
         bar_count: int = 0,
+        bars_total: int | None = None,
+        outcome: RunOutcome | None = None,
     ) -> None:
         self.orders = list(orders)
         self.fills = list(fills)
@@ -315,6 +321,8 @@ class RunResult:
         self.final_cash = final_cash
         self.final_equity = final_equity
         self.bar_count = bar_count
+        self.bars_total = bars_total
+        self.outcome = outcome if outcome is not None else RunOutcome()
         self._multipliers = multipliers
         self._trades: list[RoundTrip] | None = None
         self._statistics: Statistics | None = None
@@ -351,9 +359,47 @@ class RunResult:
         stats = self.statistics.model_dump()
         return {k: _text(v) for k, v in {**totals, **stats}.items()}
 
+    @property
+    def partial(self) -> bool:
+        """Whether the run ended before its planned end (interrupted, stopped on an error)."""
+        stopped_early = self.bars_total is not None and self.bar_count < self.bars_total
+        return self.outcome.stop_reason is not None or stopped_early
+
+    def run_info(self) -> dict[str, Any]:
+        """How the run ended, JSON-ready: status, whether the results are partial and why, the failures."""
+        outcome = self.outcome
+        info: dict[str, Any] = {
+            "status": outcome.status,
+            "partial": self.partial,
+            "stop_reason": outcome.stop_reason,
+            "bars_replayed": self.bar_count,
+            "bars_total": self.bars_total,
+            "strategy_failures": [
+                {
+                    "ts": _text(f.ts),
+                    "strategy_id": f.strategy_id,
+                    "hook": f.hook,
+                    "event": f.event,
+                    "error_type": f.error_type,
+                    "error": f.error,
+                    "policy": f.policy,
+                    "cancelled": list(f.cancelled),
+                }
+                for f in outcome.failures
+            ],
+            "errors_tolerated": dict(sorted(outcome.tolerated.items())),
+            "errors": list(outcome.errors),
+        }
+        return info
+
     def to_json(self) -> str:
-        """The whole result (without the equity curve) as deterministic JSON."""
+        """The whole result (without the equity curve) as deterministic JSON.
+
+        ``run`` says how the run ended (see :meth:`run_info`): ``partial`` is true when it was
+        interrupted or stopped on an error before its end.
+        """
         doc = {
+            "run": self.run_info(),
             "summary": self.summary(),
             "orders": [{k: _text(v) for k, v in _order_row(o).items()} for o in self.orders],
             "fills": [{k: _text(v) for k, v in row.items()} for row in _fill_rows(self.fills)],

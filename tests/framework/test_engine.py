@@ -26,6 +26,7 @@ from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import PositionChanged
 from framework.events import QuoteUpdated
+from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Quote
 from framework.models import Instrument
@@ -109,14 +110,15 @@ def test_a_failing_strategy_does_not_stop_another_strategys_delivery(
     healthy = QuoteTrader("healthy")
     engine.add_strategy(Broken(strategy_id="broken"))
     engine.add_strategy(healthy)
-    failures = EventRecorder(engine.bus, [HandlerFailed])
+    failures = EventRecorder(engine.bus, [StrategyFailed, HandlerFailed])
     engine.start()
     for _ in range(3):
         broker.push_quote(quote(clock, 101.0, 101.1))
         engine.run_pending()
     assert len([h for h in healthy.heard if isinstance(h, Quote)]) == 3
-    assert len(failures.events) == 3
-    assert "strategy bug" in failures.events[0].error
+    [failed] = failures.events  # stopped by the default policy after its first error
+    assert isinstance(failed, StrategyFailed)
+    assert (failed.strategy_id, failed.hook, failed.error) == ("broken", "on_quote", "strategy bug")
     engine.stop()
 
 
