@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -41,3 +42,20 @@ def recorder(engine: Engine) -> Iterator[EventRecorder]:
     rec = EventRecorder(engine.bus)
     yield rec
     rec.close()
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """Undo what a test's CLI run did to the root logger (its handlers and their filters, its level).
+
+    ``tradebus`` commands configure logging for the process; without this a handler a test left behind
+    (with its redacting filter) would see every later test's records first.
+    """
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    yield
+    for handler in list(root.handlers):
+        if handler not in before and not type(handler).__module__.startswith("_pytest"):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
