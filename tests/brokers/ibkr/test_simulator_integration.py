@@ -41,7 +41,7 @@ from simulators.ibkr import SimulatedGateway
 from simulators.ibkr import SimulatorConfig
 
 ALLOWED = frozenset({"o163", "o354", "o383", "o403", "o451", "o10331"})
-DEADLINE = 15.0
+DEADLINE = 60.0  # seconds; bounds a stuck adapter, generous for a loaded 2-core machine; a healthy one needs ms
 
 
 class LimitAndMarket(Strategy):
