@@ -3,12 +3,15 @@
 ``live`` runs a strategy on a broker (``--broker ibkr``); ``paper`` runs it on the ``paper``
 broker, which simulates fills over another broker's live market data (``--data-from ibkr``). Both
 build everything from plug-ins and settings, so a strategy moves from paper to live by changing one
-word. Broker packages add their own commands (``backtest``, ``demo``, ``gateway-sim``).
+word. Each broker keeps its own order journal unless ``journal`` is set (``runs/paper/journal.sqlite``
+for paper runs, ``runs/ibkr/journal.sqlite`` for live runs on IBKR). Broker packages add their own
+commands (``backtest``, ``demo``, ``gateway-sim``).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from datetime import timedelta
@@ -30,9 +33,13 @@ from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
 from tradebus.recording import write_outputs
+from tradebus.settings import DEFAULT_JOURNALS
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
 
+log = logging.getLogger(__name__)
+
+SHARED_JOURNAL = DEFAULT_JOURNALS / "journal.sqlite"  # the default before each broker had its own
 
 class BrokersCommand:
     """``tradebus brokers``: list installed broker plug-ins."""
@@ -82,14 +89,19 @@ def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]
 def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any], *,
                       duration: float | None, quiet: bool) -> int:
     """Assemble the run the settings describe (journal, ``[risk]``, kill switch), run it and report."""
-    journal = SqliteJournal(settings.journal)
+    path = settings.journal_path(broker.name)
+    if settings.journal is None and SHARED_JOURNAL.exists():
+        log.warning("%s is no longer the default journal: this run journals to %s (set journal = \"%s\" to keep "
+                    "using the old file; recovery there adopts only this venue's orders)", SHARED_JOURNAL, path,
+                    SHARED_JOURNAL)
+    journal = SqliteJournal(path)
     run = assemble(broker, clock, [strategy], config=settings.engine, journal=journal,
                    risk=risk_limits(settings.risk, settings.source), halt_file=settings.halt_file)
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
                          view=None if quiet else sys.stdout)
     print(ConsoleView.summary(run.engine))  # noqa: T201
     outputs = write_outputs(result, settings.output, title="tradebus run")
-    print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
+    print(f"journal: {path}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
     return 0
 
 
