@@ -94,9 +94,10 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
         log.warning("%s is no longer the default journal: this run journals to %s (set journal = \"%s\" to keep "
                     "using the old file; recovery there adopts only this venue's orders)", SHARED_JOURNAL, path,
                     SHARED_JOURNAL)
+    limits = risk_limits(settings.risk, settings.source)  # a bad [risk] key stops the run before any file is made
     journal = SqliteJournal(path)
-    run = assemble(broker, clock, [strategy], config=settings.engine, journal=journal,
-                   risk=risk_limits(settings.risk, settings.source), halt_file=settings.halt_file)
+    run = assemble(broker, clock, [strategy], config=settings.engine, journal=journal, risk=limits,
+                   halt_file=settings.halt_file)
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
                          view=None if quiet else sys.stdout)
     print(ConsoleView.summary(run.engine))  # noqa: T201

@@ -1,8 +1,9 @@
 """Several runs on one journal, through the real ``tradebus`` entry points on the simulated gateway.
 
 A second paper run keeps its fills (the paper venue's ids carry the run), a restart leaves filled
-orders filled, a live run never adopts what a paper run left open, and by default paper and live
-runs keep separate journals.
+orders filled, a live run never adopts what a paper run left open, by default paper and live runs
+keep separate journals, and a live run after the gateway process restarted keeps its fills (the
+gateway never issues an execution id twice).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 
 from framework.journal import Venue
 from framework.models import OrderStatus
+from simulators.ibkr import GatewayProcess
 from simulators.ibkr import SimulatedGateway
 from simulators.ibkr import SimulatorConfig
 from tradebus import cli
@@ -47,7 +49,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     root.setLevel(level)
 
 
-def settings_file(tmp_path: Path, gw: SimulatedGateway, *, journal: Path | None) -> Path:
+def settings_file(tmp_path: Path, gw: SimulatedGateway | GatewayProcess, *, journal: Path | None) -> Path:
     path = tmp_path / "tradebus.toml"
     line = f'journal = "{journal}"\n' if journal is not None else ""
     path.write_text(
@@ -116,8 +118,9 @@ def test_a_live_run_leaves_a_paper_runs_open_orders_alone(tmp_path: Path, gatewa
     assert orders[0] == (resting, OrderStatus.ACCEPTED, None)  # not adopted, not cancelled, not "lost"
     assert [status for _, status, _ in orders[1:]] == [OrderStatus.FILLED] * 2
     assert fills == 2
-    assert f"1 unfinished order of another venue left alone ({resting}: paper account PAPER)" in err
     assert "orders: 2 (2 filled)" in out  # the summary counts this run's orders only
+    assert "earlier runs:" not in out  # and the live run recovered none: the paper order is not its own
+    assert f"1 unfinished order of another venue left alone ({resting}: paper account PAPER)" in err
 
 
 def test_by_default_paper_and_live_runs_keep_separate_journals(tmp_path: Path, gateway: SimulatedGateway,
@@ -132,3 +135,17 @@ def test_by_default_paper_and_live_runs_keep_separate_journals(tmp_path: Path, g
     assert [status for _, status, _ in live_orders] == [OrderStatus.FILLED] * 2
     assert live_fills == 2
     assert not (tmp_path / "runs" / "journal.sqlite").exists()
+
+
+def test_live_runs_before_and_after_a_gateway_restart_keep_every_fill(tmp_path: Path) -> None:
+    # the gateway process dies and starts again with empty books on the same seed; its new executions
+    # must not collide with the ones the first run journaled (IBKR's ids are globally unique)
+    journal = tmp_path / "journal.sqlite"
+    with GatewayProcess(port=0, args=["--no-pacing", "--seed", "5", "--tick-interval", "0.05"]) as proc:
+        config = settings_file(tmp_path, proc, journal=journal)
+        assert live(config, ROUND_TRIP, *FAST) == 0
+        proc.restart()
+        assert live(config, ROUND_TRIP, *FAST) == 0
+    orders, fills = journaled(journal)
+    assert [status for _, status, _ in orders] == [OrderStatus.FILLED] * 4
+    assert fills == 4
