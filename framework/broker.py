@@ -25,6 +25,12 @@ venue's buying power and positions are the engine's.
 Adapters emit ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as their connection
 changes. A broker whose venue outlives the process (a real broker) also implements
 :class:`Recoverable`, so a restarted engine picks up where the previous run stopped.
+
+Two small optional parts serve a journal that holds many runs: a broker that knows its account once
+connected says so (:class:`NamesAccount`), so the engine records the run's venue without asking the
+venue; and a venue that numbers its own orders and executions afresh in every process
+(:class:`RunScoped`, an in-memory venue) is told the run id, so its ids never repeat one an earlier
+run journaled.
 """
 
 from __future__ import annotations
@@ -186,6 +192,34 @@ class Recoverable(Protocol):
             BrokerConnectionError: If the venue's state could not be read; the engine then refuses
                 to start trading.
         """
+        ...
+
+
+@runtime_checkable
+class NamesAccount(Protocol):
+    """A broker that knows, once connected, the account it trades (without a request to the venue).
+
+    Attributes:
+        account_id: The account, or None before :meth:`Broker.connect` chose it.
+    """
+
+    @property
+    def account_id(self) -> str | None:
+        """The account traded."""
+        ...
+
+
+@runtime_checkable
+class RunScoped(Protocol):
+    """A venue that numbers its orders and executions afresh in every process (an in-memory venue).
+
+    The engine calls :meth:`begin_run` before :meth:`Broker.connect` with the run id, which is
+    unique among the runs of its journal; the venue puts it in every id it issues, so a later run
+    on the same journal never reports an execution id an earlier one journaled.
+    """
+
+    def begin_run(self, run_id: str) -> None:
+        """Issue ids of run ``run_id`` from now on."""
         ...
 
 

@@ -13,9 +13,10 @@ Each job has its own module; this one only wires them:
 * :mod:`framework.supervision`: starting and stopping strategies, their errors, and how the run
   ended (:attr:`Engine.outcome`).
 
-Start-up (:meth:`Engine.start`) connects the broker, recovers the journal's unfinished orders
-(:mod:`framework.recovery`), applies what recovery found, loads cash and positions from the broker,
-and only then starts the strategies.
+Start-up (:meth:`Engine.start`) connects the broker, records in the journal which venue (broker and
+account) this run trades, recovers that venue's unfinished orders (:mod:`framework.recovery`),
+applies what recovery found, loads cash and positions from the broker, and only then starts the
+strategies.
 
 Events:
     Publishes every event brokers deliver, after updating state (see the modules above), plus
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from framework.broker import Broker
+from framework.broker import NamesAccount
+from framework.broker import RunScoped
 from framework.broker import SharesPortfolio
 from framework.bus import ANY
 from framework.bus import EventBus
@@ -54,6 +57,7 @@ from framework.events import ExecutionReported
 from framework.events import OrderEvent
 from framework.events import QuoteUpdated
 from framework.journal import Journal
+from framework.journal import Venue
 from framework.killswitch import KillSwitch
 from framework.lifecycle import BrokerHealth
 from framework.lifecycle import OrderLifecycle
@@ -63,7 +67,6 @@ from framework.models import OrderRequest
 from framework.order_gateway import OrderGateway
 from framework.orders import OrderBook
 from framework.portfolio import Portfolio
-from framework.recovery import RecoveryError
 from framework.recovery import recover
 from framework.subscriptions import Subscriptions
 from framework.supervision import RunOutcome
@@ -188,17 +191,24 @@ class Engine:
         Raises:
             RecoveryError: The journal's unfinished orders could not be reconciled (the broker is
                 disconnected again and nothing trades).
+            sqlite3.Error: The journal could not record the run (likewise).
         """
         if self._running:
             return
         prefix = self.config.order_id_prefix or _base36(int(self.clock.now().timestamp() * 1000))
-        self.gateway.begin(self._unused_prefix(prefix))
+        run_id = self._unused_prefix(prefix)
+        self.gateway.begin(run_id)
+        if isinstance(self.broker, RunScoped):
+            self.broker.begin_run(run_id)  # its ids never repeat an earlier run's
         self.broker.connect(self.dispatcher.enqueue)
         recovered = 0
         if self.journal is not None:
             try:
-                recovered = recover(self.journal, self.orders, self.broker, self.dispatcher.enqueue, self.clock)
-            except RecoveryError:
+                venue = self.venue()
+                self.journal.record_run(run_id, venue, self.clock.now())
+                recovered = recover(self.journal, self.orders, self.broker, self.dispatcher.enqueue, self.clock,
+                                    venue=venue)
+            except Exception:  # recovery failed or the journal cannot be written: nothing trades
                 self.broker.disconnect()
                 raise
         for event in self.dispatcher.take(lambda e: isinstance(e, OrderEvent | ExecutionReported)):
@@ -215,6 +225,11 @@ class Engine:
             self.supervisor.start(strategy)  # an on_start that raises is a failure of that strategy only
         self.subscriptions.freeze()  # from here on the dispatcher runs: no lookups on the network
         log.info("engine started with %d strategies on %s", len(self._strategies), self.broker.name)
+
+    def venue(self) -> Venue:
+        """The broker and account this engine trades (the broker must be connected)."""
+        account = self.broker.account_id if isinstance(self.broker, NamesAccount) else None
+        return Venue(self.broker.name, account or self.broker.account().account_id)
 
     def _unused_prefix(self, prefix: str) -> str:
         # client order ids must never repeat one a journaled run used (two starts in one millisecond,

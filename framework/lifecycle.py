@@ -15,6 +15,12 @@ A report that contradicts its order is refused: nothing is booked, ``ExecutionRe
 field and both values, and the broker is marked degraded (new orders are denied, see
 :class:`BrokerHealth`) until it next reports ``BrokerConnected``.
 
+Execution ids are checked across runs too: a report whose id this run has not booked is first
+looked up in the journal, which holds every earlier run's fills. A fill found there is the one the
+report is compared with, as if this run had booked it: the same execution again is a duplicate,
+another execution under that id is refused (field ``execution_id``), never journaled over or
+dropped.
+
 Events:
     Publishes the order events it applied, ``PositionChanged``, ``ExecutionRefused`` and
     ``BrokerDegraded`` (when a report was refused).
@@ -97,6 +103,8 @@ class OrderLifecycle:
 
     def on_execution(self, event: ExecutionReported) -> None:
         """Check an execution report, book it, and publish the fill (or the refusal)."""
+        if self.journal is not None and self._book.booked(event.report.execution_id) is None:
+            self._recall(event.report.execution_id)
         outcome = self._book.apply_execution(event.report, self._portfolio.account_id or None)
         if isinstance(outcome, Contradiction):
             self._refuse(event, outcome)
@@ -125,6 +133,18 @@ class OrderLifecycle:
                 self._bus.publish(PositionChanged(ts=fill.ts, position=position), fill.symbol)
             return
         self._bus.publish(event, owner)
+
+    def _recall(self, execution_id: str) -> None:
+        # an earlier run may have journaled this id: the report is then checked against that fill
+        assert self.journal is not None
+        try:
+            earlier = self.journal.fill(execution_id)
+        except (OSError, sqlite3.Error) as e:
+            self.journal_errors += 1
+            log.error("journal lookup of execution %s failed: %s", execution_id, e)
+            return
+        if earlier is not None:
+            self._book.remember(earlier)
 
     def _journal(self, event: OrderEvent, order: Order) -> None:
         assert self.journal is not None

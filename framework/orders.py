@@ -123,6 +123,7 @@ class OrderBook:
 
     def __init__(self) -> None:
         self._orders: dict[str, Order] = {}
+        self._restored: set[str] = set()  # orders of earlier runs, taken back by recovery
         self._unfinished: dict[str, None] = {}  # ids of orders not terminal, in creation order
         self._fills: dict[str, Fill] = {}  # execution id -> the fill booked for it
         self._before_cancel: dict[str, OrderStatus] = {}
@@ -155,7 +156,16 @@ class OrderBook:
             ValueError: If the client order id is already in use.
         """
         self.add(order)
+        self._restored.add(order.client_order_id)
         self._fills.update((f.execution_id, f) for f in fills)
+
+    def remember(self, fill: Fill) -> None:
+        """Know a fill an earlier run booked, so a report under its execution id is checked against it.
+
+        Nothing is booked: the same execution reported again is then a duplicate, and another
+        execution under that id is refused (see :meth:`apply_execution`).
+        """
+        self._fills.setdefault(fill.execution_id, fill)
 
     def get(self, client_order_id: str) -> Order | None:
         """Return the order's current snapshot, or None."""
@@ -167,6 +177,15 @@ class OrderBook:
     def all(self) -> list[Order]:
         """Every order, in creation order."""
         return list(self._orders.values())
+
+    def this_run(self) -> list[Order]:
+        """The orders this run placed (not those recovered from earlier runs), in creation order."""
+        restored = self._restored
+        return [o for cid, o in self._orders.items() if cid not in restored]
+
+    def recovered(self) -> list[Order]:
+        """The orders recovered from earlier runs, in the order they were restored."""
+        return [self._orders[cid] for cid in self._orders if cid in self._restored]
 
     def open(self, strategy_id: str | None = None) -> list[Order]:
         """Orders that may still fill, optionally of one strategy (in creation order)."""

@@ -3,7 +3,9 @@
 ``live`` runs a strategy on a broker (``--broker ibkr``); ``paper`` runs it on the ``paper``
 broker, which simulates fills over another broker's live market data (``--data-from ibkr``). Both
 build everything from plug-ins and settings, so a strategy moves from paper to live by changing one
-word. Broker packages add their own commands (``backtest``, ``demo``, ``gateway-sim``).
+word. Each broker keeps its own order journal unless ``journal`` is set (``runs/paper/journal.sqlite``
+for paper runs, ``runs/ibkr/journal.sqlite`` for live runs on IBKR). Broker packages add their own
+commands (``backtest``, ``demo``, ``gateway-sim``).
 
 A strategy whose hook raises is stopped by default (``--on-strategy-error`` or ``[engine]
 on_strategy_error`` choose otherwise); Ctrl-C stops the run cleanly. Either way the summary says
@@ -13,6 +15,7 @@ what happened, the exports are written, and the exit code tells it (see :mod:`tr
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -38,9 +41,13 @@ from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
 from tradebus.recording import write_outputs
+from tradebus.settings import DEFAULT_JOURNALS
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
 
+log = logging.getLogger(__name__)
+
+SHARED_JOURNAL = DEFAULT_JOURNALS / "journal.sqlite"  # the default before each broker had its own
 
 class BrokersCommand:
     """``tradebus brokers``: list installed broker plug-ins."""
@@ -115,17 +122,23 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
     Returns:
         The exit code: 0, 1 when a strategy failed, 130 when Ctrl-C interrupted the run.
     """
-    journal = SqliteJournal(settings.journal)
+    path = settings.journal_path(broker.name)
+    if settings.journal is None and SHARED_JOURNAL.exists():
+        log.warning("%s is no longer the default journal: this run journals to %s (set journal = \"%s\" to keep "
+                    "using the old file; recovery there adopts only this venue's orders)", SHARED_JOURNAL, path,
+                    SHARED_JOURNAL)
+    limits = risk_limits(settings.risk, settings.source)  # a bad [risk] key stops the run before any file is made
     config = settings.engine
     if on_strategy_error is not None:
         config = config.model_copy(update={"on_strategy_error": ErrorPolicy(on_strategy_error)})
-    run = assemble(broker, clock, [strategy], config=config, journal=journal,
-                   risk=risk_limits(settings.risk, settings.source), halt_file=settings.halt_file)
+    journal = SqliteJournal(path)
+    run = assemble(broker, clock, [strategy], config=config, journal=journal, risk=limits,
+                   halt_file=settings.halt_file)
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
                          view=None if quiet else sys.stdout, started=announce(mode))
     print(ConsoleView.summary(run.engine))  # noqa: T201
     outputs = write_outputs(result, settings.output, title="tradebus run")
-    print(f"journal: {settings.journal}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
+    print(f"journal: {path}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
     return exit_code(result.outcome)
 
 

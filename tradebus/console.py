@@ -33,6 +33,7 @@ from framework.events import QuoteUpdated
 from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Quote
+from framework.models import Order
 from framework.models import OrderStatus
 
 OWNER = "console-view"
@@ -127,26 +128,35 @@ class ConsoleView:
 
     @staticmethod
     def summary(engine: Engine) -> str:
-        """A few lines summing up a run: how it ended, orders by final status, fills, P&L, equity."""
-        orders = engine.orders.all()
-        by_status: dict[OrderStatus, int] = {}
-        for order in orders:
-            by_status[order.status] = by_status.get(order.status, 0) + 1
-        statuses = ", ".join(f"{n} {s.value}" for s, n in sorted(by_status.items())) or "none"
+        """A few lines summing up a run: how it ended, its orders by final status, fills, P&L, equity.
+
+        Only the orders this run placed are counted; orders recovered from earlier runs on the same
+        journal get a line of their own.
+        """
+        orders = engine.orders.this_run()
         filled = sum((o.filled_quantity for o in orders), Decimal(0))
         p = engine.portfolio
         working = sum(1 for o in orders if o.status.is_open)
         still_open = f"; {working} still working at the broker" if working else ""
-        return "\n".join(
-            [
-                "--- summary ---",
-                *engine.outcome.lines(),
-                f"orders: {len(orders)} ({statuses}); quantity filled: {filled}{still_open}",
-                f"realized P&L {_money(p.realized_pnl)}, unrealized {_money(p.unrealized_pnl)}, "
-                f"commissions {_money(p.commissions)}",
-                f"cash {_money(p.cash)}, equity {_money(p.equity)}",
-            ]
-        )
+        lines = ["--- summary ---", *engine.outcome.lines(),
+                 f"orders: {len(orders)} ({_by_status(orders)}); quantity filled: {filled}{still_open}"]
+        recovered = engine.orders.recovered()
+        if recovered:
+            plural = "s" if len(recovered) > 1 else ""
+            lines.append(f"earlier runs: {len(recovered)} order{plural} recovered ({_by_status(recovered)})")
+        lines += [
+            f"realized P&L {_money(p.realized_pnl)}, unrealized {_money(p.unrealized_pnl)}, "
+            f"commissions {_money(p.commissions)}",
+            f"cash {_money(p.cash)}, equity {_money(p.equity)}",
+        ]
+        return "\n".join(lines)
+
+
+def _by_status(orders: list[Order]) -> str:
+    by_status: dict[OrderStatus, int] = {}
+    for order in orders:
+        by_status[order.status] = by_status.get(order.status, 0) + 1
+    return ", ".join(f"{n} {s.value}" for s, n in sorted(by_status.items())) or "none"
 
 
 def describe_order_event(event: OrderEvent) -> str:

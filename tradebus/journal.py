@@ -7,11 +7,20 @@ is faster.
 
 Thread-safe: one lock serialises every statement, so the dispatcher and the kill switch's watcher
 may both write.
+
+One file may hold many runs. Each run records its venue (broker and account) in ``runs`` before it
+recovers or trades; :meth:`SqliteJournal.open_orders_by_venue` lets recovery adopt only its own
+venue's orders. Fills are keyed by execution id across every run: the same fill again is a counted
+duplicate, another fill under a known id raises :class:`JournalConflict` naming the field (the
+engine refuses such a report before it gets here; this is the last guard, never a silent drop).
+A journal written before runs recorded their venue gains the ``runs`` table when opened; its older
+orders have no venue, and recovery leaves them alone.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,6 +35,8 @@ from typing import Literal
 from framework.events import OrderEvent
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
+from framework.journal import Venue
+from framework.models import TERMINAL_STATUSES
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
@@ -67,9 +78,41 @@ CREATE TABLE IF NOT EXISTS fills (
     ts TEXT NOT NULL,
     broker_order_id TEXT
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    broker TEXT NOT NULL,
+    account_id TEXT NOT NULL,
+    started TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS fills_by_order ON fills(client_order_id);
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
 """
+
+log = logging.getLogger(__name__)
+
+_SELECT_ORDERS = (
+    "SELECT o.request, o.status, o.broker_order_id, o.filled_quantity, o.average_fill_price, o.reason, o.updated,"
+    " r.broker, r.account_id FROM orders o LEFT JOIN runs r ON r.run_id = o.run_id"
+)
+_SELECT_FILLS = (
+    "SELECT execution_id, client_order_id, symbol, side, quantity, price, commission, ts, broker_order_id FROM fills"
+)
+_UNFINISHED = f" WHERE o.status NOT IN ({','.join(repr(s.value) for s in TERMINAL_STATUSES)})"
+_OLDEST_FIRST = " ORDER BY o.created, o.rowid"
+
+
+class JournalConflict(sqlite3.IntegrityError):
+    """A fill's execution id is journaled with other content (another order, side, size, price or commission).
+
+    Attributes:
+        execution_id: The id.
+        field: The first field that differs.
+    """
+
+    def __init__(self, message: str, *, execution_id: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -97,6 +140,9 @@ class SqliteJournal:
     Args:
         path: The database file (created with its folder if missing).
         synchronous: ``"full"`` (durable on power loss) or ``"normal"`` (durable on process crash).
+
+    Attributes:
+        duplicates: Fills recorded again with the same content (stored once).
     """
 
     def __init__(self, path: Path, *, synchronous: Literal["full", "normal"] = "full") -> None:
@@ -109,6 +155,7 @@ class SqliteJournal:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self.duplicates = 0
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -124,6 +171,20 @@ class SqliteJournal:
     def _query(self, sql: str, params: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    def record_run(self, run_id: str, venue: Venue, started: datetime) -> None:
+        """Record that run ``run_id`` trades ``venue`` (a run id used again takes the new venue)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET broker=excluded.broker,"
+                " account_id=excluded.account_id, started=excluded.started",
+                (run_id, venue.broker, venue.account_id, started.isoformat()),
+            )
+
+    def venue(self, run_id: str) -> Venue | None:
+        """The venue run ``run_id`` recorded, or None."""
+        rows = self._query("SELECT broker, account_id FROM runs WHERE run_id=?", (run_id,))
+        return Venue(*rows[0]) if rows else None
 
     def record_intent(self, order: Order, run_id: str) -> None:
         """Store a new order before it is sent.
@@ -144,9 +205,21 @@ class SqliteJournal:
             _append(db, "OrderIntent", req.client_order_id, order.updated, req.model_dump_json())
 
     def record_event(self, event: OrderEvent, order: Order) -> bool:
-        """Append ``event`` and the order's state after it, in one transaction."""
+        """Append ``event`` and the order's state after it, in one transaction.
+
+        Returns:
+            False, writing nothing, for a fill journaled before with the same content (counted in
+            :attr:`duplicates`); True otherwise.
+
+        Raises:
+            JournalConflict: If the fill's execution id is journaled with other content (nothing is
+                written; the message names the field).
+        """
         with self._transaction() as db:
             if isinstance(event, OrderFilled | OrderPartiallyFilled) and not _insert_fill(db, event.fill):
+                self.duplicates += 1
+                log.info("execution %s is journaled already, with the same content: stored once",
+                         event.fill.execution_id)
                 return False
             _append(db, type(event).__name__, event.client_order_id, event.ts, event.model_dump_json())
             db.execute(
@@ -162,32 +235,42 @@ class SqliteJournal:
 
     def orders(self, *, run_id: str | None = None) -> list[Order]:
         """Every order (of one run, if given), oldest first."""
-        sql = (
-            "SELECT request, status, broker_order_id, filled_quantity, average_fill_price, reason, updated FROM orders"
-        )
-        params: tuple[str, ...] = ()
-        if run_id is not None:
-            sql += " WHERE run_id=?"
-            params = (run_id,)
-        rows = self._query(sql + " ORDER BY created, rowid", params)
+        if run_id is None:
+            rows = self._query(_SELECT_ORDERS + _OLDEST_FIRST)
+        else:
+            rows = self._query(_SELECT_ORDERS + " WHERE o.run_id=?" + _OLDEST_FIRST, (run_id,))
         return [_order_from_row(row) for row in rows]
 
-    def open_orders(self) -> list[Order]:
-        """Orders whose outcome is not final (including intents never acknowledged)."""
-        return [o for o in self.orders() if not o.status.is_terminal]
+    def open_orders(self, *, venue: Venue | None = None) -> list[Order]:
+        """Orders whose outcome is not final (including intents never acknowledged), oldest first.
+
+        Args:
+            venue: Only the orders of runs that recorded this venue (None: every one).
+        """
+        if venue is None:
+            return [_order_from_row(row) for row in self._query(_SELECT_ORDERS + _UNFINISHED + _OLDEST_FIRST)]
+        return self.open_orders_by_venue().get(venue, [])
+
+    def open_orders_by_venue(self) -> dict[Venue | None, list[Order]]:
+        """Unfinished orders by the venue their run recorded (None: a run that recorded none), oldest first."""
+        found: dict[Venue | None, list[Order]] = {}
+        for row in self._query(_SELECT_ORDERS + _UNFINISHED + _OLDEST_FIRST):
+            venue = None if row[-2] is None else Venue(row[-2], row[-1])
+            found.setdefault(venue, []).append(_order_from_row(row))
+        return found
 
     def fills(self, *, client_order_id: str | None = None) -> list[Fill]:
         """Every fill (of one order, if given), in the order recorded."""
-        sql = (
-            "SELECT execution_id, client_order_id, symbol, side, quantity, price, commission, ts, broker_order_id"
-            " FROM fills"
-        )
-        params: tuple[str, ...] = ()
-        if client_order_id is not None:
-            sql += " WHERE client_order_id=?"
-            params = (client_order_id,)
-        rows = self._query(sql + " ORDER BY rowid", params)
+        if client_order_id is None:
+            rows = self._query(_SELECT_FILLS + " ORDER BY rowid")
+        else:
+            rows = self._query(_SELECT_FILLS + " WHERE client_order_id=? ORDER BY rowid", (client_order_id,))
         return [_fill_from_row(row) for row in rows]
+
+    def fill(self, execution_id: str) -> Fill | None:
+        """The fill journaled under ``execution_id`` (by any run), or None."""
+        rows = self._query(_SELECT_FILLS + " WHERE execution_id=?", (execution_id,))
+        return _fill_from_row(rows[0]) if rows else None
 
     def history(self, client_order_id: str) -> list[JournalEntry]:
         """Every journal row of one order, in order."""
@@ -216,14 +299,33 @@ def _append(db: sqlite3.Connection, event: str, cid: str, ts: datetime, payload:
 
 
 def _insert_fill(db: sqlite3.Connection, fill: Fill) -> bool:
+    # only a known execution id is tolerated here: every other constraint still fails loudly
     cursor = db.execute(
-        "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO fills VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(execution_id) DO NOTHING",
         (
             fill.execution_id, fill.client_order_id, fill.symbol, fill.side.value, str(fill.quantity),
             str(fill.price), str(fill.commission), fill.ts.isoformat(), fill.broker_order_id,
         ),
     )  # fmt: skip
-    return cursor.rowcount == 1
+    if cursor.rowcount == 1:
+        return True
+    row = db.execute(_SELECT_FILLS + " WHERE execution_id=?", (fill.execution_id,)).fetchone()
+    _check_same(_fill_from_row(row), fill)
+    return False
+
+
+def _check_same(journaled: Fill, fill: Fill) -> None:
+    # the fields a fill is; times are not compared (two reports of one execution stamp it differently)
+    for name in ("client_order_id", "symbol", "side", "quantity", "price", "commission"):
+        before, now = getattr(journaled, name), getattr(fill, name)
+        if before != now:
+            text = (f"execution {fill.execution_id} is journaled with {name} {_text(before)}, not {_text(now)}; "
+                    "nothing written")
+            raise JournalConflict(text, execution_id=fill.execution_id, field=name)
+
+
+def _text(value: object) -> str:
+    return value.value if isinstance(value, Side) else str(value)
 
 
 def _fill_from_row(row: tuple[Any, ...]) -> Fill:
@@ -232,8 +334,8 @@ def _fill_from_row(row: tuple[Any, ...]) -> Fill:
                 datetime.fromisoformat(ts), broker_order_id)
 
 
-def _order_from_row(row: tuple[str, str, str | None, str, str | None, str | None, str]) -> Order:
-    request, status, broker_id, filled, average, reason, updated = row
+def _order_from_row(row: tuple[Any, ...]) -> Order:
+    request, status, broker_id, filled, average, reason, updated = row[:7]  # then the run's venue
     return Order(
         request=OrderRequest.model_validate(json.loads(request)),
         status=OrderStatus(status),

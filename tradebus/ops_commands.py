@@ -24,13 +24,19 @@ class JournalCommand:
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Journal path, run filter, fills."""
         parser.add_argument("--config", type=Path, help="TOML settings file (for the journal path)")
-        parser.add_argument("--path", type=Path, help="journal file (default: settings 'journal')")
+        parser.add_argument("--path", type=Path,
+                            help="journal file (default: settings 'journal', else runs/<broker>/journal.sqlite)")
+        parser.add_argument("--broker", help="whose default journal: a broker plug-in, or paper for paper runs "
+                                             "(default: settings 'broker', else ibkr)")
         parser.add_argument("--run", help="only this run id (default: every run)")
         parser.add_argument("--fills", action="store_true", help="also list every fill")
 
     def run(self, args: argparse.Namespace) -> int:
         """Print one line per order, then fills."""
-        path: Path = args.path or load_settings(args.config, os.environ).journal
+        path: Path = args.path
+        if path is None:
+            settings = load_settings(args.config, os.environ)
+            path = settings.journal_path(args.broker or settings.broker or "ibkr")
         if not path.exists():
             print(f"tradebus: no journal at {path}", file=sys.stderr)  # noqa: T201
             return 1

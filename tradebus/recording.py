@@ -52,7 +52,7 @@ class LiveRecorder:
         """The run so far, as a result with statistics."""
         portfolio = self.engine.portfolio
         return RunResult(
-            orders=self.engine.orders.all(),
+            orders=self.engine.orders.this_run(),  # not the orders recovered from earlier runs
             fills=self._recorder.fills,
             curve=self._recorder.curve,
             starting_cash=self.starting_cash,

@@ -4,7 +4,7 @@ File layout (every section optional)::
 
     broker = "ibkr"                 # which broker plug-in trades
     data_from = "ibkr"              # market data source for the paper broker
-    journal = "runs/journal.sqlite" # where the order journal lives
+    journal = "runs/journal.sqlite" # the order journal (default: one per broker, runs/<broker>/journal.sqlite)
     halt_file = "runs/HALT"         # kill switch flag file (tradebus halt)
     output = "runs/latest"          # exports and report of a run
 
@@ -57,6 +57,7 @@ from framework.live_guard import LIVE_FLAG
 from framework.live_guard import says_allow
 
 ENV_PREFIX = "TRADEBUS_"
+DEFAULT_JOURNALS = Path("runs")  # runs/<broker>/journal.sqlite unless ``journal`` is set
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -122,7 +123,7 @@ class Settings(FrozenConfig):
     Attributes:
         broker: Broker plug-in that executes orders.
         data_from: Broker plug-in whose market data the ``paper`` broker trades on.
-        journal: Path of the order journal (SQLite).
+        journal: Path of the order journal (SQLite); None keeps one per broker (see :meth:`journal_path`).
         halt_file: The kill switch's flag file; trading is halted while it exists.
         output: Folder for a run's exports and report.
         engine: Engine settings.
@@ -134,7 +135,7 @@ class Settings(FrozenConfig):
 
     broker: str | None = None
     data_from: str | None = None
-    journal: Path = Path("runs/journal.sqlite")
+    journal: Path | None = None
     halt_file: Path = Path("runs/HALT")
     output: Path = Path("runs/latest")
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -143,6 +144,15 @@ class Settings(FrozenConfig):
     risk: dict[str, Any] = Field(default_factory=dict)
     source: str | None = None
     _overrides: dict[str, str] = PrivateAttr(default_factory=dict)  # dotted key -> environment variable
+
+    def journal_path(self, broker: str) -> Path:
+        """The journal of runs that trade on ``broker``: the ``journal`` setting, else ``runs/<broker>/journal.sqlite``.
+
+        By default every broker has its own file, so paper runs (broker ``paper``) and live runs
+        (``ibkr``) never share one; the journal also records each run's venue, so recovery never
+        adopts another venue's orders even when both are pointed at one file.
+        """
+        return self.journal if self.journal is not None else DEFAULT_JOURNALS / broker / "journal.sqlite"
 
     def broker_settings(self, name: str) -> SettingsSection:
         """The ``[brokers.<name>]`` section (empty if absent), carrying where its values came from."""

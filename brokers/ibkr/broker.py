@@ -303,6 +303,11 @@ class IbkrBroker:
     def _conid(self, instrument: Instrument) -> str:
         return self.instruments.conid(instrument)
 
+    @property
+    def account_id(self) -> str | None:
+        """The account traded, once :meth:`connect` chose it (``IbkrConfig.account_id`` or the only one)."""
+        return self._session.account_id
+
     def _account_id(self) -> str:
         account = self._session.account_id
         if account is None:

@@ -9,8 +9,9 @@ decides every status and checks every execution against its order:
 
 * an execution becomes ``ExecutionReported`` with what IBKR said (side, size, price, commission,
   conid, account), unchecked; the same execution id with the same content again (websocket and REST
-  both report it) is dropped here and counted, one with different content is passed on so the
-  engine refuses it loudly;
+  both report it; order, side, size, price and commission agree) is dropped here and counted, one
+  with different content is passed on so the engine refuses it loudly, as is an id a previous run
+  journaled (the engine compares it with the journal's fill);
 * a report for an order id not yet known (it raced ahead of the placement answer) is parked and
   replayed when the id is mapped;
 * ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once.
@@ -290,14 +291,18 @@ class OrderTracker:
             return [ExecutionReported(report.ts, report)]
 
     def _repeated(self, execution: Execution) -> bool:
-        # True for the same execution with the same content again: a harmless duplicate, dropped
+        # True for the same execution with the same content again: a harmless duplicate, dropped.
+        # Anything else under a known id is passed on for the engine's book to refuse, loudly.
         seen = self._executions.get(execution.execution_id, execution)
         if seen is execution or seen is None:
             return False  # new, or journaled by a previous run (the engine's book compares those)
-        same = (seen.side, seen.quantity, seen.price, seen.client_order_id or execution.client_order_id) == (
-            execution.side, execution.quantity, execution.price, execution.client_order_id or seen.client_order_id)
+        same = _same_content(seen, execution)
         if same:
             self.duplicates += 1
+        else:
+            log.warning("execution %s reported again with other content (%s %s @ %s, was %s %s @ %s): "
+                        "passed on to be refused", execution.execution_id, execution.side, execution.quantity,
+                        execution.price, seen.side, seen.quantity, seen.price)
         return same
 
     def _count_fill(self, tracked: Tracked, cid: str, execution: Execution) -> None:
@@ -321,3 +326,13 @@ class OrderTracker:
             oldest = next(iter(store))
             log.warning("dropping parked reports for unknown order %s", oldest)
             del store[oldest]
+
+
+def _same_content(seen: Execution, now: Execution) -> bool:
+    # The fields the engine's book compares (framework.executions.compare_with_booked): order, side,
+    # size, price, and the commission when both reports carry one. A field one report lacks (a
+    # trades row has no order id) is not a difference; times never are (stream and REST differ).
+    pairs = ((seen.side, now.side), (seen.quantity, now.quantity), (seen.price, now.price),
+             (seen.client_order_id, now.client_order_id), (seen.broker_order_id, now.broker_order_id),
+             (seen.commission, now.commission))
+    return all(a == b for a, b in pairs if a is not None and b is not None)

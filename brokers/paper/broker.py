@@ -30,6 +30,11 @@ Order lifecycle and timing (all times from the injected clock):
   or ``OrderCancelRejected`` when the order is no longer working. ``CancelAllOrders`` cancels every
   working order.
 
+Ids: the venue numbers its orders ``P1``, ``P2`` ... and its executions ``E1``, ``E2`` ... afresh in
+every process; run by an engine, they carry the run id (``<run>.P1``, ``<run>.E1``, see
+:class:`~framework.broker.RunScoped`), so a later run on the same journal never reports an
+execution id an earlier run journaled.
+
 Events:
     Emits BrokerConnected, OrderAccepted, OrderRejected, ExecutionReported, OrderCancelled,
     OrderCancelRejected, OrderExpired, OrderUpdated, and forwards every event of the wrapped source.
@@ -136,9 +141,22 @@ class PaperBroker(MarketDataPassThrough):
         self._last: dict[str, Bar | Quote] = {}  # the latest bar or quote per symbol
         self._order_ids = itertools.count(1)
         self._execution_ids = itertools.count(1)
+        self._id_prefix = ""  # "<run id>." once an engine named the run
         self._fills_on = BarClosed if self.config.fill_model is FillModel.BAR else QuoteUpdated
 
     # ----------------------------------------------------------------- connection
+
+    @property
+    def account_id(self) -> str:
+        """The simulated account's id (``PaperConfig.account_id``)."""
+        return self.config.account_id
+
+    def begin_run(self, run_id: str) -> None:
+        """Put ``run_id`` in the ids issued from now on (``<run>.P1``, ``<run>.E1``), numbering from one."""
+        with self._lock:
+            self._id_prefix = f"{run_id}."
+            self._order_ids = itertools.count(1)
+            self._execution_ids = itertools.count(1)
 
     @property
     def connection_state(self) -> ConnectionState:
@@ -214,8 +232,8 @@ class PaperBroker(MarketDataPassThrough):
             price = instrument.round_price(match.price)
         now = self.clock.now()
         report = ExecutionReport(
-            f"E{next(self._execution_ids)}", request.client_order_id, request.side, match.quantity, price, now,
-            request.symbol, instrument.broker_id, self.config.account_id,
+            f"{self._id_prefix}E{next(self._execution_ids)}", request.client_order_id, request.side, match.quantity,
+            price, now, request.symbol, instrument.broker_id, self.config.account_id,
             cfg.commission.charge(match.quantity, price, instrument), order.broker_order_id,
         )
         order.filled += match.quantity
@@ -339,7 +357,7 @@ class PaperBroker(MarketDataPassThrough):
             self._emit(OrderRejected(ts=now, client_order_id=request.client_order_id, reason=reason))
             return
         expires = self._calendar.close_after(now) if request.time_in_force is TimeInForce.DAY else None
-        order = _Working(request, f"P{next(self._order_ids)}", now + self.config.latency, expires)
+        order = _Working(request, f"{self._id_prefix}P{next(self._order_ids)}", now + self.config.latency, expires)
         self._orders[request.client_order_id] = order
         if self._next_expiry is None or (expires is not None and expires < self._next_expiry):
             self._next_expiry = expires

@@ -10,10 +10,16 @@ Status timing (all in clock seconds, so tests drive it with a simulated clock):
 
 Every change is reported to :class:`OrderEvents` as the changed live-order fields only, which is
 exactly what the ``sor`` topic relays.
+
+Execution ids have IBKR's shape (``0000e0d5.60cf1bd1.01.01``, opaque to clients) and, like IBKR's,
+are never issued twice: the first part is drawn afresh for every boot of the books (a new process, a
+``reset``), the second counts the boot's executions. A gateway restarted on the same seed therefore
+never repeats an id a client has already booked.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -41,6 +47,16 @@ from simulators.ibkr.render_orders import live_order
 from simulators.ibkr.scheduler import Scheduler
 
 COID_LIFETIME = 86400.0
+_BOOTS: set[int] = set()  # boot parts already used by this process
+
+
+def new_boot_id() -> int:
+    """A 32-bit part of execution ids unused by this process; random, so other processes differ too."""
+    while True:
+        boot = secrets.randbits(32)
+        if boot not in _BOOTS:
+            _BOOTS.add(boot)
+            return boot
 
 
 class OrderEvents(Protocol):
@@ -89,6 +105,7 @@ class Trading:
         self._coids: dict[str, tuple[float, int]] = {}
         self._next_id = 1_210_386_760
         self._exec_seq = 0
+        self._boot = new_boot_id()  # never seeded: a restart on the same seed must not repeat ids
         self._oca_seq = 0
 
     def _now_ms(self) -> int:
@@ -236,7 +253,7 @@ class Trading:
                                  config.commission_max_pct)
         self._exec_seq += 1
         execution = Execution(
-            execution_id=f"{self._exec_seq:08x}.{order.order_id:08x}.01.01", order_id=order.order_id,
+            execution_id=f"{self._boot:08x}.{self._exec_seq:08x}.01.01", order_id=order.order_id,
             conid=order.ticket.conid, side=order.ticket.side, size=size, price=price,
             commission=total - order.commission_charged, time=self._clock.now(),
             order_ref=order.ticket.client_order_id or str(order.order_id), account=order.account,

@@ -91,7 +91,9 @@ def test_paper_mode_on_the_simulated_feed(tmp_path: Path, gateway: SimulatedGate
     assert gateway.state()["orders"] == before["orders"]  # paper fills never reach the broker
 
 
-def test_bad_settings_key_is_reported_with_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_settings_key_is_reported_with_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # where the default journal (runs/ibkr/journal.sqlite) would be made
     path = tmp_path / "bad.toml"
     path.write_text("[risk]\nmax_order_qty = 5\n", encoding="utf-8")
     code = cli.main(["live", STRATEGY, "--broker", "ibkr", "--config", str(path), "--quiet"])
@@ -99,6 +101,7 @@ def test_bad_settings_key_is_reported_with_the_file(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err
     assert "risk.max_order_qty" in err
     assert str(path) in err
+    assert not (tmp_path / "runs").exists()  # the bad key stopped the run before any journal was created
 
 
 def test_brokers_command_lists_the_built_in_plugins(capsys: pytest.CaptureFixture[str]) -> None:

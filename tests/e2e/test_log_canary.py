@@ -22,6 +22,8 @@ import pytest
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
 from framework.clock import SystemClock
+from framework.config import EngineConfig
+from framework.config import ErrorPolicy
 from framework.config import StrategyConfig
 from framework.events import OrderFilled
 from framework.marketdata import Quote
@@ -105,8 +107,9 @@ def test_debug_log_file_holds_no_account_id_and_no_session_cookie(tmp_path: Path
         broker = IbkrBroker(IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file,
                                        account_id=account, auto_confirm_message_ids=frozenset({"o403", "o354"})),
                             clock=clock)
-        run = assemble(broker, clock, [strategy], journal=SqliteJournal(tmp_path / "journal.sqlite"),
-                       halt_file=tmp_path / "HALT")
+        # the strategy keeps running after its error so that the competing session is still heard
+        run = assemble(broker, clock, [strategy], config=EngineConfig(on_strategy_error=ErrorPolicy.CONTINUE),
+                       journal=SqliteJournal(tmp_path / "journal.sqlite"), halt_file=tmp_path / "HALT")
         done = threading.Event()
         runner = threading.Thread(target=run_session, args=(run,),
                                   kwargs={"until": done.is_set, "duration": None, "view": None}, daemon=True)

@@ -68,6 +68,15 @@ def test_defaults_without_a_file() -> None:
     assert settings.source is None
 
 
+def test_paper_and_live_runs_keep_separate_journals_unless_one_is_set(tmp_path: Path) -> None:
+    defaults = load_settings(None, {})
+    assert defaults.journal is None
+    assert defaults.journal_path("paper") == Path("runs/paper/journal.sqlite")  # tradebus paper
+    assert defaults.journal_path("ibkr") == Path("runs/ibkr/journal.sqlite")  # tradebus live --broker ibkr
+    chosen = load_settings(write(tmp_path, GOOD), {})
+    assert chosen.journal_path("paper") == chosen.journal_path("ibkr") == Path("runs/j.sqlite")
+
+
 def test_unknown_key_is_named_with_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, 'brokr = "ibkr"\n')
     with pytest.raises(ConfigError) as info:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +32,7 @@ from tests.brokers.ibkr.fakes import gateway_routes
 from tests.brokers.ibkr.test_broker import AAPL
 from tests.brokers.ibkr.test_broker import ORDERS
 from tests.brokers.ibkr.test_broker import World
+from tradebus.journal import SqliteJournal
 
 ACCOUNT = "DU1234567"
 
@@ -38,19 +40,20 @@ ACCOUNT = "DU1234567"
 class Desk:
     """A real engine on the IBKR adapter over a fake gateway; one buy of 100 AAPL working."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, journal: SqliteJournal | None = None, cid: str = "c1") -> None:
         self.world = world
+        self.cid = cid
         adapter = world.adapter
         adapter.ok("GET", f"/portfolio/{ACCOUNT}/summary", "http_get_portfolio_summary")
         adapter.on("GET", f"/portfolio/{ACCOUNT}/positions/0", Reply(200, []))
         adapter.on("POST", f"/portfolio/{ACCOUNT}/positions/invalidate", Reply(200, {"message": "success"}))
         adapter.ok("POST", ORDERS, "http_post_order_accepted")
-        self.engine = Engine(world.broker, clock=world.clock)
+        self.engine = Engine(world.broker, clock=world.clock, journal=journal)
         self.recorder = EventRecorder(self.engine.bus)
         self.engine.start()
         world.push(fixture("ws_sts_authenticated"), fixture("ws_system_success"))
         self.engine.run_pending()
-        self.engine.submit_order(OrderRequest(client_order_id="c1", instrument=AAPL, side=Side.BUY,
+        self.engine.submit_order(OrderRequest(client_order_id=cid, instrument=AAPL, side=Side.BUY,
                                               quantity=Decimal(100), strategy_id="s"))
         world.broker.run_commands()
         self.engine.run_pending()
@@ -58,14 +61,14 @@ class Desk:
 
     def report(self, **changes: Any) -> None:
         row = fixture("http_get_iserver_account_trades")[0] | {
-            "order_ref": "c1", "execution_id": "e1", "size": 40, "price": "189.50", "commission": "0.35",
+            "order_ref": self.cid, "execution_id": "e1", "size": 40, "price": "189.50", "commission": "0.35",
             "account": ACCOUNT, "conid": "265598", "symbol": "AAPL", "side": "B",
         }
         self.world.push({"topic": "str", "args": [row | changes]})
         self.engine.run_pending()
 
     def booked_nothing(self) -> None:
-        order = self.engine.orders.get("c1")
+        order = self.engine.orders.get(self.cid)
         assert order is not None
         assert (order.status, order.filled_quantity) == (OrderStatus.ACCEPTED, 0)
         assert self.engine.portfolio.quantity("AAPL") == 0
@@ -135,3 +138,38 @@ def test_the_same_execution_id_with_other_content_is_refused(desk: Desk) -> None
     assert (refused.field, refused.expected, refused.received) == ("execution_id", "e1 booked with quantity 40",
                                                                    "quantity 60")
     assert desk.engine.portfolio.quantity("AAPL") == 40  # the first report stands, the second booked nothing
+
+
+def test_the_same_execution_id_with_another_commission_is_refused_not_dropped(desk: Desk) -> None:
+    desk.report()
+    desk.report(commission="0.50")  # same side, size and price: only the commission differs
+    [refused] = desk.recorder.of(ExecutionRefused)
+    assert (refused.field, refused.expected, refused.received) == ("execution_id", "e1 booked with commission 0.35",
+                                                                   "commission 0.50")
+    assert desk.world.broker.tracker.duplicates == 0
+
+
+def test_an_execution_id_a_previous_run_journaled_for_another_order_is_refused(clock: FakeClock,
+                                                                               tmp_path: Path) -> None:
+    # IBKR's ids are unique; a gateway that reuses one after a restart must not make a fill vanish
+    path = tmp_path / "journal.sqlite"
+    for run, cid in (("first", "r1.1"), ("second", "r2.1")):
+        adapter = FakeAdapter()
+        gateway_routes(adapter)
+        with fake_session(adapter) as session:
+            journal = SqliteJournal(path, synchronous="normal")
+            desk = Desk(World(clock, adapter, session), journal=journal, cid=cid)
+            desk.report(size=100)  # execution e1, both runs
+            if run == "first":
+                assert journal.orders()[0].status is OrderStatus.FILLED
+            else:
+                [refused] = desk.recorder.of(ExecutionRefused)
+                assert (refused.client_order_id, refused.field) == ("r2.1", "execution_id")
+                assert (refused.expected, refused.received) == ("e1 booked with client_order_id r1.1",
+                                                                "client_order_id r2.1")
+                desk.booked_nothing()
+                assert [(o.client_order_id, o.status) for o in journal.orders()] == [
+                    ("r1.1", OrderStatus.FILLED), ("r2.1", OrderStatus.ACCEPTED)]
+                assert [f.client_order_id for f in journal.fills()] == ["r1.1"]
+            desk.engine.stop()
+            journal.close()

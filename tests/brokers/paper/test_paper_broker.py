@@ -406,3 +406,40 @@ def test_the_venue_and_the_engine_share_one_portfolio_that_books_each_fill_once(
     assert venue.engine.portfolio.cash == cash - Decimal(10_100) - Decimal("1.00")  # booked once, not twice
     assert venue.engine.portfolio.commissions == Decimal("1.00")
     assert venue.broker.positions()[0].quantity == 100
+
+
+def test_ids_carry_the_run_so_two_runs_on_one_journal_never_share_one(tmp_path: Path) -> None:
+    clock = FakeClock(NY_OPEN)
+    path = tmp_path / "journal.sqlite"
+    for _ in range(2):
+        source = ScriptedBroker(clock)
+        engine = Engine(PaperBroker(source, clock), clock=clock, journal=SqliteJournal(path))
+        engine.start()
+        for submit in (True, False):  # a market order fills at the open of the bar after it
+            bar = Bar("AAPL", clock.now(), MINUTE, 100, 101, 99, 100, 10_000)
+            clock.set(bar.end)
+            source.push_bar(bar)
+            if submit:
+                engine.submit_order(OrderRequest(client_order_id=engine.next_client_order_id(), quantity=10,
+                                                 instrument=Instrument(symbol="AAPL"), side=Side.BUY))
+            engine.run_pending()
+        engine.stop()
+    journal = SqliteJournal(path)
+    orders, fills = journal.orders(), journal.fills()
+    runs = journal.run_ids()
+    journal.close()
+    assert [o.status for o in orders] == [OrderStatus.FILLED] * 2  # the second run's fill was not dropped
+    assert [(f.execution_id, o.broker_order_id) for f, o in zip(fills, orders, strict=True)] == [
+        (f"{run}.E1", f"{run}.P1") for run in runs
+    ]
+
+
+def test_a_venue_used_without_an_engine_numbers_from_one() -> None:
+    clock = FakeClock(NY_OPEN)
+    broker = PaperBroker(ScriptedBroker(clock), clock)
+    events: list[Any] = []
+    broker.connect(events.append)
+    broker.submit_order(OrderRequest(client_order_id="x", instrument=Instrument(symbol="AAPL"), side=Side.BUY,
+                                     quantity=Decimal(1)))
+    [accepted] = [e for e in events if isinstance(e, OrderAccepted)]
+    assert accepted.broker_order_id == "P1"
