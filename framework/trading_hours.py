@@ -244,6 +244,8 @@ class TradingHours:
         self._days: dict[date, SessionDay | None] = {}
         never = (datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC))  # an empty window
         self._last = SessionWindow(SessionPhase.CLOSED, *never)
+        # (asked at, answer) per outside_rth: the end after t is also the end after any later time before it
+        self._ends = {False: never, True: never}
 
     def day(self, day: date) -> SessionDay | None:
         """The sessions of a local date, or None when the exchange does not trade that day."""
@@ -326,6 +328,14 @@ class TradingHours:
         Raises:
             ValueError: If no trading day follows within a month (a broken calendar).
         """
+        asked, answer = self._ends[outside_rth]
+        if asked <= ts < answer:
+            return answer
+        end = self._end_after(ts, outside_rth)
+        self._ends[outside_rth] = (ts, end)
+        return end
+
+    def _end_after(self, ts: datetime, outside_rth: bool) -> datetime:
         day = ts.astimezone(self.zone).date()
         for offset in range(_SEARCH_DAYS):
             sessions = self.day(day + timedelta(days=offset))
