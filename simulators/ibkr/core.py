@@ -96,7 +96,7 @@ class GatewayCore:
                                sessions=self.sessions)
         self.replies = ReplyBook(random.Random(config.seed + 1), lambda: self.config.reply_id_format)
         self.position_cache: tuple[list[dict[str, Any]], float] | None = None
-        self._rendered: dict[int, tuple[tuple[int, bool], dict[str, Any]]] = {}
+        self._rendered: dict[int, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._apply_halts()
 
     def _apply_halts(self) -> None:
@@ -202,14 +202,14 @@ class GatewayCore:
         quote, inst = self.market.quote(conid), self.universe.get(conid)
         if quote is None or inst is None:
             return {}
-        frozen = self.sessions.frozen
-        cached = self._rendered.get(conid)
-        if cached is not None and cached[0] == (quote.version, frozen):
-            return cached[1]
         # 6509: R real-time / D delayed, Z / Y when frozen (the market is closed)
-        source = ("Y" if frozen else "D") if self.config.delayed_data else ("Z" if frozen else "R")
-        values = fields.render(quote, inst, self.config.sizes_in_lots, source + "pB")
-        self._rendered[conid] = ((quote.version, frozen), values)
+        frozen = self.sessions.frozen
+        availability = (("Y" if frozen else "D") if self.config.delayed_data else ("Z" if frozen else "R")) + "pB"
+        cached = self._rendered.get(conid)
+        if cached is not None and cached[0] == (quote.version, availability):
+            return cached[1]
+        values = fields.render(quote, inst, self.config.sizes_in_lots, availability)
+        self._rendered[conid] = ((quote.version, availability), values)
         return values
 
     def session_changed(self) -> None:
