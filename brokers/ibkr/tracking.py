@@ -13,7 +13,11 @@ decides every status and checks every execution against its order:
   engine refuses it loudly;
 * a report for an order id not yet known (it raced ahead of the placement answer) is parked and
   replayed when the id is mapped;
-* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once.
+* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected, expired) once;
+* ``Cancelled`` without a cancel request from this adapter is IBKR's own: a ``DAY`` order cancelled
+  outside regular trading hours (at IBKR's time of the change when it says) is ``OrderExpired`` (the
+  close ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
+  ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``.
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -37,15 +41,21 @@ from framework.events import AnyEvent
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderExpired
 from framework.events import OrderRejected
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
+from framework.models import TimeInForce
+from framework.trading_hours import SessionPhase
+from framework.trading_hours import hours_for
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 MAX_PARKED = 1000  # reports for unknown orders kept at most (oldest dropped)
+NOT_WORKING = "IBKR does not work the order (rejected)"
+NOT_REQUESTED = "cancelled by IBKR (not requested)"
 
 
 @dataclass
@@ -64,6 +74,7 @@ class Tracked:
             (as part of its group) instead of being declared lost.
         lost: Rejected as lost (not found after an ambiguous placement); if IBKR reports it after
             all, it is cancelled there (see :meth:`OrderTracker.take_resurfaced`).
+        cancel_requested: This adapter asked IBKR to cancel the order (so a ``Cancelled`` is ours).
     """
 
     request: OrderRequest
@@ -76,6 +87,7 @@ class Tracked:
     executions: set[str] = field(default_factory=set)
     requeue_if_lost: bool = False
     lost: bool = False
+    cancel_requested: bool = False
 
     @property
     def missing_fills(self) -> bool:
@@ -147,6 +159,7 @@ class OrderTracker:
             tracked = Tracked(order.request, broker_order_id=order.broker_order_id, filled=order.filled_quantity,
                               executions=seen, requeue_if_lost=requeue_if_lost)
             tracked.accepted = order.status not in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
+            tracked.cancel_requested = order.status is OrderStatus.PENDING_CANCEL
             if order.broker_order_id is None:
                 tracked.unresolved_since = since
             else:
@@ -192,6 +205,25 @@ class OrderTracker:
             tracked.lost = lost
             tracked.unresolved_since = None
             return [OrderRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
+
+    def refused_on_ack(self, client_order_id: str, broker_order_id: str, reason: str,
+                       ts: datetime) -> list[AnyEvent]:
+        """IBKR acknowledged the order as ``Inactive`` (not working): map the ids, reject it for good."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None:
+                return []
+            if tracked.broker_order_id is None:
+                tracked.broker_order_id = broker_order_id
+                self._by_broker_id[broker_order_id] = client_order_id
+        return self.rejected(client_order_id, reason, ts)
+
+    def cancel_requested(self, client_order_id: str) -> None:
+        """This adapter is asking IBKR to cancel the order: its ``Cancelled`` will be the answer."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is not None:
+                tracked.cancel_requested = True
 
     def take_resurfaced(self) -> dict[str, str]:
         """Orders declared lost that IBKR reported after all (client id -> IBKR id), once each."""
@@ -259,12 +291,14 @@ class OrderTracker:
         reason = update.status_text or ""
         if update.phase is Phase.CANCELLED:
             tracked.terminal = True
-            return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
+            if tracked.cancel_requested:
+                return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
+            return [_broker_cancel(tracked, cid, update.changed_at or ts, ts)]
         if update.phase is Phase.REJECTED:
             tracked.terminal = True
             tracked.unresolved_since = None
             # the engine's book turns this into a cancellation if the order has partly filled
-            return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}")]
+            return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}: {NOT_WORKING}")]
         return []
 
     def apply_execution(self, execution: Execution) -> list[AnyEvent]:
@@ -321,3 +355,16 @@ class OrderTracker:
             oldest = next(iter(store))
             log.warning("dropping parked reports for unknown order %s", oldest)
             del store[oldest]
+
+
+def _broker_cancel(tracked: Tracked, cid: str, changed_at: datetime, ts: datetime) -> OrderExpired | OrderCancelled:
+    # a cancel nobody here asked for: IBKR ending a DAY order at the close, or IBKR's own decision
+    request = tracked.request
+    if request.time_in_force is TimeInForce.DAY:
+        phase = hours_for(request.instrument.exchange).phase(changed_at)
+        if phase is not SessionPhase.REGULAR:
+            log.info("order %s: DAY order cancelled by IBKR outside regular hours (%s): expired", cid, phase)
+            return OrderExpired(ts=ts, client_order_id=cid)
+    log.warning("order %s was cancelled by IBKR without a cancel request", cid)
+    return OrderCancelled(ts=ts, client_order_id=cid, reason=NOT_REQUESTED)
+
