@@ -10,8 +10,9 @@ exception means is decided by :func:`~brokers.ibkr.replies.classify_failure`:
 
 * not placed (session down, our limiter refused): ``OrderRejected`` with the reason;
 * refused by IBKR: ``OrderRejected`` with IBKR's text (``invalid order attribute : Outside Regular
-  Trading Hours`` ...); an acknowledgement with status ``Inactive`` (IBKR: not working) is a refusal
-  too, with IBKR's status description when the order-status lookup gives one;
+  Trading Hours`` ...); an acknowledgement with status ``Inactive`` (IBKR: not working), or one whose
+  ``sor`` report said ``Inactive`` before the answer came, is a refusal too, with IBKR's status
+  description (``order_status_description``) when the order-status lookup gives one;
 * ambiguous (timeout or reset after sending, 5xx, a 429 answer): the order is marked unresolved and
   looked up by its client order id (``order_ref``) until found or declared lost.
 
@@ -47,6 +48,7 @@ from brokers.ibkr.replies import classify_failure
 from brokers.ibkr.replies import run_dialogue
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.rest import OrderAnswer
+from brokers.ibkr.tracking import NOT_WORKING
 from brokers.ibkr.tracking import OrderTracker
 from brokers.ibkr.wire import OrderAck
 from framework.clock import Clock
@@ -164,12 +166,13 @@ class OrderEntry:
         events: list[AnyEvent] = []
         for request, ack in zip(requests, acks, strict=False):
             assert ack.order_id is not None  # rest guarantees order ids on acknowledgements
-            if ack.order_status == INACTIVE:
+            cid = request.client_order_id
+            if ack.order_status == INACTIVE or self._tracker.inactive_while_placing(cid):
                 reason = self._inactive_reason(ack.order_id)
-                log.warning("order %s acknowledged Inactive by IBKR: %s", request.client_order_id, reason)
-                events += self._tracker.refused_on_ack(request.client_order_id, ack.order_id, reason, ts)
+                log.warning("order %s acknowledged Inactive by IBKR: %s", cid, reason)
+                events += self._tracker.refused_on_ack(cid, ack.order_id, reason, ts)
             else:
-                events += self._tracker.placed(request.client_order_id, ack.order_id, ts)
+                events += self._tracker.placed(cid, ack.order_id, ts)
         for request in requests[len(acks):]:
             self._tracker.mark_unresolved(request.client_order_id, self._clock.monotonic())
         return events
@@ -181,7 +184,7 @@ class OrderEntry:
         except IbkrError as e:
             log.info("status of Inactive order %s not available: %s", order_id, e)
             described = None
-        return f"IBKR status Inactive: {described or 'the order is not working (rejected)'}"
+        return f"IBKR status {INACTIVE}: {described or NOT_WORKING}"
 
     def _reply(self, reply_id: str, confirmed: bool) -> OrderAnswer:
         return self._rest.reply(reply_id, confirmed=confirmed)

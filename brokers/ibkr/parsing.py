@@ -91,6 +91,7 @@ ORDER_TYPE_FROM_WIRE: dict[str, OrderType] = {
 TIF_TO_WIRE: dict[TimeInForce, str] = {
     TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.OPG: "OPG",
 }
+TIF_FROM_WIRE: dict[str, TimeInForce] = {wire: tif for tif, wire in TIF_TO_WIRE.items()}
 SECURITY_TYPE_TO_WIRE: dict[SecurityType, str] = {
     SecurityType.STOCK: "STK", SecurityType.ETF: "STK", SecurityType.FUTURE: "FUT",
     SecurityType.OPTION: "OPT", SecurityType.FOREX: "CASH", SecurityType.INDEX: "IND",
@@ -397,6 +398,7 @@ def request_from_live(row: LiveOrder, client_order_id: str) -> OrderRequest | No
         order_type=kind if kind in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP) else OrderType.MARKET,
         limit_price=row.price if kind is OrderType.LIMIT else None,
         stop_price=row.price if kind is OrderType.STOP else None,
+        time_in_force=TIF_FROM_WIRE.get((row.time_in_force or "").upper(), TimeInForce.DAY),
         outside_rth=row.outside_rth is True,
     )
 

@@ -17,7 +17,8 @@ decides every status and checks every execution against its order:
 * ``Cancelled`` without a cancel request from this adapter is IBKR's own: a ``DAY`` order cancelled
   outside regular trading hours (at IBKR's time of the change when it says) is ``OrderExpired`` (the
   close ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
-  ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``.
+  ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``,
+  decided by the placement answer when it races ahead of it (so the reason can carry IBKR's words).
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -75,6 +76,9 @@ class Tracked:
         lost: Rejected as lost (not found after an ambiguous placement); if IBKR reports it after
             all, it is cancelled there (see :meth:`OrderTracker.take_resurfaced`).
         cancel_requested: This adapter asked IBKR to cancel the order (so a ``Cancelled`` is ours).
+        placing: The placement request is in flight (registered, its answer not handled yet).
+        inactive: The status text of an ``Inactive`` report that arrived while placing: the
+            placement answer decides the rejection (with IBKR's description of why, when it has one).
     """
 
     request: OrderRequest
@@ -88,6 +92,8 @@ class Tracked:
     requeue_if_lost: bool = False
     lost: bool = False
     cancel_requested: bool = False
+    placing: bool = False
+    inactive: str | None = None
 
     @property
     def missing_fills(self) -> bool:
@@ -141,7 +147,7 @@ class OrderTracker:
     def register(self, request: OrderRequest) -> None:
         """Track a request before it is sent (so racing reports find it by ``order_ref``)."""
         with self._lock:
-            self._orders[request.client_order_id] = Tracked(request)
+            self._orders[request.client_order_id] = Tracked(request, placing=True)
 
     def adopt(self, order: Order, execution_ids: Iterable[str], since: float, *, requeue_if_lost: bool = False) -> None:
         """Track an order a previous run placed, with the state and fills its journal recorded.
@@ -183,7 +189,10 @@ class OrderTracker:
         """The placement outcome is unknown: keep the order until a lookup resolves it."""
         with self._lock:
             tracked = self._orders.get(client_order_id)
-            if tracked is not None and tracked.broker_order_id is None:
+            if tracked is None:
+                return
+            tracked.placing = False  # an Inactive seen meanwhile is found again by the lookup
+            if tracked.broker_order_id is None:
                 tracked.unresolved_since = since
 
     def placed(self, client_order_id: str, broker_order_id: str, ts: datetime) -> list[AnyEvent]:
@@ -192,8 +201,17 @@ class OrderTracker:
             tracked = self._orders.get(client_order_id)
             if tracked is None:
                 return []
+            tracked.placing = False
+            if tracked.inactive is not None:  # the stream said Inactive before this answer came
+                return self.refused_on_ack(client_order_id, broker_order_id, _not_working(tracked.inactive), ts)
             events = self._map(tracked, client_order_id, broker_order_id, ts)
             return events + self._replay(client_order_id, broker_order_id, ts)
+
+    def inactive_while_placing(self, client_order_id: str) -> bool:
+        """Whether an ``Inactive`` report for the order arrived before its placement answer."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            return tracked is not None and tracked.inactive is not None
 
     def rejected(self, client_order_id: str, reason: str, ts: datetime, *, lost: bool = False) -> list[AnyEvent]:
         """IBKR refused the order (or it was declined, or ``lost``): the terminal rejection."""
@@ -204,6 +222,7 @@ class OrderTracker:
             tracked.terminal = True
             tracked.lost = lost
             tracked.unresolved_since = None
+            tracked.placing = False
             return [OrderRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
 
     def refused_on_ack(self, client_order_id: str, broker_order_id: str, reason: str,
@@ -295,10 +314,13 @@ class OrderTracker:
                 return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
             return [_broker_cancel(tracked, cid, update.changed_at or ts, ts)]
         if update.phase is Phase.REJECTED:
+            if tracked.placing:
+                tracked.inactive = reason  # the placement answer rejects it, with IBKR's description
+                return []
             tracked.terminal = True
             tracked.unresolved_since = None
             # the engine's book turns this into a cancellation if the order has partly filled
-            return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}: {NOT_WORKING}")]
+            return [OrderRejected(ts=ts, client_order_id=cid, reason=_not_working(reason))]
         return []
 
     def apply_execution(self, execution: Execution) -> list[AnyEvent]:
@@ -355,6 +377,10 @@ class OrderTracker:
             oldest = next(iter(store))
             log.warning("dropping parked reports for unknown order %s", oldest)
             del store[oldest]
+
+
+def _not_working(status: str) -> str:
+    return f"IBKR status {status}: {NOT_WORKING}"
 
 
 def _broker_cancel(tracked: Tracked, cid: str, changed_at: datetime, ts: datetime) -> OrderExpired | OrderCancelled:

@@ -185,6 +185,7 @@ class LiveOrder(WireModel):
     order_ref: str | None = None
     last_execution_ms: int | None = Field(default=None, alias="lastExecutionTime_r")
     outside_rth: LooseBool = Field(default=None, validation_alias=AliasChoices("outsideRTH", "outside_rth"))
+    time_in_force: str | None = Field(default=None, alias="timeInForce")
 
 
 class LiveOrders(WireModel):

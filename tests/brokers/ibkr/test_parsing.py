@@ -208,6 +208,20 @@ def test_live_orders_row_becomes_a_full_update() -> None:
     assert row.price == Decimal("457.00")
 
 
+@pytest.mark.parametrize(("extra", "outside_rth"), [({}, False), ({"outsideRTH": True}, True),
+                                                    ({"outsideRTH": "false"}, False)])
+def test_a_live_orders_row_rebuilds_its_ticket_with_time_in_force_and_outside_rth(
+    extra: dict[str, object], outside_rth: bool
+) -> None:
+    data = fixture("http_get_iserver_account_orders")
+    row = LiveOrders.model_validate({"orders": [data["orders"][0] | extra]}).orders[0]
+    request = parsing.request_from_live(row, "restored")
+    assert request is not None
+    assert (request.order_type, request.limit_price, request.time_in_force) == (
+        OrderType.LIMIT, Decimal("457.00"), TimeInForce.GTC)
+    assert request.outside_rth is outside_rth
+
+
 @pytest.mark.parametrize(
     ("index", "phase", "filled", "total"),
     [(0, None, Decimal(100), Decimal(722)), (1, Phase.FILLED, Decimal(722), Decimal(722))],
