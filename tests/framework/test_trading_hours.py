@@ -20,6 +20,7 @@ from framework.trading_hours import TradingHours
 from framework.trading_hours import WeekdayHours
 from framework.trading_hours import allowed
 from framework.trading_hours import hours_for
+from tests.markers import needs_calendar_data
 
 
 def utc(*parts: int) -> datetime:
@@ -31,8 +32,9 @@ def hours() -> TradingHours:
     return hours_for("NASDAQ")
 
 
-def test_the_calendar_library_is_installed_for_the_tests() -> None:
-    # the dev extra includes it; without it the holiday tests below would test the weekday rule
+@needs_calendar_data
+def test_the_calendar_library_gives_the_us_calendar_when_installed() -> None:
+    # the dev extra includes it (so CI runs the holiday tests); without it they are skipped
     assert trading_hours.calendar_library() is not None
     assert isinstance(hours_for("SMART").source, CalendarHours)
 
@@ -57,6 +59,7 @@ def test_a_trading_day_has_pre_market_regular_and_after_hours_sessions(
     assert hours.phase(ts) is phase
 
 
+@needs_calendar_data
 @pytest.mark.parametrize("day", [date(2024, 1, 1), date(2024, 3, 29), date(2024, 7, 4), date(2024, 12, 25)])
 def test_holidays_have_no_session_at_all(hours: TradingHours, day: date) -> None:
     assert hours.day(day) is None
@@ -65,6 +68,7 @@ def test_holidays_have_no_session_at_all(hours: TradingHours, day: date) -> None
     assert not hours.is_open(noon, outside_rth=True)
 
 
+@needs_calendar_data
 def test_an_early_close_ends_regular_trading_at_13_and_after_hours_at_17(hours: TradingHours) -> None:
     friday = hours.day(date(2024, 11, 29))  # the day after Thanksgiving
     assert friday is not None
@@ -112,18 +116,26 @@ def test_a_day_order_ends_at_its_sessions_close(hours: TradingHours) -> None:
     assert hours.session_end_after(utc(2024, 1, 5, 22, 0)) == utc(2024, 1, 8, 21, 0)  # Friday -> Monday
     # outside regular hours: the end of after-hours trading
     assert hours.session_end_after(utc(2024, 1, 2, 21, 0), outside_rth=True) == utc(2024, 1, 3, 1, 0)
+
+
+@needs_calendar_data
+def test_a_day_order_ends_at_an_early_close_and_skips_a_holiday(hours: TradingHours) -> None:
     # the early close before Independence Day, then the holiday itself
     assert hours.session_end_after(utc(2024, 7, 3, 14, 0)) == utc(2024, 7, 3, 17, 0)
     assert hours.session_end_after(utc(2024, 7, 3, 17, 0)) == utc(2024, 7, 5, 20, 0)
 
 
-def test_next_open_skips_closed_time_weekends_and_holidays(hours: TradingHours) -> None:
+def test_next_open_skips_closed_time_and_weekends(hours: TradingHours) -> None:
     friday_evening = utc(2024, 1, 5, 22, 0)
     assert hours.next_open(friday_evening) == utc(2024, 1, 8, 14, 30)
     assert hours.next_open(friday_evening, outside_rth=True) == friday_evening  # still after-hours
     assert hours.next_open(utc(2024, 1, 6, 3, 0), outside_rth=True) == utc(2024, 1, 8, 9, 0)
-    assert hours.next_open(utc(2023, 12, 29, 23, 0)) == utc(2024, 1, 2, 14, 30)  # over New Year's Day
     assert hours.next_change(utc(2024, 1, 2, 15, 0)) == utc(2024, 1, 2, 21, 0)
+
+
+@needs_calendar_data
+def test_next_open_skips_a_holiday(hours: TradingHours) -> None:
+    assert hours.next_open(utc(2023, 12, 29, 23, 0)) == utc(2024, 1, 2, 14, 30)  # over New Year's Day
 
 
 def test_an_interval_overlaps_a_session_when_any_part_of_it_may_trade(hours: TradingHours) -> None:

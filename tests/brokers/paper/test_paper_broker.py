@@ -45,6 +45,7 @@ from framework.models import TimeInForce
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tests.markers import needs_calendar_data
 from tradebus.journal import SqliteJournal
 
 MINUTE = timedelta(minutes=1)
@@ -185,6 +186,7 @@ def test_day_order_expires_at_the_session_close_and_gtc_keeps_working() -> None:
     assert venue.status(gtc) is OrderStatus.ACCEPTED
 
 
+@needs_calendar_data
 def test_day_order_expires_at_an_early_close_from_the_exchange_calendar() -> None:
     venue = Venue(start=datetime(2024, 7, 3, 16, 58, tzinfo=UTC))  # 12:58 New York; trading ends at 13:00 today
     day = venue.submit(Side.BUY, 10, **limit("90"))

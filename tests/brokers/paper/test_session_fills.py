@@ -23,6 +23,7 @@ from framework.models import Side
 from framework.models import TimeInForce
 from tests.brokers.paper.test_paper_broker import Venue
 from tests.brokers.paper.test_paper_broker import limit
+from tests.markers import needs_calendar_data
 
 PRE_MARKET = datetime(2024, 1, 2, 13, 0, tzinfo=UTC)  # 08:00 New York
 AFTER_HOURS = datetime(2024, 1, 2, 21, 5, tzinfo=UTC)  # 16:05 New York
@@ -66,6 +67,7 @@ def test_r22_after_the_close_a_market_order_waits_for_the_next_open() -> None:
     assert venue.fills()[0].price == Decimal(102)
 
 
+@needs_calendar_data
 def test_r22_nothing_fills_on_a_holiday_even_outside_rth() -> None:
     """R22: the exchange calendar's holidays have no session at all."""
     venue = Venue(start=datetime(2024, 1, 15, 15, 0, tzinfo=UTC))  # Martin Luther King Jr. Day, 10:00 New York

@@ -19,6 +19,7 @@ import websocket
 from framework.clock import SimulatedClock
 from simulators.ibkr import SimulatedGateway
 from simulators.ibkr.sessions import OUTSIDE_RTH_ERROR
+from tests.markers import needs_calendar_data
 from tests.simulators.ibkr.conftest import AAPL
 from tests.simulators.ibkr.conftest import BASE_CONFIG
 from tests.simulators.ibkr.conftest import Api
@@ -183,6 +184,7 @@ def test_r22_quotes_freeze_while_closed_and_thaw_in_the_pre_market(sockets: list
         assert venue.gw.quote("AAPL") != before
 
 
+@needs_calendar_data
 def test_r22_a_holiday_has_no_session_even_for_outside_rth_orders() -> None:
     """R22: Martin Luther King Jr. Day (exchange calendar) is closed all day."""
     with market(datetime(2024, 1, 15, 15, 0, tzinfo=UTC)) as venue:
