@@ -42,12 +42,11 @@ from framework.models import OrderRequest
 from framework.models import OrderType
 from framework.trading_hours import allowed
 from framework.trading_hours import hours_for
+from framework.trading_hours import trades_outside_rth
 
 log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
-OUTSIDE_RTH_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
-"""Order types that may trade in pre-market and after-hours sessions (IBKR's rule for US stocks)."""
 
 
 class OutsideHours(StrEnum):
@@ -222,7 +221,7 @@ def _trading_hours(req: OrderRequest, limits: RiskLimits, now: datetime, scope: 
     if limits.outside_hours is OutsideHours.ALLOW:
         return None
     hours = hours_for(req.instrument.exchange)
-    extended = req.outside_rth and req.order_type in OUTSIDE_RTH_TYPES
+    extended = trades_outside_rth(req.outside_rth, req.order_type)
     phase = hours.phase(now)
     if allowed(phase, extended):
         return None

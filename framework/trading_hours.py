@@ -64,6 +64,16 @@ class SessionPhase(StrEnum):
         return self is SessionPhase.PRE_MARKET or self is SessionPhase.AFTER_HOURS
 
 
+OUTSIDE_RTH_ORDER_TYPES = frozenset({"limit", "stop_limit"})
+"""Order types (``framework.models.OrderType`` values) that may trade in pre-market and after-hours
+sessions: IBKR's rule for US stocks, where ``outsideRTH`` on a market or stop order is ignored."""
+
+
+def trades_outside_rth(outside_rth: bool, order_type: str) -> bool:
+    """Whether an order may trade outside regular hours: ``outside_rth`` set on a type that allows it."""
+    return outside_rth and order_type in OUTSIDE_RTH_ORDER_TYPES
+
+
 def allowed(phase: SessionPhase, outside_rth: bool) -> bool:
     """Whether an order may trade in ``phase``: regular hours, or extended ones when ``outside_rth``."""
     return phase is SessionPhase.REGULAR or (outside_rth and phase.extended)

@@ -20,10 +20,11 @@ Order lifecycle and timing (all times from the injected clock):
 * An order meets only bars starting, and quotes stamped, at or after it started working.
 * Trading hours (``PaperConfig.market_hours``, default ``exchange``): an order trades only inside the
   sessions it allows on its instrument's exchange calendar (:mod:`framework.trading_hours`): regular
-  hours, plus pre-market and after-hours when ``outside_rth`` is set. A quote outside them, or an
-  intraday bar whose interval does not reach into them, neither fills the order nor moves its stop
-  or trail. Bars of a day or longer summarise whole sessions and are not checked. A frozen quote
-  (the last values of a closed market) never fills anything, whatever the setting.
+  hours, plus pre-market and after-hours when ``outside_rth`` is set on a limit or stop-limit order
+  (IBKR's rule: it is ignored on other types). A quote outside them, or an intraday bar whose
+  interval does not reach into them, neither fills the order nor moves its stop or trail. Bars of a
+  day or longer summarise whole sessions and are not checked. A frozen quote (the last values of a
+  closed market) never fills anything, whatever the setting.
 * ``IOC`` orders are cancelled after the first market event they meet, for whatever did not fill.
 * Brackets: an order with a ``parent_id`` sleeps while its parent works and starts working when the
   parent fills completely (so never on the parent's fill bar); it is cancelled (or rejected) if the
@@ -31,8 +32,8 @@ Order lifecycle and timing (all times from the injected clock):
   orders of that group are cancelled.
 * ``DAY`` orders expire at the end of their session on the exchange calendar: the first regular
   close after submission (holidays and early closes included), or the end of after-hours trading
-  for an ``outside_rth`` order. Bars starting at or after that no longer fill them, and
-  ``OrderExpired`` is sent with the first market event at or after it.
+  for an order that may trade outside regular hours. Bars starting at or after that no longer fill
+  them, and ``OrderExpired`` is sent with the first market event at or after it.
 * ``CancelOrder`` / ``ModifyOrder`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
   or ``OrderCancelRejected`` when the order is no longer working. ``CancelAllOrders`` cancels every
   working order.
@@ -102,6 +103,7 @@ from framework.models import to_decimal
 from framework.portfolio import Portfolio
 from framework.trading_hours import TradingHours
 from framework.trading_hours import hours_for
+from framework.trading_hours import trades_outside_rth
 
 ZERO = Decimal(0)
 WHOLE_SESSIONS = timedelta(days=1)  # bars at least this long are not checked against the sessions
@@ -222,10 +224,14 @@ class PaperBroker(MarketDataPassThrough):
         if isinstance(payload, Bar):
             if not self._hours_gate or payload.duration >= WHOLE_SESSIONS:
                 return True
-            return order.hours.overlaps(payload.start, payload.start + payload.duration, order.request.outside_rth)
+            request = order.request
+            extended = trades_outside_rth(request.outside_rth, request.order_type)
+            return order.hours.overlaps(payload.start, payload.start + payload.duration, extended)
         if payload.frozen:
             return False
-        return not self._hours_gate or order.hours.is_open(payload.ts, order.request.outside_rth)
+        if not self._hours_gate:
+            return True
+        return order.hours.is_open(payload.ts, trades_outside_rth(order.request.outside_rth, order.request.order_type))
 
     def _apply(self, order: _Working, outcome: Outcome) -> None:
         order.trigger = outcome.trigger
@@ -368,7 +374,7 @@ class PaperBroker(MarketDataPassThrough):
         hours = hours_for(request.instrument.exchange)
         expires = None
         if request.time_in_force is TimeInForce.DAY:
-            expires = hours.session_end_after(now, request.outside_rth)
+            expires = hours.session_end_after(now, trades_outside_rth(request.outside_rth, request.order_type))
         order = _Working(request, f"P{next(self._order_ids)}", now + self.config.latency, expires, hours)
         self._orders[request.client_order_id] = order
         if self._next_expiry is None or (expires is not None and expires < self._next_expiry):

@@ -55,6 +55,16 @@ def test_an_outside_rth_order_fills_in_the_pre_market() -> None:
     assert venue.events(cid)[-1] is OrderFilled
 
 
+def test_r22_outside_rth_on_a_market_order_is_ignored_as_at_ibkr() -> None:
+    """R22: only limit and stop-limit orders trade outside regular hours; a market order waits for the open."""
+    venue = Venue(start=PRE_MARKET)
+    cid = venue.submit(Side.BUY, 10, outside_rth=True, time_in_force=TimeInForce.GTC)
+    bars_until(venue, datetime(2024, 1, 2, 14, 30, tzinfo=UTC))
+    assert venue.status(cid) is OrderStatus.ACCEPTED
+    venue.bar(100, 101, 95, 100)
+    assert venue.fills()[0].ts == datetime(2024, 1, 2, 14, 31, tzinfo=UTC)
+
+
 def test_r22_after_the_close_a_market_order_waits_for_the_next_open() -> None:
     """R22: a GTC market order entered after the close fills at the next regular session's first bar."""
     venue = Venue(start=AFTER_HOURS)
