@@ -20,6 +20,7 @@ from pathlib import Path
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
+from brokers.paper import MarketHours
 from brokers.paper import PaperBroker
 from brokers.paper import PaperConfig
 from framework.clock import SystemClock
@@ -75,7 +76,8 @@ def main() -> None:
         feed = IbkrBroker(
             IbkrConfig(base_url=gateway.base_url, ws_url=gateway.ws_url, ca_file=Path(gateway.ca_file)), clock=clock
         )
-        broker = PaperBroker(feed, clock, PaperConfig(starting_cash=Decimal(100_000)))
+        # the simulated market never closes (its default), so neither may the paper venue's: fills at any hour
+        broker = PaperBroker(feed, clock, PaperConfig(starting_cash=Decimal(100_000), market_hours=MarketHours.ALWAYS))
         engine = Engine(broker, clock=clock, config=EngineConfig(stale_data_after=timedelta(seconds=15)))
         engine.add_strategy(SmaCross(SmaCrossConfig(symbol=args.symbol, fast=3, slow=8, quantity=Decimal(10),
                                                     bar_seconds=1)))

@@ -58,7 +58,8 @@ def open_broker(name: str, clock: Clock) -> Iterator[Broker]:
         }
         if plugin.needs_data:  # paper: fills simulated here, on the ibkr feed
             feed = broker_plugin("ibkr").create(ibkr, clock=clock)
-            yield plugin.create({"starting_cash": 100_000}, clock=clock, data=feed)
+            # the simulated market never closes, so the paper venue's may not either: fills at any hour
+            yield plugin.create({"starting_cash": 100_000, "market_hours": "always"}, clock=clock, data=feed)
         else:
             yield plugin.create(ibkr, clock=clock)
 

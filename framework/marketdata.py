@@ -25,6 +25,7 @@ class _QuoteFields(NamedTuple):
     ask_size: float | None
     last: float | None
     last_size: float | None
+    frozen: bool
 
 
 class Quote(_QuoteFields):
@@ -39,6 +40,8 @@ class Quote(_QuoteFields):
         ask_size: Size at the ask.
         last: Last trade price.
         last_size: Last trade size.
+        frozen: The venue says these are the last values of a closed market (IBKR's ``Z``/``Y``
+            availability), not live ones: nothing trades on them.
     """
 
     __slots__ = ()
@@ -53,6 +56,7 @@ class Quote(_QuoteFields):
         ask_size: float | None = None,
         last: float | None = None,
         last_size: float | None = None,
+        frozen: bool = False,
     ) -> Quote:
         """Validate the fields and build the quote."""
         _check_ts(ts, "ts")
@@ -62,7 +66,7 @@ class Quote(_QuoteFields):
         for name, value in (("bid_size", bid_size), ("ask_size", ask_size), ("last_size", last_size)):
             if value is not None and not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name}: must be a non-negative finite size, received {value!r}")
-        return tuple.__new__(cls, (symbol, ts, bid, ask, bid_size, ask_size, last, last_size))
+        return tuple.__new__(cls, (symbol, ts, bid, ask, bid_size, ask_size, last, last_size, bool(frozen)))
 
     @property
     def mid(self) -> float | None:
@@ -71,7 +75,7 @@ class Quote(_QuoteFields):
             return None
         return (self.bid + self.ask) / 2
 
-    def replace(self, **changes: float | datetime | str | None) -> Quote:
+    def replace(self, **changes: float | datetime | str | bool | None) -> Quote:
         """Return a copy with some fields changed (validated again)."""
         values = self._asdict()
         values.update(changes)

@@ -14,16 +14,23 @@ Conventions (conservative where a choice exists):
   place of the order it replaces);
 * the daily loss is equity now against equity at the first check of the trading day (in
   ``day_timezone``); once it reaches the limit, only orders that reduce a position pass;
-* the order rate counts submissions in the last second of engine-clock time.
+* the order rate counts submissions in the last second of engine-clock time;
+* trading hours (``outside_hours``): an order that may not trade now on its instrument's exchange
+  calendar (:mod:`framework.trading_hours`; regular hours, and pre-market and after-hours for a
+  limit or stop-limit order with ``outside_rth``, as at IBKR) is let through (``allow``, the
+  default: the venue holds it until its session, or refuses it), let through with a warning naming
+  the session and when the order may trade (``warn``), or denied with that text (``deny``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
@@ -33,8 +40,21 @@ from framework.config import FrozenConfig
 from framework.config import TimeZoneName
 from framework.models import OrderRequest
 from framework.models import OrderType
+from framework.trading_hours import allowed
+from framework.trading_hours import hours_for
+from framework.trading_hours import trades_outside_rth
+
+log = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
+
+
+class OutsideHours(StrEnum):
+    """What the pre-trade check does with an order that may not trade now (``outside_hours``)."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    DENY = "deny"
 
 
 class RiskLimits(FrozenConfig):
@@ -49,6 +69,8 @@ class RiskLimits(FrozenConfig):
         daily_loss_limit: Loss (positive amount) from the day's starting equity that stops new risk.
         allowed_instruments: Symbols that may be traded; None allows all.
         price_band_percent: Furthest a limit or stop price may be from the reference price, in percent.
+        outside_hours: An order that may not trade now on its exchange's calendar: ``allow``, ``warn``
+            (logged, then sent) or ``deny``.
     """
 
     max_order_quantity: Decimal | None = Field(default=None, gt=0)
@@ -59,6 +81,7 @@ class RiskLimits(FrozenConfig):
     daily_loss_limit: Decimal | None = Field(default=None, gt=0)
     allowed_instruments: frozenset[str] | None = None
     price_band_percent: Decimal | None = Field(default=None, gt=0)
+    outside_hours: OutsideHours = OutsideHours.ALLOW
 
 
 class RiskConfig(RiskLimits):
@@ -110,6 +133,7 @@ class RiskEngine:
             self._price_and_notional(req, state, limits),
             self._position_and_exposure(req, state, limits),
             self._daily_loss(req, state, limits, now),
+            _trading_hours(req, limits, now, scope),
         )
         return next((reason for reason in checks if reason is not None), None)
 
@@ -191,6 +215,25 @@ class RiskEngine:
         if reduces:
             return None
         return f"daily loss {loss} reached daily_loss_limit {limits.daily_loss_limit}; only reducing orders pass"
+
+
+def _trading_hours(req: OrderRequest, limits: RiskLimits, now: datetime, scope: str) -> str | None:
+    if limits.outside_hours is OutsideHours.ALLOW:
+        return None
+    hours = hours_for(req.instrument.exchange)
+    extended = trades_outside_rth(req.outside_rth, req.order_type)
+    phase = hours.phase(now)
+    if allowed(phase, extended):
+        return None
+    session = phase.replace("_", "-")
+    reason = (f"{req.symbol} may not trade now ({session} on the {hours.spec.name} calendar); this order may "
+              f"trade from {hours.next_open(now, extended).isoformat()}")
+    if req.outside_rth and not extended:
+        reason += f" (outside_rth applies to limit and stop-limit orders, not {req.order_type} ones)"
+    if limits.outside_hours is OutsideHours.DENY:
+        return reason
+    log.warning("order %s: %s (%s outside_hours = warn: sent anyway)", req.client_order_id, reason, scope)
+    return None
 
 
 def _order_price(req: OrderRequest, reference: Decimal) -> Decimal:

@@ -4,7 +4,7 @@
 
     strategies/ --> framework/ <-- brokers/
                        ^   ^
-                       |   +------ simulators/   (framework.clock and framework.config at most)
+                       |   +------ simulators/   (framework.clock, .config and .trading_hours at most)
     tradebus/ ---------+-- the application: the only package that imports the others together
 
 No broker package imports another; nothing but tests, examples and benchmarks imports ``tradebus``;
@@ -103,7 +103,9 @@ def test_brokers_import_only_framework_and_their_own_package(path: Path) -> None
         assert other is None or other == own, f"{ids(path)} (broker {own}) imports {module}"
 
 
-SIMULATOR_SEAMS = {"framework.clock", "framework.config"}
+# the simulator shares the clock, config bases and the exchange calendar (trading hours are market facts
+# both sides must agree on, not an interpretation of the protocol)
+SIMULATOR_SEAMS = {"framework.clock", "framework.config", "framework.trading_hours"}
 
 
 @pytest.mark.parametrize("path", modules_of("simulators"), ids=ids)
@@ -165,6 +167,9 @@ CONFINED = {
     "tqdm": {"tradebus/backtest.py"},
     "matplotlib": {"tradebus/report.py"},
     "pyarrow": {"tradebus/data.py"},
+    "exchange_calendars": {"framework/trading_hours.py"},
+    "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly
+    "numpy": set(),
 }
 
 

@@ -153,6 +153,7 @@ class IbkrBroker:
         self._sink: EventSink | None = None
         self._threads: list[threading.Thread] = []
         self.keep_alive_errors = 0  # unexpected exceptions of keep-alive ticks (the loop went on)
+        self._history_from_start = False  # the gateway reads history startTime as the window's start
 
 
     # ----------------------------------------------------------------- connection
@@ -345,10 +346,24 @@ class IbkrBroker:
     def historical_bars(
         self, instrument: Instrument, duration: timedelta, start: datetime, end: datetime
     ) -> Sequence[Bar]:
-        """Return bars of ``duration`` starting in ``[start, end)`` from the history endpoint."""
-        period, bar = parsing.history_query(duration, start, end)
-        history = self.rest.history(self._conid(instrument), period, bar)
+        """Return bars of ``duration`` starting in ``[start, end)`` from the history endpoint.
+
+        A window that ended in the past is asked for with ``startTime``: at ``end`` (the window ends
+        there, as most builds read it), or at ``start`` once a gateway answered with bars from ``end``
+        on (it reads ``startTime`` as the window's start; remembered for later requests).
+        """
+        past = end < self.clock.now() - duration
+        # a past window is asked one bar longer: builds differ on whether the bar at startTime is in it
+        period, bar = parsing.history_query(duration, start, end + duration if past else end)
+        conid = self._conid(instrument)
+        anchor = (start if self._history_from_start else end) if past else None
+        history = self.rest.history(conid, period, bar, start_time=anchor)
         bars = parsing.bars_from_history(history, instrument.symbol, duration, start, end)
+        if anchor == end and not bars and history.data and min(r.t for r in history.data) >= end.timestamp() * 1000:
+            log.info("the gateway reads history startTime as the window's start; asking from %s", start.isoformat())
+            self._history_from_start = True
+            history = self.rest.history(conid, period, bar, start_time=start)
+            bars = parsing.bars_from_history(history, instrument.symbol, duration, start, end)
         if len(history.data) >= HISTORY_MAX_BARS and bars and bars[0].start > start + duration:
             log.warning("IBKR returned its maximum of %d bars for %s: nothing before %s; ask for a shorter span "
                         "or longer bars", HISTORY_MAX_BARS, instrument.symbol, bars[0].start.isoformat())

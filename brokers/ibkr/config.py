@@ -53,7 +53,7 @@ class IbkrConfig(FrozenConfig):
         tickle_interval: Seconds between ``/tickle`` keep-alives (the session idles out after ~5 min).
         ws_stall_timeout: Seconds without any websocket frame before the stream is declared stalled
             (the gateway sends a heartbeat every 10 s).
-        ws_tic_interval: Seconds between websocket ``tic`` keep-alives.
+        ws_tic_interval: Seconds between websocket keep-alives (``tic`` and ``ech+hb``).
         reconnect_initial: First reconnect / re-auth back-off in seconds.
         reconnect_max: Longest back-off in seconds.
         reauth_timeout: Seconds to wait for ``/iserver/reauthenticate`` to take effect.

@@ -23,6 +23,8 @@ LAST_SIZE = "7059"
 DAY_VOLUME = "7762"
 """The day's exact cumulative volume; 87 is abbreviated ("12.5M") and too coarse for differences."""
 MARK_PRICE = "7635"
+AVAILABILITY = "6509"
+"""Market-data availability: ``R`` real-time, ``D`` delayed, ``Z`` frozen, ``Y`` frozen delayed (then P/p, B)."""
 
 _SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9}
 _PREFIX = frozenset("CH")

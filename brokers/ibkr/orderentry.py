@@ -11,7 +11,10 @@ exception means is decided by :func:`~brokers.ibkr.replies.classify_failure`:
 * not placed (session down, not reachable, a rate limit: ours, or the gateway's 429, which answers
   before the request is processed): ``CommandNotSent``, the command given back to the engine, which
   holds it or denies it under the degraded-order policy (:mod:`framework.holding`);
-* refused by IBKR: ``OrderRejected`` with IBKR's text;
+* refused by IBKR: ``OrderRejected`` with IBKR's text (``invalid order attribute : Outside Regular
+  Trading Hours`` ...); an acknowledgement with status ``Inactive`` (IBKR: not working), or one whose
+  ``sor`` report said ``Inactive`` before the answer came, is a refusal too, with IBKR's status
+  description (``order_status_description``) when the order-status lookup gives one;
 * ambiguous (timeout or reset after sending, 5xx): the order is marked unresolved and looked up by
   its client order id (``order_ref``) until found or declared lost.
 
@@ -34,6 +37,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from typing import Protocol
 
 from brokers.ibkr import parsing
@@ -47,7 +51,9 @@ from brokers.ibkr.replies import classify_failure
 from brokers.ibkr.replies import run_dialogue
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.rest import OrderAnswer
+from brokers.ibkr.tracking import NOT_WORKING
 from brokers.ibkr.tracking import OrderTracker
+from brokers.ibkr.wire import OrderAck
 from framework.clock import Clock
 from framework.errors import BrokerConnectionError
 from framework.events import AnyEvent
@@ -60,6 +66,7 @@ from framework.models import OrderRequest
 
 log = logging.getLogger(__name__)
 
+INACTIVE = "Inactive"  # IBKR's status of an order it does not work (rejected)
 GROUP_QUIET_SECONDS = 0.05  # members of one group arrive within one strategy handler
 CANCEL_RETRY_SECONDS = 5.0  # IBKR: at most one DELETE per order per 5 s
 
@@ -155,19 +162,35 @@ class OrderEntry:
             except IbkrError as e:
                 return self._failed(requests, e)
         ts = self._clock.now()
-        events: list[AnyEvent] = []
         if isinstance(outcome, Declined):
             log.warning("order(s) %s not transmitted: %s", [r.client_order_id for r in requests], outcome.reason)
-            for request in requests:
-                events += self._tracker.rejected(request.client_order_id, outcome.reason, ts)
-            return events
+            return [e for r in requests for e in self._tracker.rejected(r.client_order_id, outcome.reason, ts)]
+        return self._acknowledged(requests, outcome.acks, ts)
+
+    def _acknowledged(self, requests: list[OrderRequest], acks: list[OrderAck], ts: datetime) -> list[AnyEvent]:
         # one acknowledgement per order, in request order; a short answer leaves the rest to lookup
-        for request, ack in zip(requests, outcome.acks, strict=False):
+        events: list[AnyEvent] = []
+        for request, ack in zip(requests, acks, strict=False):
             assert ack.order_id is not None  # rest guarantees order ids on acknowledgements
-            events += self._tracker.placed(request.client_order_id, ack.order_id, ts)
-        for request in requests[len(outcome.acks):]:
+            cid = request.client_order_id
+            if ack.order_status == INACTIVE or self._tracker.inactive_while_placing(cid):
+                reason = self._inactive_reason(ack.order_id)
+                log.warning("order %s acknowledged Inactive by IBKR: %s", cid, reason)
+                events += self._tracker.refused_on_ack(cid, ack.order_id, reason, ts)
+            else:
+                events += self._tracker.placed(cid, ack.order_id, ts)
+        for request in requests[len(acks):]:
             self._tracker.mark_unresolved(request.client_order_id, self._clock.monotonic())
         return events
+
+    def _inactive_reason(self, order_id: str) -> str:
+        # IBKR says why in the order's status description; the order is refused either way
+        try:
+            described = self._rest.order_status(order_id).order_status_description
+        except IbkrError as e:
+            log.info("status of Inactive order %s not available: %s", order_id, e)
+            described = None
+        return f"IBKR status {INACTIVE}: {described or NOT_WORKING}"
 
     def _reply(self, reply_id: str, confirmed: bool) -> OrderAnswer:
         return self._rest.reply(reply_id, confirmed=confirmed)
@@ -297,6 +320,7 @@ class OrderEntry:
         sent = self._cancels_sent.get(client_order_id)
         if sent is not None and now - sent < CANCEL_RETRY_SECONDS:
             return []  # a DELETE for this order is on its way: IBKR paces one per order per 5 s
+        self._tracker.cancel_requested(client_order_id)
         if sent is not None:
             log.warning("order %s still open %.0fs after its cancel; asking again", client_order_id, now - sent)
         self._cancels_sent[client_order_id] = now
@@ -345,6 +369,8 @@ class OrderEntry:
         return events
 
     def _delete(self, broker_order_id: str, client_order_id: str | None) -> list[AnyEvent]:
+        if client_order_id is not None:
+            self._tracker.cancel_requested(client_order_id)
         try:
             self._rest.cancel_order(self._account(), broker_order_id)
         except (IbkrError, BrokerConnectionError) as e:

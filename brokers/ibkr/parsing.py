@@ -91,6 +91,7 @@ ORDER_TYPE_FROM_WIRE: dict[str, OrderType] = {
 TIF_TO_WIRE: dict[TimeInForce, str] = {
     TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.OPG: "OPG",
 }
+TIF_FROM_WIRE: dict[str, TimeInForce] = {wire: tif for tif, wire in TIF_TO_WIRE.items()}
 SECURITY_TYPE_TO_WIRE: dict[SecurityType, str] = {
     SecurityType.STOCK: "STK", SecurityType.ETF: "STK", SecurityType.FUTURE: "FUT",
     SecurityType.OPTION: "OPT", SecurityType.FOREX: "CASH", SecurityType.INDEX: "IND",
@@ -117,6 +118,7 @@ class OrderUpdate:
     status_text: str | None
     filled_quantity: Decimal | None
     total_quantity: Decimal | None
+    changed_at: datetime | None = None  # IBKR's time of the change (``lastExecutionTime_r``), if sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,12 +172,13 @@ class QuoteTick(NamedTuple):
     last: float | None
     last_size: float | None
     day_volume: float | None
+    frozen: bool | None = None  # field 6509: the data is frozen (the market is closed)
 
     @property
     def has_quote(self) -> bool:
-        """Whether a quote field (price or size, not the day volume) is in the update."""
+        """Whether a quote field (price, size or frozen state, not the day volume) is in the update."""
         return not (self.bid is None and self.ask is None and self.bid_size is None and self.ask_size is None
-                    and self.last is None and self.last_size is None)
+                    and self.last is None and self.last_size is None and self.frozen is None)
 
 
 def quote_tick(data: MarketData) -> QuoteTick | None:
@@ -184,13 +187,14 @@ def quote_tick(data: MarketData) -> QuoteTick | None:
     if instrument_id is None:
         return None  # IBKR sends empty updates without a conid now and then
     return QuoteTick(instrument_id, data.bid, data.ask, data.bid_size, data.ask_size, data.last, data.last_size,
-                     data.day_volume)
+                     data.day_volume, data.frozen)
 
 
 def merge_quote(previous: Quote | None, symbol: str, ts: datetime, tick: QuoteTick) -> Quote:
     """Apply a partial ``tick`` onto the previous quote (fields missing from it keep their value)."""
     if previous is None:
-        return Quote(symbol, ts, tick.bid, tick.ask, tick.bid_size, tick.ask_size, tick.last, tick.last_size)
+        return Quote(symbol, ts, tick.bid, tick.ask, tick.bid_size, tick.ask_size, tick.last, tick.last_size,
+                     tick.frozen is True)
     return Quote(
         symbol,
         ts,
@@ -200,6 +204,7 @@ def merge_quote(previous: Quote | None, symbol: str, ts: datetime, tick: QuoteTi
         previous.ask_size if tick.ask_size is None else tick.ask_size,
         previous.last if tick.last is None else tick.last,
         previous.last_size if tick.last_size is None else tick.last_size,
+        previous.frozen if tick.frozen is None else tick.frozen,
     )
 
 
@@ -308,7 +313,18 @@ def order_update_from_live(row: LiveOrder) -> OrderUpdate:
         status_text=row.status,
         filled_quantity=row.filled_quantity,
         total_quantity=total,
+        changed_at=_changed_at(row.last_execution_ms),
     )
+
+
+def _changed_at(ms: int | None) -> datetime | None:
+    # an unreadable time costs only itself, never the status update it came with
+    if ms is None:
+        return None
+    try:
+        return ts_from_ms(ms)
+    except (OverflowError, ValueError):
+        return None
 
 
 def execution_from_trade(trade: Trade) -> Execution | None:
@@ -382,6 +398,8 @@ def request_from_live(row: LiveOrder, client_order_id: str) -> OrderRequest | No
         order_type=kind if kind in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP) else OrderType.MARKET,
         limit_price=row.price if kind is OrderType.LIMIT else None,
         stop_price=row.price if kind is OrderType.STOP else None,
+        time_in_force=TIF_FROM_WIRE.get((row.time_in_force or "").upper(), TimeInForce.DAY),
+        outside_rth=row.outside_rth is True,
     )
 
 

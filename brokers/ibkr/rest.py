@@ -22,6 +22,8 @@ import logging
 import threading
 from collections.abc import Callable
 from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 from typing import TypeVar
 
@@ -127,11 +129,13 @@ class IbkrRestClient:
             return self._losses, self._last_loss
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None, idempotent: bool) -> Any:
+                body: Any = None, idempotent: bool, retry_server_errors: bool = True) -> Any:
         """Send one request and return its parsed JSON (None for an empty body).
 
         A lost session (401, "no bridge", "no session") on any path but ``/tickle`` is recorded
-        (see :meth:`session_losses`) before the error propagates.
+        (see :meth:`session_losses`) before the error propagates. An idempotent read is retried after
+        a transport failure, and after a 5xx unless ``retry_server_errors`` is False (an endpoint whose
+        5xx can be a definite answer).
 
         Raises:
             IbkrHttpError: Error status or in-band error body (subclasses say which kind).
@@ -139,7 +143,8 @@ class IbkrRestClient:
             IbkrProtocolError: A 2xx answer that is not JSON.
         """
         try:
-            return self._request(method, path, params, body, idempotent=idempotent)
+            return self._request(method, path, params, body, idempotent=idempotent,
+                                 retry_server_errors=retry_server_errors)
         except (IbkrAuthError, IbkrNotReadyError) as e:
             if path != "/tickle":
                 with self._loss_lock:
@@ -147,7 +152,8 @@ class IbkrRestClient:
                     self._last_loss = e
             raise
 
-    def _request(self, method: str, path: str, params: dict[str, Any] | None, body: Any, *, idempotent: bool) -> Any:
+    def _request(self, method: str, path: str, params: dict[str, Any] | None, body: Any, *, idempotent: bool,
+                 retry_server_errors: bool = True) -> Any:
         attempts = 1 + (self._config.read_retries if idempotent else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -162,7 +168,7 @@ class IbkrRestClient:
                     raise
                 continue  # acquire() waits out the endpoint's hold-back before the next attempt
             except IbkrHttpError as e:
-                if last or e.status_code < 500 or isinstance(e, IbkrNotReadyError):
+                if last or e.status_code < 500 or isinstance(e, IbkrNotReadyError) or not retry_server_errors:
                     raise
             delay = min(self._config.reconnect_max, self._config.reconnect_initial * 2**attempt)
             log.info("retrying %s %s in %.1fs", method, path, delay)
@@ -270,9 +276,21 @@ class IbkrRestClient:
     # ----------------------------------------------------------------- contracts and market data
 
     def search_contracts(self, symbol: str, sec_type: str) -> list[SecdefResult]:
-        """``GET /iserver/secdef/search``: contracts matching ``symbol``, best first."""
+        """``GET /iserver/secdef/search``: contracts matching ``symbol``, best first (empty: no match).
+
+        No match is ``[]`` in current builds and a 500 with an ``{"error": ...}`` body in older ones
+        (both read as no match, the 500 without the retries a server error gets). A lost session,
+        pacing, a 4xx or a 5xx without IBKR's error body (a proxy's page) stay errors.
+        """
         path = "/iserver/secdef/search"
-        data = self.request("GET", path, params={"symbol": symbol, "secType": sec_type}, idempotent=True)
+        try:
+            data = self.request("GET", path, params={"symbol": symbol, "secType": sec_type}, idempotent=True,
+                                retry_server_errors=False)
+        except IbkrHttpError as e:
+            if type(e) is not IbkrHttpError or e.status_code != 500 or not e.error_text or not isinstance(e.body, dict):
+                raise
+            log.info("secdef search for %r answered 500 %r: read as no match", symbol, e.error_text)
+            return []
         return _parse_list(_SEARCH, data if isinstance(data, list) else [], path)
 
     def snapshot(self, conids: Sequence[str], fields: Sequence[str]) -> list[MarketData]:
@@ -283,10 +301,17 @@ class IbkrRestClient:
         rows = [row for row in data if isinstance(row, dict)] if isinstance(data, list) else []
         return _parse_list(_SNAPSHOT, rows, path)
 
-    def history(self, conid: str, period: str, bar: str, *, outside_rth: bool = False) -> History:
-        """``GET /iserver/marketdata/history``: bars (at most 1000) of one contract."""
+    def history(self, conid: str, period: str, bar: str, *, outside_rth: bool = False,
+                start_time: datetime | None = None) -> History:
+        """``GET /iserver/marketdata/history``: bars (at most 1000) of one contract.
+
+        ``start_time`` is IBKR's ``startTime`` (``YYYYMMDD-hh:mm:ss`` UTC), the window's reference
+        point (default: now); builds differ on whether it ends the window or begins it.
+        """
         path = "/iserver/marketdata/history"
         params = {"conid": conid, "period": period, "bar": bar, "outsideRth": str(outside_rth).lower()}
+        if start_time is not None:
+            params["startTime"] = start_time.astimezone(UTC).strftime("%Y%m%d-%H:%M:%S")
         with self._limiter.history_slot():
             return _parse(History, self.request("GET", path, params=params, idempotent=True), path)
 

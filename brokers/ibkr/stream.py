@@ -5,7 +5,7 @@ P&L) and re-sends all of them every time the socket is (re)authenticated, becaus
 not remember them across connections. It is steppable and calls nobody: :meth:`IbkrStream.poll`
 reads one frame and returns it as typed messages (:func:`~brokers.ibkr.topics.parse_frame`) together
 with the state changes since the previous call; :meth:`IbkrStream.tick` runs the watchdog, the ``tic``
-keep-alive and the reconnect schedule and returns its state changes. Whoever drives the stream (the
+and ``ech+hb`` keep-alives and the reconnect schedule and returns its state changes. Whoever drives the stream (the
 broker's stream thread, or a test) acts on what comes back.
 
 The stream itself acts on three messages: ``waiting for session`` (answered with the session id), an
@@ -13,7 +13,8 @@ authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends e
 and a refused order or execution row (counted as malformed).
 
 Decoding is lenient (the gateway sends binary frames and, at times, bytes that are not UTF-8):
-bytes are decoded with replacement, and anything that is not a JSON object is counted in
+bytes are decoded with replacement, the bare-text ``ech+hb`` echo some builds send is a keep-alive
+answer, and anything else that is not a JSON object is counted in
 :attr:`IbkrStream.malformed` and skipped. Reading one frame is the stream's isolation point: a frame
 whose parsing raises (a payload shape no wire model foresaw) is counted in :attr:`IbkrStream.malformed`
 and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
@@ -116,6 +117,11 @@ class Polled(NamedTuple):
 
 
 _NOTHING: tuple[()] = ()
+KEEPALIVES = ("tic", "ech+hb")
+"""The websocket keep-alives sent every ``ws_tic_interval``: IBKR's documents name either one, and which
+one a gateway build wants is not verified, so both go (one small frame each, answered by the gateway)."""
+ECHOES = frozenset({"ech+hb", b"ech+hb"})
+"""The answer to ``ech+hb`` when a build echoes the command as bare text rather than a JSON object."""
 
 
 class _WebSocketClientConnection:
@@ -400,6 +406,8 @@ class IbkrStream:
         return Polled(True, self._read(data, ts), ts, self.take_changes())
 
     def _read(self, data: str | bytes, ts: datetime) -> Sequence[Incoming]:
+        if data in ECHOES:
+            return _NOTHING  # the bare-text answer to ech+hb: a frame (it feeds the watchdog), nothing to read
         try:
             message = decode_frame(data)
             if message is None:
@@ -447,7 +455,7 @@ class IbkrStream:
                 self._send(command)
 
     def tick(self, now: float) -> list[StreamStateChanged]:
-        """Run the watchdog, the ``tic`` keep-alive and due reconnects at monotonic time ``now``.
+        """Run the watchdog, the keep-alives (:data:`KEEPALIVES`) and due reconnects at monotonic time ``now``.
 
         Returns:
             The state changes since the previous poll or tick (this tick's included), oldest first.
@@ -459,7 +467,8 @@ class IbkrStream:
                     self._drop(f"stalled: no frame for {now - self._last_rx:.0f}s")
                 elif self.state is StreamState.OPEN and now >= self._next_tic:
                     self._next_tic = now + self._config.ws_tic_interval
-                    self._send("tic")
+                    for keepalive in KEEPALIVES:
+                        self._send(keepalive)
             elif self._wanted and now >= self._next_attempt:
                 self.reconnects += 1
                 self._try_connect(now)

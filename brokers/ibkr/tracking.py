@@ -14,7 +14,12 @@ decides every status and checks every execution against its order:
   journaled (the engine compares it with the journal's fill);
 * a report for an order id not yet known (it raced ahead of the placement answer) is parked and
   replayed when the id is mapped;
-* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once.
+* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected, expired) once;
+* ``Cancelled`` without a cancel request from this adapter is IBKR's own: a ``DAY`` order cancelled
+  outside regular trading hours (at IBKR's time of the change when it says) is ``OrderExpired`` (the
+  close ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
+  ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``,
+  decided by the placement answer when it races ahead of it (so the reason can carry IBKR's words).
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -38,15 +43,21 @@ from framework.events import AnyEvent
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderExpired
 from framework.events import OrderRejected
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
+from framework.models import TimeInForce
+from framework.trading_hours import SessionPhase
+from framework.trading_hours import hours_for
 
 log = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 MAX_PARKED = 1000  # reports for unknown orders kept at most (oldest dropped)
+NOT_WORKING = "IBKR does not work the order (rejected)"
+NOT_REQUESTED = "cancelled by IBKR (not requested)"
 
 
 @dataclass
@@ -65,6 +76,10 @@ class Tracked:
             (as part of its group) instead of being declared lost.
         lost: Rejected as lost (not found after an ambiguous placement); if IBKR reports it after
             all, it is cancelled there (see :meth:`OrderTracker.take_resurfaced`).
+        cancel_requested: This adapter asked IBKR to cancel the order (so a ``Cancelled`` is ours).
+        placing: The placement request is in flight (registered, its answer not handled yet).
+        inactive: The status text of an ``Inactive`` report that arrived while placing: the
+            placement answer decides the rejection (with IBKR's description of why, when it has one).
     """
 
     request: OrderRequest
@@ -77,6 +92,9 @@ class Tracked:
     executions: set[str] = field(default_factory=set)
     requeue_if_lost: bool = False
     lost: bool = False
+    cancel_requested: bool = False
+    placing: bool = False
+    inactive: str | None = None
 
     @property
     def missing_fills(self) -> bool:
@@ -130,7 +148,7 @@ class OrderTracker:
     def register(self, request: OrderRequest) -> None:
         """Track a request before it is sent (so racing reports find it by ``order_ref``)."""
         with self._lock:
-            self._orders[request.client_order_id] = Tracked(request)
+            self._orders[request.client_order_id] = Tracked(request, placing=True)
 
     def adopt(self, order: Order, execution_ids: Iterable[str], since: float, *, requeue_if_lost: bool = False) -> None:
         """Track an order a previous run placed, with the state and fills its journal recorded.
@@ -148,6 +166,7 @@ class OrderTracker:
             tracked = Tracked(order.request, broker_order_id=order.broker_order_id, filled=order.filled_quantity,
                               executions=seen, requeue_if_lost=requeue_if_lost)
             tracked.accepted = order.status not in (OrderStatus.INITIALIZED, OrderStatus.SUBMITTED)
+            tracked.cancel_requested = order.status is OrderStatus.PENDING_CANCEL
             if order.broker_order_id is None:
                 tracked.unresolved_since = since
             else:
@@ -171,7 +190,10 @@ class OrderTracker:
         """The placement outcome is unknown: keep the order until a lookup resolves it."""
         with self._lock:
             tracked = self._orders.get(client_order_id)
-            if tracked is not None and tracked.broker_order_id is None:
+            if tracked is None:
+                return
+            tracked.placing = False  # an Inactive seen meanwhile is found again by the lookup
+            if tracked.broker_order_id is None:
                 tracked.unresolved_since = since
 
     def placed(self, client_order_id: str, broker_order_id: str, ts: datetime) -> list[AnyEvent]:
@@ -180,8 +202,17 @@ class OrderTracker:
             tracked = self._orders.get(client_order_id)
             if tracked is None:
                 return []
+            tracked.placing = False
+            if tracked.inactive is not None:  # the stream said Inactive before this answer came
+                return self.refused_on_ack(client_order_id, broker_order_id, _not_working(tracked.inactive), ts)
             events = self._map(tracked, client_order_id, broker_order_id, ts)
             return events + self._replay(client_order_id, broker_order_id, ts)
+
+    def inactive_while_placing(self, client_order_id: str) -> bool:
+        """Whether an ``Inactive`` report for the order arrived before its placement answer."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            return tracked is not None and tracked.inactive is not None
 
     def rejected(self, client_order_id: str, reason: str, ts: datetime, *, lost: bool = False) -> list[AnyEvent]:
         """IBKR refused the order (or it was declined, or ``lost``): the terminal rejection."""
@@ -192,7 +223,27 @@ class OrderTracker:
             tracked.terminal = True
             tracked.lost = lost
             tracked.unresolved_since = None
+            tracked.placing = False
             return [OrderRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
+
+    def refused_on_ack(self, client_order_id: str, broker_order_id: str, reason: str,
+                       ts: datetime) -> list[AnyEvent]:
+        """IBKR acknowledged the order as ``Inactive`` (not working): map the ids, reject it for good."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None:
+                return []
+            if tracked.broker_order_id is None:
+                tracked.broker_order_id = broker_order_id
+                self._by_broker_id[broker_order_id] = client_order_id
+        return self.rejected(client_order_id, reason, ts)
+
+    def cancel_requested(self, client_order_id: str) -> None:
+        """This adapter is asking IBKR to cancel the order: its ``Cancelled`` will be the answer."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is not None:
+                tracked.cancel_requested = True
 
     def take_resurfaced(self) -> dict[str, str]:
         """Orders declared lost that IBKR reported after all (client id -> IBKR id), once each."""
@@ -260,12 +311,17 @@ class OrderTracker:
         reason = update.status_text or ""
         if update.phase is Phase.CANCELLED:
             tracked.terminal = True
-            return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
+            if tracked.cancel_requested:
+                return [OrderCancelled(ts=ts, client_order_id=cid, reason=reason.lower())]
+            return [_broker_cancel(tracked, cid, update.changed_at or ts, ts)]
         if update.phase is Phase.REJECTED:
+            if tracked.placing:
+                tracked.inactive = reason  # the placement answer rejects it, with IBKR's description
+                return []
             tracked.terminal = True
             tracked.unresolved_since = None
             # the engine's book turns this into a cancellation if the order has partly filled
-            return [OrderRejected(ts=ts, client_order_id=cid, reason=f"IBKR status {reason}")]
+            return [OrderRejected(ts=ts, client_order_id=cid, reason=_not_working(reason))]
         return []
 
     def apply_execution(self, execution: Execution) -> list[AnyEvent]:
@@ -336,3 +392,20 @@ def _same_content(seen: Execution, now: Execution) -> bool:
              (seen.client_order_id, now.client_order_id), (seen.broker_order_id, now.broker_order_id),
              (seen.commission, now.commission))
     return all(a == b for a, b in pairs if a is not None and b is not None)
+
+
+def _not_working(status: str) -> str:
+    return f"IBKR status {status}: {NOT_WORKING}"
+
+
+def _broker_cancel(tracked: Tracked, cid: str, changed_at: datetime, ts: datetime) -> OrderExpired | OrderCancelled:
+    # a cancel nobody here asked for: IBKR ending a DAY order at the close, or IBKR's own decision
+    request = tracked.request
+    if request.time_in_force is TimeInForce.DAY:
+        phase = hours_for(request.instrument.exchange).phase(changed_at)
+        if phase is not SessionPhase.REGULAR:
+            log.info("order %s: DAY order cancelled by IBKR outside regular hours (%s): expired", cid, phase)
+            return OrderExpired(ts=ts, client_order_id=cid)
+    log.warning("order %s was cancelled by IBKR without a cancel request", cid)
+    return OrderCancelled(ts=ts, client_order_id=cid, reason=NOT_REQUESTED)
+

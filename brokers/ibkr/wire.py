@@ -15,6 +15,7 @@ from decimal import InvalidOperation
 from typing import Annotated
 from typing import Any
 
+from pydantic import AliasChoices
 from pydantic import BaseModel
 from pydantic import BeforeValidator
 from pydantic import ConfigDict
@@ -66,6 +67,8 @@ ReportedDecimal = Annotated[Decimal | None, PlainValidator(_reported_decimal)]
 """An execution's number as sent (non-finite kept, for the engine to refuse); None when absent."""
 IdStr = Annotated[str | None, BeforeValidator(_loose_str)]
 """An id sent as int or string (conids, order ids), normalised to a string."""
+RequiredId = Annotated[str, BeforeValidator(_loose_str)]
+"""A required id sent as string or number (reply ids: a UUID as documented, other forms seen), as a string."""
 LooseBool = Annotated[bool | None, BeforeValidator(_loose_bool)]
 """A boolean sent as bool or string (``isPaper`` in some builds)."""
 
@@ -142,7 +145,7 @@ class SecdefResult(WireModel):
 class OrderQuestion(WireModel):
     """An order reply message that must be confirmed through ``/iserver/reply/{id}``."""
 
-    id: str
+    id: RequiredId
     message: list[str] = []
     message_ids: list[str] = Field(default=[], alias="messageIds")
 
@@ -181,6 +184,8 @@ class LiveOrder(WireModel):
     price: LooseDecimal = None
     order_ref: str | None = None
     last_execution_ms: int | None = Field(default=None, alias="lastExecutionTime_r")
+    outside_rth: LooseBool = Field(default=None, validation_alias=AliasChoices("outsideRTH", "outside_rth"))
+    time_in_force: str | None = Field(default=None, alias="timeInForce")
 
 
 class LiveOrders(WireModel):
@@ -195,11 +200,13 @@ class OrderStatusReply(WireModel):
 
     order_id: IdStr = None
     order_status: str | None = None
+    order_status_description: str | None = None
     conid: IdStr = None
     side: str | None = None
     total_size: LooseDecimal = None
     cum_fill: LooseDecimal = None
     average_price: LooseDecimal = None
+    outside_rth: LooseBool = None
 
 
 class Trade(WireModel):

@@ -34,6 +34,7 @@ from pydantic import Field
 
 from brokers.ibkr.fields import ASK_PRICE
 from brokers.ibkr.fields import ASK_SIZE
+from brokers.ibkr.fields import AVAILABILITY
 from brokers.ibkr.fields import BID_PRICE
 from brokers.ibkr.fields import BID_SIZE
 from brokers.ibkr.fields import DAY_VOLUME
@@ -46,6 +47,8 @@ from brokers.ibkr.wire import LooseBool
 from brokers.ibkr.wire import LooseDecimal
 from brokers.ibkr.wire import WireModel
 
+FROZEN_SOURCES = frozenset("ZY")
+"""First letters of field 6509 for frozen data: the last values of a closed market (``Y``: frozen delayed)."""
 _TRUE = frozenset({"true", "1"})
 _FALSE = frozenset({"false", "0"})
 
@@ -141,6 +144,14 @@ class MarketData(WireModel):
     last_size: Size = Field(default=None, alias=LAST_SIZE)
     day_volume: Size = Field(default=None, alias=DAY_VOLUME)
     mark: Price = Field(default=None, alias=MARK_PRICE)
+    availability: Text = Field(default=None, alias=AVAILABILITY)
+
+    @property
+    def frozen(self) -> bool | None:
+        """Whether field 6509 says the data is frozen (``Z``, or ``Y`` frozen delayed); None when not sent."""
+        if not self.availability:
+            return None
+        return self.availability[0] in FROZEN_SOURCES
 
     @property
     def instrument_id(self) -> str | None:

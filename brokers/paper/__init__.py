@@ -3,6 +3,7 @@
 from brokers.paper.backtest_broker import BacktestBroker
 from brokers.paper.backtest_broker import BacktestBrokerConfig
 from brokers.paper.broker import PaperBroker
+from brokers.paper.config import MarketHours
 from brokers.paper.config import PaperConfig
 from brokers.paper.costs import BasisPointSlippage
 from brokers.paper.costs import NoCommission
@@ -19,6 +20,7 @@ __all__ = [
     "BasisPointSlippage",
     "FillModel",
     "HistoricalFeed",
+    "MarketHours",
     "NoCommission",
     "NoSlippage",
     "PaperBroker",

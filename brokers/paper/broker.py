@@ -18,14 +18,22 @@ Order lifecycle and timing (all times from the injected clock):
   insufficient buying power). Others start working at ``now + latency`` and are acknowledged with
   ``OrderAccepted`` then (at once with zero latency, else at the first market event after it).
 * An order meets only bars starting, and quotes stamped, at or after it started working.
+* Trading hours (``PaperConfig.market_hours``, default ``exchange``): an order trades only inside the
+  sessions it allows on its instrument's exchange calendar (:mod:`framework.trading_hours`): regular
+  hours, plus pre-market and after-hours when ``outside_rth`` is set on a limit or stop-limit order
+  (IBKR's rule: it is ignored on other types). A quote outside them, or an intraday bar whose
+  interval does not reach into them, neither fills the order nor moves its stop or trail. Bars of a
+  day or longer summarise whole sessions and are not checked. A frozen quote (the last values of a
+  closed market) never fills anything, whatever the setting.
 * ``IOC`` orders are cancelled after the first market event they meet, for whatever did not fill.
 * Brackets: an order with a ``parent_id`` sleeps while its parent works and starts working when the
   parent fills completely (so never on the parent's fill bar); it is cancelled (or rejected) if the
   parent ends unfilled. When an order with an ``oca_group`` fills completely, the other working
   orders of that group are cancelled.
-* ``DAY`` orders expire at the next session close (``PaperConfig.session_close``, weekdays) after
-  submission: bars starting at or after the close no longer fill them, and ``OrderExpired`` is sent
-  with the first market event at or after the close.
+* ``DAY`` orders expire at the end of their session on the exchange calendar: the first regular
+  close after submission (holidays and early closes included), or the end of after-hours trading
+  for an order that may trade outside regular hours. Bars starting at or after that no longer fill
+  them, and ``OrderExpired`` is sent with the first market event at or after it.
 * ``CancelOrder`` / ``ModifyOrder`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
   or ``OrderCancelRejected`` when the order is no longer working. ``CancelAllOrders`` cancels every
   working order.
@@ -51,16 +59,18 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 
+from brokers.paper.config import MarketHours
 from brokers.paper.config import PaperConfig
 from brokers.paper.fill_model import NO_TRIGGER
 from brokers.paper.fill_model import FillModel
 from brokers.paper.fill_model import Match
+from brokers.paper.fill_model import Outcome
 from brokers.paper.fill_model import Trigger
 from brokers.paper.fill_model import match_bar
 from brokers.paper.fill_model import match_quote
-from brokers.paper.session import SessionCalendar
 from brokers.paper.source import DataSource
 from brokers.paper.source import MarketDataPassThrough
 from framework.broker import ConnectionState
@@ -96,8 +106,12 @@ from framework.models import Side
 from framework.models import TimeInForce
 from framework.models import to_decimal
 from framework.portfolio import Portfolio
+from framework.trading_hours import TradingHours
+from framework.trading_hours import hours_for
+from framework.trading_hours import trades_outside_rth
 
 ZERO = Decimal(0)
+WHOLE_SESSIONS = timedelta(days=1)  # bars at least this long are not checked against the sessions
 
 
 @dataclass(slots=True)
@@ -106,6 +120,7 @@ class _Working:
     broker_order_id: str
     active_at: datetime
     expires_at: datetime | None
+    hours: TradingHours
     accepted: bool = False
     filled: Decimal = ZERO
     value: Decimal = ZERO  # sum of fill price * quantity, for the average price
@@ -127,7 +142,7 @@ class PaperBroker(MarketDataPassThrough):
         self.data = data
         self.clock = clock
         self.config = config or PaperConfig()
-        self._calendar = SessionCalendar(self.config.session_close, self.config.zone)
+        self._hours_gate = self.config.market_hours is MarketHours.EXCHANGE
         self._share = self.config.volume_share
         self.portfolio = Portfolio(self.config.starting_cash, self.config.account_id, self.config.currency)
         self._lock = threading.RLock()
@@ -212,16 +227,34 @@ class PaperBroker(MarketDataPassThrough):
             starts = payload.start
             if starts < order.active_at or (order.expires_at is not None and starts >= order.expires_at):
                 return
-            outcome = match_bar(request, remaining, order.trigger, payload, self._share)
+            if self._in_session(order, payload):
+                self._apply(order, match_bar(request, remaining, order.trigger, payload, self._share))
         else:
             if payload.ts < order.active_at:
                 return
-            outcome = match_quote(request, remaining, order.trigger, payload, self._share)
+            if self._in_session(order, payload):
+                self._apply(order, match_quote(request, remaining, order.trigger, payload, self._share))
+        if request.time_in_force is TimeInForce.IOC and request.client_order_id in self._orders:
+            self._end(order, self._cancelled(request.client_order_id, "immediate-or-cancel remainder"))
+
+    def _in_session(self, order: _Working, payload: Bar | Quote) -> bool:
+        # whether the market data may trade the order: inside its sessions, and not frozen
+        if isinstance(payload, Bar):
+            if not self._hours_gate or payload.duration >= WHOLE_SESSIONS:
+                return True
+            request = order.request
+            extended = trades_outside_rth(request.outside_rth, request.order_type)
+            return order.hours.overlaps(payload.start, payload.start + payload.duration, extended)
+        if payload.frozen:
+            return False
+        if not self._hours_gate:
+            return True
+        return order.hours.is_open(payload.ts, trades_outside_rth(order.request.outside_rth, order.request.order_type))
+
+    def _apply(self, order: _Working, outcome: Outcome) -> None:
         order.trigger = outcome.trigger
         if outcome.match is not None:
             self._execute(order, outcome.match)
-        if request.time_in_force is TimeInForce.IOC and request.client_order_id in self._orders:
-            self._end(order, self._cancelled(request.client_order_id, "immediate-or-cancel remainder"))
 
     def _execute(self, order: _Working, match: Match) -> None:
         request, cfg = order.request, self.config
@@ -356,8 +389,12 @@ class PaperBroker(MarketDataPassThrough):
             self._dead_parents.add(request.client_order_id)
             self._emit(OrderRejected(ts=now, client_order_id=request.client_order_id, reason=reason))
             return
-        expires = self._calendar.close_after(now) if request.time_in_force is TimeInForce.DAY else None
-        order = _Working(request, f"{self._id_prefix}P{next(self._order_ids)}", now + self.config.latency, expires)
+        hours = hours_for(request.instrument.exchange)
+        expires = None
+        if request.time_in_force is TimeInForce.DAY:
+            expires = hours.session_end_after(now, trades_outside_rth(request.outside_rth, request.order_type))
+        order_id = f"{self._id_prefix}P{next(self._order_ids)}"
+        order = _Working(request, order_id, now + self.config.latency, expires, hours)
         self._orders[request.client_order_id] = order
         if self._next_expiry is None or (expires is not None and expires < self._next_expiry):
             self._next_expiry = expires

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import time
 from datetime import timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
+from enum import StrEnum
 
 from pydantic import Field
 from pydantic import field_validator
@@ -16,7 +15,13 @@ from brokers.paper.costs import NoSlippage
 from brokers.paper.costs import Slippage
 from brokers.paper.fill_model import FillModel
 from framework.config import FrozenConfig
-from framework.config import TimeZoneName
+
+
+class MarketHours(StrEnum):
+    """When the venue's market trades."""
+
+    EXCHANGE = "exchange"  # the instrument's exchange sessions (framework.trading_hours)
+    ALWAYS = "always"  # a market that never closes (24-hour data, or a demo on the wall clock)
 
 
 class PaperConfig(FrozenConfig):
@@ -33,8 +38,10 @@ class PaperConfig(FrozenConfig):
             may fill per bar or quote; None fills any quantity at once.
         latency: Time from submission until the order works at the venue (clock time); the order
             is acknowledged then and only meets data stamped at or after it.
-        session_close: Local time at which DAY orders expire.
-        session_timezone: IANA zone of ``session_close``.
+        market_hours: ``exchange``: orders fill only inside the sessions they allow (regular hours;
+            pre-market and after-hours too with ``outside_rth``) on the instrument's exchange
+            calendar; ``always``: at any time. ``DAY`` orders expire at their session's end
+            (:mod:`framework.trading_hours`) either way, and frozen quotes never fill.
         check_buying_power: Reject buys whose estimated cost exceeds the cash.
     """
 
@@ -46,8 +53,7 @@ class PaperConfig(FrozenConfig):
     commission: Commission = NoCommission()
     volume_share: float | None = Field(default=None, gt=0, le=1)
     latency: timedelta = timedelta(0)
-    session_close: time = time(16, 0)
-    session_timezone: TimeZoneName = "America/New_York"
+    market_hours: MarketHours = MarketHours.EXCHANGE
     check_buying_power: bool = True
 
     @field_validator("latency")
@@ -57,8 +63,3 @@ class PaperConfig(FrozenConfig):
             msg = f"latency must not be negative, received {value}"
             raise ValueError(msg)
         return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The session's time zone."""
-        return ZoneInfo(self.session_timezone)

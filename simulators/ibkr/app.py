@@ -72,6 +72,7 @@ def build_app(core: GatewayCore) -> web.Application:
     for prefix in API_PREFIXES:
         for method, path, handler in API_ROUTES:
             app.router.add_route(method, prefix + path, handler)
+            app.router.add_route(method, prefix + path + "/", handler)  # the real gateway takes a trailing slash
         app.router.add_get(prefix + "/ws", websocket)
     app.router.add_post("/sim/control/{action}", control)
     app.router.add_get("/sim/state", state)

@@ -19,6 +19,7 @@ from typing import Any
 from framework.clock import SystemClock
 from simulators.ibkr import tls
 from simulators.ibkr.app import start
+from simulators.ibkr.config import MarketHours
 from simulators.ibkr.config import MarketMode
 from simulators.ibkr.config import SessionState
 from simulators.ibkr.config import SimulatorConfig
@@ -34,6 +35,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         "market_mode": MarketMode(args.market), "pacing_enabled": not args.no_pacing,
         "partial_fills": args.partial_fills, "initial_state": SessionState(args.state),
         "ws_binary_frames": args.binary_frames, "paper": not args.live_account,
+        "market_hours": MarketHours(args.market_hours),
     }
     optional = {"seed": args.seed, "replay_speed": args.speed, "tick_interval": args.tick_interval,
                 "idle_timeout": args.idle_timeout, "account_id": args.account,
@@ -79,6 +81,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=float, default=None, help="replay speed in bars per second")
     parser.add_argument("--tick-interval", type=float, default=None, help="seconds between market steps")
     parser.add_argument("--market", choices=[m.value for m in MarketMode], default="auto")
+    parser.add_argument("--market-hours", choices=[m.value for m in MarketHours], default="always",
+                        help="always: the market never closes (default); exchange: US trading hours, holidays, "
+                             "frozen quotes while closed")
     parser.add_argument("--ca-file", type=Path, default=None, help=f"CA PEM to write (default {STATE_DIR})")
     parser.add_argument("--ca-key-file", type=Path, default=None, help="CA key, to reuse the CA")
     parser.add_argument("--no-pacing", action="store_true", help="disable rate limits (load tests)")

@@ -36,6 +36,58 @@ class MarketMode(StrEnum):
     MANUAL = "manual"
 
 
+class MarketHours(StrEnum):
+    """When the simulated market trades (see :mod:`simulators.ibkr.sessions`)."""
+
+    ALWAYS = "always"
+    EXCHANGE = "exchange"
+
+
+class OutsideRthOrders(StrEnum):
+    """What the gateway does with an order placed when its sessions are closed."""
+
+    HOLD = "hold"
+    REJECT = "reject"
+    INACTIVE = "inactive"
+
+
+class UnauthorizedBody(StrEnum):
+    """Body of a 401 answer: JSON error, nothing, or an HTML page from a proxy ([U], spec 2.11 and 9.1)."""
+
+    JSON = "json"
+    EMPTY = "empty"
+    HTML = "html"
+
+
+class SecdefNoMatch(StrEnum):
+    """``/iserver/secdef/search`` without a match: ``[]``, or a 500 error in older builds ([U], spec 4.1)."""
+
+    EMPTY = "empty"
+    ERROR = "error"
+
+
+class ReplyIdFormat(StrEnum):
+    """Reply ids of order questions: a UUID as documented, 32 hex digits, or a JSON number ([U])."""
+
+    UUID = "uuid"
+    HEX = "hex"
+    NUMBER = "number"
+
+
+class HistoryAnchor(StrEnum):
+    """What a history request's ``startTime`` marks: the end of the window or its start ([U], spec 5.3)."""
+
+    END = "end"
+    START = "start"
+
+
+class EchoForm(StrEnum):
+    """Answer to ``ech+hb``: a JSON object or the bare text ``ech+hb`` ([U], spec 7.3)."""
+
+    JSON = "json"
+    TEXT = "text"
+
+
 class SimulatorConfig(BaseModel):
     """All switches of the simulated gateway, with defaults that mimic a paper account.
 
@@ -103,6 +155,20 @@ class SimulatorConfig(BaseModel):
             (the command or argument is ignored either way).
         spl_interval: Seconds between ``spl`` pushes.
         history_first_call_404: ``/hmds/history`` answers 404 on its first call.
+        market_hours: ``always``: the market never closes (a run on the wall clock behaves the same at
+            any hour); ``exchange``: the US equity calendar with pre-market, regular and after-hours
+            sessions, holidays and early closes, frozen quotes while closed and ``DAY`` orders
+            cancelled at their session's end (:mod:`simulators.ibkr.sessions`).
+        outside_rth_orders: With exchange hours, an order placed when it may not trade is held
+            ``PreSubmitted`` until it may (``hold``, documented), refused with ``invalid order
+            attribute : Outside Regular Trading Hours`` (``reject``), or accepted ``Inactive``
+            (``inactive``).
+        unauthorized_body: Body of 401 answers ([U]).
+        secdef_no_match: ``/iserver/secdef/search`` without a match ([U]).
+        reply_id_format: Format of order-question reply ids ([U]).
+        echo_form: Answer to ``ech+hb`` ([U]).
+        history_start_time: Whether ``startTime`` of ``/iserver/marketdata/history`` ends the window of
+            bars (``end``, like ``/hmds/history``'s default direction) or begins it ([U]).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -165,6 +231,13 @@ class SimulatorConfig(BaseModel):
     ws_command_errors: bool = False
     spl_interval: float = Field(default=1.0, gt=0)
     history_first_call_404: bool = True
+    market_hours: MarketHours = MarketHours.ALWAYS
+    outside_rth_orders: OutsideRthOrders = OutsideRthOrders.HOLD
+    unauthorized_body: UnauthorizedBody = UnauthorizedBody.JSON
+    secdef_no_match: SecdefNoMatch = SecdefNoMatch.EMPTY
+    reply_id_format: ReplyIdFormat = ReplyIdFormat.UUID
+    echo_form: EchoForm = EchoForm.JSON
+    history_start_time: HistoryAnchor = HistoryAnchor.END
 
     def with_updates(self, updates: dict[str, Any]) -> SimulatorConfig:
         """Return a validated copy with ``updates`` applied.

@@ -23,6 +23,7 @@ from simulators.ibkr.config import SessionState
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.faults import FaultRule
 from simulators.ibkr.hub import FrameKind
+from simulators.ibkr.orders import flag
 
 Params = dict[str, Any]
 Action = Callable[[GatewayCore, Params], dict[str, Any]]
@@ -113,7 +114,7 @@ def _set_quote(core: GatewayCore, params: Params) -> dict[str, Any]:
         if name.endswith("_size") or name == "volume":
             values[name] = int(value)
         elif name in ("halted", "traded"):
-            values[name] = bool(value)
+            values[name] = flag(value)
         else:
             values[name] = Decimal(str(value))
     try:

@@ -20,6 +20,7 @@ from framework.clock import Clock
 from simulators.ibkr import fields
 from simulators.ibkr.account import Execution
 from simulators.ibkr.account import Ledger
+from simulators.ibkr.config import MarketHours
 from simulators.ibkr.config import MarketMode
 from simulators.ibkr.config import SessionState
 from simulators.ibkr.config import SimulatorConfig
@@ -33,6 +34,7 @@ from simulators.ibkr.market import MarketModel
 from simulators.ibkr.orders import Order
 from simulators.ibkr.pacing import Pacer
 from simulators.ibkr.questions import ReplyBook
+from simulators.ibkr.render_orders import sor_fields
 from simulators.ibkr.render_orders import trade
 from simulators.ibkr.render_portfolio import Totals
 from simulators.ibkr.render_portfolio import ledger_stream
@@ -42,6 +44,7 @@ from simulators.ibkr.scheduler import Handle
 from simulators.ibkr.scheduler import Scheduler
 from simulators.ibkr.scheduler import next_occurrence
 from simulators.ibkr.session import Session
+from simulators.ibkr.sessions import MarketSessions
 from simulators.ibkr.trading import Trading
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,8 @@ class GatewayCore:
         self.faults = Faults()
         self.pacer = Pacer(lambda: self.config, clock)
         self.session = Session(lambda: self.config, clock, self.scheduler, self._on_session_change)
+        self.sessions = MarketSessions(lambda: self.config.market_hours is MarketHours.EXCHANGE, clock)
+        self._frozen = False  # whether quotes were last published as frozen
         self._jobs: list[Handle] = []
         self._waits: set[asyncio.Future[None]] = set()
         self.history_in_flight = 0
@@ -87,10 +92,11 @@ class GatewayCore:
                                   config.regime_switch_probability, self.bars)
         self.ledger = Ledger(config.starting_cash)
         self.trading = Trading(lambda: self.config, clock=self.clock, scheduler=self.scheduler,
-                               universe=self.universe, market=self.market, ledger=self.ledger, events=self)
-        self.replies = ReplyBook(random.Random(config.seed + 1))
+                               universe=self.universe, market=self.market, ledger=self.ledger, events=self,
+                               sessions=self.sessions)
+        self.replies = ReplyBook(random.Random(config.seed + 1), lambda: self.config.reply_id_format)
         self.position_cache: tuple[list[dict[str, Any]], float] | None = None
-        self._rendered: dict[int, tuple[int, dict[str, Any]]] = {}
+        self._rendered: dict[int, tuple[tuple[int, str], dict[str, Any]]] = {}
         self._apply_halts()
 
     def _apply_halts(self) -> None:
@@ -101,7 +107,7 @@ class GatewayCore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start_jobs(self) -> None:
-        """(Re)start the recurring jobs: heartbeat, P&L pushes, the nightly reset and, in auto mode, the market."""
+        """(Re)start the recurring jobs: heartbeat, P&L, nightly reset, session changes, the market in auto mode."""
         for job in self._jobs:
             job.cancel()
         config = self.config
@@ -114,6 +120,10 @@ class GatewayCore:
             self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
         if config.nightly_reset_at is not None:
             self._jobs.append(self.scheduler.call_repeatedly(self._until_nightly_reset, self._scheduled_reset))
+        if config.market_hours is MarketHours.EXCHANGE:
+            self._jobs.append(self.scheduler.call_repeatedly(self.sessions.seconds_to_next_change,
+                                                             self.session_changed))
+        self.session_changed()
 
     def _until_nightly_reset(self) -> float:
         at = self.config.nightly_reset_at
@@ -192,16 +202,29 @@ class GatewayCore:
         quote, inst = self.market.quote(conid), self.universe.get(conid)
         if quote is None or inst is None:
             return {}
+        # 6509: R real-time / D delayed, Z / Y when frozen (the market is closed)
+        frozen = self.sessions.frozen
+        availability = (("Y" if frozen else "D") if self.config.delayed_data else ("Z" if frozen else "R")) + "pB"
         cached = self._rendered.get(conid)
-        if cached is not None and cached[0] == quote.version:
+        if cached is not None and cached[0] == (quote.version, availability):
             return cached[1]
-        availability = "DpB" if self.config.delayed_data else "RpB"
         values = fields.render(quote, inst, self.config.sizes_in_lots, availability)
-        self._rendered[conid] = (quote.version, values)
+        self._rendered[conid] = ((quote.version, availability), values)
         return values
 
+    def session_changed(self) -> None:
+        """Apply the trading session now: freeze or thaw quotes, expire, hold and release orders."""
+        frozen = self.sessions.frozen
+        if frozen != self._frozen:
+            self._frozen = frozen
+            log.info("market %s at %s", "closed: quotes frozen" if frozen else "open", self.clock.now().isoformat())
+            self.market_changed(self.market.conids())  # field 6509 changed for every instrument
+        self.trading.on_session_change()
+
     def step_market(self, steps: int) -> None:
-        """Move the market ``steps`` times, pushing ``smd`` updates and matching orders."""
+        """Move the market ``steps`` times, pushing ``smd`` updates and matching orders (not while closed)."""
+        if self.sessions.frozen:
+            return  # a closed market does not move: quotes keep their last values, frozen
         for _ in range(steps):
             changed = self.market.step()
             self.market_changed(changed)
@@ -238,7 +261,7 @@ class GatewayCore:
         """Relay an order change on ``sor`` (unless silenced by a filtered live-orders call)."""
         if self.session.scope.sor_silenced or not self.session.authenticated:
             return
-        self.hub.order_update({"acct": order.account, "orderId": order.order_id, **fields})
+        self.hub.order_update({"acct": order.account, "orderId": order.order_id, **sor_fields(fields)})
 
     def executed(self, execution: Execution) -> None:
         """Relay an execution on ``str``."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -87,37 +89,82 @@ def bar_count(period: str, bar: str) -> tuple[int, int]:
     return min(MAX_BARS, max(1, span // size)), size
 
 
-def generate(seed: int, inst: Instrument, *, last: Decimal, end: datetime, count: int, size: int) -> list[Bar]:
-    """Generate ``count`` bars of ``size`` seconds ending with the bar that contains ``end``."""
+Keep = Callable[[datetime], bool]
+"""Which bar starts a request may return (the trading sessions, with exchange hours); None keeps all."""
+
+
+def bar_starts(reference: datetime, count: int, size: int, *, forward: bool = False,
+               keep: Keep | None = None, latest: datetime | None = None) -> list[datetime]:
+    """Starts of up to ``count`` bars of ``size`` seconds, oldest first.
+
+    Backward (the default): ending with the bar that contains ``reference``; ``forward``: beginning
+    with it. Only starts ``keep`` accepts are used (the search gives up after many refused ones), and
+    none after ``latest`` (the present: there are no bars from the future).
+    """
+    step = -size if not forward else size
+    at = int(reference.timestamp()) // size * size
+    limit = None if latest is None else int(latest.timestamp())
+    starts: list[datetime] = []
+    for _ in range(count * 50 + 10_000):
+        if len(starts) == count or (forward and limit is not None and at > limit):
+            break
+        start = datetime.fromtimestamp(at, UTC)
+        if (limit is None or at <= limit) and (keep is None or keep(start)):
+            starts.append(start)
+        at += step
+    return starts if forward else starts[::-1]
+
+
+def generate(seed: int, inst: Instrument, *, last: Decimal, starts: list[datetime], size: int) -> list[Bar]:
+    """Generate bars of ``size`` seconds at ``starts`` (oldest first), the newest closing at ``last``."""
     rng = random.Random(f"{seed}:{inst.conid}:{size}")
     step_vol = 0.0015 * math.sqrt(size / 60)
     close = float(last)
-    first_start = int(end.timestamp()) // size * size - (count - 1) * size
     bars: list[Bar] = []
-    for index in range(count - 1, -1, -1):
+    for start in reversed(starts):
         open_ = close * math.exp(rng.gauss(0.0, step_vol))
         high = max(open_, close) * (1 + abs(rng.gauss(0.0, step_vol / 2)))
         low = min(open_, close) * (1 - abs(rng.gauss(0.0, step_vol / 2)))
         volume = float(rng.randint(50, 400) * size)
-        start = datetime.fromtimestamp(first_start + index * size, end.tzinfo)
         bars.append(Bar(start, round(open_, 2), round(high, 2), round(low, 2), round(close, 2), volume))
         close = open_
     bars.reverse()
     return bars
 
 
-def resample(rows: list[BarRow], size: int, count: int) -> list[Bar]:
-    """Bucket replayed CSV bars into bars of ``size`` seconds, keeping the newest ``count``."""
+def parse_start_time(text: str) -> datetime:
+    """Parse a ``startTime`` parameter, ``YYYYMMDD-hh:mm:ss`` in UTC.
+
+    Raises:
+        HistoryError: If the text has another form.
+    """
+    try:
+        return datetime.strptime(text.strip(), "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError as e:
+        raise HistoryError(f"invalid startTime {text!r}: expected YYYYMMDD-hh:mm:ss (UTC)") from e
+
+
+def resample(rows: list[BarRow], size: int, count: int, *, reference: datetime | None = None,
+             forward: bool = False) -> list[Bar]:
+    """Bucket replayed CSV bars into bars of ``size`` seconds, keeping ``count`` of them.
+
+    The newest ``count``, or with a ``reference`` those ending with the bucket that contains it
+    (``forward``: beginning with it).
+    """
     buckets: dict[int, list[BarRow]] = {}
+    anchor = None if reference is None else int(reference.timestamp()) // size * size
     for row in rows:
-        buckets.setdefault(int(row.timestamp.timestamp()) // size * size, []).append(row)
+        key = int(row.timestamp.timestamp()) // size * size
+        if anchor is not None and (key < anchor if forward else key > anchor):
+            continue
+        buckets.setdefault(key, []).append(row)
     bars = [
         Bar(group[0].timestamp - timedelta(seconds=int(group[0].timestamp.timestamp()) - key),
             float(group[0].open), float(max(r.high for r in group)), float(min(r.low for r in group)),
             float(group[-1].close), float(sum(r.volume for r in group)))
         for key, group in sorted(buckets.items())
     ]
-    return bars[-count:]
+    return bars[:count] if forward else bars[-count:]
 
 
 def _extreme(bars: list[Bar], pick: str, volume_divisor: int) -> str:

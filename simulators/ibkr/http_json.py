@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simulators.ibkr import orders
 from simulators.ibkr.core import GatewayCore
 
 CORE: web.AppKey[GatewayCore] = web.AppKey("core", GatewayCore)
@@ -61,9 +62,9 @@ async def body_json(request: web.Request, default: Any = None) -> Any:
         raise BadRequestError("Bad Request: invalid JSON body") from e
 
 
-def flag(value: str | None) -> bool:
-    """Parse a query-string boolean (``true``/``1``)."""
-    return value is not None and value.strip().lower() in ("true", "1", "yes")
+def flag(value: Any) -> bool:
+    """Parse a query-string or JSON boolean: ``"false"`` is false (:func:`simulators.ibkr.orders.flag`)."""
+    return orders.flag(value)
 
 
 def int_param(text: str | None, name: str) -> int:

@@ -19,6 +19,7 @@ import re
 from aiohttp import web
 
 from simulators.ibkr.config import SessionState
+from simulators.ibkr.config import UnauthorizedBody
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.holds import Arrival
 from simulators.ibkr.http_json import API_PREFIXES
@@ -36,10 +37,15 @@ PRIMED_PREFIXES = ("/iserver/marketdata/snapshot", "/iserver/account/", "/iserve
 
 
 def api_path(path: str) -> str | None:
-    """Return the path relative to ``/v1/api`` (or ``/v1/portal``), or ``None`` for other paths."""
+    """Return the path relative to ``/v1/api`` (or ``/v1/portal``), or ``None`` for other paths.
+
+    A trailing slash is dropped (``/iserver/account/trades/`` is ``/iserver/account/trades``), as the
+    real gateway accepts both, so pacing and the session rules see one endpoint.
+    """
     for prefix in API_PREFIXES:
         if path.startswith(prefix + "/"):
-            return path[len(prefix):]
+            relative = path[len(prefix):]
+            return relative[:-1] if len(relative) > 1 and relative.endswith("/") else relative
     return None
 
 
@@ -55,16 +61,31 @@ def _iserver_refusal(core: GatewayCore, path: str) -> tuple[int, str] | None:
     return next(((status, text) for applies, status, text in refusals if applies), None)
 
 
+UNAUTHORIZED_PAGE = "<html><head><title>401 Unauthorized</title></head><body><h1>Unauthorized</h1></body></html>"
+
+
+def unauthorized(core: GatewayCore) -> web.Response:
+    """A 401 answer with the body form ``unauthorized_body`` selects: JSON error, empty, or an HTML page."""
+    form = core.config.unauthorized_body
+    if form is UnauthorizedBody.EMPTY:
+        return web.Response(status=401)
+    if form is UnauthorizedBody.HTML:
+        return web.Response(status=401, text=UNAUTHORIZED_PAGE, content_type="text/html")
+    return error(401, "not authenticated")
+
+
 def session_gate(core: GatewayCore, path: str) -> web.Response | None:
     """Return the refusal for a request the current session state does not allow, else ``None``."""
     if core.session.state is SessionState.LOGGED_OUT:
         if path == "/tickle" and core.config.tickle_no_session_body:
             return reply({"error": "no session"})
-        return error(401, "not authenticated")
+        return unauthorized(core)
     if not path.startswith("/iserver/") or path in AUTH_ROUTES:
         return None
     refusal = _iserver_refusal(core, path)
-    return error(*refusal) if refusal is not None else None
+    if refusal is None:
+        return None
+    return unauthorized(core) if refusal[0] == 401 else error(*refusal)
 
 
 def placement_coids(raw: bytes) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field
+from datetime import datetime
 from decimal import Decimal
 from decimal import InvalidOperation
 from enum import StrEnum
@@ -104,6 +105,16 @@ def _decimal(ticket: dict[str, Any], key: str) -> Decimal | None:
     return result
 
 
+def flag(value: Any) -> bool:
+    """A boolean as clients send it, in JSON or a query string: ``true``, ``"true"``, ``1``, ``"1"``.
+
+    ``"false"``, ``"0"``, ``""`` and a missing value (None) are false, where ``bool("false")`` would be true.
+    """
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
 def _conid(ticket: dict[str, Any]) -> int:
     raw = ticket.get("conid")
     if raw is None and isinstance(ticket.get("conidex"), str):
@@ -153,8 +164,8 @@ def parse_ticket(ticket: Any) -> Ticket:
         aux_price=aux, trailing_amount=trail, trailing_percent=str(ticket.get("trailingType", "amt")) == "%",
         client_order_id=str(coid) if coid is not None else None,
         parent_client_id=str(parent) if parent is not None else None,
-        single_group=bool(ticket.get("isSingleGroup", False)), outside_rth=bool(ticket.get("outsideRTH", False)),
-        use_adaptive=bool(ticket.get("useAdaptive", False)),
+        single_group=flag(ticket.get("isSingleGroup", False)), outside_rth=flag(ticket.get("outsideRTH", False)),
+        use_adaptive=flag(ticket.get("useAdaptive", False)),
         account=str(ticket["acctId"]) if ticket.get("acctId") is not None else None, raw=dict(ticket),
     )
 
@@ -180,6 +191,8 @@ class Order:
         last_change_ms: Time of the last status change, epoch ms.
         active: Whether the order has reached the (simulated) exchange and may fill.
         held: Whether a bracket child waits for its parent to fill.
+        expires_at: When the broker cancels a ``DAY`` order (its session's end), with exchange hours.
+        status_description: Why the order is ``Inactive`` (``order_status_description``), if it is.
     """
 
     order_id: int
@@ -198,6 +211,8 @@ class Order:
     last_change_ms: int = 0
     active: bool = False
     held: bool = False
+    expires_at: datetime | None = None
+    status_description: str | None = None
 
     @property
     def remaining(self) -> Decimal:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from simulators.ibkr.config import ReplyIdFormat
 from simulators.ibkr.config import SimulatorConfig
 from simulators.ibkr.instruments import Instrument
 from simulators.ibkr.market import Quote
@@ -150,12 +151,14 @@ class ReplyBook:
     """Outstanding reply ids; each id answers exactly one question.
 
     Args:
-        rng: Seeded source of reply-id UUIDs.
+        rng: Seeded source of reply ids.
+        id_format: Returns how new reply ids look (``reply_id_format``): a UUID, 32 hex digits, or a number.
     """
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, id_format: Callable[[], ReplyIdFormat] = lambda: ReplyIdFormat.UUID) -> None:
         self._rng = rng
         self._pending: dict[str, _Pending] = {}
+        self._id_format = id_format
 
     def clear(self) -> None:
         """Forget every outstanding question (new brokerage session)."""
@@ -163,10 +166,18 @@ class ReplyBook:
 
     def ask(self, questions: list[Question], commit: Commit) -> list[dict[str, Any]]:
         """Register a question chain and return the first question's response body."""
-        reply_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        bits = self._rng.getrandbits(128)
+        reply_id = str(uuid.UUID(int=bits, version=4))
+        shown: str | int = reply_id
+        form = self._id_format()
+        if form is ReplyIdFormat.HEX:
+            reply_id = shown = f"{bits:032x}"
+        elif form is ReplyIdFormat.NUMBER:
+            shown = bits % 10**9 + 10**9  # a JSON number, ten digits
+            reply_id = str(shown)
         self._pending[reply_id] = _Pending(questions, commit)
         first = questions[0]
-        return [{"id": reply_id, "message": [first.text], "isSuppressed": False, "messageIds": [first.message_id]}]
+        return [{"id": shown, "message": [first.text], "isSuppressed": False, "messageIds": [first.message_id]}]
 
     def answer(self, reply_id: str, confirmed: bool, decline_status: int) -> tuple[int, Any]:
         """Consume ``reply_id`` and return ``(status, body)``: next question, result or error."""

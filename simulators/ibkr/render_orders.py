@@ -88,7 +88,7 @@ def live_order(order: Order, inst: Instrument) -> dict[str, Any]:
         "origOrderType": TYPE_TEXT[ticket.order_type][1], "supportsTaxOpt": "1",
         "lastExecutionTime": short_time(order.last_change_ms), "lastExecutionTime_r": order.last_change_ms,
         "orderType": TYPE_TEXT[ticket.order_type][0], "side": ticket.side, "timeInForce": ticket.tif,
-        "bgColor": bg, "fgColor": fg,
+        "outsideRTH": ticket.outside_rth, "bgColor": bg, "fgColor": fg,
     }
     body["order_ref"] = ticket.client_order_id if ticket.client_order_id is not None else str(order.order_id)
     if ticket.price is not None and ticket.order_type != "STP":
@@ -100,6 +100,20 @@ def live_order(order: Order, inst: Instrument) -> dict[str, Any]:
     if order.parent_id is not None:
         body["parentId"] = order.parent_id
     return body
+
+
+SOR_NUMBERS = ("price", "auxPrice")
+"""Live-order fields that are strings in REST (``"457.00"``) but numbers in ``sor`` frames (``372``)."""
+
+
+def sor_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A live-order object or delta as the ``sor`` topic sends it: prices as numbers (IBKR's examples).
+
+    ``avgPrice`` stays a string, as in IBKR's own ``sor`` example.
+    """
+    if not any(key in fields for key in SOR_NUMBERS):
+        return fields
+    return {key: float(value) if key in SOR_NUMBERS else value for key, value in fields.items()}
 
 
 def order_status(order: Order, inst: Instrument) -> dict[str, Any]:
@@ -115,7 +129,8 @@ def order_status(order: Order, inst: Instrument) -> dict[str, Any]:
         "size": f"{order.remaining:.1f}", "total_size": f"{ticket.quantity:.1f}", "cum_fill": f"{order.filled:.1f}",
         "size_and_fills": size_and_fills(order), "order_type": TYPE_TEXT[ticket.order_type][1],
         "tif": ticket.tif, "outside_rth": ticket.outside_rth, "order_status": str(order.status),
-        "order_status_description": STATUS_DESCRIPTION[order.status], "order_ccp_status": "0",
+        "order_status_description": order.status_description or STATUS_DESCRIPTION[order.status],
+        "order_ccp_status": "0",
         "order_description": description,
         "order_description_with_contract": _with_contract(description, inst.symbol),
         "order_time": short_time(order.created_ms), "request_id": str(order.order_id % 100000),

@@ -7,10 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from simulators.ibkr import render_contracts as rc
+from simulators.ibkr.config import SecdefNoMatch
 from simulators.ibkr.http_json import BadRequestError
 from simulators.ibkr.http_json import Route
 from simulators.ibkr.http_json import body_json
 from simulators.ibkr.http_json import core_of
+from simulators.ibkr.http_json import error
 from simulators.ibkr.http_json import flag
 from simulators.ibkr.http_json import int_param
 from simulators.ibkr.http_json import reply
@@ -34,11 +36,13 @@ async def secdef_search(request: web.Request) -> web.Response:
     symbol = params.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
         raise BadRequestError("Bad Request: symbol required")
-    by_name = params.get("name") is True or flag(str(params.get("name")))
+    by_name = flag(params.get("name"))
     sec_type = str(params.get("secType", "STK")).upper()
     if sec_type not in ("STK", "IND", "BOND"):
         raise BadRequestError(f"Bad Request: invalid secType {sec_type}")
     found = core.universe.search(symbol, by_name) if sec_type == "STK" else []
+    if not found and core.config.secdef_no_match is SecdefNoMatch.ERROR:
+        return error(500, f"No symbol found: {symbol.strip()}")  # older builds ([U]); current ones answer []
     return reply([rc.search_result(inst, by_name) for inst in found])
 
 

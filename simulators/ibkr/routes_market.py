@@ -7,12 +7,14 @@ Unknown conids never produce data, as on the real gateway.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
 from simulators.ibkr import fields
 from simulators.ibkr import history
+from simulators.ibkr.config import HistoryAnchor
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.http_json import BadRequestError
 from simulators.ibkr.http_json import Route
@@ -61,19 +63,26 @@ async def snapshot(request: web.Request) -> web.Response:
     return reply([_snapshot_row(core, conid, requested, i) for i, conid in enumerate(conids)])
 
 
-def _bars(core: GatewayCore, conid: int, period: str, bar: str) -> tuple[list[history.Bar], int]:
+def _bars(core: GatewayCore, conid: int, query: Mapping[str, str], *, forward: bool) -> tuple[list[history.Bar], int]:
+    """Bars for a history request: ``period``, ``bar``, ``outsideRth`` and ``startTime`` (default: now)."""
     inst = core.instrument(conid)
     quote = core.market.quote(conid)
     if inst is None or quote is None:
         raise BadRequestError(f"Invalid conid: {conid}", 500)
     try:
-        count, size = history.bar_count(period, bar)
+        count, size = history.bar_count(query.get("period", "1d"), query.get("bar", "5min"))
+        text = query.get("startTime")
+        reference = history.parse_start_time(text) if text else None
     except history.HistoryError as e:
         raise BadRequestError(str(e)) from e
     if inst.symbol in {b.symbol for b in core.bars}:
-        return history.resample(core.market.history.get(conid, []), size, count), size
-    bars = history.generate(core.config.seed, inst, last=quote.last, end=core.clock.now(), count=count, size=size)
-    return bars, size
+        rows = core.market.history.get(conid, [])
+        return history.resample(rows, size, count, reference=reference, forward=forward), size
+    now = core.clock.now()
+    keep = core.sessions.history_filter(size, flag(query.get("outsideRth")))
+    starts = history.bar_starts(reference or now, count, size, forward=forward and reference is not None,
+                                keep=keep, latest=now)
+    return history.generate(core.config.seed, inst, last=quote.last, starts=starts, size=size), size
 
 
 async def market_history(request: web.Request) -> web.Response:
@@ -89,7 +98,8 @@ async def market_history(request: web.Request) -> web.Response:
     try:
         conid = int_param(request.query.get("conid"), "conid")
         period = request.query.get("period", "1d")
-        bars, size = _bars(core, conid, period, request.query.get("bar", "5min"))
+        forward = core.config.history_start_time is HistoryAnchor.START
+        bars, size = _bars(core, conid, request.query, forward=forward)
         await core.wait(core.config.history_latency)  # invalid requests are refused at once
     finally:
         core.history_in_flight -= 1
@@ -111,7 +121,7 @@ async def hmds_history(request: web.Request) -> web.Response:
         return error(404, "HMDS service not ready")
     core.session.scope.hmds_ready = True
     conid = int_param(request.query.get("conid"), "conid")
-    bars, _ = _bars(core, conid, request.query.get("period", "1d"), request.query.get("bar", "5min"))
+    bars, _ = _bars(core, conid, request.query, forward=request.query.get("direction", "1").strip() == "-1")
     return reply(history.hmds_response(bars)) if bars else error(500, "No data.")
 
 

@@ -13,12 +13,14 @@ from typing import Any
 from aiohttp import web
 
 from simulators.ibkr.account import order_commission
+from simulators.ibkr.config import OutsideRthOrders
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.http_json import BadRequestError
 from simulators.ibkr.http_json import Route
 from simulators.ibkr.http_json import body_json
 from simulators.ibkr.http_json import check_account
 from simulators.ibkr.http_json import core_of
+from simulators.ibkr.http_json import flag
 from simulators.ibkr.http_json import int_param
 from simulators.ibkr.http_json import reply
 from simulators.ibkr.matching import is_marketable
@@ -29,6 +31,7 @@ from simulators.ibkr.orders import parse_ticket
 from simulators.ibkr.questions import Commit
 from simulators.ibkr.questions import Question
 from simulators.ibkr.questions import precautions
+from simulators.ibkr.sessions import OUTSIDE_RTH_ERROR
 
 
 def _tickets(core: GatewayCore, account: str, body: Any) -> list[Ticket]:
@@ -92,6 +95,9 @@ async def place_orders(request: web.Request) -> web.Response:
     if duplicate is not None:
         status, body = _duplicate(duplicate)
         return reply(body, status)
+    if core.config.outside_rth_orders is OutsideRthOrders.REJECT and not all(
+            t.parent_client_id is not None or core.sessions.may_trade(t) for t in tickets):
+        return reply({"error": OUTSIDE_RTH_ERROR})  # bracket children are held anyway: only parents count
     epoch = core.session.scope.epoch
 
     def commit() -> tuple[int, Any]:
@@ -142,10 +148,12 @@ async def answer(request: web.Request) -> web.Response:
     """``POST /iserver/reply/{id}`` with ``{"confirmed": bool}``; reply ids are single-use."""
     core = core_of(request)
     body = await body_json(request, {})
-    if not isinstance(body, dict) or not isinstance(body.get("confirmed"), bool):
+    confirmed = body.get("confirmed") if isinstance(body, dict) else None
+    if isinstance(confirmed, str) and confirmed.strip().lower() in ("true", "false"):
+        confirmed = flag(confirmed)  # a string boolean: "false" means false
+    if not isinstance(confirmed, bool):
         raise BadRequestError('Bad Request: body must be {"confirmed": true|false}')
-    status, result = core.replies.answer(request.match_info["id"], body["confirmed"],
-                                         core.config.reply_decline_status)
+    status, result = core.replies.answer(request.match_info["id"], confirmed, core.config.reply_decline_status)
     return reply(result, status)
 
 

@@ -23,7 +23,7 @@ async def ssodh_init(request: web.Request) -> web.Response:
     """``POST /iserver/auth/ssodh/init`` with ``{"publish": true, "compete": true}``."""
     core = core_of(request)
     body = await body_json(request, {})
-    compete = bool(body.get("compete", False)) if isinstance(body, dict) else False
+    compete = flag(body.get("compete", False)) if isinstance(body, dict) else False
     if core.session.in_maintenance:
         return error(503, "Service Unavailable")
     core.session.ssodh_init(compete)

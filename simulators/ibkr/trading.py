@@ -6,7 +6,13 @@ Status timing (all in clock seconds, so tests drive it with a simulated clock):
 * after ``submit_latency``: ``Submitted`` and the first match attempt; stop types and held bracket
   children stay ``PreSubmitted`` until elected / until the parent fills;
 * every market step: match attempts for working orders on the instruments that moved;
-* cancel: ``PendingCancel`` at once, ``Cancelled`` after ``cancel_latency`` unless it filled first.
+* cancel: ``PendingCancel`` at once, ``Cancelled`` after ``cancel_latency`` unless it filled first;
+* trading hours (:mod:`simulators.ibkr.sessions`, with ``market_hours = "exchange"``): an order that
+  may not trade in the current session is held ``PreSubmitted`` and neither fills nor moves its stop;
+  at every session change held orders that may now trade become ``Submitted`` (and match), working
+  ones that may not go back to ``PreSubmitted``, and ``DAY`` orders past their session's end are
+  ``Cancelled`` by the broker. With ``outside_rth_orders = "inactive"`` an order placed when it may not
+  trade is created ``Inactive`` instead.
 
 Every change is reported to :class:`OrderEvents` as the changed live-order fields only, which is
 exactly what the ``sor`` topic relays.
@@ -30,6 +36,7 @@ from framework.clock import Clock
 from simulators.ibkr.account import Execution
 from simulators.ibkr.account import Ledger
 from simulators.ibkr.account import order_commission
+from simulators.ibkr.config import OutsideRthOrders
 from simulators.ibkr.config import SimulatorConfig
 from simulators.ibkr.instruments import Universe
 from simulators.ibkr.market import MarketModel
@@ -45,6 +52,8 @@ from simulators.ibkr.orders import OrderStatus
 from simulators.ibkr.orders import Ticket
 from simulators.ibkr.render_orders import live_order
 from simulators.ibkr.scheduler import Scheduler
+from simulators.ibkr.sessions import OUTSIDE_RTH_ERROR
+from simulators.ibkr.sessions import MarketSessions
 
 COID_LIFETIME = 86400.0
 _BOOTS: set[int] = set()  # boot parts already used by this process
@@ -80,6 +89,7 @@ class Trading:
         market: Live quotes.
         ledger: The account's books, updated on every fill.
         events: Receiver of order changes and executions.
+        sessions: Trading hours (which orders may trade now, when ``DAY`` orders end).
     """
 
     def __init__(
@@ -92,6 +102,7 @@ class Trading:
         market: MarketModel,
         ledger: Ledger,
         events: OrderEvents,
+        sessions: MarketSessions,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -100,6 +111,7 @@ class Trading:
         self._market = market
         self.ledger = ledger
         self._events = events
+        self.sessions = sessions
         self.orders: dict[int, Order] = {}
         # cOID -> (clock-monotonic registration time, order id that registered it)
         self._coids: dict[str, tuple[float, int]] = {}
@@ -181,8 +193,16 @@ class Trading:
                 parents[ticket.client_order_id] = order
                 self._coids[ticket.client_order_id] = (self._clock.monotonic(), order.order_id)
             created.append(order)
+        # "inactive": a request with an order that may not trade now is accepted, but not working
+        inactive = self._config().outside_rth_orders is OutsideRthOrders.INACTIVE and not all(
+            o.held or self.sessions.may_trade(o.ticket) for o in created)
         for order in created:
             self._events.order_changed(order, self._render(order))
+            if inactive:
+                order.status_description = OUTSIDE_RTH_ERROR
+                self._set_status(order, OrderStatus.INACTIVE)
+                continue
+            order.expires_at = self.sessions.day_end(order.ticket)
             self._set_status(order, OrderStatus.PRE_SUBMITTED)
             self._after(self._config().submit_latency, partial(self._activate, order))
         return [
@@ -215,7 +235,8 @@ class Trading:
         if order.stop_price is None:
             order.stop_price = initial_stop(order, self._quote(order))
         cancelling = order.status is OrderStatus.PENDING_CANCEL
-        if order.ticket.order_type not in STOP_TYPES and not order.held and not cancelling:
+        if order.ticket.order_type not in STOP_TYPES and not order.held and not cancelling \
+                and self.sessions.may_trade(order.ticket):
             self._set_status(order, OrderStatus.SUBMITTED)
         self._try_fill(order)
         if order.ticket.tif == "IOC" and order.working and not order.held:
@@ -230,8 +251,36 @@ class Trading:
             if order.working and order.active and order.ticket.conid in moved:
                 self._try_fill(order)
 
+    def on_session_change(self) -> None:
+        """Apply the session now: expire ``DAY`` orders past their end, hold or release the others."""
+        now = self._clock.now()
+        for order in list(self.orders.values()):
+            if not order.working:
+                continue
+            if order.expires_at is not None and now >= order.expires_at:
+                self._expire(order)
+            elif order.active and not order.held:
+                self._follow_session(order)
+
+    def _expire(self, order: Order) -> None:
+        # the broker cancels a DAY order at its session's end (an unsolicited cancel)
+        self._set_status(order, OrderStatus.CANCELLED)
+        for child in self.orders.values():
+            if child.parent_id == order.order_id and child.working:
+                self._set_status(child, OrderStatus.CANCELLED)
+        self._cancel_siblings(order)
+
+    def _follow_session(self, order: Order) -> None:
+        may_trade = self.sessions.may_trade(order.ticket)
+        if order.status is OrderStatus.SUBMITTED and not may_trade:
+            self._set_status(order, OrderStatus.PRE_SUBMITTED)  # held until a session it may trade in
+        elif order.status is OrderStatus.PRE_SUBMITTED and may_trade:
+            if order.ticket.order_type not in STOP_TYPES or order.triggered:
+                self._set_status(order, OrderStatus.SUBMITTED)
+            self._try_fill(order)
+
     def _try_fill(self, order: Order) -> None:
-        if order.held or not order.working or not order.active:
+        if order.held or not order.working or not order.active or not self.sessions.may_trade(order.ticket):
             return
         quote = self._quote(order)
         if order.ticket.order_type in STOP_TYPES and not order.triggered:
@@ -282,7 +331,8 @@ class Trading:
     def _release(self, child: Order) -> None:
         if not child.working:
             return
-        if child.ticket.order_type not in STOP_TYPES and child.status is not OrderStatus.PENDING_CANCEL:
+        if child.ticket.order_type not in STOP_TYPES and child.status is not OrderStatus.PENDING_CANCEL \
+                and self.sessions.may_trade(child.ticket):
             self._set_status(child, OrderStatus.SUBMITTED)
         self._try_fill(child)
 
@@ -317,6 +367,10 @@ class Trading:
 
         def mutate() -> None:
             order.ticket = Ticket(**{**ticket.__dict__, "client_order_id": coid})
+            if order.ticket.tif != "DAY":
+                order.expires_at = None
+            elif order.expires_at is None:
+                order.expires_at = self.sessions.day_end(order.ticket)
             order.triggered = False
             order.stop_price = initial_stop(order, self._quote(order)) if order.active else None
             order.last_change_ms = self._now_ms()

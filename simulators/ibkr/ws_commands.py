@@ -21,11 +21,14 @@ from typing import Any
 from simulators.ibkr import fields
 from simulators.ibkr import history
 from simulators.ibkr import render_portfolio as rp
+from simulators.ibkr.config import EchoForm
 from simulators.ibkr.config import SessionState
 from simulators.ibkr.core import GatewayCore
+from simulators.ibkr.hub import FrameKind
 from simulators.ibkr.hub import MarketSubscription
 from simulators.ibkr.hub import WsClient
 from simulators.ibkr.render_orders import live_order
+from simulators.ibkr.render_orders import sor_fields
 from simulators.ibkr.render_orders import trade
 
 log = logging.getLogger(__name__)
@@ -178,7 +181,7 @@ def _subscribe_orders(call: Call) -> None:
     for order in core.trading.orders.values():
         inst = core.instrument(order.ticket.conid)
         if inst is not None and (order.working or order.epoch == core.session.scope.epoch):
-            rows.append(live_order(order, inst))
+            rows.append(sor_fields(live_order(order, inst)))
     if rows:
         core.hub.send(call.client, {"topic": "sor", "args": rows})
 
@@ -245,8 +248,12 @@ def _history_stream(call: Call) -> None:
     server_id = str(client.next_history_id)
     client.next_history_id += 1
     client.history.add(server_id)
-    bars = history.generate(core.config.seed, inst, last=quote.last, end=core.clock.now(), count=count, size=size)
     outside = _flag(call, "outsideRth", "outsideRTH", "outside_rth")
+    starts = history.bar_starts(core.clock.now(), count, size, keep=core.sessions.history_filter(size, outside))
+    bars = history.generate(core.config.seed, inst, last=quote.last, starts=starts, size=size)
+    if not bars:
+        core.hub.send(client, {"topic": f"smh+{conid}", "data": [], "points": 0})
+        return
     body = history.response(inst, bars, period=f"{count * size}s", size=size, outside_rth=outside,
                             in_hundreds=core.config.history_volume_in_hundreds, server_id=server_id)
     core.hub.send(client, {**body, "topic": f"smh+{conid}"})
@@ -271,6 +278,8 @@ def _keepalive(call: Call) -> None:
         core.session.touch()
         core.hub.send(call.client, {"topic": "tic", "lastAccessed": core.now_ms(),
                                     "isAuthenticated": core.session.authenticated})
+    elif core.config.echo_form is EchoForm.TEXT:
+        core.hub.send_raw(call.client, FrameKind.RAW_TEXT, call.text.encode())  # the command echoed as sent
     else:
         core.hub.send(call.client, {"topic": "ech+hb", "hb": core.now_ms()})
 

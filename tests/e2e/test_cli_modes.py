@@ -47,6 +47,9 @@ ws_url = "{gw.ws_url}"
 ca_file = "{gw.ca_file}"
 auto_confirm_message_ids = ["o403"]
 
+[brokers.paper]
+market_hours = "always"  # the simulated market never closes: paper fills at any hour too
+
 [risk]
 max_order_quantity = 100
 """,

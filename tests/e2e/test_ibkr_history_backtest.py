@@ -10,6 +10,8 @@ import pytest
 
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
+from brokers.paper import MarketHours
+from brokers.paper import PaperConfig
 from framework.clock import SystemClock
 from framework.history import BarData
 from simulators.ibkr import SimulatedGateway
@@ -35,9 +37,13 @@ def test_history_from_the_adapter_feeds_a_deterministic_backtest() -> None:
     assert all(b - a == 60 for a, b in zip(series.starts, series.starts[1:], strict=False))
     data = BarData([series])
 
+    # the simulated market never closes (its default), so its history has bars at every hour, weekends
+    # too: the venue trades around the clock as well, or the test would depend on the day it runs
+    venue = PaperConfig(market_hours=MarketHours.ALWAYS)
+
     def run() -> list[tuple[str, object, object]]:
         strategy = SmaCross(SmaCrossConfig(symbol="AAPL", fast=5, slow=20, bar_seconds=60))
-        return [(f.side.value, f.quantity, f.price) for f in run_backtest(strategy, data).fills]
+        return [(f.side.value, f.quantity, f.price) for f in run_backtest(strategy, data, venue).fills]
 
     fills = run()
     assert fills, "the crossover traded on the fetched history"
@@ -55,6 +61,7 @@ def test_the_backtest_command_fetches_history_through_a_broker_plugin(tmp_path: 
             "backtest", "strategies.sma_cross:SmaCross", "--param", "fast=5", "--param", "slow=20",
             "--param", "bar_seconds=60", "--data-from", "ibkr", "--symbols", "AAPL", "--hours", "5",
             "--config", str(config), "--out", str(tmp_path / "out"), "--no-progress",
+            "--venue", '{"market_hours": "always"}',  # the simulated market never closes: nor may the venue
         ])
     assert code == 0
     with (tmp_path / "out" / "fills.csv").open(encoding="utf-8") as f:

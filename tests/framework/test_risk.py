@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,6 +15,7 @@ from framework.events import OrderDenied
 from framework.marketdata import Quote
 from framework.models import Instrument
 from framework.models import OrderRequest
+from framework.models import OrderType
 from framework.risk import RiskConfig
 from framework.risk import RiskEngine
 from framework.risk import RiskLimits
@@ -27,8 +30,8 @@ MSFT = Instrument(symbol="MSFT", broker_id="272093")
 class Desk:
     """An engine with a risk engine, a scripted broker and a price of 100 for AAPL and MSFT."""
 
-    def __init__(self, config: RiskConfig, *, auto_fill: bool = True) -> None:
-        self.clock = FakeClock()
+    def __init__(self, config: RiskConfig, *, auto_fill: bool = True, start: datetime | None = None) -> None:
+        self.clock = FakeClock() if start is None else FakeClock(start)
         self.broker = ScriptedBroker(self.clock, instruments=[AAPL, MSFT], auto_fill=auto_fill)
         self.engine = Engine(self.broker, clock=self.clock)
         self.risk = RiskEngine(config)
@@ -149,3 +152,38 @@ def test_limits_validate_their_values() -> None:
         RiskConfig(max_order_quantity=Decimal(0))
     with pytest.raises(ValueError, match="max_orders_per_secnd"):
         RiskConfig.model_validate({"max_orders_per_secnd": 3})
+
+
+PRE_MARKET = datetime(2024, 1, 2, 13, 0, tzinfo=UTC)  # 08:00 New York
+LIMIT = {"order_type": OrderType.LIMIT, "limit_price": Decimal(99)}
+
+
+def test_r22_the_pre_trade_check_denies_orders_that_may_not_trade_now_when_told_to() -> None:
+    """R22: ``outside_hours = "deny"``: an order outside the sessions it allows never leaves the process."""
+    desk = Desk(RiskConfig(outside_hours="deny"), start=PRE_MARKET)
+    reason = desk.order(**LIMIT)
+    assert reason is not None
+    assert reason.startswith("AAPL may not trade now (pre-market on the New York Stock Exchange calendar); "
+                             "this order may trade from 2024-01-02T14:30:00+00:00")
+    assert desk.order(outside_rth=True, **LIMIT) is None  # a limit order may trade in pre-market
+    market = desk.order(outside_rth=True)  # IBKR ignores outside_rth on a market order
+    assert market is not None
+    assert "outside_rth applies to limit and stop-limit orders, not market ones" in market
+    assert len(desk.broker.submitted) == 1
+
+
+def test_r22_the_pre_trade_check_flags_orders_that_may_not_trade_now_and_sends_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """R22: ``outside_hours = "warn"``: the order goes to the venue, with a warning saying when it may trade."""
+    desk = Desk(RiskConfig(outside_hours="warn"), start=datetime(2024, 1, 6, 15, 0, tzinfo=UTC))  # a Saturday
+    assert desk.order(**LIMIT) is None
+    assert len(desk.broker.submitted) == 1
+    assert "AAPL may not trade now (closed on the New York Stock Exchange calendar); this order may trade " \
+           "from 2024-01-08T14:30:00+00:00" in caplog.text
+    assert "outside_hours = warn: sent anyway" in caplog.text
+
+
+def test_trading_hours_are_not_checked_by_default_nor_inside_the_session() -> None:
+    assert Desk(RiskConfig(), start=datetime(2024, 1, 6, 15, 0, tzinfo=UTC)).order(**LIMIT) is None
+    assert Desk(RiskConfig(outside_hours="deny")).order() is None  # 09:30 New York: the open

@@ -127,7 +127,8 @@ def tick(message: dict[str, Any]) -> QuoteTick | None:
 
 def test_quote_tick_from_the_documented_smd_frame() -> None:
     assert tick(fixture("ws_smd")) == QuoteTick(instrument_id="265598", bid=189.56, ask=189.61, bid_size=200.0,
-                                                ask_size=500.0, last=189.6, last_size=100.0, day_volume=None)
+                                                ask_size=500.0, last=189.6, last_size=100.0, day_volume=None,
+                                                frozen=False)  # 6509 "RpB": real-time
 
 
 def test_merge_quote_keeps_fields_missing_from_a_delta() -> None:
@@ -202,8 +203,23 @@ def test_live_orders_row_becomes_a_full_update() -> None:
     assert update == parsing.OrderUpdate(
         broker_order_id="1210386759", client_order_id="240103-SPY-1-BUY-L@457-bxv8", phase=Phase.WORKING,
         status_text="PreSubmitted", filled_quantity=Decimal("0.0"), total_quantity=Decimal("1.0"),
+        changed_at=datetime(2024, 1, 3, 20, 10, 41, tzinfo=UTC),  # lastExecutionTime_r
     )
     assert row.price == Decimal("457.00")
+
+
+@pytest.mark.parametrize(("extra", "outside_rth"), [({}, False), ({"outsideRTH": True}, True),
+                                                    ({"outsideRTH": "false"}, False)])
+def test_a_live_orders_row_rebuilds_its_ticket_with_time_in_force_and_outside_rth(
+    extra: dict[str, object], outside_rth: bool
+) -> None:
+    data = fixture("http_get_iserver_account_orders")
+    row = LiveOrders.model_validate({"orders": [data["orders"][0] | extra]}).orders[0]
+    request = parsing.request_from_live(row, "restored")
+    assert request is not None
+    assert (request.order_type, request.limit_price, request.time_in_force) == (
+        OrderType.LIMIT, Decimal("457.00"), TimeInForce.GTC)
+    assert request.outside_rth is outside_rth
 
 
 @pytest.mark.parametrize(

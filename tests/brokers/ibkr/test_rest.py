@@ -180,3 +180,30 @@ def test_portfolio_and_search_endpoints_parse_documented_payloads(rest: IbkrRest
     assert rest.search_contracts("AAPL", "STK")[0].conid == "265598"
     assert rest.cancel_order("DU1234567", "987654").msg == "Request was submitted"
     assert adapter.sent[2].query == {"symbol": ["AAPL"], "secType": ["STK"]}
+
+
+SEARCH = "/iserver/secdef/search"
+
+
+@pytest.mark.parametrize("answer", [Reply(200, []), Reply(500, {"error": "No symbol found: NOSUCH"})],
+                         ids=["empty-list", "error-500"])
+def test_secdef_search_without_a_match_is_empty_in_either_form(
+    rest: IbkrRestClient, adapter: FakeAdapter, answer: Reply
+) -> None:
+    adapter.on("GET", SEARCH, answer)
+    assert rest.search_contracts("NOSUCH", "STK") == []
+    assert len(adapter.sent) == 1  # a definite answer: not retried as a server error
+
+
+@pytest.mark.parametrize(("answer", "kind"), [
+    (Reply(503, None), IbkrHttpError),  # a proxy's answer, not IBKR's no-match form
+    (Reply(400, {"error": "Bad Request: symbol required"}), IbkrHttpError),
+    (Reply(401, None), IbkrAuthError),
+    (Reply(500, {"error": "Bad Request: no bridge"}), IbkrNotReadyError),
+])
+def test_secdef_search_errors_other_than_no_match_stay_errors(
+    rest: IbkrRestClient, adapter: FakeAdapter, answer: Reply, kind: type[Exception]
+) -> None:
+    adapter.on("GET", SEARCH, answer)
+    with pytest.raises(kind):
+        rest.search_contracts("AAPL", "STK")

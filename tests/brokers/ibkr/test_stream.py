@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import random
+import socket
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import websocket
 
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.stream import IbkrStream
 from brokers.ibkr.stream import StreamState
 from brokers.ibkr.stream import StreamStateChanged
+from brokers.ibkr.stream import _WebSocketClientConnection
 from brokers.ibkr.stream import decode_frame
 from brokers.ibkr.topics import Heartbeat
 from brokers.ibkr.topics import Incoming
@@ -161,7 +164,7 @@ def test_a_dropped_connection_reconnects_with_growing_backoff(harness: Harness) 
     assert 3.5 <= delays[0] <= 7 + 0.75
 
 
-def test_tic_keeps_the_session_alive_and_unsubscribe_is_sent(harness: Harness) -> None:
+def test_tic_and_echo_keep_the_session_alive_and_unsubscribe_is_sent(harness: Harness) -> None:
     harness.stream.open("s")
     harness.authenticate()
     harness.stream.subscribe("smd+265598", SMD)
@@ -170,7 +173,7 @@ def test_tic_keeps_the_session_alive_and_unsubscribe_is_sent(harness: Harness) -
         harness.factory.last.push(fixture("ws_system_hb"))
         harness.drain()
     harness.stream.unsubscribe("smd+265598", "umd+265598+{}")
-    assert harness.factory.last.sent == [SMD, "tic", "umd+265598+{}"]
+    assert harness.factory.last.sent == [SMD, "tic", "ech+hb", "umd+265598+{}"]
     assert harness.stream.subscriptions == {}
 
 
@@ -216,3 +219,22 @@ def test_a_refused_order_row_is_counted_and_the_other_rows_kept(harness: Harness
         "PendingSubmit", "PreSubmitted", "Submitted"]
     assert harness.stream.malformed == 1
     assert dict(harness.stream.skipped) == {"ValidationError at sor row": 1}
+
+
+def test_closing_a_connection_the_gateway_already_closed_closes_the_socket() -> None:
+    # websocket-client marks the socket disconnected when the peer goes (a gateway logout), and its
+    # close() then returns without closing it: the adapter's close must not leak the socket
+    ours, theirs = socket.socketpair()
+    with theirs:
+        ws = websocket.WebSocket()
+        ws.sock, ws.connected = ours, False
+        _WebSocketClientConnection(ws).close()
+        assert ours.fileno() == -1
+
+
+def test_a_bare_text_echo_is_a_keepalive_answer_not_a_bad_frame(harness: Harness) -> None:
+    harness.stream.open("s")
+    harness.authenticate()
+    harness.factory.last.push("ech+hb", b"ech+hb", json.dumps({"topic": "ech+hb", "hb": 1}))
+    harness.drain()
+    assert (harness.stream.malformed, harness.stream.frames) == (0, 5)  # the two auth frames and three echoes

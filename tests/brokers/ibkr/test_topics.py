@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from decimal import Decimal
@@ -52,13 +53,14 @@ def summary(message: Incoming) -> Any:
 
 EXPECTED: dict[str, list[Any]] = {
     "ws_smd": [QuoteTick("265598", bid=189.56, ask=189.61, bid_size=200.0, ask_size=500.0, last=189.6,
-                         last_size=100.0, day_volume=None)],
+                         last_size=100.0, day_volume=None, frozen=False)],
     "ws_sor_status": [update("352055828", Phase.PENDING, "PendingSubmit", None, None),
                       update("352055828", Phase.WORKING, "PreSubmitted", None, None),
                       update("352055828", Phase.WORKING, "Submitted", None, None)],
     "ws_sor_fills": [update("352055828", None, None, "100.0", "722.0"),
                      update("352055828", Phase.FILLED, "Filled", "722.0", "722.0")],
-    "ws_sor_full": [update("922048212", Phase.WORKING, "Submitted", "0.0", "100.0")],
+    "ws_sor_full": [replace(update("922048212", Phase.WORKING, "Submitted", "0.0", "100.0"),
+                            changed_at=datetime(2020, 7, 8, 17, 35, 51, tzinfo=UTC))],
     "ws_str": [("Execution", "0000e0d5.60cf1bd1.01.01", "66807500", "265598", Side.BUY, D(1), D("130.64"),
                 datetime(2021, 4, 8, 22, 10, 1, tzinfo=UTC))],
     "ws_spl": [PnlUpdated(ts=TS, account_id="DU1234", daily_pnl=D("-57520.0"), unrealized_pnl=D("972100.0"))],

@@ -111,9 +111,33 @@ def test_partial_updates_only_change_what_they_carry(tracker: OrderTracker) -> N
 
 
 def test_inactive_before_any_fill_is_a_rejection(tracker: OrderTracker) -> None:
+    tracker.placed("c1", "9", TS)
     events = tracker.apply_update(update(Phase.REJECTED, cid="c1"), TS)
     assert types(events) == [OrderRejected]
-    assert "Inactive" in events[0].reason  # type: ignore[attr-defined]
+    assert events[0].reason == "IBKR status Inactive: IBKR does not work the order (rejected)"  # type: ignore[attr-defined]
+
+
+def test_inactive_racing_ahead_of_the_placement_answer_is_decided_by_the_answer(tracker: OrderTracker) -> None:
+    # the answer can say why (order_status_description); the stream's row cannot
+    assert tracker.apply_update(update(Phase.REJECTED, cid="c1"), TS) == []
+    assert tracker.inactive_while_placing("c1")
+    [event] = tracker.refused_on_ack("c1", "9", "IBKR status Inactive: why", TS)
+    assert isinstance(event, OrderRejected)
+    assert event.reason == "IBKR status Inactive: why"
+    assert tracker.client_order_id("9") == "c1"
+
+
+def test_inactive_racing_ahead_of_an_answer_that_says_working_still_rejects(tracker: OrderTracker) -> None:
+    tracker.apply_update(update(Phase.REJECTED, cid="c1"), TS)
+    assert types(tracker.placed("c1", "9", TS)) == [OrderRejected]  # never accepted after IBKR said Inactive
+    assert tracker.open_orders() == []
+
+
+def test_inactive_racing_ahead_of_an_ambiguous_answer_is_found_by_the_lookup(tracker: OrderTracker) -> None:
+    tracker.apply_update(update(Phase.REJECTED, cid="c1"), TS)
+    tracker.mark_unresolved("c1", since=5.0)
+    assert types(tracker.apply_update(update(Phase.REJECTED, cid="c1"), TS)) == [OrderRejected]
+    assert tracker.unresolved() == []
 
 
 def test_inactive_after_a_partial_fill_is_reported_as_it_is(tracker: OrderTracker) -> None:

@@ -84,7 +84,7 @@ def test_config_parses_cost_models_from_plain_data() -> None:
         {"volume_share": 0},
         {"volume_share": 1.5},
         {"latency": -1},
-        {"session_timezone": "Mars/Olympus"},
+        {"market_hours": "sometimes"},
     ],
 )
 def test_config_refuses_invalid_settings(bad: dict[str, object]) -> None:

@@ -17,7 +17,6 @@ from brokers.paper.config import PaperConfig
 from brokers.paper.costs import PerShareCommission
 from brokers.paper.costs import TickSlippage
 from brokers.paper.fill_model import FillModel
-from brokers.paper.session import session_close_after
 from framework.config import EngineConfig
 from framework.conformance import CHECKS
 from framework.engine import Engine
@@ -46,6 +45,7 @@ from framework.models import TimeInForce
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tests.markers import needs_calendar_data
 from tradebus.journal import SqliteJournal
 
 MINUTE = timedelta(minutes=1)
@@ -186,15 +186,14 @@ def test_day_order_expires_at_the_session_close_and_gtc_keeps_working() -> None:
     assert venue.status(gtc) is OrderStatus.ACCEPTED
 
 
-def test_session_close_skips_the_weekend_and_orders_after_the_close() -> None:
-    from zoneinfo import ZoneInfo
-
-    zone = ZoneInfo("America/New_York")
-    close = datetime(2024, 1, 5, 16, 0, tzinfo=zone).time()
-    friday_after_close = datetime(2024, 1, 5, 21, 30, tzinfo=UTC)
-    assert session_close_after(friday_after_close, close, zone) == datetime(2024, 1, 8, 21, 0, tzinfo=UTC)
-    summer = datetime(2024, 7, 1, 14, 0, tzinfo=UTC)  # daylight time: the close is 20:00 UTC
-    assert session_close_after(summer, close, zone) == datetime(2024, 7, 1, 20, 0, tzinfo=UTC)
+@needs_calendar_data
+def test_day_order_expires_at_an_early_close_from_the_exchange_calendar() -> None:
+    venue = Venue(start=datetime(2024, 7, 3, 16, 58, tzinfo=UTC))  # 12:58 New York; trading ends at 13:00 today
+    day = venue.submit(Side.BUY, 10, **limit("90"))
+    venue.bar(100, 101, 99, 100)
+    venue.bar(100, 101, 99, 100)  # 12:59-13:00 closes the session
+    assert venue.events(day)[-1] is OrderExpired
+    assert venue.recorder.of(OrderExpired)[0].ts == datetime(2024, 7, 3, 17, 0, tzinfo=UTC)
 
 
 def test_latency_delays_the_acknowledgement_and_the_first_bar_the_order_can_meet() -> None:
