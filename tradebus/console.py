@@ -4,7 +4,8 @@ One line per order event and fill, one per connection change, one when a strateg
 an error, and a status line with quotes, positions and P&L every few seconds of engine-clock time.
 Errors themselves are not printed here: each has one log record, with its traceback (see
 :mod:`framework.supervision`). It only listens on the bus (it runs on the dispatcher thread like any
-handler) and never prints account secrets.
+handler) and never prints account secrets: every line, and the summary, pass
+:func:`framework.redaction.redact` (secrets ``***``, account ids masked).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Quote
 from framework.models import OrderStatus
+from framework.redaction import redact
 
 OWNER = "console-view"
 
@@ -77,7 +79,7 @@ class ConsoleView:
 
     def _write(self, text: str) -> None:
         stamp = self.engine.clock.now().strftime("%H:%M:%S")
-        self.out.write(f"{stamp}  {text}\n")
+        self.out.write(f"{stamp}  {redact(text)}\n")  # reasons are brokers' free text
         self.out.flush()
         self.lines += 1
 
@@ -137,7 +139,7 @@ class ConsoleView:
         p = engine.portfolio
         working = sum(1 for o in orders if o.status.is_open)
         still_open = f"; {working} still working at the broker" if working else ""
-        return "\n".join(
+        return redact("\n".join(  # failures quote exceptions, reasons quote brokers
             [
                 "--- summary ---",
                 *engine.outcome.lines(),
@@ -146,7 +148,7 @@ class ConsoleView:
                 f"commissions {_money(p.commissions)}",
                 f"cash {_money(p.cash)}, equity {_money(p.equity)}",
             ]
-        )
+        ))
 
 
 def describe_order_event(event: OrderEvent) -> str:

@@ -17,6 +17,7 @@ from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import OrderAck
 from brokers.ibkr.wire import OrderQuestion
+from framework.redaction import register_account
 from framework.testing import FakeClock
 from tests.brokers.ibkr.fakes import FakeAdapter
 from tests.brokers.ibkr.fakes import Reply
@@ -180,3 +181,13 @@ def test_portfolio_and_search_endpoints_parse_documented_payloads(rest: IbkrRest
     assert rest.search_contracts("AAPL", "STK")[0].conid == "265598"
     assert rest.cancel_order("DU1234567", "987654").msg == "Request was submitted"
     assert adapter.sent[2].query == {"symbol": ["AAPL"], "secType": ["STK"]}
+
+
+def test_error_texts_mask_the_account_and_hide_the_session() -> None:
+    # R19: an adapter error names the route, which carries the account; its text reaches tracebacks and reasons
+    register_account("QK31337ZZ")
+    error = IbkrAuthError("not authenticated", status_code=401, method="POST", path="/iserver/account/QK31337ZZ/orders",
+                          body={"error": "Invalid account: QK31337ZZ; cookie api={\"session\":\"9f1e\"}"})
+    assert str(error) == "POST /iserver/account/QK****7ZZ/orders answered 401: not authenticated"
+    assert error.error_text == "Invalid account: QK****7ZZ; cookie api=***"
+    assert error.path == "/iserver/account/QK31337ZZ/orders"  # the attributes stay usable
