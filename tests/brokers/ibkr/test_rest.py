@@ -130,7 +130,9 @@ def test_reads_are_retried_after_5xx_and_transport_errors(rest: IbkrRestClient, 
     assert adapter.paths() == ["/iserver/accounts"] * 3
 
 
-def test_order_posts_are_never_retried(rest: IbkrRestClient, adapter: FakeAdapter) -> None:
+def test_r06_order_posts_are_never_retried(rest: IbkrRestClient, adapter: FakeAdapter) -> None:
+    """R06 (ambiguous submit): 0 duplicate orders; an affected intent is resolved (acknowledged by its client order id,
+    or rejected as lost); 0 automatic POST retries. Partial versus the criterion: see docs/reliability.md."""
     adapter.on(
         "POST", ORDERS, Reply(raises=requests.ReadTimeout("slow")), Reply(200, fixture("http_post_order_accepted"))
     )
