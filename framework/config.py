@@ -6,6 +6,7 @@ config file is an error naming the key rather than a silently ignored setting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
@@ -25,6 +26,7 @@ from pydantic import Field
 from pydantic import ValidationError
 
 from framework.errors import ConfigError
+from framework.redaction import masked
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -48,9 +50,18 @@ TimeZoneName = Annotated[str, AfterValidator(check_time_zone)]
 
 
 class FrozenConfig(BaseModel):
-    """Base of every configuration: immutable, unknown keys refused, defaults validated."""
+    """Base of every configuration: immutable, unknown keys refused, defaults validated.
+
+    Its repr and str never show a secret: a field (or a mapping key within one) named like a
+    password, token, secret or key shows ``***``, and one named like an account id shows it masked
+    (see :func:`framework.redaction.masked`), so a configuration can be logged or printed.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, value if name is None else masked(name, value)
 
 
 class DegradedPolicy(FrozenConfig):

@@ -78,6 +78,15 @@ class Dispatcher:
             with self._wake:
                 self._wake.notify()
 
+    @property
+    def queued(self) -> int:
+        """How many events wait to be dispatched (a snapshot: other threads may add more at any time).
+
+        Read on the dispatcher thread, between events, zero means everything queued so far has been
+        handled: a live feed replayed in step with the engine waits for that.
+        """
+        return len(self._queue)
+
     def take(self, keep: Callable[[AnyEvent], bool]) -> list[AnyEvent]:
         """Remove and return the queued events ``keep`` selects, leaving the rest in order.
 

@@ -204,7 +204,7 @@ class Engine:
         recovered = 0
         if self.journal is not None:
             try:
-                venue = self.venue()
+                venue = self.venue().journaled()  # never the account id in the clear on disk
                 self.journal.record_run(run_id, venue, self.clock.now())
                 recovered = recover(self.journal, self.orders, self.broker, self.dispatcher.enqueue, self.clock,
                                     venue=venue)

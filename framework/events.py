@@ -342,8 +342,8 @@ class StrategyFailed(Event):
         event: What the hook was handling, in words (``BarClosed AAPL 60s at 2024-01-02T14:31:00+00:00``);
             empty for ``on_start`` and ``on_stop``.
         error_type: The exception's class name.
-        error: The exception's message.
-        traceback: The formatted traceback.
+        error: The exception's message, redacted (:func:`framework.redaction.redact`).
+        traceback: The formatted traceback, redacted.
         policy: What was done (``stop-strategy``, ``stop-run`` or ``continue``; see
             :class:`~framework.supervision.ErrorPolicy`).
         cancelled: The client order ids of the working orders cancelled because the strategy stopped.

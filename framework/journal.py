@@ -16,6 +16,7 @@ records commands it dropped before they were sent.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import NamedTuple
 from typing import Protocol
@@ -23,6 +24,7 @@ from typing import Protocol
 from framework.events import OrderEvent
 from framework.models import Fill
 from framework.models import Order
+from framework.redaction import mask_account
 
 
 class Venue(NamedTuple):
@@ -38,6 +40,19 @@ class Venue(NamedTuple):
 
     def __str__(self) -> str:
         return f"{self.broker} account {self.account_id}"
+
+    def journaled(self) -> Venue:
+        """This venue as a journal stores it: the account masked, with a digest to tell accounts apart.
+
+        A journal file outlives the run and travels (backups, bug reports), so it never holds an
+        account id in the clear: ``DU****567#1f2e3d4c5b6a`` is recognisable to its owner, equal for
+        equal accounts and different for different ones (the digest is not a secret: it only keeps
+        the id out of plain sight).
+        """
+        if "#" in self.account_id:
+            return self  # already in the journal's form
+        digest = hashlib.sha256(f"{self.broker}|{self.account_id}".encode()).hexdigest()[:12]
+        return Venue(self.broker, f"{mask_account(self.account_id)}#{digest}")
 
 
 class Journal(Protocol):

@@ -10,7 +10,14 @@ session: not taking it over" is a sentence, not a session id.
 Account ids are masked, not removed, so a person can still tell accounts apart: IBKR's forms
 (``U1234567``, ``DU1234567``, ``F…``, ``DF…``, ``I…``) everywhere, as ``DU****567``. An adapter
 registers the account it trades (:func:`register_account`, any form) and the secrets it learns at
-run time (:func:`register_secret`: a session id), which are then masked wherever they appear.
+run time (:func:`register_secret`: a session id), which are then masked wherever they appear. The
+application registers the secrets its settings hold (:func:`register_settings`: every value whose
+key names a password, token, secret, key or credential, and every account id), so a strategy that
+logs or raises with its notifier's token does not leak it either.
+
+Configuration objects never show those values: :func:`masked` gives what a repr shows instead
+(``***`` for a secret, the masked form of an account id), by key, through nested mappings;
+:class:`framework.config.FrozenConfig` reprs with it.
 
 :class:`RedactSecrets` (a handler filter) applies :func:`redact` to every record's message, its
 arguments, its traceback and its stack; :class:`RedactingFormatter` applies it once more to the
@@ -23,6 +30,9 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
 
 MASK = "***"
 
@@ -49,6 +59,10 @@ _KEY_VALUE = re.compile(
     """
 )
 _IBKR_ACCOUNT = re.compile(r"\b(D?[UFI])(\d{5,9})\b")
+_SECRET_SETTING = re.compile(
+    r"(?i)passw(?:or)?d|\bpwd|secret|token|api_?key|private_?key|credential|cookie|session_?id|\blst\b"
+)
+_ACCOUNT_SETTING = re.compile(r"(?i)^(?:.*_)?account(?:_?id)?$")
 
 MAX_KNOWN = 512
 """Registered values kept; the oldest are forgotten beyond this (a session id per gateway restart)."""
@@ -108,6 +122,57 @@ def register_secret(value: str | None) -> None:
     """Replace ``value`` (a session id, a token) with ``***`` in every text :func:`redact` cleans."""
     if value and len(value) >= 8:
         _known.remember(value, MASK)
+
+
+def is_secret_setting(key: str) -> bool:
+    """Whether a setting (or field) called ``key`` holds a secret: a password, token, secret, key, cookie."""
+    return _SECRET_SETTING.search(key) is not None
+
+
+def is_account_setting(key: str) -> bool:
+    """Whether a setting (or field) called ``key`` holds an account id (``account_id``, ``account``)."""
+    return _ACCOUNT_SETTING.match(key) is not None
+
+
+def register_settings(values: Any) -> None:
+    """Register the secrets and account ids a settings tree holds (nested mappings and lists), by key.
+
+    A secret of fewer than eight characters is not registered (it would mask unrelated words); it is
+    still masked where it stands as ``key=value``, and in the repr of a configuration.
+    """
+    for key, value in _leaves(values, ""):
+        if not isinstance(value, str):
+            continue
+        if is_secret_setting(key):
+            register_secret(value)
+        elif is_account_setting(key):
+            register_account(value)
+
+
+def _leaves(values: Any, key: str) -> Iterator[tuple[str, Any]]:
+    if isinstance(values, Mapping):
+        for k, v in values.items():
+            yield from _leaves(v, str(k))
+    elif isinstance(values, list | tuple):
+        for v in values:
+            yield from _leaves(v, key)
+    else:
+        yield key, values
+
+
+def masked(key: str, value: Any) -> Any:
+    """What a repr shows for the setting ``key``: ``***`` for a secret, an account id masked, mappings by key."""
+    if isinstance(value, Mapping):
+        return {k: masked(str(k), v) for k, v in value.items()}
+    if value is None or value == "":
+        return value
+    if is_secret_setting(key) and isinstance(value, str | bytes):
+        return MASK
+    if is_account_setting(key) and isinstance(value, str):
+        return mask_account(value)
+    if isinstance(value, list | tuple):
+        return type(value)(masked(key, v) for v in value)
+    return value
 
 
 def redact(text: str) -> str:

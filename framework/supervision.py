@@ -43,6 +43,7 @@ from framework.config import ErrorPolicy
 from framework.events import StrategyFailed
 from framework.order_gateway import OrderGateway
 from framework.orders import OrderView
+from framework.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -258,8 +259,8 @@ class StrategySupervisor:
             hook=hook,
             event=describe_event(event),
             error_type=type(error).__name__,
-            error=str(error),
-            traceback="".join(traceback.format_exception(error)),
+            error=redact(str(error)),  # the event reaches the summary, result.json and listeners
+            traceback=redact("".join(traceback.format_exception(error))),
             policy=policy.value,
             cancelled=cancelled,
         )

@@ -4,7 +4,8 @@ One line per order event and fill, one per connection change, one when a strateg
 an error, and a status line with quotes, positions and P&L every few seconds of engine-clock time.
 Errors themselves are not printed here: each has one log record, with its traceback (see
 :mod:`framework.supervision`). It only listens on the bus (it runs on the dispatcher thread like any
-handler) and never prints account secrets.
+handler) and never prints account secrets: every line, and the summary, pass
+:func:`framework.redaction.redact` (secrets ``***``, account ids masked).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from framework.events import TimerFired
 from framework.marketdata import Quote
 from framework.models import Order
 from framework.models import OrderStatus
+from framework.redaction import redact
 
 OWNER = "console-view"
 
@@ -78,7 +80,7 @@ class ConsoleView:
 
     def _write(self, text: str) -> None:
         stamp = self.engine.clock.now().strftime("%H:%M:%S")
-        self.out.write(f"{stamp}  {text}\n")
+        self.out.write(f"{stamp}  {redact(text)}\n")  # reasons are brokers' free text
         self.out.flush()
         self.lines += 1
 
@@ -149,7 +151,7 @@ class ConsoleView:
             f"commissions {_money(p.commissions)}",
             f"cash {_money(p.cash)}, equity {_money(p.equity)}",
         ]
-        return "\n".join(lines)
+        return redact("\n".join(lines))  # failures quote exceptions, reasons quote brokers
 
 
 def _by_status(orders: list[Order]) -> str:

@@ -173,7 +173,11 @@ class SqliteJournal:
             return self._db.execute(sql, params).fetchall()
 
     def record_run(self, run_id: str, venue: Venue, started: datetime) -> None:
-        """Record that run ``run_id`` trades ``venue`` (a run id used again takes the new venue)."""
+        """Record that run ``run_id`` trades ``venue`` (a run id used again takes the new venue).
+
+        The account is stored in the journal's form (:meth:`~framework.journal.Venue.journaled`), never in the clear.
+        """
+        venue = venue.journaled()
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO runs VALUES (?,?,?,?) ON CONFLICT(run_id) DO UPDATE SET broker=excluded.broker,"
@@ -182,7 +186,7 @@ class SqliteJournal:
             )
 
     def venue(self, run_id: str) -> Venue | None:
-        """The venue run ``run_id`` recorded, or None."""
+        """The venue run ``run_id`` recorded (in the journal's form), or None."""
         rows = self._query("SELECT broker, account_id FROM runs WHERE run_id=?", (run_id,))
         return Venue(*rows[0]) if rows else None
 
@@ -249,7 +253,7 @@ class SqliteJournal:
         """
         if venue is None:
             return [_order_from_row(row) for row in self._query(_SELECT_ORDERS + _UNFINISHED + _OLDEST_FIRST)]
-        return self.open_orders_by_venue().get(venue, [])
+        return self.open_orders_by_venue().get(venue.journaled(), [])
 
     def open_orders_by_venue(self) -> dict[Venue | None, list[Order]]:
         """Unfinished orders by the venue their run recorded (None: a run that recorded none), oldest first."""

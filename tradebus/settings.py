@@ -26,6 +26,11 @@ Environment overrides use the prefix ``TRADEBUS_`` and ``__`` between nested key
 which keeps secrets and URLs out of it. The caller passes the environment in explicitly; the
 library never reads ``os.environ`` on its own.
 
+Secrets in the settings (any key naming a password, token, secret, key or credential, in any section,
+strategy parameters included) and account ids are registered with the log redaction when the
+settings are loaded (:func:`framework.redaction.register_settings`), and the reprs of
+:class:`Settings` and :class:`SettingsSection` show them as ``***`` and masked.
+
 Every error names the dotted key and where its value came from: the file, or the environment
 variable that set it. A plug-in validates its section with :func:`framework.config.validate_section`, which does the
 same for ``[brokers.<name>]`` keys.
@@ -55,6 +60,8 @@ from framework.errors import ConfigError
 from framework.live_guard import ALLOW_LIVE
 from framework.live_guard import LIVE_FLAG
 from framework.live_guard import says_allow
+from framework.redaction import masked
+from framework.redaction import register_settings
 
 ENV_PREFIX = "TRADEBUS_"
 DEFAULT_JOURNALS = Path("runs")  # runs/<broker>/journal.sqlite unless ``journal`` is set
@@ -88,6 +95,10 @@ class SettingsSection(dict[str, Any]):
         self.name = name
         self.source = source
         self.overrides = dict(overrides or {})
+
+    def __repr__(self) -> str:
+        """The section with its secrets as ``***`` and account ids masked (see :func:`framework.redaction.masked`)."""
+        return f"SettingsSection({self.name!r}, {masked(self.name, dict(self))!r})"
 
     def source_of(self, key: str) -> str | None:
         """The environment variable that set ``key`` (dotted, within the section), else the file."""
@@ -179,6 +190,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
             _set_nested(data, keys, value, source=key)
             overrides[".".join(keys)] = key
     _refuse_allow_live(data, source, overrides)
+    register_settings(data)  # the secrets and accounts it holds are masked in every log line from now on
     try:
         settings = Settings.model_validate({**data, "source": source})
     except ValidationError as e:

@@ -24,10 +24,18 @@ from typing import Any
 
 from framework.errors import BrokerConnectionError
 from framework.errors import BrokerError
+from framework.redaction import redact
 
 
 class IbkrError(BrokerError):
-    """Root of the IBKR adapter's errors."""
+    """Root of the IBKR adapter's errors.
+
+    The message passes :func:`framework.redaction.redact`: the routes it names carry the account
+    id (masked, as the adapter registered it) and nothing the gateway echoes shows a session id.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class IbkrHttpError(IbkrError):
@@ -49,10 +57,10 @@ class IbkrHttpError(IbkrError):
 
     @property
     def error_text(self) -> str:
-        """The gateway's ``error`` text, or an empty string."""
+        """The gateway's ``error`` text (redacted: it becomes a rejection's reason), or an empty string."""
         if isinstance(self.body, dict):
-            return str(self.body.get("error") or "")
-        return self.body if isinstance(self.body, str) else ""
+            return redact(str(self.body.get("error") or ""))
+        return redact(self.body) if isinstance(self.body, str) else ""
 
 
 class IbkrAuthError(IbkrHttpError, ConnectionError):

@@ -10,7 +10,9 @@ venue's account is :attr:`PaperBroker.portfolio`, shared with the engine
 (:class:`~framework.broker.SharesPortfolio`): the engine books each fill into it once, and the venue
 reads it for buying power, positions and balances.
 
-Order lifecycle and timing (all times from the injected clock):
+Order lifecycle and timing, in market time (:attr:`PaperBroker.market_time`: the latest bar's end, or
+quote's time, of the data it fills on; the clock before the first), so that a live feed's delay does
+not change what fills (backtest/paper parity, R25). Answers to commands carry the clock:
 
 * Commands run inline (:meth:`PaperBroker.execute`): the venue is in memory, so a backtest stays
   deterministic and nothing waits on a network.
@@ -57,14 +59,12 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from decimal import Decimal
 
 from brokers.paper.config import MarketHours
 from brokers.paper.config import PaperConfig
-from brokers.paper.fill_model import NO_TRIGGER
 from brokers.paper.fill_model import FillModel
 from brokers.paper.fill_model import Match
 from brokers.paper.fill_model import Outcome
@@ -73,6 +73,10 @@ from brokers.paper.fill_model import match_bar
 from brokers.paper.fill_model import match_quote
 from brokers.paper.source import DataSource
 from brokers.paper.source import MarketDataPassThrough
+from brokers.paper.working import Working
+from brokers.paper.working import cancelled
+from brokers.paper.working import may_trade
+from brokers.paper.working import snapshot
 from framework.broker import ConnectionState
 from framework.broker import EventSink
 from framework.broker import MarketData
@@ -106,25 +110,11 @@ from framework.models import Side
 from framework.models import TimeInForce
 from framework.models import to_decimal
 from framework.portfolio import Portfolio
-from framework.trading_hours import TradingHours
 from framework.trading_hours import hours_for
 from framework.trading_hours import trades_outside_rth
 
 ZERO = Decimal(0)
-WHOLE_SESSIONS = timedelta(days=1)  # bars at least this long are not checked against the sessions
-
-
-@dataclass(slots=True)
-class _Working:
-    request: OrderRequest
-    broker_order_id: str
-    active_at: datetime
-    expires_at: datetime | None
-    hours: TradingHours
-    accepted: bool = False
-    filled: Decimal = ZERO
-    value: Decimal = ZERO  # sum of fill price * quantity, for the average price
-    trigger: Trigger = NO_TRIGGER  # an immutable tuple: one shared start state
+_NO_TIME = datetime.min.replace(tzinfo=UTC)  # no market event seen yet
 
 
 class PaperBroker(MarketDataPassThrough):
@@ -148,12 +138,13 @@ class PaperBroker(MarketDataPassThrough):
         self._lock = threading.RLock()
         self._state = ConnectionState.DISCONNECTED
         self._emit: EventSink = _not_connected  # where events go: the engine's sink, or a complaint before connect()
-        self._orders: dict[str, _Working] = {}
-        self._by_symbol: dict[str, list[_Working]] = {}
-        self._pending: list[_Working] = []
+        self._orders: dict[str, Working] = {}
+        self._by_symbol: dict[str, list[Working]] = {}
+        self._pending: list[Working] = []
         self._dead_parents: set[str] = set()  # orders that ended unfilled: their children are refused
         self._next_expiry: datetime | None = None
         self._last: dict[str, Bar | Quote] = {}  # the latest bar or quote per symbol
+        self._market_time = _NO_TIME  # time of the latest bar (bar fills) or quote (quote fills)
         self._order_ids = itertools.count(1)
         self._execution_ids = itertools.count(1)
         self._id_prefix = ""  # "<run id>." once an engine named the run
@@ -196,29 +187,46 @@ class PaperBroker(MarketDataPassThrough):
 
     # ----------------------------------------------------------------- market data in
 
+    @property
+    def market_time(self) -> datetime:
+        """The venue's time: that of the latest market event it fills on, or the clock before the first.
+
+        The latest bar's end (``fill_model="bar"``) or quote's time (``"quote"``). An order arrives at
+        the venue at this time (plus latency), and what the market does to orders (fills, expiries,
+        acknowledgements after latency, cancels of IOC remainders and OCA siblings) is stamped with
+        it. A backtest's clock is this time; in paper trading it keeps the venue independent of how
+        late the live feed's data reached it (see ``docs/backtesting.md``, "Backtest and paper parity").
+        """
+        market = self._market_time
+        return self.clock.now() if market is _NO_TIME else market
+
     def on_market_event(self, event: AnyEvent) -> None:
         """The wrapped source's sink: simulate fills for a bar or quote, then forward the event."""
         kind = type(event)
         if kind is BarClosed or kind is QuoteUpdated:
             payload: Bar | Quote = event[1]  # type: ignore[index,assignment]
             self._last[payload.symbol] = payload
+            if kind is self._fills_on:  # a bar (bar fills) or a quote (quote fills) moves market time
+                ts: datetime = event[0]  # type: ignore[index]
+                if ts > self._market_time:  # noqa: PLR1730 - max() would cost a call per bar
+                    self._market_time = ts
             if self._orders:  # the common case in a backtest is no working order: skip it all
                 with self._lock:
                     self._simulate(kind, payload)
         self._emit(event)
 
     def _simulate(self, kind: type, payload: Bar | Quote) -> None:
-        now = self.clock.now()
+        now = self.market_time
         if self._pending:
             self._activate_due(now)
         working = self._by_symbol.get(payload.symbol)
         if working and kind is self._fills_on:
             for order in list(working):
-                self._match(order, payload)
+                self._match(order, payload, now)
         if self._next_expiry is not None and now >= self._next_expiry:
             self._expire_due(now)
 
-    def _match(self, order: _Working, payload: Bar | Quote) -> None:
+    def _match(self, order: Working, payload: Bar | Quote, now: datetime) -> None:
         request = order.request
         if request.parent_id is not None and request.parent_id in self._orders:
             return  # a bracket child sleeps until its parent has filled
@@ -227,43 +235,28 @@ class PaperBroker(MarketDataPassThrough):
             starts = payload.start
             if starts < order.active_at or (order.expires_at is not None and starts >= order.expires_at):
                 return
-            if self._in_session(order, payload):
-                self._apply(order, match_bar(request, remaining, order.trigger, payload, self._share))
+            if may_trade(order, payload, gate=self._hours_gate):
+                self._apply(order, match_bar(request, remaining, order.trigger, payload, self._share), now)
         else:
             if payload.ts < order.active_at:
                 return
-            if self._in_session(order, payload):
-                self._apply(order, match_quote(request, remaining, order.trigger, payload, self._share))
+            if may_trade(order, payload, gate=self._hours_gate):
+                self._apply(order, match_quote(request, remaining, order.trigger, payload, self._share), now)
         if request.time_in_force is TimeInForce.IOC and request.client_order_id in self._orders:
-            self._end(order, self._cancelled(request.client_order_id, "immediate-or-cancel remainder"))
+            self._end(order, cancelled(now, request.client_order_id, "immediate-or-cancel remainder"))
 
-    def _in_session(self, order: _Working, payload: Bar | Quote) -> bool:
-        # whether the market data may trade the order: inside its sessions, and not frozen
-        if isinstance(payload, Bar):
-            if not self._hours_gate or payload.duration >= WHOLE_SESSIONS:
-                return True
-            request = order.request
-            extended = trades_outside_rth(request.outside_rth, request.order_type)
-            return order.hours.overlaps(payload.start, payload.start + payload.duration, extended)
-        if payload.frozen:
-            return False
-        if not self._hours_gate:
-            return True
-        return order.hours.is_open(payload.ts, trades_outside_rth(order.request.outside_rth, order.request.order_type))
-
-    def _apply(self, order: _Working, outcome: Outcome) -> None:
+    def _apply(self, order: Working, outcome: Outcome, now: datetime) -> None:
         order.trigger = outcome.trigger
         if outcome.match is not None:
-            self._execute(order, outcome.match)
+            self._execute(order, outcome.match, now)
 
-    def _execute(self, order: _Working, match: Match) -> None:
+    def _execute(self, order: Working, match: Match, now: datetime) -> None:
         request, cfg = order.request, self.config
         instrument = request.instrument
         if match.taker:
             price = cfg.slippage.apply(match.price, request.side, instrument)
         else:
             price = instrument.round_price(match.price)
-        now = self.clock.now()
         report = ExecutionReport(
             f"{self._id_prefix}E{next(self._execution_ids)}", request.client_order_id, request.side, match.quantity,
             price, now, request.symbol, instrument.broker_id, self.config.account_id,
@@ -278,7 +271,7 @@ class PaperBroker(MarketDataPassThrough):
         if done and self._orders:
             self._after_fill(order, now)
 
-    def _after_fill(self, order: _Working, now: datetime) -> None:
+    def _after_fill(self, order: Working, now: datetime) -> None:
         # bracket children start working now (so never on the parent's bar); OCA siblings end
         cid, group = order.request.client_order_id, order.request.oca_group
         for other in list(self._orders.values()):
@@ -286,16 +279,17 @@ class PaperBroker(MarketDataPassThrough):
                 other.active_at = max(other.active_at, now)
             elif group is not None and other.request.oca_group == group:
                 reason = f"one-cancels-all group {group}: {cid} filled"
-                self._end(other, self._cancelled(other.request.client_order_id, reason))
+                self._end(other, cancelled(now, other.request.client_order_id, reason))
 
-    def _end(self, order: _Working, event: OrderCancelled | OrderExpired) -> None:
+    def _end(self, order: Working, event: OrderCancelled | OrderExpired) -> None:
         # an order ends without filling completely: its bracket children end with it
         self._finish(order)
         self._emit(event)
         cid = order.request.client_order_id
         self._dead_parents.add(cid)
         for child in [o for o in self._orders.values() if o.request.parent_id == cid]:
-            self._end(child, self._cancelled(child.request.client_order_id, f"parent order {cid} ended unfilled"))
+            reason = f"parent order {cid} ended unfilled"
+            self._end(child, cancelled(event.ts, child.request.client_order_id, reason))
 
     # ----------------------------------------------------------------- order bookkeeping
 
@@ -304,19 +298,17 @@ class PaperBroker(MarketDataPassThrough):
         if due:
             self._pending = [o for o in self._pending if o.active_at > now]
             for order in due:
-                self._activate(order)
+                self._activate(order, now)
 
-    def _activate(self, order: _Working) -> None:
+    def _activate(self, order: Working, ts: datetime) -> None:
         order.accepted = True
         self._by_symbol.setdefault(order.request.symbol, []).append(order)
         request = order.request
         self._emit(
-            OrderAccepted(
-                ts=self.clock.now(), client_order_id=request.client_order_id, broker_order_id=order.broker_order_id
-            )
+            OrderAccepted(ts=ts, client_order_id=request.client_order_id, broker_order_id=order.broker_order_id)
         )
 
-    def _finish(self, order: _Working) -> None:
+    def _finish(self, order: Working) -> None:
         # drop a working order from every index (filled, cancelled, expired)
         del self._orders[order.request.client_order_id]
         if order.accepted:
@@ -330,9 +322,6 @@ class PaperBroker(MarketDataPassThrough):
             if order.request.client_order_id in self._orders:  # not already ended with its parent
                 self._end(order, OrderExpired(ts=now, client_order_id=order.request.client_order_id))
         self._next_expiry = min((o.expires_at for o in self._orders.values() if o.expires_at), default=None)
-
-    def _cancelled(self, client_order_id: str, reason: str) -> OrderCancelled:
-        return OrderCancelled(ts=self.clock.now(), client_order_id=client_order_id, reason=reason)
 
     def _rejection(self, request: OrderRequest) -> str | None:
         if request.client_order_id in self._orders:
@@ -382,24 +371,30 @@ class PaperBroker(MarketDataPassThrough):
         return []
 
     def submit_order(self, request: OrderRequest) -> None:
-        """Start working an order (or reject it); outcomes arrive as events."""
-        now = self.clock.now()
+        """Start working an order (or reject it); outcomes arrive as events.
+
+        The order arrives at the venue's :attr:`market_time`: it meets bars starting, and quotes
+        stamped, at or after that time plus the latency, and a DAY order belongs to the session
+        open then. The answer (``OrderRejected``, or ``OrderAccepted`` at once without latency) is
+        stamped with the clock, like every answer to a command.
+        """
         reason = self._rejection(request)
         if reason is not None:
             self._dead_parents.add(request.client_order_id)
-            self._emit(OrderRejected(ts=now, client_order_id=request.client_order_id, reason=reason))
+            self._emit(OrderRejected(ts=self.clock.now(), client_order_id=request.client_order_id, reason=reason))
             return
+        arrival = self.market_time
         hours = hours_for(request.instrument.exchange)
         expires = None
         if request.time_in_force is TimeInForce.DAY:
-            expires = hours.session_end_after(now, trades_outside_rth(request.outside_rth, request.order_type))
+            expires = hours.session_end_after(arrival, trades_outside_rth(request.outside_rth, request.order_type))
         order_id = f"{self._id_prefix}P{next(self._order_ids)}"
-        order = _Working(request, order_id, now + self.config.latency, expires, hours)
+        order = Working(request, order_id, arrival + self.config.latency, expires, hours)
         self._orders[request.client_order_id] = order
         if self._next_expiry is None or (expires is not None and expires < self._next_expiry):
             self._next_expiry = expires
-        if order.active_at <= now:
-            self._activate(order)
+        if order.active_at <= arrival:
+            self._activate(order, self.clock.now())
         else:
             self._pending.append(order)
 
@@ -430,7 +425,7 @@ class PaperBroker(MarketDataPassThrough):
                 OrderCancelRejected(ts=self.clock.now(), client_order_id=client_order_id, reason="order is not working")
             )
             return
-        self._end(order, self._cancelled(client_order_id, "cancelled by request"))
+        self._end(order, cancelled(self.clock.now(), client_order_id, "cancelled by request"))
 
     def recover(self, orders: Sequence[Order], fills: Sequence[Fill]) -> None:
         """End a previous run's unfinished orders: the simulated venue died with that process.
@@ -446,13 +441,13 @@ class PaperBroker(MarketDataPassThrough):
             if order.status is OrderStatus.SUBMITTED:
                 self._emit(OrderRejected(ts=now, client_order_id=cid, reason=reason))
             else:
-                self._emit(self._cancelled(cid, reason))
+                self._emit(cancelled(now, cid, reason))
 
     def open_orders(self) -> Sequence[Order]:
         """Working orders, in submission order."""
         now = self.clock.now()
         with self._lock:
-            return [_snapshot(o, now) for o in self._orders.values()]
+            return [snapshot(o, now) for o in self._orders.values()]
 
     def _mark_price(self, symbol: str) -> Decimal | None:
         payload = self._last.get(symbol)
@@ -485,16 +480,3 @@ def _not_connected(event: AnyEvent) -> None:
     msg = "PaperBroker is not connected"
     raise RuntimeError(msg)
 
-
-def _snapshot(order: _Working, now: datetime) -> Order:
-    status = OrderStatus.SUBMITTED
-    if order.accepted:
-        status = OrderStatus.PARTIALLY_FILLED if order.filled else OrderStatus.ACCEPTED
-    return Order(
-        request=order.request,
-        status=status,
-        broker_order_id=order.broker_order_id,
-        filled_quantity=order.filled,
-        average_fill_price=order.value / order.filled if order.filled else None,
-        updated=now,
-    )

@@ -61,6 +61,9 @@ base_url = "{gw.base_url}"
 ws_url = "{gw.ws_url}"
 ca_file = "{gw.ca_file}"
 auto_confirm_message_ids = ["o403"]
+
+[brokers.paper]
+market_hours = "always"  # the simulated market never closes: paper fills at any hour too
 """,
         encoding="utf-8",
     )
@@ -99,7 +102,7 @@ def test_a_second_paper_run_on_the_same_journal_keeps_its_fills(tmp_path: Path, 
         assert len(set(ids)) == 4
         runs = store.run_ids()
         assert len(runs) == 2
-        assert all(store.venue(run) == Venue("paper", "PAPER") for run in runs)
+        assert all(store.venue(run) == Venue("paper", "PAPER").journaled() for run in runs)
     finally:
         store.close()
 
@@ -120,7 +123,7 @@ def test_a_live_run_leaves_a_paper_runs_open_orders_alone(tmp_path: Path, gatewa
     assert fills == 2
     assert "orders: 2 (2 filled)" in out  # the summary counts this run's orders only
     assert "earlier runs:" not in out  # and the live run recovered none: the paper order is not its own
-    assert f"1 unfinished order of another venue left alone ({resting}: paper account PAPER)" in err
+    assert f"1 unfinished order of another venue left alone ({resting}: {Venue('paper', 'PAPER').journaled()})" in err
 
 
 def test_by_default_paper_and_live_runs_keep_separate_journals(tmp_path: Path, gateway: SimulatedGateway,

@@ -115,9 +115,11 @@ def test_the_broker_is_trusted_again_once_it_reconnects(
     assert recorder.of(OrderDenied) == []
 
 
-def test_a_fill_is_booked_once_in_the_one_portfolio_with_its_commission(
+def test_r15_a_fill_is_booked_once_in_the_one_portfolio_with_its_commission(
     desk: tuple[Engine, ScriptedBroker, EventRecorder, FakeClock],
 ) -> None:
+    """R15 (stale positions): positions come from fills at once; the gateway's cached positions are never trusted
+    (invalidated before every read). Partial versus the criterion: see docs/reliability.md."""
     engine, broker, recorder, clock = desk
     cash = engine.portfolio.cash
     broker.report(report(clock))

@@ -65,7 +65,9 @@ def test_valid_limit_order_parses_decimal_prices_exactly() -> None:
         ({"unknown": 1}, "unknown", "Extra inputs"),
     ],
 )
-def test_bad_order_is_refused_naming_the_field(changes: dict[str, Any], field: str, text: str) -> None:
+def test_r20_bad_order_is_refused_naming_the_field(changes: dict[str, Any], field: str, text: str) -> None:
+    """R20 (input validation): a bad order request is refused locally with a typed error naming the field, and never
+    reaches the broker. Partial versus the criterion: see docs/reliability.md."""
     with pytest.raises(ValidationError) as info:
         OrderRequest(**ticket(**changes))
     message = str(info.value)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from framework.config import StrategyConfig
 from framework.live_guard import check_url
 from framework.live_guard import is_loopback_host
 from framework.live_guard import says_allow
 from framework.redaction import mask_account
+from framework.redaction import masked
 from framework.redaction import redact
 from framework.redaction import register_account
 from framework.redaction import register_secret
+from framework.redaction import register_settings
 
 
 def test_a_registered_account_of_any_form_is_masked_everywhere() -> None:
@@ -51,3 +54,33 @@ def test_check_url_is_usable_by_any_adapter() -> None:
     assert check_url("trading_url", "https://paper-api.example.com", schemes=("https", "http"), allow_live=True)
     with pytest.raises(ValueError, match=r"^trading_url: plain-text http:// .* use https://$"):
         check_url("trading_url", "http://api.example.com", schemes=("https", "http"), allow_live=False)
+
+
+def test_settings_register_their_secrets_and_accounts_by_key() -> None:
+    # R19: what the user's configuration holds is masked wherever it later appears
+    register_settings({"brokers": {"x": {"account_id": "QK55021AB", "api_secret": "s3cr3t-canary-71"}},
+                       "strategy": {"params": {"notify_token": "tok-canary-5521", "pin": "tok-canary-9"},
+                                    "hooks": [{"webhook_password": "pw-canary-8812"}]}})
+    text = redact("QK55021AB s3cr3t-canary-71 tok-canary-5521 pw-canary-8812 tok-canary-9")
+    assert text == f"{mask_account('QK55021AB')} *** *** *** tok-canary-9"  # pin: not a secret's name
+
+
+def test_masked_shows_secrets_as_stars_and_accounts_masked_through_mappings() -> None:
+    value = {"account_id": "DU7654321", "params": {"password": "x", "symbol": "AAPL", "tokens": ["a", "b"]}}
+    assert masked("settings", value) == {"account_id": "DU****321",
+                                         "params": {"password": "***", "symbol": "AAPL", "tokens": ["***", "***"]}}
+    assert masked("api_key", None) is None
+
+
+def test_a_configuration_repr_never_shows_a_secret_or_an_account() -> None:
+    class Notifier(StrategyConfig):
+        account: str = "QK55021AC"
+        smtp_password: str = "pw-canary-3310"
+        headers: dict[str, str] = {"Authorization-Token": "tok-canary-2207", "Accept": "json"}
+
+    config = Notifier()
+    for text in (repr(config), str(config)):
+        assert "QK55021AC" not in text
+        assert "canary" not in text
+        assert mask_account("QK55021AC") in text
+        assert "'Accept': 'json'" in text

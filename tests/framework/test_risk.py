@@ -124,7 +124,9 @@ def test_allowed_instruments() -> None:
     assert "allowed_instruments" in (desk.order(instrument=MSFT) or "")
 
 
-def test_price_band_around_the_last_price() -> None:
+def test_r20_price_band_around_the_last_price() -> None:
+    """R20 (input validation): a bad order request is refused locally with a typed error naming the field, and never
+    reaches the broker. Partial versus the criterion: see docs/reliability.md."""
     desk = Desk(RiskConfig(price_band_percent=Decimal(5)), auto_fill=False)
     assert desk.order(order_type="limit", limit_price=Decimal("96")) is None
     assert "more than 5%" in (desk.order(order_type="limit", limit_price=Decimal("94")) or "")

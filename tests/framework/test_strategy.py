@@ -85,7 +85,9 @@ def test_buy_and_sell_infer_the_order_type(started: Helper, broker: ScriptedBrok
     assert all(r.strategy_id == "Helper" for r in broker.submitted)
 
 
-def test_off_tick_price_never_reaches_the_broker(started: Helper, broker: ScriptedBroker) -> None:
+def test_r20_off_tick_price_never_reaches_the_broker(started: Helper, broker: ScriptedBroker) -> None:
+    """R20 (input validation): a bad order request is refused locally with a typed error naming the field, and never
+    reaches the broker. Partial versus the criterion: see docs/reliability.md."""
     with pytest.raises(ValidationError, match="tick size"):
         started.buy("AAPL", 10, limit_price=99.555)
     assert broker.submitted == []

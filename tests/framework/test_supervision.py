@@ -18,6 +18,7 @@ from framework.events import StrategyFailed
 from framework.events import TimerFired
 from framework.marketdata import Quote
 from framework.models import Instrument
+from framework.redaction import register_secret
 from framework.strategy import Strategy
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
@@ -261,3 +262,30 @@ def test_raise_errors_still_propagates(quiet_broker: ScriptedBroker, clock: Fake
     engine.start()
     with pytest.raises(ValueError, match="bad quote number 3"):
         push_quotes(engine, quiet_broker, clock, 3)
+
+
+class LeakyFailure(Strategy):
+    """Raises on its first quote with an error that quotes a registered secret and an account id."""
+
+    def on_start(self) -> None:
+        self.subscribe_quotes("AAPL")
+
+    def on_quote(self, quote: Quote) -> None:
+        raise RuntimeError("notifier refused token tok-canary-6610 for account DU5550123")
+
+
+def test_strategy_failed_carries_no_secret_in_its_error_or_traceback(
+    quiet_broker: ScriptedBroker, clock: FakeClock
+) -> None:
+    # R19: the event reaches the summary, result.json and every listener, not only the redacted log
+    register_secret("tok-canary-6610")
+    engine = make_engine(quiet_broker, clock, ErrorPolicy.CONTINUE)
+    engine.add_strategy(LeakyFailure(strategy_id="leaky"))
+    recorder = EventRecorder(engine.bus, [StrategyFailed])
+    engine.start()
+    push_quotes(engine, quiet_broker, clock, 1)
+    [failure] = recorder.of(StrategyFailed)
+    assert failure.error == "notifier refused token *** for account DU****123"
+    assert "RuntimeError: notifier refused token *** for account DU****123" in failure.traceback
+    assert "tok-canary-6610" not in failure.traceback
+    engine.stop()

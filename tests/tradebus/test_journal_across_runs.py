@@ -128,12 +128,26 @@ def test_the_journal_records_the_venue_of_each_run(tmp_path: Path) -> None:
     journal.record_intent(Order(request=ticket("paperrun.1"), updated=clock.now()), "paperrun")
     journal.record_intent(Order(request=ticket("liverun.1"), updated=clock.now()), "liverun")
     journal.record_intent(Order(request=ticket("old.1"), updated=clock.now()), "old")  # before venues were kept
-    assert journal.venue("paperrun") == Venue("paper", "PAPER")
+    assert journal.venue("paperrun") == Venue("paper", "PAPER").journaled()
     assert journal.venue("old") is None
     assert [o.client_order_id for o in journal.open_orders()] == ["paperrun.1", "liverun.1", "old.1"]
     assert [o.client_order_id for o in journal.open_orders(venue=Venue("ibkr", "DU1234567"))] == ["liverun.1"]
     assert journal.open_orders(venue=Venue("ibkr", "DU7654321")) == []
     journal.close()
+
+
+
+def test_the_journal_file_never_holds_the_account_id_in_the_clear(tmp_path: Path) -> None:
+    # R19: the account is stored masked with a digest; equal accounts still match, different ones do not
+    path = tmp_path / "j.sqlite"
+    journal = SqliteJournal(path, synchronous="normal")
+    journal.record_run("liverun", Venue("ibkr", "DU1234567"), FakeClock().now())
+    stored = journal.venue("liverun")
+    assert stored is not None
+    assert stored.account_id.startswith("DU****567#")
+    assert stored == Venue("ibkr", "DU1234567").journaled() != Venue("ibkr", "DU1234568").journaled()
+    journal.close()
+    assert b"1234567" not in path.read_bytes()
 
 
 # ----------------------------------------------------------------- through the engine
@@ -223,12 +237,14 @@ def test_recovery_leaves_the_open_orders_of_another_venue_alone(
     assert broker.recovered is None  # nothing of this venue to look up
     assert engine.orders.get("r1.2") is None
     [line] = [r.getMessage() for r in caplog.records]
-    assert line == (f"1 unfinished order of another venue left alone (r1.2: scripted account SCRIPTED); this run "
-                    f"trades {name} account {account_id}; inspect them with `tradebus journal`")
+    old, new = Venue("scripted", "SCRIPTED").journaled(), Venue(name, account_id).journaled()
+    assert line == (f"1 unfinished order of another venue left alone (r1.2: {old}); this run "
+                    f"trades {new}; inspect them with `tradebus journal`")
+    assert account_id not in line  # the journal's form masks it
     assert {o.client_order_id: o.status for o in journal.orders()} == {
         "r1.1": OrderStatus.FILLED, "r1.2": OrderStatus.ACCEPTED,
     }
-    assert journal.venue(engine.gateway.run_id) == Venue(name, account_id)
+    assert journal.venue(engine.gateway.run_id) == Venue(name, account_id).journaled()
     engine.stop()
     journal.close()
 

@@ -12,6 +12,7 @@ from brokers.paper.plugin import PLUGIN as PAPER
 from framework.config import EngineConfig
 from framework.config import validate_section
 from framework.errors import ConfigError
+from framework.redaction import redact
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
 from tradebus.settings import load_settings
@@ -168,3 +169,18 @@ def test_the_degraded_order_policy_is_read_from_the_engine_section(tmp_path: Pat
     with pytest.raises(ConfigError) as info:
         load_settings(write(tmp_path, '[engine.degraded]\nreducing = "wait"\n'), {})
     assert info.value.key == "engine.degraded.reducing"
+
+
+def test_secrets_the_settings_hold_are_registered_and_never_shown_in_their_reprs(tmp_path: Path) -> None:
+    # R19: a password in the file and a token in a variable, both strategy parameters, and the account
+    path = write(tmp_path, GOOD.replace('account_id = "DU1234567"', 'account_id = "QK77120XZ"').replace(
+        "params = { fast = 5 }", 'params = { fast = 5, alert_password = "pw-canary-4471" }'))
+    settings = load_settings(path, {"TRADEBUS_STRATEGY__PARAMS__ALERT_TOKEN": "tok-canary-9034"})
+    section = settings.broker_settings("ibkr")
+    assert section["account_id"] == "QK77120XZ"  # the values themselves are untouched
+    for text in (repr(settings), str(settings), repr(section), str(section)):
+        assert "QK77120XZ" not in text
+        assert "canary" not in text
+    assert "'alert_password': '***'" in repr(settings)
+    assert "'account_id': 'QK****0XZ'" in repr(section)
+    assert redact("login pw-canary-4471 tok-canary-9034 QK77120XZ failed") == "login *** *** QK****0XZ failed"

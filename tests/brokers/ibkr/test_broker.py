@@ -214,7 +214,9 @@ def test_an_allowed_question_is_confirmed_and_fills_follow(world: World) -> None
                                                                                               ("e2", 60)]
 
 
-def test_a_question_off_the_allow_list_rejects_with_ibkrs_text(world: World) -> None:
+def test_r11_a_question_off_the_allow_list_rejects_with_ibkrs_text(world: World) -> None:
+    """R11 (reply prompts): 0 orders transmitted with an unapproved prompt; an unknown prompt rejects the order with
+    the prompt's text; chains are bounded. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_question_o163")
     world.adapter.on("POST", "/iserver/reply/07a13a5a-4a48-44a5-bb25-5ab37b79186c", Reply(200, []))
@@ -226,7 +228,10 @@ def test_a_question_off_the_allow_list_rejects_with_ibkrs_text(world: World) -> 
     assert world.adapter.sent[-1].body == {"confirmed": False}
 
 
-def test_a_fill_before_the_placement_answer(world: World) -> None:
+def test_r12_a_fill_before_the_placement_answer(world: World) -> None:
+    """R12 (fill before ack, delta updates): final order and fill state right whatever the order of reports; 0 illegal
+    transitions; reports for an order not yet known are parked and resolved. Partial versus the criterion: see
+    docs/reliability.md."""
     world.connect()
 
     def fill_first(sent: object) -> Reply:
@@ -239,7 +244,9 @@ def test_a_fill_before_the_placement_answer(world: World) -> None:
     assert [type(e) for e in world.events[1:]] == [ExecutionReported]
 
 
-def test_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
+def test_r06_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
+    """R06 (ambiguous submit): 0 duplicate orders; an affected intent is resolved (acknowledged by its client order id,
+    or rejected as lost); 0 automatic POST retries. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(raises=requests.ReadTimeout("no answer")))
     world.submit(order())
@@ -251,7 +258,9 @@ def test_an_ambiguous_placement_is_looked_up_not_retried(world: World) -> None:
     assert world.adapter.paths("POST").count(ORDERS) == 1
 
 
-def test_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) -> None:
+def test_r06_an_ambiguous_order_not_found_within_the_window_is_lost(world: World) -> None:
+    """R06 (ambiguous submit): 0 duplicate orders; an affected intent is resolved (acknowledged by its client order id,
+    or rejected as lost); 0 automatic POST retries. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.on("POST", ORDERS, Reply(500, {"error": "internal"}))
     world.submit(order())
@@ -304,7 +313,9 @@ def test_cancel_sends_delete_and_the_stream_confirms(world: World) -> None:
     assert [type(e) for e in world.events[1:]] == [OrderAccepted, OrderCancelled]
 
 
-def test_session_expiry_degrades_then_reauthenticates_and_resubscribes(world: World) -> None:
+def test_r08_session_expiry_degrades_then_reauthenticates_and_resubscribes(world: World) -> None:
+    """R08 (session expiry): detected, 0 order POSTs while not ready, re-authentication bounded, recovery and
+    reconciliation when the session returns. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.broker.subscribe_quotes(AAPL)
     expired = fixture("http_post_tickle")
@@ -326,7 +337,9 @@ def test_session_expiry_degrades_then_reauthenticates_and_resubscribes(world: Wo
                                       'smd+265598+{"fields":["31","84","85","86","88","7059","7762","6509"]}']
 
 
-def test_a_competing_push_halts_orders(world: World) -> None:
+def test_r09_a_competing_push_halts_orders(world: World) -> None:
+    """R09 (competing session): trading halted, an alert, no take-over (no compete=true re-init). Partial versus the
+    criterion: see docs/reliability.md."""
     world.connect()
     world.push(fixture("ws_sts_competing"))
     assert isinstance(world.events[-1], BrokerDegraded)
@@ -373,7 +386,9 @@ def test_account_summary_and_ledger_frames_are_read_but_announce_nothing(world: 
     assert world.broker.stream.malformed == 0
 
 
-def test_account_and_positions_come_from_the_portfolio_endpoints(world: World) -> None:
+def test_r15_account_and_positions_come_from_the_portfolio_endpoints(world: World) -> None:
+    """R15 (stale positions): positions come from fills at once; the gateway's cached positions are never trusted
+    (invalidated before every read). Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.ok("GET", "/portfolio/DU1234567/summary", "http_get_portfolio_summary")
     world.adapter.ok("GET", "/portfolio/DU1234567/positions/0", "http_get_portfolio_positions")
@@ -435,7 +450,9 @@ def test_cancelling_a_held_child_never_reaches_ibkr(world: World) -> None:
     assert "DELETE" not in {s.method for s in world.adapter.sent}
 
 
-def test_cancels_are_paced_one_delete_per_order_per_five_seconds(world: World) -> None:
+def test_r14_cancels_are_paced_one_delete_per_order_per_five_seconds(world: World) -> None:
+    """R14 (cancel races): a fill racing a cancel ends FILLED with the fill booked; 0 phantom CANCELLED; at most one
+    DELETE per order per 5 s. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
     world.adapter.ok("DELETE", f"{ORDERS[:-1]}/1210386759", "http_delete_order")
@@ -449,7 +466,9 @@ def test_cancels_are_paced_one_delete_per_order_per_five_seconds(world: World) -
     assert [s.method for s in world.adapter.sent].count("DELETE") == 2
 
 
-def test_cancel_all_cancels_known_held_and_foreign_orders(world: World) -> None:
+def test_r14_cancel_all_cancels_known_held_and_foreign_orders(world: World) -> None:
+    """R14 (cancel races): a fill racing a cancel ends FILLED with the fill booked; 0 phantom CANCELLED; at most one
+    DELETE per order per 5 s. Partial versus the criterion: see docs/reliability.md."""
     world.connect()
     world.adapter.ok("POST", ORDERS, "http_post_order_accepted")
     world.submit(order("mine", order_type=OrderType.LIMIT, limit_price=Decimal(150)))

@@ -94,7 +94,9 @@ def order(cid: str = "c1", **ticket: Any) -> OrderRequest:
     return OrderRequest(client_order_id=cid, instrument=AAPL, side=Side.BUY, quantity=Decimal(100), **ticket)
 
 
-def test_a_401_on_an_order_degrades_at_once_then_recovery_reconnects(world: World) -> None:
+def test_r08_a_401_on_an_order_degrades_at_once_then_recovery_reconnects(world: World) -> None:
+    """R08 (session expiry): detected, 0 order POSTs while not ready, re-authentication bounded, recovery and
+    reconciliation when the session returns. Partial versus the criterion: see docs/reliability.md."""
     world.adapter.on("POST", ORDERS, Reply(401, None))
     world.send(SubmitOrder(order()))
     assert world.types() == [BrokerConnected, CommandNotSent]  # not placed: given back to the engine

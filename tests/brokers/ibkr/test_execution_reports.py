@@ -101,9 +101,12 @@ def desk(clock: FakeClock) -> Iterator[Desk]:
         ({"commission": "-0.35"}, "commission", "a cost, zero or positive", "-0.35"),
     ],
 )
-def test_an_inconsistent_execution_is_refused_naming_the_field_and_nothing_is_booked(
+def test_r13_an_inconsistent_execution_is_refused_naming_the_field_and_nothing_is_booked(
     desk: Desk, changes: dict[str, Any], field: str, expected: str, received: str
 ) -> None:
+    """R13 (partial fills): the sum of fills equals the filled quantity; 0 overfills applied; the average price exact;
+    a repeated execution (WS and REST) booked once, its commission once. Partial versus the criterion: see
+    docs/reliability.md."""
     desk.report(**changes)
     [refused] = desk.recorder.of(ExecutionRefused)
     assert (refused.client_order_id, refused.execution_id, refused.field) == ("c1", "e1", field)

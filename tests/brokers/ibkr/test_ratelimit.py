@@ -28,7 +28,10 @@ def test_two_pass_back_to_back_then_requests_are_spaced(clock: FakeClock) -> Non
     assert waits == pytest.approx([0.125] * 8)
 
 
-def test_no_one_second_window_holds_more_than_ten_requests(clock: FakeClock) -> None:
+def test_r05_no_one_second_window_holds_more_than_ten_requests(clock: FakeClock) -> None:
+    """R05 (pacing compliance): no violation of the global request budget or of the per-endpoint limits
+    (orders/trades/portfolio spacing, at most 5 concurrent history requests). Partial versus the criterion: see
+    docs/reliability.md."""
     pacing = limiter(clock, [])
     sent = []
     for _ in range(100):
@@ -37,7 +40,10 @@ def test_no_one_second_window_holds_more_than_ten_requests(clock: FakeClock) -> 
     assert max(sum(1 for t in sent if start <= t < start + 1.0) for start in sent) <= 10
 
 
-def test_endpoint_spacing_of_five_seconds_for_live_orders(clock: FakeClock) -> None:
+def test_r05_endpoint_spacing_of_five_seconds_for_live_orders(clock: FakeClock) -> None:
+    """R05 (pacing compliance): no violation of the global request budget or of the per-endpoint limits
+    (orders/trades/portfolio spacing, at most 5 concurrent history requests). Partial versus the criterion: see
+    docs/reliability.md."""
     waits: list[float] = []
     pacing = limiter(clock, waits)
     pacing.acquire("GET", "/iserver/account/orders")
@@ -75,7 +81,10 @@ def test_after_a_penalty_everything_is_refused_until_it_passes(clock: FakeClock)
     assert pacing.penalties == 1
 
 
-def test_history_requests_are_capped(clock: FakeClock) -> None:
+def test_r05_history_requests_are_capped(clock: FakeClock) -> None:
+    """R05 (pacing compliance): no violation of the global request budget or of the per-endpoint limits
+    (orders/trades/portfolio spacing, at most 5 concurrent history requests). Partial versus the criterion: see
+    docs/reliability.md."""
     pacing = limiter(clock, [])
     slots = [pacing.history_slot() for _ in range(HISTORY_MAX_CONCURRENT)]
     for slot in slots:

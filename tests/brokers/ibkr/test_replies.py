@@ -48,14 +48,18 @@ def test_an_immediate_ack_needs_no_reply() -> None:
     assert replies.sent == []
 
 
-def test_allowed_questions_are_confirmed_in_a_chain() -> None:
+def test_r11_allowed_questions_are_confirmed_in_a_chain() -> None:
+    """R11 (reply prompts): 0 orders transmitted with an unapproved prompt; an unknown prompt rejects the order with
+    the prompt's text; chains are bounded. Partial versus the criterion: see docs/reliability.md."""
     replies = Replies(question("o354", "q2"), ACK)
     outcome = run_dialogue(question("o163"), replies, frozenset({"o163", "o354"}), 5)
     assert outcome == Placed(ACK)
     assert replies.sent == [("q1", True), ("q2", True)]
 
 
-def test_a_question_off_the_allow_list_is_declined_with_ibkrs_text() -> None:
+def test_r11_a_question_off_the_allow_list_is_declined_with_ibkrs_text() -> None:
+    """R11 (reply prompts): 0 orders transmitted with an unapproved prompt; an unknown prompt rejects the order with
+    the prompt's text; chains are bounded. Partial versus the criterion: see docs/reliability.md."""
     replies = Replies()
     outcome = run_dialogue(question("o163"), replies, frozenset({"o354"}), 5)
     assert isinstance(outcome, Declined)
@@ -64,7 +68,9 @@ def test_a_question_off_the_allow_list_is_declined_with_ibkrs_text() -> None:
     assert replies.sent == [("q1", False)]
 
 
-def test_endless_questions_stop_after_max_rounds() -> None:
+def test_r11_endless_questions_stop_after_max_rounds() -> None:
+    """R11 (reply prompts): 0 orders transmitted with an unapproved prompt; an unknown prompt rejects the order with
+    the prompt's text; chains are bounded. Partial versus the criterion: see docs/reliability.md."""
     replies = Replies(*[question("o163", f"q{i}") for i in range(2, 10)])
     outcome = run_dialogue(question("o163"), replies, frozenset({"o163"}), 3)
     assert isinstance(outcome, Declined)

@@ -17,6 +17,7 @@ from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import OrderAck
 from brokers.ibkr.wire import OrderQuestion
+from framework.redaction import register_account
 from framework.testing import FakeClock
 from tests.brokers.ibkr.fakes import FakeAdapter
 from tests.brokers.ibkr.fakes import Reply
@@ -129,7 +130,9 @@ def test_reads_are_retried_after_5xx_and_transport_errors(rest: IbkrRestClient, 
     assert adapter.paths() == ["/iserver/accounts"] * 3
 
 
-def test_order_posts_are_never_retried(rest: IbkrRestClient, adapter: FakeAdapter) -> None:
+def test_r06_order_posts_are_never_retried(rest: IbkrRestClient, adapter: FakeAdapter) -> None:
+    """R06 (ambiguous submit): 0 duplicate orders; an affected intent is resolved (acknowledged by its client order id,
+    or rejected as lost); 0 automatic POST retries. Partial versus the criterion: see docs/reliability.md."""
     adapter.on(
         "POST", ORDERS, Reply(raises=requests.ReadTimeout("slow")), Reply(200, fixture("http_post_order_accepted"))
     )
@@ -207,3 +210,13 @@ def test_secdef_search_errors_other_than_no_match_stay_errors(
     adapter.on("GET", SEARCH, answer)
     with pytest.raises(kind):
         rest.search_contracts("AAPL", "STK")
+
+
+def test_error_texts_mask_the_account_and_hide_the_session() -> None:
+    # R19: an adapter error names the route, which carries the account; its text reaches tracebacks and reasons
+    register_account("QK31337ZZ")
+    error = IbkrAuthError("not authenticated", status_code=401, method="POST", path="/iserver/account/QK31337ZZ/orders",
+                          body={"error": "Invalid account: QK31337ZZ; cookie api={\"session\":\"9f1e\"}"})
+    assert str(error) == "POST /iserver/account/QK****7ZZ/orders answered 401: not authenticated"
+    assert error.error_text == "Invalid account: QK****7ZZ; cookie api=***"
+    assert error.path == "/iserver/account/QK31337ZZ/orders"  # the attributes stay usable

@@ -71,7 +71,9 @@ def test_start_reauthenticates_a_timed_out_session_then_primes(manager: Manager)
     assert manager.session.state is SessionState.READY
 
 
-def test_start_gives_up_when_reauthentication_never_completes(manager: Manager) -> None:
+def test_r08_start_gives_up_when_reauthentication_never_completes(manager: Manager) -> None:
+    """R08 (session expiry): detected, 0 order POSTs while not ready, re-authentication bounded, recovery and
+    reconciliation when the session returns. Partial versus the criterion: see docs/reliability.md."""
     manager.adapter.ok("POST", "/iserver/auth/status", "http_post_iserver_auth_status_timed_out")
     manager.adapter.ok("POST", "/iserver/reauthenticate", "http_post_iserver_reauthenticate")
     with pytest.raises(IbkrSessionError) as caught:
@@ -105,7 +107,9 @@ def test_an_unreachable_gateway_disconnects_and_backs_off(manager: Manager) -> N
     assert manager.ready == 1
 
 
-def test_a_competing_session_is_not_taken_over(manager: Manager) -> None:
+def test_r09_a_competing_session_is_not_taken_over(manager: Manager) -> None:
+    """R09 (competing session): trading halted, an alert, no take-over (no compete=true re-init). Partial versus the
+    criterion: see docs/reliability.md."""
     manager.session.start()
     competing = fixture("http_post_iserver_auth_status") | {"competing": True, "authenticated": False}
     manager.adapter.on("POST", "/iserver/auth/status", Reply(200, competing))

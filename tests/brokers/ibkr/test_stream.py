@@ -89,7 +89,9 @@ def test_system_success_alone_authenticates_the_socket(harness: Harness) -> None
     assert harness.factory.last.sent == ["sor+{}"]
 
 
-def test_a_competing_status_does_not_open_the_socket(harness: Harness) -> None:
+def test_r09_a_competing_status_does_not_open_the_socket(harness: Harness) -> None:
+    """R09 (competing session): trading halted, an alert, no take-over (no compete=true re-init). Partial versus the
+    criterion: see docs/reliability.md."""
     harness.stream.open("abc123")
     harness.factory.last.push(fixture("ws_sts_competing"))
     harness.drain()

@@ -140,6 +140,29 @@ def test_an_order_submitted_inside_a_bar_waits_for_a_bar_that_starts_after_it() 
     assert venue.fills()[0].price == Decimal(102)
 
 
+def test_the_venue_works_in_market_time_however_late_the_live_feed_delivers() -> None:
+    # R25: a live feed delivers a bar after its end; an order placed on it still meets the next bar,
+    # as in a backtest, and what the market does is stamped with the data's time
+    venue = Venue()
+    late = timedelta(seconds=2)
+    first = Bar("AAPL", NY_OPEN, MINUTE, 100, 101, 99, 100)
+    venue.clock.set(first.end + late)
+    venue.source.push_bar(first)
+    venue.engine.run_pending()
+    cid = venue.submit(Side.BUY, 10)
+    assert venue.recorder.of(OrderAccepted)[0].ts == first.end + late  # an answer to a command: the clock
+    second = Bar("AAPL", first.end, MINUTE, 102, 103, 101, 102)
+    venue.clock.set(second.end + late)
+    venue.source.push_bar(second)
+    venue.engine.run_pending()
+    assert venue.status(cid) is OrderStatus.FILLED
+    fill = venue.fills()[0]
+    assert (fill.price, fill.ts) == (Decimal(102), second.end)
+    assert venue.broker.market_time == second.end
+    venue.source.push_quote(Quote("AAPL", venue.clock.now(), bid=101, ask=102))  # bar fills: quotes keep no time
+    assert venue.broker.market_time == second.end
+
+
 def test_slippage_and_commission_are_applied_to_the_fill_and_the_cash() -> None:
     config = PaperConfig(slippage=TickSlippage(ticks=2), commission=PerShareCommission())
     venue = Venue(config)
