@@ -16,8 +16,9 @@ decides every status and checks every execution against its order:
   replayed when the id is mapped;
 * ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected, expired) once;
 * ``Cancelled`` without a cancel request from this adapter is IBKR's own: a ``DAY`` order cancelled
-  outside regular trading hours (at IBKR's time of the change when it says) is ``OrderExpired`` (the
-  close ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
+  within :data:`EXPIRY_GRACE` after its session's end (IBKR's time of the change when it says; the
+  close, or the end of after-hours for an order that may trade then) is ``OrderExpired`` (the close
+  ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
   ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``,
   decided by the placement answer when it races ahead of it (so the reason can carry IBKR's words).
 
@@ -32,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
@@ -49,8 +51,8 @@ from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
 from framework.models import TimeInForce
-from framework.trading_hours import SessionPhase
 from framework.trading_hours import hours_for
+from framework.trading_hours import trades_outside_rth
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ _T = TypeVar("_T")
 MAX_PARKED = 1000  # reports for unknown orders kept at most (oldest dropped)
 NOT_WORKING = "IBKR does not work the order (rejected)"
 NOT_REQUESTED = "cancelled by IBKR (not requested)"
+EXPIRY_GRACE = timedelta(minutes=15)  # a DAY order IBKR cancels this soon after its session ends has expired
 
 
 @dataclass
@@ -399,12 +402,15 @@ def _not_working(status: str) -> str:
 
 
 def _broker_cancel(tracked: Tracked, cid: str, changed_at: datetime, ts: datetime) -> OrderExpired | OrderCancelled:
-    # a cancel nobody here asked for: IBKR ending a DAY order at the close, or IBKR's own decision
+    # a cancel nobody here asked for: IBKR ending a DAY order at the close, or IBKR's own decision (or a
+    # cancel a previous run of this process sent and could not journal before it died)
     request = tracked.request
     if request.time_in_force is TimeInForce.DAY:
-        phase = hours_for(request.instrument.exchange).phase(changed_at)
-        if phase is not SessionPhase.REGULAR:
-            log.info("order %s: DAY order cancelled by IBKR outside regular hours (%s): expired", cid, phase)
+        extended = trades_outside_rth(request.outside_rth, request.order_type)
+        end = hours_for(request.instrument.exchange).session_end_after(changed_at - EXPIRY_GRACE, extended)
+        if end <= changed_at < end + EXPIRY_GRACE:
+            log.info("order %s: DAY order cancelled by IBKR at its session's end (%s): expired", cid,
+                     end.isoformat())
             return OrderExpired(ts=ts, client_order_id=cid)
     log.warning("order %s was cancelled by IBKR without a cancel request", cid)
     return OrderCancelled(ts=ts, client_order_id=cid, reason=NOT_REQUESTED)

@@ -133,6 +133,9 @@ base_url = "{gw.base_url}"
 ws_url = "{gw.ws_url}"
 ca_file = "{gw.ca_file}"
 auto_confirm_message_ids = ["o403", "o163", "o354", "o10331"]
+
+[brokers.paper]
+market_hours = "always"  # the simulated market never closes: paper fills at any hour too
 """,
         encoding="utf-8",
     )

@@ -211,6 +211,21 @@ def test_r22_a_cancel_by_the_broker_during_the_session_is_recorded_as_not_reques
         assert r.of(OrderExpired, "elsewhere") == []
 
 
+def test_r22_a_cancel_by_the_broker_long_after_the_close_is_not_taken_for_an_expiry() -> None:
+    """R22: only a cancel close to the session's end is an expiry; one at 17:30 New York is a cancel we did not ask
+    for (a previous run of ours may have sent it and died before journaling it: the crash test meets this)."""
+    with run(datetime(2024, 1, 2, 22, 30, tzinfo=UTC), market_hours="always") as r:  # 17:30 New York
+        r.submit("evening", "185.00")
+        r.wait_for(lambda: r.of(OrderAccepted, "evening") != [], "the acknowledgement")
+        with r.other_client() as other:
+            url = f"{r.gw.base_url}/iserver/account/DU1234567/order/{r.broker_id('evening')}"
+            assert other.delete(url, timeout=10).ok
+        r.gw.advance(1)
+        r.wait_for(lambda: r.of(OrderCancelled, "evening") != [], "the cancel")
+        assert r.of(OrderCancelled, "evening")[0].reason == "cancelled by IBKR (not requested)"
+        assert r.of(OrderExpired, "evening") == []
+
+
 def test_r22_an_inactive_order_is_a_rejection_with_ibkrs_description() -> None:
     """R22: an order IBKR accepts ``Inactive`` outside its hours is rejected with IBKR's words for why."""
     with run(PRE_MARKET, outside_rth_orders="inactive") as r:
