@@ -2,9 +2,11 @@
 
 The reader applies client commands (:mod:`simulators.ibkr.ws_commands`); the writer drains the
 client's queue, which is also how faults reach the wire: raw frames with invalid UTF-8 or truncated
-JSON, an orderly close, or an abrupt TCP abort without a close frame. :func:`_apply` is the
-websocket's isolation point (as ``isolate_errors`` is for HTTP): a command that still breaks a
-handler is logged and skipped, never allowed to close the client's connection.
+JSON, an orderly close (close frame, code 1000), an abort (the connection is closed without a close
+frame: the client sees code 1006), or a TCP reset (``SO_LINGER`` 0, then closed: the client reads
+``ECONNRESET``). While the hub refuses websockets (fault injection) an upgrade is answered 503.
+:func:`_apply` is the websocket's isolation point (as ``isolate_errors`` is for HTTP): a command that
+still breaks a handler is logged and skipped, never allowed to close the client's connection.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 
 from aiohttp import WSMsgType
 from aiohttp import web
@@ -28,9 +32,8 @@ log = logging.getLogger(__name__)
 async def _write(ws: web.WebSocketResponse, request: web.Request, client: WsClient) -> None:
     while True:
         frame = await client.queue.get()
-        if frame.kind is FrameKind.ABORT:
-            if request.transport is not None:
-                request.transport.abort()
+        if frame.kind in (FrameKind.ABORT, FrameKind.RESET):
+            _end_abruptly(request, reset=frame.kind is FrameKind.RESET)
             return
         if frame.kind is FrameKind.CLOSE:
             await ws.close()
@@ -42,6 +45,18 @@ async def _write(ws: web.WebSocketResponse, request: web.Request, client: WsClie
         else:
             # Deliberately bypasses send_str so the payload can be invalid UTF-8 (fault injection).
             await ws.send_frame(frame.data, WSMsgType.TEXT)
+
+
+def _end_abruptly(request: web.Request, *, reset: bool) -> None:
+    transport = request.transport
+    if transport is None:
+        return
+    if reset:  # linger 0: closing the socket sends RST instead of FIN
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _apply(core: GatewayCore, client: WsClient, text: str) -> None:
@@ -56,9 +71,11 @@ def _apply(core: GatewayCore, client: WsClient, text: str) -> None:
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Serve one websocket connection until either side closes it."""
     core = core_of(request)
+    if core.hub.refusing:
+        return web.Response(status=503, text="websocket refused (simulated fault)")
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
     await ws.prepare(request)
-    client = core.hub.connect()
+    client = core.hub.connect(core.clock.monotonic())
     writer = asyncio.create_task(_write(ws, request, client))
     session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
     if session_id is not None:
@@ -74,7 +91,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             elif message.type is WSMsgType.BINARY and not client.stalled:
                 _apply(core, client, message.data.decode("utf-8", errors="replace"))
     finally:
-        core.hub.disconnect(client)
+        core.hub.disconnect(client, core.clock.monotonic())
         if not writer.done():
             writer.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
