@@ -78,6 +78,7 @@ class WsClient:
         ended_by: How the gateway ended it (``close``, ``abort``, ``reset``), or ``""`` (the client
             closed it, or it is open).
         sent: Frames queued to this client, by topic (``message``, ``error`` and ``raw`` for the rest).
+        received: Data frames read from this client (applied, or ignored while stalled).
         subscribed_at: When each subscription was first applied on this connection, by key
             (``smd+265598``, ``sor``, ``str``, ``spl`` ...).
     """
@@ -99,6 +100,7 @@ class WsClient:
     closed_at: float | None = None
     ended_by: str = ""
     sent: Counter[str] = field(default_factory=Counter)
+    received: int = 0
     subscribed_at: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -106,7 +108,8 @@ class WsClient:
         return {
             "id": self.client_id, "opened_at": self.opened_at, "authenticated_at": self.authenticated_at,
             "closed_at": self.closed_at, "ended_by": self.ended_by, "stalled": self.stalled,
-            "frames": sum(self.sent.values()), "sent": dict(self.sent), "subscribed_at": dict(self.subscribed_at),
+            "frames": sum(self.sent.values()), "sent": dict(self.sent), "received": self.received,
+            "subscribed_at": dict(self.subscribed_at),
         }
 
 

@@ -74,28 +74,34 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if core.hub.refusing:
         return web.Response(status=503, text="websocket refused (simulated fault)")
     ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 20)
-    await ws.prepare(request)
+    # registered and greeted before the upgrade completes: a client that sees the upgrade finds the
+    # connection in the log and its greeting queued
     client = core.hub.connect(core.clock.monotonic())
-    writer = asyncio.create_task(_write(ws, request, client))
     session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
     if session_id is not None:
         ws_commands.authenticate(core, client, session_id)
     else:
         core.hub.send(client, {"message": "waiting for session"})
+    writer: asyncio.Task[None] | None = None
     try:
+        await ws.prepare(request)
+        writer = asyncio.create_task(_write(ws, request, client))
         async for message in ws:
             if writer.done():
                 break
+            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                client.received += 1
             if message.type is WSMsgType.TEXT and not client.stalled:
                 _apply(core, client, message.data)
             elif message.type is WSMsgType.BINARY and not client.stalled:
                 _apply(core, client, message.data.decode("utf-8", errors="replace"))
     finally:
         core.hub.disconnect(client, core.clock.monotonic())
-        if not writer.done():
-            writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await writer
-        if not ws.closed:
+        if writer is not None:
+            if not writer.done():
+                writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await writer
+        if ws.prepared and not ws.closed:
             await ws.close()
     return ws
