@@ -44,6 +44,7 @@ def tls_problem(error: BaseException) -> str | None:
     """
     seen: set[int] = set()
     stack: list[BaseException] = [error]
+    pin: str | None = None  # the innermost (shortest) text of a pin mismatch: urllib3 wraps it in its own
     while stack:
         current = stack.pop()
         if id(current) in seen:
@@ -53,12 +54,13 @@ def tls_problem(error: BaseException) -> str | None:
             problem = current.verify_message or str(current)
             hint = _HINTS.get(current.verify_code, "check the gateway's certificate, ca_file and pinned_sha256")
             return f"{problem} ({current.reason or 'CERTIFICATE_VERIFY_FAILED'}); {hint}"
-        text = str(current)
-        if "Fingerprints did not match" in text or "does not match the pinned fingerprint" in text:
-            return f"{text.strip()}; {_PIN_HINT}"
+        text = str(current).strip()
+        if ("Fingerprints did not match" in text or "does not match the pinned fingerprint" in text) and (
+                pin is None or len(text) < len(pin)):
+            pin = text
         nested = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
         stack += [e for e in nested if isinstance(e, BaseException)]
-    return None
+    return None if pin is None else f"{pin}; {_PIN_HINT}"
 
 
 def tls_context(config: IbkrConfig) -> ssl.SSLContext:

@@ -68,6 +68,27 @@ def _apply(core: GatewayCore, client: WsClient, text: str) -> None:
         log.exception("unhandled error applying websocket command %r", text[:80])
 
 
+def _greet(core: GatewayCore, client: WsClient, request: web.Request) -> None:
+    session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
+    if session_id is not None:
+        ws_commands.authenticate(core, client, session_id)
+    else:
+        core.hub.send(client, {"message": "waiting for session"})
+
+
+async def _read(ws: web.WebSocketResponse, core: GatewayCore, client: WsClient, writer: asyncio.Task[None]) -> None:
+    async for message in ws:
+        if writer.done():
+            break
+        if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            continue
+        client.received += 1
+        if client.stalled:
+            continue  # half-open: read and ignored
+        text = message.data if message.type is WSMsgType.TEXT else message.data.decode("utf-8", errors="replace")
+        _apply(core, client, text)
+
+
 async def websocket(request: web.Request) -> web.StreamResponse:
     """Serve one websocket connection until either side closes it."""
     core = core_of(request)
@@ -77,29 +98,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     # registered and greeted before the upgrade completes: a client that sees the upgrade finds the
     # connection in the log and its greeting queued
     client = core.hub.connect(core.clock.monotonic())
-    session_id = ws_commands.session_from_cookie(request.headers.get("Cookie"))
-    if session_id is not None:
-        ws_commands.authenticate(core, client, session_id)
-    else:
-        core.hub.send(client, {"message": "waiting for session"})
+    _greet(core, client, request)
     writer: asyncio.Task[None] | None = None
     try:
         await ws.prepare(request)
         writer = asyncio.create_task(_write(ws, request, client))
-        async for message in ws:
-            if writer.done():
-                break
-            if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
-                client.received += 1
-            if message.type is WSMsgType.TEXT and not client.stalled:
-                _apply(core, client, message.data)
-            elif message.type is WSMsgType.BINARY and not client.stalled:
-                _apply(core, client, message.data.decode("utf-8", errors="replace"))
+        await _read(ws, core, client, writer)
     finally:
         core.hub.disconnect(client, core.clock.monotonic())
+        if writer is not None and not writer.done():
+            writer.cancel()
         if writer is not None:
-            if not writer.done():
-                writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await writer
         if ws.prepared and not ws.closed:
