@@ -21,7 +21,9 @@ strategies.
 Events:
     Publishes every event brokers deliver, after updating state (see the modules above), plus
     ``OrderSubmitted``, ``OrderDenied``, ``OrderPendingCancel``, ``PositionChanged``,
-    ``ExecutionRefused``, ``TimerFired``, ``DataStale`` and ``StrategyFailed``.
+    ``ExecutionRefused``, ``TimerFired``, ``DataStale`` and ``StrategyFailed``. A broker's ``DataGap``
+    goes to the strategies subscribed to its instrument; a broker's ``HaltRequested`` halts trading
+    (see :meth:`Engine.add_kill_switch`) before it is published.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.events import BrokerConnected
 from framework.events import CommandNotSent
+from framework.events import DataGap
 from framework.events import ExecutionReported
+from framework.events import HaltRequested
 from framework.events import OrderEvent
 from framework.events import QuoteUpdated
 from framework.journal import Journal
@@ -135,6 +139,8 @@ class Engine:
         route(ExecutionReported, self.lifecycle.on_execution)
         route(BrokerConnected, self._on_connected)
         route(CommandNotSent, self.gateway.on_not_sent)
+        route(DataGap, self._on_data_gap)
+        route(HaltRequested, self._on_halt_requested)
         for event_type in ORDER_EVENTS:
             route(event_type, self.lifecycle.on_order_event)
 
@@ -165,7 +171,10 @@ class Engine:
         self.gateway.checks.append(check)
 
     def add_kill_switch(self, switch: KillSwitch) -> None:
-        """Let ``switch`` halt this engine (it halts at once if its flag file exists)."""
+        """Let ``switch`` halt this engine (it halts at once if its flag file exists).
+
+        A broker's ``HaltRequested`` then engages the switch too, so that halt outlives the process.
+        """
         switch.bind(self.gateway, self.orders, self.timers, self.bus, self.clock)
 
     @property
@@ -338,6 +347,14 @@ class Engine:
     def _on_connected(self, event: BrokerConnected) -> None:
         self.lifecycle.on_connected(event)  # trusted again first, then what waited goes out
         self.gateway.check_held()
+
+    def _on_data_gap(self, event: DataGap) -> None:
+        self.bus.publish(event, event.symbol)  # to the strategies that subscribed to the instrument
+
+    def _on_halt_requested(self, event: HaltRequested) -> None:
+        log.error("%s asks to halt trading: %s", event.source, event.reason)
+        self.gateway.halt(f"{event.source}: {event.reason}")  # at once; a kill switch also engages, below
+        self.bus.publish(event)
 
     def _on_account(self, event: AccountUpdated) -> None:
         self.portfolio.set_cash(event.account.cash)

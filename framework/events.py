@@ -12,6 +12,8 @@ QuoteUpdated          broker adapter (market data)     symbol                  q
 BarClosed             broker adapter, bar aggregator,  symbol                  bar
                       backtest data feed
 DataStale             engine (no data within limit)    symbol                  symbol, last_update
+DataGap               broker adapter (its stream was   symbol                  symbol, start, end
+                      interrupted and is back)
 OrderSubmitted        engine (checks passed, intent    strategy id             order
                       journaled, command queued)
 OrderDenied           engine: checks, kill switch      strategy id             client_order_id, reason
@@ -42,6 +44,8 @@ PnlUpdated            broker adapter (the broker's     ANY                     a
 BrokerConnected       broker adapter                   ANY                     broker
 BrokerDegraded        broker adapter (partly usable)   ANY                     broker, reason
 BrokerDisconnected    broker adapter                   ANY                     broker, reason
+HaltRequested         broker adapter (trading is       ANY                     source, reason
+                      unsafe: another account, ...)
 TimerFired            engine (strategy timers)         strategy id             name, scheduled
 HandlerFailed         event bus (a handler that no     ANY                     handler, event, error
                       strategy owns raised)
@@ -119,6 +123,25 @@ class DataStale(Event):
 
     symbol: str
     last_update: AwareDatetime | None
+
+
+class DataGap(Event):
+    """Market data for ``symbol`` may be missing between ``start`` and ``end``: the broker's stream was interrupted.
+
+    A broker adapter emits one per subscribed instrument once its stream is back (re-subscribed,
+    data flowing again from ``end``). Quotes and trades of the gap were not delivered: a bar that
+    spans it may be incomplete, and an indicator fed from quotes missed whatever happened meanwhile.
+    Orders are not affected (the adapter reconciles them).
+
+    Attributes:
+        symbol: The instrument.
+        start: When the last data arrived before the interruption.
+        end: When the stream was back.
+    """
+
+    symbol: str
+    start: AwareDatetime
+    end: AwareDatetime
 
 
 class OrderEvent(Event):
@@ -312,6 +335,23 @@ class BrokerDisconnected(Event):
 
     broker: str
     reason: str = ""
+
+
+class HaltRequested(Event):
+    """A broker adapter found trading unsafe and asks for a halt (a kill-switch trigger).
+
+    The engine halts its order gateway at once, as the kill switch does (new orders denied, unsent
+    placements dropped, every open order cancelled), and publishes the event; an attached kill
+    switch engages, so the halt is written to its flag file and outlives the process. Trading
+    resumes only when an operator clears the halt.
+
+    Attributes:
+        source: Who asks (the broker's name).
+        reason: Why, in one line (``the gateway's session lists account U****321, not this run's``).
+    """
+
+    source: str
+    reason: str
 
 
 class TimerFired(Event):

@@ -13,6 +13,9 @@ or by the flag file appearing, halts the engine's order gateway
   every open order that appears later (an answer that was in flight, an order recovered after a
   restart) is cancelled at the next poll.
 
+A broker adapter's ``HaltRequested`` (say, the gateway's session lists an account that is not this
+run's) engages the switch as well: the flag file records the broker's reason.
+
 Two watchers read the flag file. :meth:`KillSwitch.start` runs a thread that polls it every
 ``watch_every`` wall-clock seconds, so a halt written by another process takes effect within that
 interval even while the dispatcher is busy (live and paper runs). A timer on the engine clock polls
@@ -31,6 +34,7 @@ from pathlib import Path
 
 from framework.bus import EventBus
 from framework.clock import Clock
+from framework.events import HaltRequested
 from framework.events import TimerFired
 from framework.order_gateway import OrderGateway
 from framework.orders import OrderView
@@ -108,6 +112,7 @@ class KillSwitch:
         """Take the parts the switch needs; halt at once if the flag file is already there."""
         self._gateway, self._orders, self._clock = gateway, orders, clock
         bus.subscribe(TimerFired, self._on_timer, sender=OWNER)
+        bus.subscribe(HaltRequested, self._on_halt_requested)
         timers.schedule(OWNER, "poll", clock.now() + self.poll_every, self.poll_every)
         self.check()
 
@@ -150,6 +155,10 @@ class KillSwitch:
                 self.check()
             except OSError as e:  # an unreadable flag file must not end the watcher
                 log.error("kill switch: cannot read %s: %s", self.flag_file, e)
+
+    def _on_halt_requested(self, event: HaltRequested) -> None:
+        if not self.halted:
+            self.engage(f"{event.source}: {event.reason}")
 
     def _on_timer(self, event: TimerFired) -> None:
         was_halted = self.halted

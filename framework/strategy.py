@@ -20,6 +20,7 @@ Events:
     on_order_accepted, on_order_rejected, on_order_updated, on_order_partially_filled,
     on_order_filled, on_order_pending_cancel, on_order_cancelled, on_order_cancel_rejected,
     on_order_expired, on_execution_refused, on_position_changed, on_timer (TimerFired), on_data_stale,
+    on_data_gap,
     on_account_updated, on_broker_connected, on_broker_degraded, on_broker_disconnected.
 """
 
@@ -45,6 +46,7 @@ from framework.events import BarClosed
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import DataGap
 from framework.events import DataStale
 from framework.events import ExecutionRefused
 from framework.events import OrderAccepted
@@ -168,6 +170,9 @@ class Strategy(Generic[C]):
     def on_data_stale(self, event: DataStale) -> None:
         """A subscribed instrument has had no data for too long."""
 
+    def on_data_gap(self, event: DataGap) -> None:
+        """The broker's stream was interrupted: data of a subscribed instrument may be missing (``start``-``end``)."""
+
     def on_account_updated(self, event: AccountUpdated) -> None:
         """New account balances."""
 
@@ -218,6 +223,7 @@ class Strategy(Generic[C]):
         return [
             (PositionChanged, self.on_position_changed, s.on_position_changed),
             (DataStale, self.on_data_stale, s.on_data_stale),
+            (DataGap, self.on_data_gap, s.on_data_gap),
         ]
 
     @staticmethod

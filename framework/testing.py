@@ -49,9 +49,11 @@ from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
 from framework.events import CommandKind
 from framework.events import CommandNotSent
+from framework.events import DataGap
 from framework.events import DataStale
 from framework.events import ExecutionRefused
 from framework.events import ExecutionReported
+from framework.events import HaltRequested
 from framework.events import HandlerFailed
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
@@ -81,6 +83,7 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     QuoteUpdated,
     BarClosed,
     DataStale,
+    DataGap,
     *ORDER_EVENTS,
     ExecutionRefused,
     PositionChanged,
@@ -89,6 +92,7 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     BrokerConnected,
     BrokerDegraded,
     BrokerDisconnected,
+    HaltRequested,
     TimerFired,
     HandlerFailed,
     StrategyFailed,

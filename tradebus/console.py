@@ -23,7 +23,9 @@ from framework.events import BarClosed
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import DataGap
 from framework.events import DataStale
+from framework.events import HaltRequested
 from framework.events import OrderDenied
 from framework.events import OrderEvent
 from framework.events import OrderFilled
@@ -69,6 +71,8 @@ class ConsoleView:
             *(bus.subscribe(t, self._on_notice) for t in (BrokerConnected, BrokerDegraded, BrokerDisconnected)),
             bus.subscribe(StrategyFailed, self._on_notice),
             bus.subscribe(DataStale, self._on_notice),
+            bus.subscribe(DataGap, self._on_notice),
+            bus.subscribe(HaltRequested, self._on_notice),
         ]
         engine.timers.schedule(OWNER, "status", engine.clock.now() + status_every, status_every)
 
@@ -102,6 +106,11 @@ class ConsoleView:
                             "positions kept")
         elif isinstance(event, DataStale):
             self._write(f"STALE  no data for {event.symbol} since {event.last_update}")
+        elif isinstance(event, DataGap):
+            self._write(f"GAP    data for {event.symbol} may be missing from {event.start:%H:%M:%S} "
+                        f"to {event.end:%H:%M:%S}")
+        elif isinstance(event, HaltRequested):
+            self._write(f"HALT   trading halted at the request of {event.source}: {redact(event.reason)}")
         else:
             reason = getattr(event, "reason", "")
             self._write(

@@ -12,7 +12,8 @@ OrderPartiallyFilled, OrderFilled (quantity @ price),
 OrderPendingCancel, OrderCancelled, OrderExpired
 BrokerConnected, BrokerDegraded, BrokerDisconnected       INFO
 OrderRejected, OrderDenied, OrderCancelRejected (reason)  WARNING
-DataStale                                                 WARNING
+DataStale, DataGap                                        WARNING
+HaltRequested                                             ERROR
 ========================================================= =======
 
 Errors are not logged here: a handler's error has one record, with its traceback, from the bus
@@ -33,7 +34,9 @@ from framework.events import ORDER_EVENTS
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import DataGap
 from framework.events import DataStale
+from framework.events import HaltRequested
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
 from framework.events import OrderCancelRejected
@@ -64,15 +67,15 @@ WARNING_EVENTS: tuple[type[OrderEvent], ...] = (OrderRejected, OrderDenied, Orde
 
 
 class EventLog:
-    """Logs order events, connection changes and stale data.
+    """Logs order events, connection changes, stale or missing data and halts brokers ask for.
 
     Args:
         logger: Where the lines go (default: this module's logger).
 
     Events:
-        Listens to every order event, BrokerConnected / BrokerDegraded / BrokerDisconnected
-        and DataStale, from every sender. It runs on the dispatcher thread like any
-        handler and only formats and logs.
+        Listens to every order event, BrokerConnected / BrokerDegraded / BrokerDisconnected,
+        DataStale, DataGap and HaltRequested, from every sender. It runs on the dispatcher thread
+        like any handler and only formats and logs.
     """
 
     def __init__(self, logger: logging.Logger | None = None) -> None:
@@ -88,6 +91,8 @@ class EventLog:
             bus.subscribe(BrokerDegraded, self._on_connection),
             bus.subscribe(BrokerDisconnected, self._on_connection),
             bus.subscribe(DataStale, self._on_stale),
+            bus.subscribe(DataGap, self._on_gap),
+            bus.subscribe(HaltRequested, self._on_halt),
         ]
         return self
 
@@ -109,6 +114,13 @@ class EventLog:
     def _on_stale(self, event: DataStale) -> None:
         since = event.last_update.isoformat() if event.last_update is not None else "the start"
         self.logger.warning("no market data for %s since %s", event.symbol, since)
+
+    def _on_gap(self, event: DataGap) -> None:
+        self.logger.warning("market data for %s may be missing from %s to %s (the stream was interrupted)",
+                            event.symbol, event.start.isoformat(), event.end.isoformat())
+
+    def _on_halt(self, event: HaltRequested) -> None:
+        self.logger.error("trading halted at the request of %s: %s", event.source, redact(event.reason))
 
 
 def describe_order_event(event: OrderEvent) -> str:

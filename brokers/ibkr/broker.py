@@ -21,8 +21,10 @@ session manager to read, and events go into the one sink.
 
 Events:
     Emits ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as the session and stream
-    change, ``QuoteUpdated`` and ``BarClosed`` for subscriptions, ``PnlUpdated`` from IBKR's ``spl``
-    P&L stream, and ``OrderAccepted``,
+    change, ``QuoteUpdated`` and ``BarClosed`` for subscriptions, ``DataGap`` per subscribed
+    instrument when the stream is back after an interruption, ``PnlUpdated`` from IBKR's ``spl``
+    P&L stream, ``HaltRequested`` when the gateway's session lists another account (from then on
+    every placement and modification is given back unsent: ``CommandNotSent``), and ``OrderAccepted``,
     ``OrderRejected``, ``OrderUpdated``, ``ExecutionReported``, ``OrderCancelled`` and
     ``OrderCancelRejected`` for orders, each carrying the client order id.
 """
@@ -139,7 +141,7 @@ class IbkrBroker:
         connect = ws_connect or (lambda url, **kw: connect_websocket(url, config=config, **kw))
         self.stream = IbkrStream(config, clock, connect, rng=rng)
         self._link = GatewayLink(self.name, clock, self._session, self.stream,
-                                 IncomingRouter(self.quotes, self.tracker, self._session),
+                                 IncomingRouter(self.quotes, self.tracker, self._session, self.name),
                                  rate_limited=self.rest.rate_limit_reason)
         self.instruments = InstrumentCache(self.rest)
         self.orders = OrderEntry(config, self.rest, self.tracker, instruments=self.instruments,
@@ -260,6 +262,8 @@ class IbkrBroker:
         self._resolve_unresolved()
         for cid, broker_order_id in self.tracker.take_resurfaced().items():
             self.orders.cancel_orphan(cid, broker_order_id)
+        if self._session.guard.reason is not None:
+            return  # another account's session: nothing is placed, held group members included
         dropped, groups = self.orders.release_groups()
         self._emit_all(dropped)
         for requests in groups:  # a released bracket/OCA group goes out from this thread, as one request
@@ -404,6 +408,13 @@ class IbkrBroker:
 
     def _run_command(self, command: OrderCommand) -> None:
         # on a worker lane: the only place order commands reach the network
+        stopped = self._session.guard.reason
+        if stopped is not None and isinstance(command, SubmitOrder | ModifyOrder):  # cancels still go out
+            modify = isinstance(command, ModifyOrder)
+            self._emit(CommandNotSent(ts=self.clock.now(), client_order_id=command.client_order_id,
+                                      command="modify" if modify else "submit", reason=f"trading stopped: {stopped}",
+                                      request=command.request if modify else None))
+            return
         if isinstance(command, SubmitOrder):
             events = self._submit(command.request)
         elif isinstance(command, ModifyOrder):

@@ -51,8 +51,9 @@ class IbkrConfig(FrozenConfig):
         connect_timeout: Seconds to establish a TCP/TLS connection.
         read_timeout: Seconds to wait for a response.
         tickle_interval: Seconds between ``/tickle`` keep-alives (the session idles out after ~5 min).
-        ws_stall_timeout: Seconds without any websocket frame before the stream is declared stalled
-            (the gateway sends a heartbeat every 10 s).
+        ws_stall_timeout: Seconds without any websocket frame before the stream is declared stalled.
+            The gateway sends a heartbeat every 10 s: 24 s tolerates one lost heartbeat and, with the
+            watchdog's half-second tick, detects a silent stream within 25 s (2 heartbeats + 5 s).
         ws_tic_interval: Seconds between websocket keep-alives (``tic`` and ``ech+hb``).
         reconnect_initial: First reconnect / re-auth back-off in seconds.
         reconnect_max: Longest back-off in seconds.
@@ -86,7 +87,7 @@ class IbkrConfig(FrozenConfig):
     connect_timeout: float = Field(default=5.0, gt=0)
     read_timeout: float = Field(default=15.0, gt=0)
     tickle_interval: float = Field(default=55.0, gt=0)
-    ws_stall_timeout: float = Field(default=25.0, gt=0)
+    ws_stall_timeout: float = Field(default=24.0, gt=0)
     ws_tic_interval: float = Field(default=50.0, gt=0)
     reconnect_initial: float = Field(default=1.0, gt=0)
     reconnect_max: float = Field(default=60.0, gt=0)

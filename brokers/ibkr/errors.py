@@ -9,6 +9,7 @@ Hierarchy (framework roots on the left; each class mixes in the matching built-i
         │   ├── IbkrNotReadyError (ConnectionError)    "no bridge", "please query /accounts first"
         │   └── IbkrRateLimitError (ConnectionError)   429, or held back by our own limiter
         ├── IbkrTransportError (BrokerConnectionError) no usable answer: refused, timeout, reset, TLS
+        │   └── IbkrTlsError                           the gateway's certificate was refused (never retried)
         ├── IbkrProtocolError (ValueError)             an answer we cannot read (bad JSON, bad shape)
         └── IbkrSessionError (BrokerConnectionError)   the session is not usable (logged out,
                                                        competing, live account refused)
@@ -98,6 +99,15 @@ class IbkrTransportError(IbkrError, BrokerConnectionError):
         self.path = path
         self.sent = sent
         super().__init__(f"{method} {path}: {message}")
+
+
+class IbkrTlsError(IbkrTransportError):
+    """The gateway's certificate failed verification (chain, dates, host name or pin): nothing was sent.
+
+    The message names the problem (``certificate has expired``, ``Hostname mismatch, ...``,
+    ``Fingerprints did not match``), OpenSSL's reason (``CERTIFICATE_VERIFY_FAILED``) and the fix.
+    Never retried: the next attempt would meet the same certificate.
+    """
 
 
 class IbkrProtocolError(IbkrError, ValueError):

@@ -6,9 +6,12 @@ The last step of the one-way incoming path::
 
 :meth:`IncomingRouter.route` dispatches each message by its type through a table: market data goes to
 the quote book, order updates and executions to the order tracker, P&L passes through as it is, and
-a ``sts``/``act`` push that says the session is gone is reported to the session manager. It returns
-the framework events; the broker pushes them into its one event sink. It calls no function of the
-broker and never sees a dict.
+a ``sts``/``act`` push that says the session is gone is reported to the session manager. An ``act``
+push that lists an account that is not this run's trips the account guard
+(:mod:`brokers.ibkr.accountguard`) and becomes ``HaltRequested``. When the stream is back after an
+interruption, :meth:`IncomingRouter.data_gaps` names what may be missing (``DataGap`` per
+instrument). It returns the framework events; the broker pushes them into its one event sink. It
+calls no function of the broker and never sees a dict.
 
 ``ssd``/``sld`` (account summary and ledger) are parsed and logged only: they lack buying power and
 cash of the whole account, so they cannot make a framework ``Account`` (``AccountUpdated`` would
@@ -39,6 +42,8 @@ from brokers.ibkr.topics import SessionStatus
 from brokers.ibkr.topics import StreamError
 from brokers.ibkr.tracking import OrderTracker
 from framework.events import AnyEvent
+from framework.events import DataGap
+from framework.events import HaltRequested
 from framework.events import PnlUpdated
 
 log = logging.getLogger(__name__)
@@ -53,16 +58,20 @@ class IncomingRouter:
     Args:
         quotes: Merges market data into quotes and bars.
         tracker: Order state; folds order updates and executions in.
-        session: Told when a ``sts`` or ``act`` push says the session is gone.
+        session: Told when a ``sts`` or ``act`` push says the session is gone; its account guard
+            judges every ``act``.
+        name: The broker's name, the source of ``HaltRequested``.
 
     Events:
         Returns ``QuoteUpdated`` and ``BarClosed`` (market data), the order events the tracker
-        derives (``OrderAccepted``, ``OrderCancelled``, ``ExecutionReported`` ...), and ``PnlUpdated``.
+        derives (``OrderAccepted``, ``OrderCancelled``, ``ExecutionReported`` ...), ``PnlUpdated``,
+        ``HaltRequested`` (an ``act`` listing another account) and ``DataGap`` (:meth:`data_gaps`).
         Messages the stream acts on itself (heartbeats, ``waiting for session``, logins, refused
         rows) yield nothing here.
     """
 
-    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager) -> None:
+    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager, name: str = "ibkr") -> None:
+        self._name = name
         self._quotes = quotes
         self._tracker = tracker
         self._session = session
@@ -87,6 +96,14 @@ class IncomingRouter:
                 events.extend(handler(message, ts))
         return events
 
+    def data_gaps(self, start: datetime, end: datetime) -> list[AnyEvent]:
+        """``DataGap`` for every instrument streamed now: its data may be missing from ``start`` to ``end``.
+
+        The volume traded during the gap is not one trade: the volume baselines start afresh.
+        """
+        self._quotes.forget_volumes()
+        return [DataGap(ts=end, symbol=symbol, start=start, end=end) for symbol in self._quotes.streamed_symbols()]
+
     def _market_data(self, tick: QuoteTick, ts: datetime) -> Sequence[AnyEvent]:
         return self._quotes.on_market_data(tick, ts)
 
@@ -107,11 +124,16 @@ class IncomingRouter:
         return _NOTHING
 
     def _accounts(self, accounts: AccountList, ts: datetime) -> Sequence[AnyEvent]:
-        account = self._session.account_id
-        if accounts.accounts is not None and account is not None and account not in accounts.accounts:
-            log.error("stream reports accounts %s without the configured %s", list(accounts.accounts), account)
-            self._session.report_failure("account missing from the stream's account list")
-        return _NOTHING
+        if accounts.accounts is None:
+            return _NOTHING
+        reason = self._session.guard.check(accounts.accounts)
+        if reason is None:
+            return _NOTHING
+        missing = self._session.account_id not in accounts.accounts
+        # recover (re-prime), which refuses the session as long as the list stays wrong
+        self._session.report_failure("account missing from the stream's account list" if missing
+                                     else "another account in the stream's account list")
+        return (HaltRequested(ts=ts, source=self._name, reason=reason),)
 
     def _summary(self, summary: AccountSummary, ts: datetime) -> Sequence[AnyEvent]:
         log.debug("account summary %s: %s", summary.account_id,

@@ -7,7 +7,8 @@ session manager and the stream's watchdog. Neither part calls anybody: both retu
 changes, and the link acts on them here (a recovered session reopens the stream, a dropped stream
 asks for an early tickle, a reopened one asks for a reconciliation) and turns the pair of states into
 the framework's view (:func:`connection_state`), announced as ``BrokerConnected`` /
-``BrokerDegraded`` / ``BrokerDisconnected``. Every event goes into the one sink it was given at
+``BrokerDegraded`` / ``BrokerDisconnected``. A stream back after an interruption also announces what
+may be missing: ``DataGap`` per streamed instrument. Every event goes into the one sink it was given at
 :meth:`~GatewayLink.begin`; the link knows nothing of the broker that owns it.
 
 Threading: :meth:`~GatewayLink.run` is the stream thread's body (:meth:`poll` between watchdog
@@ -86,8 +87,9 @@ class GatewayLink:
 
     Events:
         Emits ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as the session and
-        the stream change, and what the router returns for each frame (``QuoteUpdated``,
-        ``BarClosed``, order events, ``PnlUpdated``).
+        the stream change, ``DataGap`` per streamed instrument when the stream is back after an
+        interruption, and what the router returns for each frame (``QuoteUpdated``, ``BarClosed``,
+        order events, ``PnlUpdated``, ``HaltRequested``).
     """
 
     def __init__(
@@ -186,6 +188,8 @@ class GatewayLink:
                     self.reconcile_due = False  # a reconnect: events may have been missed
                 self._ever_open = True
                 self.opened.set()
+                if change.gap is not None:
+                    self._emit(self._router.data_gaps(*change.gap))
             elif change.state is StreamState.CLOSED:
                 self._session.check_now()  # a dropped stream may mean a restarted gateway or a lost session
             self._update(f"stream {change.reason}", stream=change.state)

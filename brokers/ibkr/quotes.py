@@ -72,6 +72,17 @@ class QuoteBook:
         if instrument_id not in self._quote_wanted and instrument_id not in self._aggregators:
             self._volumes.pop(instrument_id, None)
 
+    def forget_volumes(self) -> None:
+        """Start every volume baseline afresh: what traded during a gap in the stream is no bar's trade."""
+        with self._lock:
+            self._volumes.clear()
+
+    def streamed_symbols(self) -> list[str]:
+        """The symbols streamed now (quotes or bars wanted), sorted."""
+        with self._lock:
+            ids = self._quote_wanted | {i for i, per in self._aggregators.items() if per}
+            return sorted({self._symbols[i] for i in ids if i in self._symbols})
+
     def needs_stream(self, instrument_id: str) -> bool:
         """Whether quotes or bars still need the instrument's market-data stream."""
         with self._lock:

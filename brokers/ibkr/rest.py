@@ -26,6 +26,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import BaseModel
@@ -38,10 +39,12 @@ from brokers.ibkr.errors import IbkrHttpError
 from brokers.ibkr.errors import IbkrNotReadyError
 from brokers.ibkr.errors import IbkrProtocolError
 from brokers.ibkr.errors import IbkrRateLimitError
+from brokers.ibkr.errors import IbkrTlsError
 from brokers.ibkr.errors import IbkrTransportError
 from brokers.ibkr.ratelimit import ENDPOINT_MIN_INTERVAL
 from brokers.ibkr.ratelimit import SPACING_MARGIN
 from brokers.ibkr.ratelimit import RateLimiter
+from brokers.ibkr.tls import tls_problem
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
 from brokers.ibkr.wire import CancelAck
@@ -159,6 +162,8 @@ class IbkrRestClient:
             last = attempt == attempts - 1
             try:
                 return self._send(method, path, params, body)
+            except IbkrTlsError:
+                raise  # the same certificate would be refused again
             except IbkrTransportError:
                 if last:
                     raise
@@ -185,6 +190,11 @@ class IbkrRestClient:
             )
         except (requests.ConnectTimeout, requests.exceptions.SSLError) as e:
             self._limiter.unanswered()
+            problem = tls_problem(e) if isinstance(e, requests.exceptions.SSLError) else None
+            if problem is not None:
+                where = urlsplit(url).netloc
+                raise IbkrTlsError(f"TLS verification of {where} failed: {problem}", method=method, path=path,
+                                   sent=False) from e
             raise IbkrTransportError(str(e), method=method, path=path, sent=False) from e
         except requests.ConnectionError as e:
             self._limiter.unanswered()

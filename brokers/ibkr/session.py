@@ -41,6 +41,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from brokers.ibkr.accountguard import AccountGuard
+from brokers.ibkr.accountguard import is_paper
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrAuthError
 from brokers.ibkr.errors import IbkrError
@@ -138,6 +140,7 @@ class SessionManager:
         session_id: The gateway session id (for the websocket cookie), once known.
         account_id: The account in use, once the session started.
         recoveries: Completed recoveries.
+        guard: Watches the session's account list while running (see :mod:`brokers.ibkr.accountguard`).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class SessionManager:
         self._failures = 0
         self._reauth_deadline: float | None = None
         self.recoveries = 0
+        self.guard = AccountGuard()
 
     # ----------------------------------------------------------------- start-up
 
@@ -211,7 +215,7 @@ class SessionManager:
         account_id = self._choose_account(accounts)
         register_account(account_id)  # masked in every log line from now on
         types = {a.account_id or a.id: a.type for a in self._rest.portfolio_accounts()}
-        paper = account_id.startswith("D") or bool(accounts.is_paper) or types.get(account_id) == "DEMO"
+        paper = is_paper(account_id, accounts.is_paper, types.get(account_id))
         plain = self._config.plain_text_url
         if not paper and plain is not None:  # whatever the config allowed: checked before any order
             field, url = plain
@@ -224,6 +228,7 @@ class SessionManager:
             raise IbkrSessionError(msg, reason="live_account")
         if self._config.suppress_on_start and self._config.auto_confirm_message_ids:
             self._rest.suppress_questions(sorted(self._config.auto_confirm_message_ids))
+        self.guard.admit(account_id, accounts.accounts)
         return account_id
 
     def _choose_account(self, accounts: BrokerageAccounts) -> str:

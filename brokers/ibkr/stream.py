@@ -19,11 +19,12 @@ answer, and anything else that is not a JSON object is counted in
 whose parsing raises (a payload shape no wire model foresaw) is counted in :attr:`IbkrStream.malformed`
 and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
 stream thread. A socket that stays open but goes silent (no frame for ``ws_stall_timeout``) is closed
-and reconnected with exponential back-off and jitter.
+and reconnected with exponential back-off and jitter. When the stream opens again after it was open
+before, the change says since when data may be missing (:attr:`StreamStateChanged.gap`).
 
-TLS (:func:`connect_websocket`): the socket and the TLS handshake are opened here, and the CA chain
-and the pinned fingerprint are checked on the TLS connection *before* the upgrade request (which
-carries the session cookie) is written; websocket-client then speaks HTTP over that socket.
+TLS (:func:`connect_websocket`): the socket is opened here and the TLS handshake, the CA chain and
+the pinned fingerprint are checked on it (:mod:`brokers.ibkr.tls`) *before* the upgrade request
+(which carries the session cookie) is written; websocket-client then speaks HTTP over that socket.
 
 Threading: :meth:`poll` runs on one thread (the stream thread); :meth:`tick`, :meth:`subscribe`,
 :meth:`unsubscribe`, :meth:`open` and :meth:`close` may be called from any thread. A state change is
@@ -33,12 +34,10 @@ too).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
 import socket
-import ssl
 import threading
 import traceback
 from collections import Counter
@@ -56,6 +55,8 @@ from urllib.parse import urlsplit
 import websocket
 
 from brokers.ibkr.config import IbkrConfig
+from brokers.ibkr.errors import IbkrTlsError
+from brokers.ibkr.tls import verified_tls
 from brokers.ibkr.topics import Incoming
 from brokers.ibkr.topics import LoggedIn
 from brokers.ibkr.topics import RowRefused
@@ -94,10 +95,18 @@ class StreamState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class StreamStateChanged:
-    """The stream moved to ``state`` because of ``reason``."""
+    """The stream moved to ``state`` because of ``reason``.
+
+    Attributes:
+        state: The new state.
+        reason: Why, for logs and ``BrokerDegraded``.
+        gap: On an OPEN that follows an interruption: (the last frame read while it was open before,
+            now). Data sent meanwhile was not received. None otherwise (the first open, any other state).
+    """
 
     state: StreamState
     reason: str
+    gap: tuple[datetime, datetime] | None = None
 
 
 class Polled(NamedTuple):
@@ -170,7 +179,9 @@ def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: flo
         timeout: Read timeout of the open socket (``recv`` returns None when it passes).
 
     Raises:
-        ConnectionError: The connection, the TLS verification or the upgrade failed.
+        IbkrTlsError: The gateway's certificate was refused (a ``ConnectionError``; the message names
+            the problem).
+        ConnectionError: The connection or the upgrade failed.
     """
     parts = urlsplit(url)
     secure = parts.scheme == "wss"
@@ -179,9 +190,14 @@ def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: flo
         sock = socket.create_connection((host, parts.port or (443 if secure else 80)), config.connect_timeout)
     except OSError as e:
         raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
+    if secure:
+        try:
+            sock = verified_tls(sock, host, config, path=parts.path or "/")  # closes the socket when it raises
+        except IbkrTlsError:
+            raise
+        except OSError as e:
+            raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
     try:
-        if secure:
-            sock = _verified_tls(sock, host, config)
         sock.settimeout(timeout)
         # redirect_limit=0: a redirect would open a second connection outside this TLS policy
         ws = websocket.create_connection(
@@ -192,38 +208,6 @@ def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: flo
         sock.close()
         raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
     return _WebSocketClientConnection(ws)
-
-
-def _tls_context(config: IbkrConfig) -> ssl.SSLContext:
-    if config.ca_file is not None:
-        context = ssl.create_default_context(cafile=str(config.ca_file))
-        if config.pinned_sha256 is not None:
-            context.check_hostname = False  # the pin names the exact certificate (urllib3 does the same for REST)
-        return context
-    context = ssl.create_default_context()  # no CA configured: the system store, which fails closed
-    if config.pinned_sha256 is not None or config.insecure_skip_tls_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # a pin replaces the chain; insecure mode is logged by the session
-    return context
-
-
-def _verified_tls(sock: socket.socket, host: str, config: IbkrConfig) -> ssl.SSLSocket:
-    # The handshake (and with it the chain check) happens in wrap_socket; the pin is checked right
-    # after, before a single byte of HTTP is written.
-    try:
-        tls = _tls_context(config).wrap_socket(sock, server_hostname=host)
-    except OSError:
-        sock.close()
-        raise
-    pin = config.pinned_sha256
-    if pin is not None:
-        der = tls.getpeercert(binary_form=True)
-        received = hashlib.sha256(der).hexdigest() if der is not None else "none"
-        if received != pin:
-            tls.close()
-            msg = f"gateway certificate does not match the pinned fingerprint: expected {pin}, received {received}"
-            raise ConnectionError(msg)
-    return tls
 
 
 def decode_frame(data: str | bytes) -> dict[str, Any] | None:
@@ -276,6 +260,8 @@ class IbkrStream:
         self._next_attempt = 0.0
         self._last_rx = 0.0
         self._next_tic = 0.0
+        self._last_data_at: datetime | None = None  # the last frame read while open
+        self._gap_since: datetime | None = None  # open before, then interrupted: data missing since
         self._changes: list[StreamStateChanged] = []
         # the messages the stream acts on itself; everything is returned to the caller as well
         self._control: dict[type, Callable[[Any], None]] = {
@@ -329,10 +315,11 @@ class IbkrStream:
             self._try_connect(self._next_attempt)
 
     def close(self) -> None:
-        """Close and stop reconnecting; idempotent."""
+        """Close and stop reconnecting; idempotent (the next :meth:`open` starts afresh, with no gap)."""
         with self._lock:
             self._wanted = False
             self._drop("closed by the adapter", schedule=False)
+            self._gap_since = None
 
     def take_changes(self) -> list[StreamStateChanged]:
         """Return (and forget) the state changes not yet returned by :meth:`poll` or :meth:`tick`."""
@@ -360,6 +347,8 @@ class IbkrStream:
         log.warning("stream: %s; reconnecting in %.1fs", reason, self._next_attempt - now)
 
     def _drop(self, reason: str, *, schedule: bool = True) -> None:
+        if self.state is StreamState.OPEN and self._gap_since is None:
+            self._gap_since = self._last_data_at or self._clock.now()
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -378,11 +367,11 @@ class IbkrStream:
         except ConnectionError as e:
             self._drop(f"send failed: {e}")
 
-    def _set(self, state: StreamState, reason: str) -> None:
+    def _set(self, state: StreamState, reason: str, gap: tuple[datetime, datetime] | None = None) -> None:
         # callers hold the lock
         if state is not self.state:
             self.state = state
-            self._changes.append(StreamStateChanged(state, reason))
+            self._changes.append(StreamStateChanged(state, reason, gap))
 
     # ----------------------------------------------------------------- stepping
 
@@ -403,7 +392,10 @@ class IbkrStream:
         self._last_rx = self._clock.monotonic()
         self.frames += 1
         ts = self._clock.now()
-        return Polled(True, self._read(data, ts), ts, self.take_changes())
+        messages = self._read(data, ts)
+        if self.state is StreamState.OPEN:
+            self._last_data_at = ts
+        return Polled(True, messages, ts, self.take_changes())
 
     def _read(self, data: str | bytes, ts: datetime) -> Sequence[Incoming]:
         if data in ECHOES:
@@ -449,7 +441,8 @@ class IbkrStream:
             return
         with self._lock:
             self._attempts = 0
-            self._set(StreamState.OPEN, "authenticated")
+            since, self._gap_since = self._gap_since, None
+            self._set(StreamState.OPEN, "authenticated", None if since is None else (since, self._clock.now()))
             self._next_tic = self._clock.monotonic() + self._config.ws_tic_interval
             for command in self._subscriptions.values():
                 self._send(command)

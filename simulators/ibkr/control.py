@@ -50,10 +50,12 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "in_maintenance": session.in_maintenance, "penalty_box": core.pacer.in_penalty_box(),
         "penalty_box_arrivals": core.pacer.boxed_arrivals,
         "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
+        "working_orders": sum(1 for o in core.trading.orders.values() if o.working),
+        "cancel_requests": core.cancel_requests,
         "placement_posts": dict(core.placement_posts), "request_seq": core.request_seq,
         "placement_arrivals": [list(pair) for pair in core.placement_arrivals],
         "held": core.faults.held.describe(),
-        "ws_clients": len(core.hub.clients), "cash": str(core.ledger.cash),
+        "ws_clients": len(core.hub.clients), "ws_refusing": core.hub.refusing, "cash": str(core.ledger.cash),
         "config": core.config.model_dump(mode="json"),
     }
 
@@ -158,12 +160,34 @@ def _restart(core: GatewayCore, params: Params) -> dict[str, Any]:
     return _state(core, {})
 
 
+WS_DROP_MODES: dict[str, FrameKind | None] = {
+    "abort": FrameKind.ABORT, "close": FrameKind.CLOSE, "reset": FrameKind.RESET, "half_open": None,
+}
+"""How ``ws_drop`` ends the open websockets (``half_open``: they stay open and go silent, as ``ws_stall``)."""
+
+
 def _ws_drop(core: GatewayCore, params: Params) -> dict[str, Any]:
-    kind = FrameKind.CLOSE if params.get("mode") == "close" else FrameKind.ABORT
+    mode = str(params.get("mode", "abort"))
+    if mode not in WS_DROP_MODES:
+        raise ControlError(f"ws_drop: unknown mode {mode!r}; choose from {sorted(WS_DROP_MODES)}")
+    kind = WS_DROP_MODES[mode]
     clients = list(core.hub.clients)
     for client in clients:
-        core.hub.send_raw(client, kind)
-    return {"dropped": len(clients)}
+        if kind is None:
+            client.stalled = True
+        else:
+            core.hub.send_raw(client, kind)
+    return {"dropped": len(clients), "mode": mode}
+
+
+def _ws_refuse(core: GatewayCore, params: Params) -> dict[str, Any]:
+    core.hub.refusing = bool(params.get("refused", True))
+    return {"refusing": core.hub.refusing}
+
+
+def _ws_connections(core: GatewayCore, params: Params) -> dict[str, Any]:
+    since = int(params.get("since", 0))
+    return {"connections": [c.describe() for c in core.hub.history if c.client_id >= since]}
 
 
 def _ws_stall(core: GatewayCore, params: Params) -> dict[str, Any]:
@@ -240,6 +264,7 @@ def _clear_faults(core: GatewayCore, params: Params) -> dict[str, Any]:
     core.session.end_maintenance()
     for client in core.hub.clients:
         client.stalled = False
+    core.hub.refusing = False
     return {}
 
 
@@ -255,7 +280,8 @@ ACTIONS: dict[str, Action] = {
     "expire": _session_action("expire"), "compete": _session_action("compete"),
     "end_maintenance": _session_action("end_maintenance"), "set_session": _set_session,
     "nightly_reset": _nightly_reset, "restart": _restart,
-    "ws_drop": _ws_drop, "ws_stall": _ws_stall, "ws_malformed": _ws_malformed,
+    "ws_drop": _ws_drop, "ws_stall": _ws_stall, "ws_malformed": _ws_malformed, "ws_refuse": _ws_refuse,
+    "ws_connections": _ws_connections,
     "delay": _delay, "drop_after_commit": _drop_after_commit, "hold": _hold, "release_held": _release_held,
     "held": _held, "clear_faults": _clear_faults, "pacing_reset": _pacing_reset,
 }

@@ -37,6 +37,7 @@ from simulators.ibkr.questions import ReplyBook
 from simulators.ibkr.render_orders import sor_fields
 from simulators.ibkr.render_orders import trade
 from simulators.ibkr.render_portfolio import Totals
+from simulators.ibkr.render_portfolio import iserver_accounts
 from simulators.ibkr.render_portfolio import ledger_stream
 from simulators.ibkr.render_portfolio import pnl
 from simulators.ibkr.render_portfolio import summary_stream
@@ -79,6 +80,7 @@ class GatewayCore:
         self.placement_posts: dict[str, int] = {}
         self.request_seq = 0
         self.placement_arrivals: list[tuple[int, str | None]] = []
+        self.cancel_requests = 0  # order DELETEs applied (read-only test aid)
         self._build_books()
 
     def _build_books(self) -> None:
@@ -163,10 +165,12 @@ class GatewayCore:
             self.hub.send_raw(client, FrameKind.CLOSE)
         self.scheduler.clear()
         self.faults.clear()
+        self.hub.refusing = False
         self.pacer.reset()
         self.placement_posts = {}
         self.request_seq = 0
         self.placement_arrivals = []
+        self.cancel_requests = 0
         self.hub.binary = self.config.ws_binary_frames
         self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
         # Requests waiting on the clock finish now (their jobs are gone); history_in_flight is not
@@ -177,13 +181,20 @@ class GatewayCore:
         self.start_jobs()
 
     def reconfigure(self, config: SimulatorConfig) -> None:
-        """Switch to a new configuration while keeping all state."""
-        self.config = config
+        """Switch to a new configuration while keeping all state.
+
+        A changed account (``account_id`` or ``paper``) is announced on every authenticated websocket
+        with an ``act`` push, as the gateway announces account changes.
+        """
+        previous, self.config = self.config, config
         self.hub.binary = config.ws_binary_frames
         self.market.volatility = config.volatility
         self.market.regime_switch_probability = config.regime_switch_probability
         self._apply_halts()
         self.start_jobs()
+        if (previous.account_id, previous.paper) != (config.account_id, config.paper):
+            marker = f"{self.session.session_id[:8]}.{self.session.scope.epoch:08x}"
+            self.hub.broadcast({"topic": "act", "args": iserver_accounts(config, marker)})
 
     # -- time ------------------------------------------------------------------------------------
 

@@ -4,6 +4,11 @@ Each connection is a :class:`WsClient` with an outgoing queue that one writer ta
 :mod:`simulators.ibkr.ws_handler`). Everything here runs on the server's event loop thread and
 never blocks: pushing is putting on a queue. A stalled client (fault injection) silently drops
 everything, heartbeats included, while its TCP connection stays open.
+
+The hub also keeps a connection log (:attr:`Hub.history`, the latest :data:`HISTORY_SIZE`
+connections): when each socket opened, authenticated and closed (and how the gateway ended it), the
+frames queued to it by topic, and when it subscribed to what. Tests read it to check reconnect
+spacing, resubscription and frame accounting from the gateway's side.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import Counter
+from collections import deque
 from dataclasses import dataclass
 from dataclasses import field
 from enum import Enum
@@ -18,6 +25,7 @@ from typing import Any
 
 # Beyond this many queued frames a slow reader loses market-data updates (never order updates).
 MAX_QUEUED_MARKET_FRAMES = 20_000
+HISTORY_SIZE = 1000  # connections kept in the connection log
 
 
 class FrameKind(Enum):
@@ -28,6 +36,7 @@ class FrameKind(Enum):
     RAW_TEXT = "raw_text"
     CLOSE = "close"
     ABORT = "abort"
+    RESET = "reset"
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,15 @@ class WsClient:
         ledger: Accounts subscribed with ``sld``.
         history: ``smh`` server ids.
         next_history_id: The next ``smh`` server id (never reused after ``umh``).
+        opened_at: Clock-monotonic time the socket was accepted.
+        authenticated_at: When the session handshake completed (None before).
+        closed_at: When the connection ended (None while open).
+        ended_by: How the gateway ended it (``close``, ``abort``, ``reset``), or ``""`` (the client
+            closed it, or it is open).
+        sent: Frames queued to this client, by topic (``message``, ``error`` and ``raw`` for the rest).
+        received: Data frames read from this client (applied, or ignored while stalled).
+        subscribed_at: When each subscription was first applied on this connection, by key
+            (``smd+265598``, ``sor``, ``str``, ``spl`` ...).
     """
 
     client_id: int
@@ -77,6 +95,22 @@ class WsClient:
     ledger: set[str] = field(default_factory=set)
     history: set[str] = field(default_factory=set)
     next_history_id: int = 1
+    opened_at: float = 0.0
+    authenticated_at: float | None = None
+    closed_at: float | None = None
+    ended_by: str = ""
+    sent: Counter[str] = field(default_factory=Counter)
+    received: int = 0
+    subscribed_at: dict[str, float] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """This connection's log entry (JSON-ready)."""
+        return {
+            "id": self.client_id, "opened_at": self.opened_at, "authenticated_at": self.authenticated_at,
+            "closed_at": self.closed_at, "ended_by": self.ended_by, "stalled": self.stalled,
+            "frames": sum(self.sent.values()), "sent": dict(self.sent), "received": self.received,
+            "subscribed_at": dict(self.subscribed_at),
+        }
 
 
 def encode(payload: dict[str, Any]) -> bytes:
@@ -94,17 +128,22 @@ class Hub:
     def __init__(self, binary: bool = False) -> None:
         self.clients: set[WsClient] = set()
         self.binary = binary
+        self.refusing = False  # fault injection: new websocket upgrades are answered 503
+        self.history: deque[WsClient] = deque(maxlen=HISTORY_SIZE)
         self._ids = itertools.count(1)
 
-    def connect(self) -> WsClient:
-        """Register a new connection."""
-        client = WsClient(next(self._ids))
+    def connect(self, now: float = 0.0) -> WsClient:
+        """Register a new connection accepted at clock-monotonic ``now``."""
+        client = WsClient(next(self._ids), opened_at=now)
         self.clients.add(client)
+        self.history.append(client)
         return client
 
-    def disconnect(self, client: WsClient) -> None:
-        """Forget a connection."""
+    def disconnect(self, client: WsClient, now: float = 0.0) -> None:
+        """Forget a connection that ended at ``now``."""
         self.clients.discard(client)
+        if client.closed_at is None:
+            client.closed_at = now
 
     def send(self, client: WsClient, payload: dict[str, Any]) -> None:
         """Queue one JSON message for a client (dropped while the client is stalled)."""
@@ -112,10 +151,15 @@ class Hub:
             return
         kind = FrameKind.BINARY if self.binary else FrameKind.TEXT
         client.queue.put_nowait(Frame(kind, encode(payload)))
+        client.sent[_topic_of(payload)] += 1
 
     def send_raw(self, client: WsClient, kind: FrameKind, data: bytes = b"") -> None:
-        """Queue a raw frame, close or abort regardless of stalls (fault injection)."""
+        """Queue a raw frame, or end the connection (close, abort, reset), regardless of stalls (fault injection)."""
         client.queue.put_nowait(Frame(kind, data))
+        if kind in _ENDINGS:
+            client.ended_by = client.ended_by or kind.value
+        else:
+            client.sent["raw"] += 1
 
     def authenticated_clients(self) -> list[WsClient]:
         """Return connections that completed the session handshake."""
@@ -150,3 +194,14 @@ class Hub:
         for client in self.clients:
             if client.trades:
                 self.send(client, {"topic": "str", "args": rows})
+
+
+_ENDINGS = frozenset({FrameKind.CLOSE, FrameKind.ABORT, FrameKind.RESET})
+
+
+def _topic_of(payload: dict[str, Any]) -> str:
+    # "smd+265598" counts as "smd"; untopiced messages as "error" or "message"
+    topic = payload.get("topic")
+    if isinstance(topic, str):
+        return topic.split("+", 1)[0]
+    return "error" if "error" in payload else "message"

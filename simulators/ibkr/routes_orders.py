@@ -220,6 +220,7 @@ async def cancel(request: web.Request) -> web.Response:
     core = core_of(request)
     account = request.match_info["acct"]
     check_account(core, account)
+    core.cancel_requests += 1
     if request.match_info["id"] == "-1":
         for order in [o for o in core.trading.orders.values() if o.working]:
             core.trading.cancel(order)

@@ -47,6 +47,9 @@ class SimulatedGateway:
         data: Optional bars CSV to replay.
         ca_file: Where to write the CA certificate (default: a temporary directory).
         ca_key_file: Where to keep the CA key, to reuse the CA across restarts (optional).
+        cert_file: Serve this certificate chain (PEM) instead of one issued by the CA for the loopback
+            names; with ``key_file``. For TLS tests: an expired certificate, one for another host name.
+        key_file: The private key (PEM) of ``cert_file``.
     """
 
     def __init__(
@@ -60,7 +63,11 @@ class SimulatedGateway:
         data: Path | None = None,
         ca_file: Path | None = None,
         ca_key_file: Path | None = None,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
     ) -> None:
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("cert_file and key_file go together: pass both or neither")
         config = config or SimulatorConfig()
         if seed is not None:
             config = config.with_updates({"seed": seed})
@@ -75,6 +82,7 @@ class SimulatedGateway:
             ca_file = Path(self._tempdir.name) / "ca.pem"
         self.ca_file = ca_file
         self._ca_key_file = ca_key_file
+        self._certificate = (cert_file, key_file) if cert_file is not None and key_file is not None else None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: RunningServer | None = None
@@ -85,7 +93,7 @@ class SimulatedGateway:
     def start(self) -> SimulatedGateway:
         """Start serving; returns once the port accepts connections."""
         ca = tls.load_or_create_ca(self.ca_file, self._ca_key_file)
-        context = tls.server_context(ca)
+        context = tls.server_context(ca, self._certificate)
         loop = asyncio.new_event_loop()
         started: Future[RunningServer] = Future()
         core = GatewayCore(self.config, self.clock, self._bars)
@@ -232,8 +240,26 @@ class SimulatedGateway:
         self.control("restart", state=state)
 
     def ws_drop(self, mode: str = "abort") -> None:
-        """Drop every websocket (``abort``: TCP reset without close frame; ``close``: close frame)."""
+        """End every open websocket.
+
+        Modes: ``abort`` (closed without a close frame: the client sees code 1006), ``close`` (a
+        close frame, code 1000), ``reset`` (a TCP reset), ``half_open`` (the socket stays open and
+        goes silent, heartbeats included, as :meth:`ws_stall`).
+        """
         self.control("ws_drop", mode=mode)
+
+    def ws_refuse(self, refused: bool = True) -> None:
+        """Answer new websocket upgrades with 503 (or stop doing so); open sockets are not touched."""
+        self.control("ws_refuse", refused=refused)
+
+    def ws_connections(self, since: int = 0) -> list[dict[str, Any]]:
+        """The connection log: one entry per websocket (id ``since`` or later), oldest first.
+
+        Each has ``id``, ``opened_at``, ``authenticated_at``, ``closed_at`` (clock-monotonic),
+        ``ended_by`` (``close``/``abort``/``reset``, or ``""``), ``stalled``, ``frames`` and ``sent``
+        (frames queued, in total and by topic) and ``subscribed_at`` (subscription key -> time).
+        """
+        return list(self.control("ws_connections", since=since)["connections"])
 
     def ws_stall(self, stalled: bool = True) -> None:
         """Silently stop (or resume) all frames on the open websockets, heartbeats included."""

@@ -31,8 +31,15 @@ def load_or_create_ca(ca_file: Path, key_file: Path | None) -> trustme.CA:
     return ca
 
 
-def server_context(ca: trustme.CA) -> ssl.SSLContext:
-    """Return a server-side SSL context with a fresh leaf certificate for the loopback names."""
+def server_context(ca: trustme.CA, certificate: tuple[Path, Path] | None = None) -> ssl.SSLContext:
+    """Return a server-side SSL context serving ``certificate`` (chain and key PEM files), if given.
+
+    Without one, a fresh leaf certificate for the loopback names, issued by ``ca``.
+    """
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*HOSTNAMES).configure_cert(context)
+    if certificate is not None:
+        chain, key = certificate
+        context.load_cert_chain(str(chain), str(key))
+    else:
+        ca.issue_cert(*HOSTNAMES).configure_cert(context)
     return context

@@ -58,6 +58,7 @@ def authenticate(core: GatewayCore, client: WsClient, session_id: str | None) ->
         core.hub.send(client, {"message": "waiting for session"})
         return False
     client.authenticated = True
+    client.authenticated_at = core.clock.monotonic()
     send = core.hub.send
     send(client, {"topic": "sts", "args": {"authenticated": session.authenticated}})
     send(client, {"topic": "system", "success": core.config.username, "isFT": False, "isPaper": core.config.paper})
@@ -303,6 +304,10 @@ COMMANDS: dict[str, Callable[[Call], None]] = {
 }
 
 
+SUBSCRIPTIONS = frozenset({"smd", "sor", "str", "spl", "ssd", "sld", "smh"})
+"""Commands that start a subscription (recorded in the connection's ``subscribed_at``)."""
+
+
 def _session_message(text: str) -> str | None:
     parsed = _json_arg(text)
     return None if parsed is None or parsed.get("session") is None else str(parsed["session"])
@@ -328,3 +333,7 @@ def handle(core: GatewayCore, client: WsClient, text: str) -> None:
         handler(call)
     except CommandError as e:
         call.ignore(str(e))
+        return
+    if call.topic in SUBSCRIPTIONS:  # the connection log: when each subscription was first applied
+        key = f"smd+{call.ids[0].split('@', 1)[0]}" if call.topic == "smd" and call.ids else call.topic
+        client.subscribed_at.setdefault(key, core.clock.monotonic())
