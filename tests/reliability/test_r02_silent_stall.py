@@ -92,7 +92,7 @@ def test_r02_an_idle_hour_with_heartbeats_raises_no_stall(tmp_path: Path) -> Non
             h.step(2.0)
         [entry] = h.gw.ws_connections()
         assert entry["sent"]["system"] >= 3600 / HEARTBEAT  # the heartbeats, and nothing else of note
-        assert set(entry["sent"]) <= {"system", "sts", "act", "smd", "sor", "spl", "tic"}
+        assert set(entry["sent"]) <= {"system", "sts", "act", "smd", "sor", "spl", "tic", "ech"}
         assert h.broker.stream.reconnects == 0
         assert len(h.ws.connections) == 1
         assert h.broker.connection_state is ConnectionState.CONNECTED

@@ -47,8 +47,8 @@ SEED = 20240618
 
 
 @pytest.mark.parametrize(("account", "paper", "allow_live", "refusal"), [
-    ("U7654321", True, False, "account U7654321 is not a paper account"),  # a U... id flagged paper
-    ("DU7654321", False, False, "account DU7654321 is not a paper account"),  # no DEMO, isPaper false
+    ("U7654321", True, False, "account U****321 is not a paper account"),  # a U... id flagged paper
+    ("DU7654321", False, False, "account DU****321 is not a paper account"),  # no DEMO, isPaper false
     ("U7654321", False, False, "pass --i-understand-live to tradebus live"),  # live without the flag
 ], ids=["paper-mode-U-account", "paper-mode-no-DEMO", "live-without-flag"])
 def test_r18_start_up_refuses_an_account_that_is_not_allowed(
@@ -60,7 +60,7 @@ def test_r18_start_up_refuses_an_account_that_is_not_allowed(
         engine = Engine(IbkrBroker(adapter, clock=SystemClock()), clock=SystemClock())
         with pytest.raises(BrokerConnectionError) as refused:
             engine.start()
-        assert refusal in str(refused.value)  # (the application's log handlers mask the id)
+        assert refusal in str(refused.value)  # the adapter's error texts mask the id (R19)
         state = gw.state()
         assert state["placement_posts"] == {}
         assert gw.ws_connections() == []

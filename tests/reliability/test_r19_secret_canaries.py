@@ -180,7 +180,11 @@ def test_r19_no_canary_in_logs_console_errors_reprs_exports_or_journal(
         environ = {"TRADEBUS_STRATEGY__PARAMS__NOTIFY_TOKEN": TOKEN}
         settings = load_settings(settings_file(tmp_path / "tradebus.toml", gw, run), environ)
         clock = SystemClock()
-        broker = broker_plugin("ibkr").create(settings.broker_settings("ibkr"), clock=clock)
+        broker_settings = settings.broker_settings("ibkr")
+        # the canary account is not in IBKR's paper form (DU...), so the account guard takes it for a live
+        # one: run as `tradebus live --i-understand-live` does
+        broker_settings.allow_live("--i-understand-live")
+        broker = broker_plugin("ibkr").create(broker_settings, clock=clock)
         strategy = strategy_from(argparse.Namespace(strategy=None, param=[]), settings)
         codes: list[int] = []
 
@@ -213,10 +217,10 @@ def test_r19_no_canary_in_logs_console_errors_reprs_exports_or_journal(
         assert not runner.is_alive(), "the run did not stop"
         assert codes == [0]
         # the adapter's own errors: a REST call on a logged-out gateway, with its traceback
-        probe = broker_plugin("ibkr").create(settings.broker_settings("ibkr"), clock=clock)
+        probe = broker_plugin("ibkr").create(broker_settings, clock=clock)
         probe.connect(lambda event: None)
         sessions.add(gw.session_id)
-        objects = [*reprs(settings, settings.broker_settings("ibkr"), broker, probe, strategy, strategy.config),
+        objects = [*reprs(settings, broker_settings, broker, probe, strategy, strategy.config),
                    *component_reprs(probe), *component_reprs(vars(probe)["_session"])]
         gw.logout()
         with pytest.raises(Exception) as raised:  # noqa: PT011 - any error; its text is what is checked
