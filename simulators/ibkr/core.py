@@ -69,6 +69,7 @@ class GatewayCore:
         self._jobs: list[Handle] = []
         self._waits: set[asyncio.Future[None]] = set()
         self.history_in_flight = 0
+        self.listening = True  # False while the gateway is down (SimulatedGateway.take_down)
         # read-only test aids: placement POSTs that arrived per cOID, before pacing and session checks;
         # the arrival number of the latest API request; (arrival number, cOID) of every placement
         self.placement_posts: dict[str, int] = {}
@@ -101,7 +102,7 @@ class GatewayCore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start_jobs(self) -> None:
-        """(Re)start the recurring jobs: heartbeat, P&L pushes, the nightly reset and, in auto mode, the market."""
+        """(Re)start the recurring jobs: heartbeat, P&L, scheduled maintenance and, in auto mode, the market."""
         for job in self._jobs:
             job.cancel()
         config = self.config
@@ -114,6 +115,9 @@ class GatewayCore:
             self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
         if config.nightly_reset_at is not None:
             self._jobs.append(self.scheduler.call_repeatedly(self._until_nightly_reset, self._scheduled_reset))
+        if config.weekly_maintenance_at is not None:
+            self._jobs.append(self.scheduler.call_repeatedly(self._until_weekly_maintenance,
+                                                             self._scheduled_weekly_maintenance))
 
     def _until_nightly_reset(self) -> float:
         at = self.config.nightly_reset_at
@@ -126,6 +130,18 @@ class GatewayCore:
     def _scheduled_reset(self) -> None:
         log.info("scheduled nightly reset at %s", self.clock.now().isoformat())
         self.session.nightly_reset(self.config.nightly_maintenance_seconds)
+
+    def _until_weekly_maintenance(self) -> float:
+        config = self.config
+        assert config.weekly_maintenance_at is not None  # only scheduled when set
+        now = self.clock.now()
+        due = next_occurrence(now + timedelta(seconds=1), config.weekly_maintenance_at,
+                              ZoneInfo(config.weekly_maintenance_timezone), config.weekly_maintenance_weekday)
+        return (due - now).total_seconds()
+
+    def _scheduled_weekly_maintenance(self) -> None:
+        log.info("scheduled weekly maintenance at %s", self.clock.now().isoformat())
+        self.session.nightly_reset(self.config.weekly_maintenance_seconds)
 
     async def wait(self, seconds: float) -> None:
         """Wait ``seconds`` of clock time (a :class:`SimulatedClock` must be advanced); ``reset`` ends waits."""
