@@ -96,7 +96,7 @@ def measure_latency(seconds: float, tick: float) -> list[float]:
     sim = SimulatorConfig(tick_interval=tick, pacing_enabled=False)
     with SimulatedGateway(port=0, seed=5, config=sim) as gw:
         connections: list[StampedConnection] = []
-        config = IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file)
+        config = IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file, maintenance_region="none")
 
         def connect(url: str, **kw: Any) -> WsConnection:
             conn = StampedConnection(connect_websocket(url, config=config, **kw))

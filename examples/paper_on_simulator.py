@@ -73,7 +73,9 @@ def main() -> None:
     with SimulatedGateway(port=0, seed=args.seed, config=SimulatorConfig(tick_interval=0.05)) as gateway:
         print(f"simulated gateway at {gateway.base_url}")
         feed = IbkrBroker(
-            IbkrConfig(base_url=gateway.base_url, ws_url=gateway.ws_url, ca_file=Path(gateway.ca_file)), clock=clock
+            IbkrConfig(base_url=gateway.base_url, ws_url=gateway.ws_url, ca_file=Path(gateway.ca_file),
+                       maintenance_region="none"),  # the simulated gateway has no nightly reset
+            clock=clock,
         )
         broker = PaperBroker(feed, clock, PaperConfig(starting_cash=Decimal(100_000)))
         engine = Engine(broker, clock=clock, config=EngineConfig(stale_data_after=timedelta(seconds=15)))

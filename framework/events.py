@@ -42,6 +42,8 @@ PnlUpdated            broker adapter (the broker's     ANY                     a
 BrokerConnected       broker adapter                   ANY                     broker
 BrokerDegraded        broker adapter (partly usable)   ANY                     broker, reason
 BrokerDisconnected    broker adapter                   ANY                     broker, reason
+ClockSkewDetected     broker adapter (the venue's      ANY                     broker, skew, threshold,
+                      clock and this one's disagree)                           source
 TimerFired            engine (strategy timers)         strategy id             name, scheduled
 HandlerFailed         event bus (a handler that no     ANY                     handler, event, error
                       strategy owns raised)
@@ -312,6 +314,27 @@ class BrokerDisconnected(Event):
 
     broker: str
     reason: str = ""
+
+
+class ClockSkewDetected(Event):
+    """The broker's clock and this machine's differ by more than the adapter's threshold (an alarm).
+
+    Emitted when the difference first exceeds the threshold and again whenever it moves by more than
+    the threshold (a clock stepped meanwhile). Timing is unaffected (adapters time everything on the
+    monotonic clock), but what is judged on the wall clock is off by ``skew``: stamps of events and
+    fills, maintenance windows, trading hours. Fix the machine's time synchronisation (NTP).
+
+    Attributes:
+        broker: The broker.
+        skew: Seconds the broker's clock is ahead of this machine's (negative: behind).
+        threshold: The threshold in seconds.
+        source: Where the broker's time was read (``websocket heartbeat``).
+    """
+
+    broker: str
+    skew: float
+    threshold: float
+    source: str
 
 
 class TimerFired(Event):

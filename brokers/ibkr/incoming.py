@@ -6,7 +6,8 @@ The last step of the one-way incoming path::
 
 :meth:`IncomingRouter.route` dispatches each message by its type through a table: market data goes to
 the quote book, order updates and executions to the order tracker, P&L passes through as it is, and
-a ``sts``/``act`` push that says the session is gone is reported to the session manager. It returns
+a ``sts``/``act`` push that says the session is gone is reported to the session manager, and a
+heartbeat's time stamp goes to the clock-skew monitor. It returns
 the framework events; the broker pushes them into its one event sink. It calls no function of the
 broker and never sees a dict.
 
@@ -26,6 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from brokers.ibkr.clockskew import ClockSkewMonitor
 from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import QuoteTick
@@ -33,6 +35,7 @@ from brokers.ibkr.quotes import QuoteBook
 from brokers.ibkr.session import SessionManager
 from brokers.ibkr.topics import AccountList
 from brokers.ibkr.topics import AccountSummary
+from brokers.ibkr.topics import Heartbeat
 from brokers.ibkr.topics import Incoming
 from brokers.ibkr.topics import LedgerUpdate
 from brokers.ibkr.topics import SessionStatus
@@ -54,18 +57,22 @@ class IncomingRouter:
         quotes: Merges market data into quotes and bars.
         tracker: Order state; folds order updates and executions in.
         session: Told when a ``sts`` or ``act`` push says the session is gone.
+        skew: Compares heartbeat stamps with the local clock (none: not checked).
 
     Events:
         Returns ``QuoteUpdated`` and ``BarClosed`` (market data), the order events the tracker
-        derives (``OrderAccepted``, ``OrderCancelled``, ``ExecutionReported`` ...), and ``PnlUpdated``.
+        derives (``OrderAccepted``, ``OrderCancelled``, ``ExecutionReported`` ...), ``PnlUpdated``, and
+        ``ClockSkewDetected`` when the gateway's clock is off.
         Messages the stream acts on itself (heartbeats, ``waiting for session``, logins, refused
         rows) yield nothing here.
     """
 
-    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager) -> None:
+    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager,
+                 skew: ClockSkewMonitor | None = None) -> None:
         self._quotes = quotes
         self._tracker = tracker
         self._session = session
+        self._skew = skew
         self._handlers: dict[type, _Handler] = {
             QuoteTick: self._market_data,
             OrderUpdate: self._order_update,
@@ -76,6 +83,7 @@ class IncomingRouter:
             AccountSummary: self._summary,
             LedgerUpdate: self._ledger,
             StreamError: self._error,
+            Heartbeat: self._heartbeat,
         }
 
     def route(self, messages: Sequence[Incoming], ts: datetime) -> list[AnyEvent]:
@@ -122,6 +130,9 @@ class IncomingRouter:
         log.debug("ledger %s %s: cash %s, net liquidation %s, unrealized %s", ledger.account_id, ledger.currency,
                   ledger.cash_balance, ledger.net_liquidation, ledger.unrealized_pnl)
         return _NOTHING
+
+    def _heartbeat(self, heartbeat: Heartbeat, ts: datetime) -> Sequence[AnyEvent]:
+        return self._skew.observe(heartbeat.ms, ts) if self._skew is not None else _NOTHING
 
     def _error(self, error: StreamError, ts: datetime) -> Sequence[AnyEvent]:
         log.warning("stream error message: %s", error.text)

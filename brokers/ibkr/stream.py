@@ -8,9 +8,12 @@ with the state changes since the previous call; :meth:`IbkrStream.tick` runs the
 keep-alive and the reconnect schedule and returns its state changes. Whoever drives the stream (the
 broker's stream thread, or a test) acts on what comes back.
 
-The stream itself acts on three messages: ``waiting for session`` (answered with the session id), an
-authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends every subscription),
-and a refused order or execution row (counted as malformed).
+The stream itself acts on three messages: ``waiting for session`` (answered with the session id, once
+per connection: asked again, the gateway refused it, and the socket is dropped rather than answered
+forever), an authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends every
+subscription), and a refused order or execution row (counted as malformed). Reconnect attempts pause
+while the session is not ready (:meth:`IbkrStream.pause_reconnects`): a socket needs a session the
+gateway accepts.
 
 Decoding is lenient (the gateway sends binary frames and, at times, bytes that are not UTF-8):
 bytes are decoded with replacement, and anything that is not a JSON object is counted in
@@ -18,7 +21,8 @@ bytes are decoded with replacement, and anything that is not a JSON object is co
 whose parsing raises (a payload shape no wire model foresaw) is counted in :attr:`IbkrStream.malformed`
 and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
 stream thread. A socket that stays open but goes silent (no frame for ``ws_stall_timeout``) is closed
-and reconnected with exponential back-off and jitter.
+and reconnected with exponential back-off and jitter (logged at INFO inside a scheduled maintenance
+window, where it is expected, and at WARNING elsewhere).
 
 TLS (:func:`connect_websocket`): the socket and the TLS handshake are opened here, and the CA chain
 and the pinned fingerprint are checked on the TLS connection *before* the upgrade request (which
@@ -161,7 +165,9 @@ def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: flo
         cookie: The ``api`` cookie carrying the session id.
         config: TLS policy (``ca_file``, ``pinned_sha256``, ``insecure_skip_tls_verify``) and
             ``connect_timeout``.
-        timeout: Read timeout of the open socket (``recv`` returns None when it passes).
+        timeout: Read timeout of the open socket (``recv`` returns None when it passes); the TLS
+            handshake and the upgrade wait up to ``config.read_timeout`` whatever it is, so a short
+            poll never cuts the handshake.
 
     Raises:
         ConnectionError: The connection, the TLS verification or the upgrade failed.
@@ -176,12 +182,14 @@ def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: flo
     try:
         if secure:
             sock = _verified_tls(sock, host, config)
-        sock.settimeout(timeout)
+        handshake = max(timeout, config.read_timeout)
+        sock.settimeout(handshake)
         # redirect_limit=0: a redirect would open a second connection outside this TLS policy
         ws = websocket.create_connection(
-            url, socket=sock, cookie=cookie, timeout=timeout, skip_utf8_validation=True,
+            url, socket=sock, cookie=cookie, timeout=handshake, skip_utf8_validation=True,
             enable_multithread=True, redirect_limit=0,
         )
+        ws.settimeout(timeout)
     except (websocket.WebSocketException, OSError) as e:  # ssl.SSLError and ConnectionError are OSErrors
         sock.close()
         raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
@@ -266,11 +274,14 @@ class IbkrStream:
         self._subscriptions: dict[str, str] = {}
         self._session_id: str | None = None
         self._wanted = False
+        self._paused = False  # no reconnect attempts while the session cannot authenticate a socket
+        self._answered = False  # this connection's "waiting for session" was answered once
         self._attempts = 0
         self._next_attempt = 0.0
         self._last_rx = 0.0
         self._next_tic = 0.0
         self._changes: list[StreamStateChanged] = []
+        self._maintenance = config.maintenance_calendar()
         # the messages the stream acts on itself; everything is returned to the caller as well
         self._control: dict[type, Callable[[Any], None]] = {
             WaitingForSession: self._answer_waiting,
@@ -317,10 +328,20 @@ class IbkrStream:
         """Connect now (or schedule retries) using the gateway ``session_id`` for authentication."""
         with self._lock:
             self._wanted = True
+            self._paused = False
             self._session_id = session_id
             self._drop("reopening", schedule=False)
             self._next_attempt = self._clock.monotonic()
             self._try_connect(self._next_attempt)
+
+    def pause_reconnects(self, paused: bool) -> None:
+        """Stop (or resume) reconnect attempts; an open socket stays open.
+
+        The session's owner pauses them while the session is not ready: a socket opened then carries
+        a session id the gateway no longer accepts. :meth:`open` resumes them, with the new id.
+        """
+        with self._lock:
+            self._paused = paused
 
     def close(self) -> None:
         """Close and stop reconnecting; idempotent."""
@@ -344,6 +365,7 @@ class IbkrStream:
             self._schedule_retry(now, f"connect failed: {e}")
             return
         self._conn = conn
+        self._answered = False
         self._last_rx = now
         self._set(StreamState.AUTHENTICATING, "connected, waiting for authentication")
 
@@ -351,7 +373,12 @@ class IbkrStream:
         delay = min(self._config.reconnect_max, self._config.reconnect_initial * 2**self._attempts)
         self._attempts = min(self._attempts + 1, 16)
         self._next_attempt = now + delay * (0.5 + self._rng.random() / 2)
-        log.warning("stream: %s; reconnecting in %.1fs", reason, self._next_attempt - now)
+        blackout = self._maintenance.active(self._clock.now())
+        if blackout is None:
+            log.warning("stream: %s; reconnecting in %.1fs", reason, self._next_attempt - now)
+        else:  # expected: not a warning
+            log.info("stream: %s; reconnecting in %.1fs; expected during %s", reason, self._next_attempt - now,
+                     blackout.describe())
 
     def _drop(self, reason: str, *, schedule: bool = True) -> None:
         conn, self._conn = self._conn, None
@@ -423,7 +450,13 @@ class IbkrStream:
             log.warning("stream: skipped a frame (%s%s); further ones of this kind are only counted", kind, suffix)
 
     def _answer_waiting(self, _: WaitingForSession) -> None:
+        # answered once per connection: asked again, the gateway refused the id (a restarted gateway,
+        # a new session); answering again would ping-pong as fast as the network allows
         with self._lock:
+            if self._answered:
+                self._drop("the gateway does not accept the session id: waiting for a new session")
+                return
+            self._answered = True
             self._send(json.dumps({"session": self._session_id or ""}))
 
     def _on_status(self, status: SessionStatus) -> None:
@@ -460,7 +493,7 @@ class IbkrStream:
                 elif self.state is StreamState.OPEN and now >= self._next_tic:
                     self._next_tic = now + self._config.ws_tic_interval
                     self._send("tic")
-            elif self._wanted and now >= self._next_attempt:
+            elif self._wanted and not self._paused and now >= self._next_attempt:
                 self.reconnects += 1
                 self._try_connect(now)
         return self.take_changes()
