@@ -108,6 +108,7 @@ def test_r21_a_skewed_and_stepped_wall_clock_raises_the_alarm_and_disturbs_no_ti
     gaps = [b - a for a, b in zip(tickles(run), tickles(run)[1:], strict=False)]
     assert len(gaps) >= 5
     assert all(50 <= gap <= 61 for gap in gaps), gaps
+    print(f"R21: skew alarms {[a.skew for a in alarms]} s; tickle gaps {sorted({round(g) for g in gaps})} s")
     for step in (first_step, second_step):
         assert not [at for at in tickles(run) if step <= at < step + 5]  # no keep-alive fired by the step
     assert run.broker.stream.state == "open"
