@@ -30,10 +30,10 @@ from brokers.ibkr import IbkrConfig
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.parsing import merge_quote
-from brokers.ibkr.stream import WsConnection
-from brokers.ibkr.stream import connect_websocket
 from brokers.ibkr.stream import decode_frame
 from brokers.ibkr.topics import parse_frame
+from brokers.ibkr.wsconnect import WsConnection
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.broker import EventSink
 from framework.clock import SystemClock
 from framework.config import EngineConfig
@@ -96,7 +96,7 @@ def measure_latency(seconds: float, tick: float) -> list[float]:
     sim = SimulatorConfig(tick_interval=tick, pacing_enabled=False)
     with SimulatedGateway(port=0, seed=5, config=sim) as gw:
         connections: list[StampedConnection] = []
-        config = IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file)
+        config = IbkrConfig(base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file, maintenance_region="none")
 
         def connect(url: str, **kw: Any) -> WsConnection:
             conn = StampedConnection(connect_websocket(url, config=config, **kw))

@@ -54,6 +54,7 @@ def gateway_config(simulator: bool) -> Iterator[IbkrConfig]:
         yield IbkrConfig.from_env(
             {"TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM": ALLOW_LIST},
             base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file,
+            maintenance_region="none",  # the simulated gateway has no nightly reset
         )
 
 

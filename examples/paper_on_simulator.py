@@ -74,7 +74,9 @@ def main() -> None:
     with SimulatedGateway(port=0, seed=args.seed, config=SimulatorConfig(tick_interval=0.05)) as gateway:
         print(f"simulated gateway at {gateway.base_url}")
         feed = IbkrBroker(
-            IbkrConfig(base_url=gateway.base_url, ws_url=gateway.ws_url, ca_file=Path(gateway.ca_file)), clock=clock
+            IbkrConfig(base_url=gateway.base_url, ws_url=gateway.ws_url, ca_file=Path(gateway.ca_file),
+                       maintenance_region="none"),  # the simulated gateway has no nightly reset
+            clock=clock,
         )
         # the simulated market never closes (its default), so neither may the paper venue's: fills at any hour
         broker = PaperBroker(feed, clock, PaperConfig(starting_cash=Decimal(100_000), market_hours=MarketHours.ALWAYS))

@@ -55,6 +55,7 @@ def open_broker(name: str, clock: Clock) -> Iterator[Broker]:
             "ws_url": gateway.ws_url,
             "ca_file": gateway.ca_file,
             "auto_confirm_message_ids": ["o403"],  # "this order will fill at once": expected for market orders
+            "maintenance_region": "none",  # the simulated gateway has no nightly reset
         }
         if plugin.needs_data:  # paper: fills simulated here, on the ibkr feed
             feed = broker_plugin("ibkr").create(ibkr, clock=clock)

@@ -46,6 +46,8 @@ BrokerDegraded        broker adapter (partly usable)   ANY                     b
 BrokerDisconnected    broker adapter                   ANY                     broker, reason
 HaltRequested         broker adapter (trading is       ANY                     source, reason
                       unsafe: another account, ...)
+ClockSkewDetected     broker adapter (the venue's      ANY                     broker, skew, threshold,
+                      clock and this one's disagree)                           source
 TimerFired            engine (strategy timers)         strategy id             name, scheduled
 HandlerFailed         event bus (a handler that no     ANY                     handler, event, error
                       strategy owns raised)
@@ -352,6 +354,27 @@ class HaltRequested(Event):
 
     source: str
     reason: str
+
+
+class ClockSkewDetected(Event):
+    """The broker's clock and this machine's differ by more than the adapter's threshold (an alarm).
+
+    Emitted when the difference first exceeds the threshold and again whenever it moves by more than
+    the threshold (a clock stepped meanwhile). Timing is unaffected (adapters time everything on the
+    monotonic clock), but what is judged on the wall clock is off by ``skew``: stamps of events and
+    fills, maintenance windows, trading hours. Fix the machine's time synchronisation (NTP).
+
+    Attributes:
+        broker: The broker.
+        skew: Seconds the broker's clock is ahead of this machine's (negative: behind).
+        threshold: The threshold in seconds.
+        source: Where the broker's time was read (``websocket heartbeat``).
+    """
+
+    broker: str
+    skew: float
+    threshold: float
+    source: str
 
 
 class TimerFired(Event):

@@ -1,6 +1,8 @@
 """Test doubles for strategy authors (no broker needed).
 
 * :class:`FakeClock`: a :class:`~framework.clock.SimulatedClock` with a fixed default start.
+* :class:`SkewedClock`: another clock's monotonic time with a wall time that is off and can be
+  stepped, as on a machine whose clock is wrong or is corrected by NTP.
 * :class:`EventRecorder`: subscribes to a bus and keeps every event it hears, in order.
 * :class:`ScriptedBroker`: an in-memory broker; records the commands it is given and answers as
   scripted (accept, fill, reject, cancel), or automatically fills market orders at the last price.
@@ -47,6 +49,7 @@ from framework.events import BarClosed
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import ClockSkewDetected
 from framework.events import CommandKind
 from framework.events import CommandNotSent
 from framework.events import DataGap
@@ -93,6 +96,7 @@ ALL_EVENT_TYPES: tuple[type, ...] = (
     BrokerDegraded,
     BrokerDisconnected,
     HaltRequested,
+    ClockSkewDetected,
     TimerFired,
     HandlerFailed,
     StrategyFailed,
@@ -104,6 +108,35 @@ class FakeClock(SimulatedClock):
 
     def __init__(self, start: datetime = DEFAULT_START) -> None:
         super().__init__(start)
+
+
+class SkewedClock:
+    """A machine's clock that is off: ``base``'s wall time plus an offset, ``base``'s monotonic time.
+
+    A stepped wall clock (an NTP correction, an operator's ``date -s``) moves :meth:`now` by
+    :meth:`jump` while :meth:`monotonic` goes on undisturbed, as on a real machine. Share ``base``
+    with a simulated venue to give the venue the true time and the code under test a skewed one.
+
+    Args:
+        base: The true time (a :class:`~framework.clock.SimulatedClock` in tests).
+        offset: How far this clock's wall time is ahead of ``base`` (negative: behind).
+    """
+
+    def __init__(self, base: Clock, offset: timedelta = timedelta(0)) -> None:
+        self._base = base
+        self.offset = offset
+
+    def now(self) -> datetime:
+        """Return the base clock's time plus the offset (aware UTC)."""
+        return self._base.now() + self.offset
+
+    def monotonic(self) -> float:
+        """Return the base clock's monotonic time: a wall-clock step does not move it."""
+        return self._base.monotonic()
+
+    def jump(self, delta: timedelta) -> None:
+        """Step the wall time by ``delta`` (either way); monotonic time is unaffected."""
+        self.offset += delta
 
 
 class EventRecorder:

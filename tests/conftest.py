@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from brokers.ibkr.maintenance import REGIONS
 from framework.config import EngineConfig
 from framework.engine import Engine
 from framework.models import Instrument
@@ -42,6 +43,23 @@ def recorder(engine: Engine) -> Iterator[EventRecorder]:
     rec = EventRecorder(engine.bus)
     yield rec
     rec.close()
+
+
+@pytest.fixture(autouse=True)
+def simulated_gateways_have_no_maintenance(request: pytest.FixtureRequest,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests trade on simulated gateways at whatever hour they run: IBKR's documented maintenance windows off.
+
+    The adapter's default (``maintenance_region="north_america"``) blacks out orders in IBKR's nightly
+    reset and weekend windows; a test trading on the system clock against a simulated gateway would pass
+    or fail by the hour. Here the default region has no windows, for in-process adapters and (through
+    ``TRADEBUS_BROKERS__IBKR__MAINTENANCE_REGION``) for ``tradebus`` runs and child processes. Tests of
+    the schedule are marked ``ibkr_maintenance`` and see the documented windows.
+    """
+    if request.node.get_closest_marker("ibkr_maintenance") is not None:
+        return
+    monkeypatch.setitem(REGIONS, "north_america", ())
+    monkeypatch.setenv("TRADEBUS_BROKERS__IBKR__MAINTENANCE_REGION", "none")
 
 
 @pytest.fixture(autouse=True)

@@ -111,6 +111,7 @@ def build_run(
         ws_url=gateway.ws_url,
         ca_file=Path(gateway.ca_file),
         auto_confirm_message_ids=DEMO_CONFIRMS,
+        maintenance_region="none",  # the simulated gateway has no nightly reset: the demo runs at any hour
     )
     broker = IbkrBroker(config, clock=clock)
     journal = SqliteJournal(out / "journal.sqlite", synchronous="normal")

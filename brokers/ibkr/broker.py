@@ -19,14 +19,11 @@ driven by the :class:`~brokers.ibkr.link.GatewayLink`. No part calls the broker 
 the session manager return their state changes, the REST client records a lost session for the
 session manager to read, and events go into the one sink.
 
-Events:
-    Emits ``BrokerConnected`` / ``BrokerDegraded`` / ``BrokerDisconnected`` as the session and stream
-    change, ``QuoteUpdated`` and ``BarClosed`` for subscriptions, ``DataGap`` per subscribed
-    instrument when the stream is back after an interruption, ``PnlUpdated`` from IBKR's ``spl``
-    P&L stream, ``HaltRequested`` when the gateway's session lists another account (from then on
-    every placement and modification is given back unsent: ``CommandNotSent``), and ``OrderAccepted``,
-    ``OrderRejected``, ``OrderUpdated``, ``ExecutionReported``, ``OrderCancelled`` and
-    ``OrderCancelRejected`` for orders, each carrying the client order id.
+Events (docs/ibkr.md has each one's cause): ``BrokerConnected`` / ``BrokerDegraded`` (also for IBKR's
+scheduled maintenance) / ``BrokerDisconnected``, ``ClockSkewDetected``, ``QuoteUpdated``, ``BarClosed``,
+``DataGap`` (the stream is back after a break), ``PnlUpdated`` (``spl``), ``HaltRequested`` (the session
+lists another account), ``CommandNotSent`` and the order facts (``OrderAccepted``, ``OrderRejected``,
+``OrderUpdated``, ``ExecutionReported``, ``OrderCancelled``, ``OrderCancelRejected``), by client order id.
 """
 
 from __future__ import annotations
@@ -41,6 +38,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from brokers.ibkr import parsing
+from brokers.ibkr.clockskew import ClockSkewMonitor
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrError
 from brokers.ibkr.incoming import IncomingRouter
@@ -57,9 +55,9 @@ from brokers.ibkr.session import SessionManager
 from brokers.ibkr.session import SessionState
 from brokers.ibkr.session import configure_tls
 from brokers.ibkr.stream import IbkrStream
-from brokers.ibkr.stream import WsConnection
-from brokers.ibkr.stream import connect_websocket
 from brokers.ibkr.tracking import OrderTracker
+from brokers.ibkr.wsconnect import WsConnection
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.broker import ConnectionState
 from framework.broker import EventSink
 from framework.clock import Clock
@@ -140,9 +138,11 @@ class IbkrBroker:
         self._session = SessionManager(config, self.rest, clock, rng=rng)
         connect = ws_connect or (lambda url, **kw: connect_websocket(url, config=config, **kw))
         self.stream = IbkrStream(config, clock, connect, rng=rng)
+        self.maintenance = config.maintenance_calendar()
+        self.clock_skew = ClockSkewMonitor(self.name, config.clock_skew_threshold)
         self._link = GatewayLink(self.name, clock, self._session, self.stream,
-                                 IncomingRouter(self.quotes, self.tracker, self._session, self.name),
-                                 rate_limited=self.rest.rate_limit_reason)
+                                 IncomingRouter(self.quotes, self.tracker, self._session, self.name, self.clock_skew),
+                                 rate_limited=self.rest.rate_limit_reason, maintenance=self.maintenance)
         self.instruments = InstrumentCache(self.rest)
         self.orders = OrderEntry(config, self.rest, self.tracker, instruments=self.instruments,
                                  accounts=self._session, clock=clock)
@@ -426,10 +426,18 @@ class IbkrBroker:
         self._emit_all(events)
 
     def _submit(self, request: OrderRequest) -> list[AnyEvent]:
-        if self._session.state is not SessionState.READY:  # given back: the engine holds or denies it
+        # given back unsent (the engine holds or denies it) while the session is not ready or inside
+        # scheduled maintenance: judged on the clock now, not at the last tick, so nothing leaves in
+        # the first moments of a window
+        now = self.clock.now()
+        blackout = self.maintenance.active(now)
+        reason = None
+        if blackout is not None:
+            reason = blackout.describe()
+        elif self._session.state is not SessionState.READY:
             reason = f"the IBKR session is {self._session.state}"
-            return [CommandNotSent(ts=self.clock.now(), client_order_id=request.client_order_id, command="submit",
-                                   reason=reason)]
+        if reason is not None:
+            return [CommandNotSent(ts=now, client_order_id=request.client_order_id, command="submit", reason=reason)]
         return self.orders.submit(request)
 
     def _command_failed(self, command: OrderCommand, error: Exception) -> None:

@@ -17,6 +17,10 @@ from pydantic import ValidationError
 from pydantic import field_validator
 from pydantic import model_validator
 
+from brokers.ibkr.maintenance import REGIONS
+from brokers.ibkr.maintenance import MaintenanceCalendar
+from brokers.ibkr.maintenance import MaintenanceWindow
+from brokers.ibkr.maintenance import Region
 from framework.config import FrozenConfig
 from framework.errors import ConfigError
 from framework.live_guard import ALLOW_LIVE
@@ -30,6 +34,7 @@ ENV_PREFIX = "TRADEBUS_BROKERS__IBKR__"  # the same names the settings loader us
 _ENV_NAMES = {  # field -> variable name after the prefix (from_env)
     "base_url": "BASE_URL", "account_id": "ACCOUNT_ID", "ca_file": "CA_FILE", "pinned_sha256": "PINNED_SHA256",
     "insecure_skip_tls_verify": "INSECURE_SKIP_TLS_VERIFY", "auto_confirm_message_ids": "AUTO_CONFIRM",
+    "maintenance_region": "MAINTENANCE_REGION",
 }
 
 
@@ -76,6 +81,15 @@ class IbkrConfig(FrozenConfig):
         max_reply_rounds: Most confirmation questions answered for one order.
         read_retries: Retries of an idempotent read after a transport failure.
         quote_fields: Market-data field codes requested for quotes.
+        maintenance_region: The IBKR region whose documented maintenance windows apply
+            (``north_america``, ``europe``, ``asia_pacific``; see :mod:`brokers.ibkr.maintenance`), or
+            ``none`` for a gateway with no maintenance (the simulated gateway unless configured).
+        maintenance_windows: Windows to use instead of the region's (an empty tuple: none). Inside a
+            window the broker is degraded ("scheduled maintenance"), no order is sent, and errors are
+            expected (logged as such, no other alarm); afterwards the session is checked and the
+            orders reconciled.
+        clock_skew_threshold: Seconds the gateway's clock (its heartbeat time stamps) may differ from
+            this machine's before ``ClockSkewDetected`` and a warning; None turns the check off.
     """
 
     base_url: str = "https://localhost:5000/v1/api"
@@ -103,6 +117,9 @@ class IbkrConfig(FrozenConfig):
     max_reply_rounds: int = Field(default=10, gt=0)
     read_retries: int = Field(default=2, ge=0)
     quote_fields: tuple[str, ...] = ("31", "84", "85", "86", "88", "7059", "7762", "6509")
+    maintenance_region: Region = "north_america"
+    maintenance_windows: tuple[MaintenanceWindow, ...] | None = None
+    clock_skew_threshold: float | None = Field(default=15.0, gt=0)
 
     @field_validator("base_url")
     @classmethod
@@ -151,6 +168,11 @@ class IbkrConfig(FrozenConfig):
                 return field, url
         return None
 
+    def maintenance_calendar(self) -> MaintenanceCalendar:
+        """The scheduled maintenance in effect: ``maintenance_windows``, else the region's documented ones."""
+        windows = self.maintenance_windows
+        return MaintenanceCalendar(REGIONS[self.maintenance_region] if windows is None else windows)
+
     @property
     def websocket_url(self) -> str:
         """The websocket URL, derived from ``base_url`` when not configured."""
@@ -164,8 +186,8 @@ class IbkrConfig(FrozenConfig):
         """Build a config from ``TRADEBUS_BROKERS__IBKR__*`` variables (examples and CLI only).
 
         Recognised: ``BASE_URL``, ``ACCOUNT_ID``, ``CA_FILE``, ``PINNED_SHA256``,
-        ``INSECURE_SKIP_TLS_VERIFY`` (``1``) and ``AUTO_CONFIRM`` (comma list). ``ALLOW_LIVE`` is
-        refused: a live account is allowed only in code (``from_env(allow_live=True)``).
+        ``INSECURE_SKIP_TLS_VERIFY`` (``1``), ``AUTO_CONFIRM`` (comma list) and ``MAINTENANCE_REGION``.
+        ``ALLOW_LIVE`` is refused: a live account is allowed only in code (``from_env(allow_live=True)``).
 
         Args:
             environ: Mapping to read instead of ``os.environ``.

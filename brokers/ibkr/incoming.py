@@ -6,12 +6,12 @@ The last step of the one-way incoming path::
 
 :meth:`IncomingRouter.route` dispatches each message by its type through a table: market data goes to
 the quote book, order updates and executions to the order tracker, P&L passes through as it is, and
-a ``sts``/``act`` push that says the session is gone is reported to the session manager. An ``act``
-push that lists an account that is not this run's trips the account guard
-(:mod:`brokers.ibkr.accountguard`) and becomes ``HaltRequested``. When the stream is back after an
-interruption, :meth:`IncomingRouter.data_gaps` names what may be missing (``DataGap`` per
-instrument). It returns the framework events; the broker pushes them into its one event sink. It
-calls no function of the broker and never sees a dict.
+a ``sts``/``act`` push that says the session is gone is reported to the session manager, and a
+heartbeat's time stamp goes to the clock-skew monitor. An ``act`` push that lists an account that is
+not this run's trips the account guard (:mod:`brokers.ibkr.accountguard`) and becomes
+``HaltRequested``. When the stream is back after an interruption, :meth:`IncomingRouter.data_gaps`
+names what may be missing (``DataGap`` per instrument). It returns the framework events; the broker
+pushes them into its one event sink. It calls no function of the broker and never sees a dict.
 
 ``ssd``/``sld`` (account summary and ledger) are parsed and logged only: they lack buying power and
 cash of the whole account, so they cannot make a framework ``Account`` (``AccountUpdated`` would
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from brokers.ibkr.clockskew import ClockSkewMonitor
 from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import QuoteTick
@@ -36,6 +37,7 @@ from brokers.ibkr.quotes import QuoteBook
 from brokers.ibkr.session import SessionManager
 from brokers.ibkr.topics import AccountList
 from brokers.ibkr.topics import AccountSummary
+from brokers.ibkr.topics import Heartbeat
 from brokers.ibkr.topics import Incoming
 from brokers.ibkr.topics import LedgerUpdate
 from brokers.ibkr.topics import SessionStatus
@@ -61,20 +63,24 @@ class IncomingRouter:
         session: Told when a ``sts`` or ``act`` push says the session is gone; its account guard
             judges every ``act``.
         name: The broker's name, the source of ``HaltRequested``.
+        skew: Compares heartbeat stamps with the local clock (none: not checked).
 
     Events:
         Returns ``QuoteUpdated`` and ``BarClosed`` (market data), the order events the tracker
         derives (``OrderAccepted``, ``OrderCancelled``, ``ExecutionReported`` ...), ``PnlUpdated``,
-        ``HaltRequested`` (an ``act`` listing another account) and ``DataGap`` (:meth:`data_gaps`).
+        ``HaltRequested`` (an ``act`` listing another account), ``DataGap`` (:meth:`data_gaps`) and
+        ``ClockSkewDetected`` when the gateway's clock is off.
         Messages the stream acts on itself (heartbeats, ``waiting for session``, logins, refused
         rows) yield nothing here.
     """
 
-    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager, name: str = "ibkr") -> None:
+    def __init__(self, quotes: QuoteBook, tracker: OrderTracker, session: SessionManager, name: str = "ibkr",
+                 skew: ClockSkewMonitor | None = None) -> None:
         self._name = name
         self._quotes = quotes
         self._tracker = tracker
         self._session = session
+        self._skew = skew
         self._handlers: dict[type, _Handler] = {
             QuoteTick: self._market_data,
             OrderUpdate: self._order_update,
@@ -85,6 +91,7 @@ class IncomingRouter:
             AccountSummary: self._summary,
             LedgerUpdate: self._ledger,
             StreamError: self._error,
+            Heartbeat: self._heartbeat,
         }
 
     def route(self, messages: Sequence[Incoming], ts: datetime) -> list[AnyEvent]:
@@ -144,6 +151,9 @@ class IncomingRouter:
         log.debug("ledger %s %s: cash %s, net liquidation %s, unrealized %s", ledger.account_id, ledger.currency,
                   ledger.cash_balance, ledger.net_liquidation, ledger.unrealized_pnl)
         return _NOTHING
+
+    def _heartbeat(self, heartbeat: Heartbeat, ts: datetime) -> Sequence[AnyEvent]:
+        return self._skew.observe(heartbeat.ms, ts) if self._skew is not None else _NOTHING
 
     def _error(self, error: StreamError, ts: datetime) -> Sequence[AnyEvent]:
         log.warning("stream error message: %s", error.text)

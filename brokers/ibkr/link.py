@@ -11,6 +11,13 @@ the framework's view (:func:`connection_state`), announced as ``BrokerConnected`
 may be missing: ``DataGap`` per streamed instrument. Every event goes into the one sink it was given at
 :meth:`~GatewayLink.begin`; the link knows nothing of the broker that owns it.
 
+Scheduled maintenance (:mod:`brokers.ibkr.maintenance`): while the wall clock is inside a window the
+link is DEGRADED whatever the session and the stream say, announced once with the window as the
+reason (``scheduled maintenance: ...``); failures inside it change nothing the framework sees (no
+``BrokerDisconnected``, no second ``BrokerDegraded``). When the window ends the session is tickled
+at once (so a session the reset ended is found before anything is announced), the orders are
+reconciled, and the link is CONNECTED again once the session and the stream are.
+
 Threading: :meth:`~GatewayLink.run` is the stream thread's body (:meth:`poll` between watchdog
 ticks); :meth:`tick` runs on the keep-alive thread. State changes from both are serialised.
 """
@@ -24,6 +31,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from brokers.ibkr.incoming import IncomingRouter
+from brokers.ibkr.maintenance import Blackout
+from brokers.ibkr.maintenance import MaintenanceCalendar
 from brokers.ibkr.session import SessionChange
 from brokers.ibkr.session import SessionManager
 from brokers.ibkr.session import SessionState
@@ -44,12 +53,15 @@ STREAM_TICK_SECONDS = 0.5  # the stream thread runs the stream's watchdog this o
 IDLE_SECONDS = 0.05  # the stream thread's pause while no socket is open
 
 
-def connection_state(session: SessionState, stream: StreamState, rate_limited: bool = False) -> ConnectionState:
+def connection_state(session: SessionState, stream: StreamState, rate_limited: bool = False,
+                     maintenance: bool = False) -> ConnectionState:
     """The adapter's state for the framework.
 
-    Connected only with a ready session, an open stream and no rate-limit penalty running (requests
-    would be held back).
+    Connected only with a ready session, an open stream, no rate-limit penalty running (requests
+    would be held back) and outside scheduled maintenance; degraded (never disconnected) inside it.
     """
+    if maintenance:
+        return ConnectionState.DEGRADED
     if session is SessionState.DISCONNECTED:
         return ConnectionState.DISCONNECTED
     if session is SessionState.READY and stream is StreamState.OPEN and not rate_limited:
@@ -77,6 +89,7 @@ class GatewayLink:
         router: Turns the stream's typed messages into events.
         rate_limited: Why every REST request is held back (a 429 penalty), or None; the state is
             DEGRADED meanwhile.
+        maintenance: The gateway's scheduled maintenance; the state is DEGRADED inside a window.
 
     Attributes:
         state: The connection state the framework sees.
@@ -95,8 +108,11 @@ class GatewayLink:
     def __init__(
         self, name: str, clock: Clock, session: SessionManager, stream: IbkrStream, router: IncomingRouter, *,
         rate_limited: Callable[[], str | None] = lambda: None,
+        maintenance: MaintenanceCalendar | None = None,
     ) -> None:
         self._name = name
+        self._maintenance = maintenance or MaintenanceCalendar(())
+        self._blackout: Blackout | None = None
         self._rate_limited = rate_limited
         self._penalized = False
         self._clock = clock
@@ -120,6 +136,7 @@ class GatewayLink:
             self._sink = sink
             self._muted = False
             self.state = ConnectionState.CONNECTING
+        self._enter_or_leave_blackout()  # a start inside a window starts degraded
 
     def settle(self, reason: str) -> None:
         """Announce the state reached, whatever it is (``connect`` has waited for the stream)."""
@@ -130,6 +147,7 @@ class GatewayLink:
         with self._lock:
             self._muted = True
             self.state = ConnectionState.DISCONNECTED
+            self._blackout = None  # judged afresh by the next begin()
 
     # ----------------------------------------------------------------- stepping
 
@@ -146,9 +164,14 @@ class GatewayLink:
     def tick(self, now: float) -> None:
         """Step the session's keep-alive or recovery and the stream's watchdog to monotonic ``now``.
 
-        A rate-limit penalty starting or ending changes the state too.
+        A rate-limit penalty starting or ending changes the state too, and so does a scheduled
+        maintenance window beginning or ending (judged first, so a window is announced before what
+        fails inside it).
         """
-        self._on_session_changes(self._session.tick(now))
+        ended = self._enter_or_leave_blackout()
+        self._on_session_changes(self._session.tick(now))  # after a window: the session checked first
+        if ended is not None:
+            self._update(f"{ended.window.name} over")
         self._on_stream_changes(self._stream.tick(now))
         reason = self._rate_limited()
         if (reason is not None) != self._penalized:
@@ -172,11 +195,37 @@ class GatewayLink:
                 log.exception("stream thread: unexpected error (%d so far); continuing", self.loop_errors)
                 stop.wait(STREAM_TICK_SECONDS)  # a persistent failure must not spin
 
+    @property
+    def blackout(self) -> Blackout | None:
+        """The scheduled maintenance window the link is in (as of its last tick), or None."""
+        return self._blackout
+
     # ----------------------------------------------------------------- reactions
+
+    def _enter_or_leave_blackout(self) -> Blackout | None:
+        # a window beginning is announced here; one that ended is returned, for the caller to
+        # announce once the session has been checked
+        blackout = self._maintenance.active(self._clock.now())
+        with self._lock:
+            previous, self._blackout = self._blackout, blackout
+        if (blackout is None) == (previous is None):
+            return None
+        if blackout is not None:
+            log.info("%s: orders wait; gateway errors until then are expected", blackout.describe())
+            self._update(blackout.describe())
+            return None
+        assert previous is not None
+        log.info("%s is over: checking the session and reconciling orders", previous.window.describe())
+        self._session.check_now()
+        if self.reconcile_due is None:
+            self.reconcile_due = False  # what happened meanwhile may have been missed
+        return previous
 
     def _on_session_changes(self, changes: Sequence[SessionChange]) -> None:
         for change in changes:
             self._update(change.reason, session=change.state)
+            # a socket needs a session the gateway accepts: no reconnects until it is ready again
+            self._stream.pause_reconnects(change.state is not SessionState.READY)
             if change.recovered:  # resubscribe with the (maybe new) session id, then reconcile
                 self.reconcile_due = True
                 self._stream.open(self._session.session_id)
@@ -202,10 +251,14 @@ class GatewayLink:
             if self._muted:
                 return  # not connected yet, or disconnected on request
             session = self._session.state if session is None else session
-            new = connection_state(session, self._stream.state if stream is None else stream, self._penalized)
-            if new is self.state or (self.state is ConnectionState.CONNECTING
+            blackout = self._blackout
+            new = connection_state(session, self._stream.state if stream is None else stream, self._penalized,
+                                   blackout is not None)
+            if new is self.state or (self.state is ConnectionState.CONNECTING and blackout is None
                                      and new is not ConnectionState.CONNECTED and not settle):
                 return  # unchanged, or still starting up
+            if blackout is not None:
+                reason = blackout.describe()  # whatever else failed, the window is why
             self.state = new
             self._emit((connection_event(new, self._name, reason, self._clock.now()),))
 

@@ -14,7 +14,9 @@ States and what moves between them::
 Recovery is stepped by :meth:`SessionManager.tick` (the keep-alive thread calls it about once a
 second; tests call it with a simulated clock): check auth status, ask ``/iserver/reauthenticate``,
 poll until authenticated or ``reauth_timeout`` passes, re-prime, then READY. Failures back off
-exponentially with jitter up to ``reconnect_max``. A competing session is not taken over.
+exponentially with jitter up to ``reconnect_max``. A competing session is not taken over. Inside a
+scheduled maintenance window (:mod:`brokers.ibkr.maintenance`) failures are expected: they are logged
+at INFO, naming the window, instead of WARNING.
 
 A changed session id in a tickle means the gateway restarted: the manager re-primes and reports a
 ``recovered`` READY, so the stream reconnects with the new id and the broker reconciles.
@@ -166,6 +168,7 @@ class SessionManager:
         self._next_attempt = 0.0
         self._failures = 0
         self._reauth_deadline: float | None = None
+        self._maintenance = config.maintenance_calendar()
         self.recoveries = 0
         self.guard = AccountGuard()
 
@@ -377,7 +380,12 @@ class SessionManager:
         delay = min(self._config.reconnect_max, self._config.reconnect_initial * 2**self._failures)
         self._failures = min(self._failures + 1, 16)
         self._next_attempt = now + delay * (0.5 + self._rng.random() / 2)
-        log.warning("gateway session %s: %s (next attempt in %.1fs)", state, reason, self._next_attempt - now)
+        blackout = self._maintenance.active(self._clock.now())
+        if blackout is None:
+            log.warning("gateway session %s: %s (next attempt in %.1fs)", state, reason, self._next_attempt - now)
+        else:  # expected: not a warning, nothing to page anyone about
+            log.info("gateway session %s: %s (next attempt in %.1fs); expected during %s", state, reason,
+                     self._next_attempt - now, blackout.describe())
         self._set(state, reason)
 
     def _set(self, state: SessionState, reason: str, *, recovered: bool = False) -> None:

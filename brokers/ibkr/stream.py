@@ -8,9 +8,12 @@ with the state changes since the previous call; :meth:`IbkrStream.tick` runs the
 and ``ech+hb`` keep-alives and the reconnect schedule and returns its state changes. Whoever drives the stream (the
 broker's stream thread, or a test) acts on what comes back.
 
-The stream itself acts on three messages: ``waiting for session`` (answered with the session id), an
-authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends every subscription),
-and a refused order or execution row (counted as malformed).
+The stream itself acts on three messages: ``waiting for session`` (answered with the session id, once
+per connection: asked again, the gateway refused it, and the socket is dropped rather than answered
+forever), an authenticated ``sts`` or ``system`` ``success`` (the stream opens and re-sends every
+subscription), and a refused order or execution row (counted as malformed). Reconnect attempts pause
+while the session is not ready (:meth:`IbkrStream.pause_reconnects`): a socket needs a session the
+gateway accepts.
 
 Decoding is lenient (the gateway sends binary frames and, at times, bytes that are not UTF-8):
 bytes are decoded with replacement, the bare-text ``ech+hb`` echo some builds send is a keep-alive
@@ -19,12 +22,13 @@ answer, and anything else that is not a JSON object is counted in
 whose parsing raises (a payload shape no wire model foresaw) is counted in :attr:`IbkrStream.malformed`
 and :attr:`IbkrStream.skipped` (by error kind), logged once per kind, and skipped; it never ends the
 stream thread. A socket that stays open but goes silent (no frame for ``ws_stall_timeout``) is closed
-and reconnected with exponential back-off and jitter. When the stream opens again after it was open
-before, the change says since when data may be missing (:attr:`StreamStateChanged.gap`).
+and reconnected with exponential back-off and jitter (logged at INFO inside a scheduled maintenance
+window, where it is expected, and at WARNING elsewhere). When the stream opens again after it was
+open before, the change says since when data may be missing (:attr:`StreamStateChanged.gap`).
 
-TLS (:func:`connect_websocket`): the socket is opened here and the TLS handshake, the CA chain and
-the pinned fingerprint are checked on it (:mod:`brokers.ibkr.tls`) *before* the upgrade request
-(which carries the session cookie) is written; websocket-client then speaks HTTP over that socket.
+The connection itself comes from a factory (:func:`brokers.ibkr.wsconnect.connect_websocket` in
+production, which verifies TLS before the upgrade), so tests can hand the stream any
+:class:`~brokers.ibkr.wsconnect.WsConnection`.
 
 Threading: :meth:`poll` runs on one thread (the stream thread); :meth:`tick`, :meth:`subscribe`,
 :meth:`unsubscribe`, :meth:`open` and :meth:`close` may be called from any thread. A state change is
@@ -37,7 +41,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import socket
 import threading
 import traceback
 from collections import Counter
@@ -49,40 +52,18 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from typing import NamedTuple
-from typing import Protocol
-from urllib.parse import urlsplit
-
-import websocket
 
 from brokers.ibkr.config import IbkrConfig
-from brokers.ibkr.errors import IbkrTlsError
-from brokers.ibkr.tls import verified_tls
 from brokers.ibkr.topics import Incoming
 from brokers.ibkr.topics import LoggedIn
 from brokers.ibkr.topics import RowRefused
 from brokers.ibkr.topics import SessionStatus
 from brokers.ibkr.topics import WaitingForSession
 from brokers.ibkr.topics import parse_frame
+from brokers.ibkr.wsconnect import WsConnection
 from framework.clock import Clock
 
 log = logging.getLogger(__name__)
-
-
-class WsConnection(Protocol):
-    """The part of a websocket connection the stream uses."""
-
-    def send(self, text: str) -> None:
-        """Send one text frame."""
-
-    def recv(self) -> str | bytes | None:
-        """Return the next frame, or None if nothing arrived within the read timeout.
-
-        Raises:
-            ConnectionError: The connection is closed.
-        """
-
-    def close(self) -> None:
-        """Close the connection; idempotent."""
 
 
 class StreamState(StrEnum):
@@ -133,83 +114,6 @@ ECHOES = frozenset({"ech+hb", b"ech+hb"})
 """The answer to ``ech+hb`` when a build echoes the command as bare text rather than a JSON object."""
 
 
-class _WebSocketClientConnection:
-    """Adapts a websocket-client ``WebSocket`` to :class:`WsConnection` (bytes for every frame)."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self._ws = ws
-
-    def send(self, text: str) -> None:
-        try:
-            self._ws.send(text)
-        except (websocket.WebSocketException, OSError) as e:
-            raise ConnectionError(str(e)) from e
-
-    def recv(self) -> str | bytes | None:
-        try:
-            opcode, data = self._ws.recv_data()
-        except websocket.WebSocketTimeoutException:
-            return None
-        except (websocket.WebSocketException, OSError) as e:
-            raise ConnectionError(str(e)) from e
-        if opcode == websocket.ABNF.OPCODE_CLOSE:
-            raise ConnectionError("closed by the gateway")
-        return bytes(data)
-
-    def close(self) -> None:
-        # close() sends a close frame and waits briefly for the answer, but returns at once (leaving the socket
-        # open) when the gateway closed first; shutdown() always releases the socket and is idempotent
-        try:
-            self._ws.close(timeout=0.2)
-        finally:
-            self._ws.shutdown()  # type: ignore[no-untyped-call]
-
-
-def connect_websocket(url: str, *, cookie: str, config: IbkrConfig, timeout: float = 1.0) -> WsConnection:
-    """Open a websocket to the gateway with the configured TLS policy (the production factory).
-
-    The TLS connection is verified (CA chain and/or pinned fingerprint) before the upgrade request,
-    so the session cookie never reaches an unverified peer.
-
-    Args:
-        url: ``wss://`` (or ``ws://``) URL of the gateway websocket.
-        cookie: The ``api`` cookie carrying the session id.
-        config: TLS policy (``ca_file``, ``pinned_sha256``, ``insecure_skip_tls_verify``) and
-            ``connect_timeout``.
-        timeout: Read timeout of the open socket (``recv`` returns None when it passes).
-
-    Raises:
-        IbkrTlsError: The gateway's certificate was refused (a ``ConnectionError``; the message names
-            the problem).
-        ConnectionError: The connection or the upgrade failed.
-    """
-    parts = urlsplit(url)
-    secure = parts.scheme == "wss"
-    host = parts.hostname or "localhost"
-    try:
-        sock = socket.create_connection((host, parts.port or (443 if secure else 80)), config.connect_timeout)
-    except OSError as e:
-        raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
-    if secure:
-        try:
-            sock = verified_tls(sock, host, config, path=parts.path or "/")  # closes the socket when it raises
-        except IbkrTlsError:
-            raise
-        except OSError as e:
-            raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
-    try:
-        sock.settimeout(timeout)
-        # redirect_limit=0: a redirect would open a second connection outside this TLS policy
-        ws = websocket.create_connection(
-            url, socket=sock, cookie=cookie, timeout=timeout, skip_utf8_validation=True,
-            enable_multithread=True, redirect_limit=0,
-        )
-    except (websocket.WebSocketException, OSError) as e:  # ssl.SSLError and ConnectionError are OSErrors
-        sock.close()
-        raise ConnectionError(f"websocket connect to {url} failed: {e}") from e
-    return _WebSocketClientConnection(ws)
-
-
 def decode_frame(data: str | bytes) -> dict[str, Any] | None:
     """Decode one frame to a JSON object; None if it is not one (bad bytes are replaced)."""
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
@@ -256,6 +160,8 @@ class IbkrStream:
         self._subscriptions: dict[str, str] = {}
         self._session_id: str | None = None
         self._wanted = False
+        self._paused = False  # no reconnect attempts while the session cannot authenticate a socket
+        self._answered = False  # this connection's "waiting for session" was answered once
         self._attempts = 0
         self._next_attempt = 0.0
         self._last_rx = 0.0
@@ -263,6 +169,7 @@ class IbkrStream:
         self._last_data_at: datetime | None = None  # the last frame read while open
         self._gap_since: datetime | None = None  # open before, then interrupted: data missing since
         self._changes: list[StreamStateChanged] = []
+        self._maintenance = config.maintenance_calendar()
         # the messages the stream acts on itself; everything is returned to the caller as well
         self._control: dict[type, Callable[[Any], None]] = {
             WaitingForSession: self._answer_waiting,
@@ -309,10 +216,20 @@ class IbkrStream:
         """Connect now (or schedule retries) using the gateway ``session_id`` for authentication."""
         with self._lock:
             self._wanted = True
+            self._paused = False
             self._session_id = session_id
             self._drop("reopening", schedule=False)
             self._next_attempt = self._clock.monotonic()
             self._try_connect(self._next_attempt)
+
+    def pause_reconnects(self, paused: bool) -> None:
+        """Stop (or resume) reconnect attempts; an open socket stays open.
+
+        The session's owner pauses them while the session is not ready: a socket opened then carries
+        a session id the gateway no longer accepts. :meth:`open` resumes them, with the new id.
+        """
+        with self._lock:
+            self._paused = paused
 
     def close(self) -> None:
         """Close and stop reconnecting; idempotent (the next :meth:`open` starts afresh, with no gap)."""
@@ -337,6 +254,7 @@ class IbkrStream:
             self._schedule_retry(now, f"connect failed: {e}")
             return
         self._conn = conn
+        self._answered = False
         self._last_rx = now
         self._set(StreamState.AUTHENTICATING, "connected, waiting for authentication")
 
@@ -344,7 +262,12 @@ class IbkrStream:
         delay = min(self._config.reconnect_max, self._config.reconnect_initial * 2**self._attempts)
         self._attempts = min(self._attempts + 1, 16)
         self._next_attempt = now + delay * (0.5 + self._rng.random() / 2)
-        log.warning("stream: %s; reconnecting in %.1fs", reason, self._next_attempt - now)
+        blackout = self._maintenance.active(self._clock.now())
+        if blackout is None:
+            log.warning("stream: %s; reconnecting in %.1fs", reason, self._next_attempt - now)
+        else:  # expected: not a warning
+            log.info("stream: %s; reconnecting in %.1fs; expected during %s", reason, self._next_attempt - now,
+                     blackout.describe())
 
     def _drop(self, reason: str, *, schedule: bool = True) -> None:
         if self.state is StreamState.OPEN and self._gap_since is None:
@@ -423,7 +346,13 @@ class IbkrStream:
             log.warning("stream: skipped a frame (%s%s); further ones of this kind are only counted", kind, suffix)
 
     def _answer_waiting(self, _: WaitingForSession) -> None:
+        # answered once per connection: asked again, the gateway refused the id (a restarted gateway,
+        # a new session); answering again would ping-pong as fast as the network allows
         with self._lock:
+            if self._answered:
+                self._drop("the gateway does not accept the session id: waiting for a new session")
+                return
+            self._answered = True
             self._send(json.dumps({"session": self._session_id or ""}))
 
     def _on_status(self, status: SessionStatus) -> None:
@@ -462,7 +391,7 @@ class IbkrStream:
                     self._next_tic = now + self._config.ws_tic_interval
                     for keepalive in KEEPALIVES:
                         self._send(keepalive)
-            elif self._wanted and now >= self._next_attempt:
+            elif self._wanted and not self._paused and now >= self._next_attempt:
                 self.reconnects += 1
                 self._try_connect(now)
         return self.take_changes()

@@ -1,6 +1,6 @@
 """TLS for the websocket, and one clear line for every failed TLS verification (REST and websocket).
 
-The websocket factory (:func:`brokers.ibkr.stream.connect_websocket`) opens the TCP connection and
+The websocket factory (:func:`brokers.ibkr.wsconnect.connect_websocket`) opens the TCP connection and
 hands it to :func:`verified_tls`, which runs the handshake with the configured policy (CA chain and
 host name, or the pinned fingerprint, or both) and checks the pin *before* any HTTP is written, so
 the session cookie never reaches a peer that fails them. REST gets the same policy from

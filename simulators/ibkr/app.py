@@ -89,38 +89,78 @@ async def _pump(core: GatewayCore) -> None:
 
 @dataclass
 class RunningServer:
-    """A serving gateway on the current event loop."""
+    """A serving gateway on the current event loop.
+
+    Attributes:
+        core: The gateway state.
+        runner: The aiohttp runner.
+        port: The bound port.
+        pump: The background task running due clock jobs.
+        site: The listening socket (None while the gateway is down, see :meth:`stop_listening`).
+        host: The interface it listens on.
+        context: Its TLS context.
+    """
 
     core: GatewayCore
     runner: web.AppRunner
     port: int
     pump: asyncio.Task[None]
+    site: web.TCPSite | None
+    host: str
+    context: ssl.SSLContext
 
     async def stop(self) -> None:
         """Stop serving and release the socket."""
         self.pump.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.pump
+        self._abort_connections()
+        await asyncio.sleep(0)
+        await self.runner.cleanup()
+
+    def _abort_connections(self) -> None:
         self.core.faults.held.release()  # held requests finish into the connections aborted below
         # Abort rather than close: a TLS close waits for the peer's close_notify, which a test
-        # client that is still connected never sends, and the loop is about to go away.
+        # client that is still connected never sends.
         server = self.runner.server
         for handler in server.connections if server is not None else []:
             if handler.transport is not None:
                 handler.transport.abort()
+
+    async def stop_listening(self) -> None:
+        """Go down as a gateway process that died: new connections refused, open ones reset.
+
+        The brokerage backend (``core``: the market, the books, working orders, the clock jobs) goes
+        on, as IBKR's does while a client's gateway is down: orders resting at IBKR still fill.
+        """
+        if self.site is not None:
+            await self.site.stop()
+            self.site = None
+        self.core.listening = False
+        self._abort_connections()
         await asyncio.sleep(0)
-        await self.runner.cleanup()
+
+    async def listen_again(self) -> None:
+        """Accept connections again on the same port (after :meth:`stop_listening`)."""
+        if self.site is None:
+            self.site = await _listen(self.runner, self.host, self.port, self.context)
+        self.core.listening = True
 
 
 async def start(core: GatewayCore, host: str, port: int, context: ssl.SSLContext) -> RunningServer:
     """Serve ``core`` over HTTPS/WSS on ``host:port`` (0 picks a free port)."""
     runner = web.AppRunner(build_app(core), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
-    await site.start()
+    site = await _listen(runner, host, port, context)
     bound = port
     for address in runner.addresses:
         bound = int(address[1])
         break
     core.start_jobs()
-    return RunningServer(core, runner, bound, asyncio.create_task(_pump(core)))
+    return RunningServer(core, runner, bound, asyncio.create_task(_pump(core)), site, host, context)
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int, context: ssl.SSLContext) -> web.TCPSite:
+    site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
+    await site.start()
+    return site

@@ -104,6 +104,11 @@ class SimulatorConfig(BaseModel):
         nightly_reset_at: Local time of a daily scheduled nightly reset (e.g. ``01:00``); ``None`` = off.
         nightly_reset_timezone: IANA time zone of ``nightly_reset_at`` (IBKR: 01:00 US/Eastern in North America).
         nightly_maintenance_seconds: Length of the maintenance window a scheduled nightly reset opens.
+        weekly_maintenance_at: Local time of a weekly scheduled maintenance (IBKR: the weekend), which
+            resets the brokerage session like a nightly reset; ``None`` = off.
+        weekly_maintenance_weekday: Day of the weekly maintenance (Monday = 0 ... Saturday = 5, Sunday = 6).
+        weekly_maintenance_timezone: IANA time zone of ``weekly_maintenance_at``.
+        weekly_maintenance_seconds: Length of the weekly maintenance window.
         reauth_delay: Seconds between ``/iserver/reauthenticate`` and ``authenticated`` turning true.
         heartbeat_interval: Seconds between websocket ``system`` heartbeats.
         close_ws_on_auth_loss: Close websockets after pushing ``sts`` when the session is lost.
@@ -184,6 +189,10 @@ class SimulatorConfig(BaseModel):
     nightly_reset_at: time | None = None
     nightly_reset_timezone: TimeZoneName = "America/New_York"
     nightly_maintenance_seconds: float = Field(default=300.0, ge=0)
+    weekly_maintenance_at: time | None = None
+    weekly_maintenance_weekday: int = Field(default=5, ge=0, le=6)
+    weekly_maintenance_timezone: TimeZoneName = "America/New_York"
+    weekly_maintenance_seconds: float = Field(default=300.0, ge=0)
     reauth_delay: float = Field(default=3.0, ge=0)
     heartbeat_interval: float = Field(default=10.0, gt=0)
     close_ws_on_auth_loss: bool = False

@@ -75,6 +75,7 @@ class GatewayCore:
         self._jobs: list[Handle] = []
         self._waits: set[asyncio.Future[None]] = set()
         self.history_in_flight = 0
+        self.listening = True  # False while the gateway is down (SimulatedGateway.take_down)
         # read-only test aids: placement POSTs that arrived per cOID, before pacing and session checks;
         # the arrival number of the latest API request; (arrival number, cOID) of every placement
         self.placement_posts: dict[str, int] = {}
@@ -109,7 +110,7 @@ class GatewayCore:
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start_jobs(self) -> None:
-        """(Re)start the recurring jobs: heartbeat, P&L, nightly reset, session changes, the market in auto mode."""
+        """(Re)start the recurring jobs: heartbeat, P&L, maintenance, session changes, the market in auto mode."""
         for job in self._jobs:
             job.cancel()
         config = self.config
@@ -122,6 +123,9 @@ class GatewayCore:
             self._jobs.append(self.scheduler.call_every(interval, lambda: self.step_market(1)))
         if config.nightly_reset_at is not None:
             self._jobs.append(self.scheduler.call_repeatedly(self._until_nightly_reset, self._scheduled_reset))
+        if config.weekly_maintenance_at is not None:
+            self._jobs.append(self.scheduler.call_repeatedly(self._until_weekly_maintenance,
+                                                             self._scheduled_weekly_maintenance))
         if config.market_hours is MarketHours.EXCHANGE:
             self._jobs.append(self.scheduler.call_repeatedly(self.sessions.seconds_to_next_change,
                                                              self.session_changed))
@@ -138,6 +142,18 @@ class GatewayCore:
     def _scheduled_reset(self) -> None:
         log.info("scheduled nightly reset at %s", self.clock.now().isoformat())
         self.session.nightly_reset(self.config.nightly_maintenance_seconds)
+
+    def _until_weekly_maintenance(self) -> float:
+        config = self.config
+        assert config.weekly_maintenance_at is not None  # only scheduled when set
+        now = self.clock.now()
+        due = next_occurrence(now + timedelta(seconds=1), config.weekly_maintenance_at,
+                              ZoneInfo(config.weekly_maintenance_timezone), config.weekly_maintenance_weekday)
+        return (due - now).total_seconds()
+
+    def _scheduled_weekly_maintenance(self) -> None:
+        log.info("scheduled weekly maintenance at %s", self.clock.now().isoformat())
+        self.session.nightly_reset(self.config.weekly_maintenance_seconds)
 
     async def wait(self, seconds: float) -> None:
         """Wait ``seconds`` of clock time (a :class:`SimulatedClock` must be advanced); ``reset`` ends waits."""

@@ -123,11 +123,17 @@ class Scheduler:
         self._heap.clear()
 
 
-def next_occurrence(now: datetime, at: time, zone: tzinfo) -> datetime:
-    """Return the first moment after ``now`` when the local time in ``zone`` is ``at`` (DST-aware)."""
+def next_occurrence(now: datetime, at: time, zone: tzinfo, weekday: int | None = None) -> datetime:
+    """Return the first moment after ``now`` when the local time in ``zone`` is ``at`` (DST-aware).
+
+    With ``weekday`` (Monday = 0 ... Sunday = 6) only that day of the week counts. A local time that
+    happens twice (the night clocks go back) counts at its first occurrence.
+    """
     local = now.astimezone(zone)
     wall = at.replace(tzinfo=None)
-    candidate = datetime.combine(local.date(), wall, tzinfo=zone)
-    if candidate <= local:
-        candidate = datetime.combine(local.date() + timedelta(days=1), wall, tzinfo=zone)
-    return candidate
+    day = local.date()
+    while True:
+        candidate = datetime.combine(day, wall, tzinfo=zone)
+        if candidate > local and (weekday is None or day.weekday() == weekday):
+            return candidate
+        day += timedelta(days=1)

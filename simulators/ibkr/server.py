@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import threading
+from collections.abc import Coroutine
 from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
@@ -156,6 +157,11 @@ class SimulatedGateway:
         return f"wss://{self.host}:{self.port}/v1/api/ws"
 
     @property
+    def listening(self) -> bool:
+        """Whether the gateway accepts connections (False between :meth:`take_down` and :meth:`bring_up`)."""
+        return self._server is not None and self._server.site is not None
+
+    @property
     def core(self) -> GatewayCore:
         """The gateway state (touch only from the server loop, e.g. via :meth:`call`)."""
         if self._server is None:
@@ -174,9 +180,22 @@ class SimulatedGateway:
         invoke = run_action_async(self.core, action, params)
         return asyncio.run_coroutine_threadsafe(invoke, self._loop).result(timeout=timeout)
 
+    def _running(self) -> RunningServer:
+        if self._server is None or self._loop is None:
+            raise RuntimeError("gateway is not running")
+        return self._server
+
+    def _await(self, work: Coroutine[Any, Any, None]) -> None:
+        assert self._loop is not None  # checked by _running()
+        asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=CONTROL_TIMEOUT)
+
     def state(self) -> dict[str, Any]:
         """Return session, order and config status."""
         return self.control("state")
+
+    def ledger(self, since: int = 0) -> dict[str, Any]:
+        """Return the books: orders, executions (from index ``since``), positions and cash (control ``ledger``)."""
+        return self.control("ledger", since=since)
 
     @property
     def session_id(self) -> str:
@@ -238,6 +257,28 @@ class SimulatedGateway:
     def restart(self, state: str = "authenticated") -> None:
         """Simulate a gateway restart in-process: new session id, sockets dropped, priming lost."""
         self.control("restart", state=state)
+
+    def take_down(self) -> None:
+        """Go down as a crashed gateway process: connections refused, open ones reset, until :meth:`bring_up`.
+
+        IBKR's side goes on meanwhile (the clock jobs, the market, working orders and their fills), so
+        a client that comes back has missed what happened. The control methods keep working.
+        """
+        self._await(self._running().stop_listening())
+
+    def bring_up(self, state: str = "authenticated") -> None:
+        """Serve again on the same port as a restarted gateway: a new session id in ``state``.
+
+        ``expired`` needs ``/iserver/reauthenticate``, ``logged_out`` a (simulated) browser
+        :meth:`login`; priming, snapshot streams and suppressed questions are lost, orders kept.
+        """
+        server = self._running()
+
+        async def come_back() -> None:
+            await run_action_async(server.core, "restart", {"state": state})
+            await server.listen_again()
+
+        self._await(come_back())
 
     def ws_drop(self, mode: str = "abort") -> None:
         """End every open websocket.

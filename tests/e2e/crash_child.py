@@ -123,7 +123,8 @@ class RecordingSession(requests.Session):
 def _engine(target: Target, points: CrashPoints | None) -> Engine:
     config = IbkrConfig(base_url=target.base_url, ws_url=target.ws_url, ca_file=Path(target.ca_file),
                         auto_confirm_message_ids=CONFIRMS, pacing=False, order_lookup_window=0.5,
-                        reconnect_initial=0.1, reconnect_max=0.5)
+                        reconnect_initial=0.1, reconnect_max=0.5,
+                        maintenance_region="none")  # the simulated gateway has no nightly reset: any hour goes
     clock = SystemClock()
     broker = IbkrBroker(config, clock=clock, session=RecordingSession(target.placements, points))
     path = Path(target.journal)

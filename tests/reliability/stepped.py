@@ -33,8 +33,8 @@ from typing import Any
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
 from brokers.ibkr.stream import StreamState
-from brokers.ibkr.stream import WsConnection
-from brokers.ibkr.stream import connect_websocket
+from brokers.ibkr.wsconnect import WsConnection
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.broker import ConnectionState
 from framework.clock import SimulatedClock
 from framework.config import EngineConfig

@@ -38,7 +38,7 @@ from brokers.ibkr.errors import IbkrTlsError
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.session import configure_tls
-from brokers.ibkr.stream import connect_websocket
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.clock import SystemClock
 from framework.errors import ConfigError
 from simulators.ibkr import SimulatedGateway

@@ -26,8 +26,8 @@ import requests
 from brokers.ibkr import IbkrBroker
 from brokers.ibkr import IbkrConfig
 from brokers.ibkr.errors import IbkrAuthError
-from brokers.ibkr.stream import WsConnection
-from brokers.ibkr.stream import connect_websocket
+from brokers.ibkr.wsconnect import WsConnection
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.broker import ConnectionState
 from framework.clock import SimulatedClock
 from framework.clock import SystemClock

@@ -16,12 +16,12 @@ from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.stream import IbkrStream
 from brokers.ibkr.stream import StreamState
 from brokers.ibkr.stream import StreamStateChanged
-from brokers.ibkr.stream import _WebSocketClientConnection
 from brokers.ibkr.stream import decode_frame
 from brokers.ibkr.topics import Heartbeat
 from brokers.ibkr.topics import Incoming
 from brokers.ibkr.topics import LoggedIn
 from brokers.ibkr.topics import SessionStatus
+from brokers.ibkr.wsconnect import _WebSocketClientConnection
 from framework.testing import FakeClock
 from tests.brokers.ibkr.fakes import FakeWsFactory
 from tests.brokers.ibkr.fakes import fixture

@@ -27,8 +27,8 @@ from brokers.ibkr.errors import IbkrTransportError
 from brokers.ibkr.ratelimit import RateLimiter
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.session import configure_tls
-from brokers.ibkr.stream import WsConnection
-from brokers.ibkr.stream import connect_websocket
+from brokers.ibkr.wsconnect import WsConnection
+from brokers.ibkr.wsconnect import connect_websocket
 from framework.clock import SystemClock
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
