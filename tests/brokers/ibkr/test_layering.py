@@ -42,11 +42,12 @@ def test_requests_only_in_rest_and_session() -> None:
     assert users("requests") <= {"rest.py", "session.py"}
 
 
-def test_websocket_client_only_in_stream() -> None:
-    assert users("websocket") == {"stream.py"}
+def test_websocket_client_only_in_wsconnect() -> None:
+    assert users("websocket") == {"wsconnect.py"}
 
 
-@pytest.mark.parametrize("name", ["wire.py", "wire_ws.py", "fields.py", "rest.py", "stream.py", "session.py"])
+@pytest.mark.parametrize("name", ["wire.py", "wire_ws.py", "fields.py", "rest.py", "stream.py", "wsconnect.py",
+                                  "session.py"])
 def test_transport_layers_know_no_framework_events(name: str) -> None:
     assert "framework.events" not in imports(PACKAGE / name)
 
