@@ -161,7 +161,7 @@ def test_framework_has_no_import_cycle() -> None:
 
 CONFINED = {
     "blinker": {"framework/bus.py"},
-    "websocket": {"brokers/ibkr/stream.py"},
+    "websocket": {"brokers/ibkr/wsconnect.py"},
     "requests": {"brokers/ibkr/rest.py", "brokers/ibkr/session.py"},
     "trustme": {"simulators/ibkr/tls.py"},
     "tqdm": {"tradebus/backtest.py"},
