@@ -57,6 +57,29 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
     }
 
 
+def _ledger(core: GatewayCore, params: Params) -> dict[str, Any]:
+    """The account's books as the gateway holds them: orders, executions (from index ``since``), positions."""
+    since = int(params.get("since", 0))
+    symbols = {inst.conid: inst.symbol for inst in core.universe.all()}
+    orders = [
+        {"order_id": o.order_id, "coid": o.ticket.client_order_id, "symbol": symbols.get(o.ticket.conid),
+         "conid": o.ticket.conid, "side": o.ticket.side, "order_type": o.ticket.order_type,
+         "quantity": str(o.ticket.quantity), "filled": str(o.filled),
+         "avg_price": None if o.avg_price is None else str(o.avg_price), "status": str(o.status),
+         "working": o.working, "parent_id": o.parent_id, "last_change_ms": o.last_change_ms}
+        for o in core.trading.orders.values()
+    ]
+    executions = [
+        {"execution_id": e.execution_id, "order_id": e.order_id, "order_ref": e.order_ref,
+         "symbol": symbols.get(e.conid), "conid": e.conid, "side": e.side, "size": str(e.size),
+         "price": str(e.price), "commission": str(e.commission), "time": e.time.isoformat()}
+        for e in core.ledger.executions[since:]
+    ]
+    positions = {symbols.get(conid, str(conid)): str(p.quantity) for conid, p in core.ledger.positions.items()}
+    return {"orders": orders, "executions": executions, "execution_count": len(core.ledger.executions),
+            "positions": positions, "cash": str(core.ledger.cash)}
+
+
 def _reset(core: GatewayCore, params: Params) -> dict[str, Any]:
     core.reset(core.initial_config.with_updates(params))
     return _state(core, {})
@@ -248,7 +271,7 @@ def _pacing_reset(core: GatewayCore, params: Params) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "state": _state, "reset": _reset, "configure": _configure, "advance": _advance,
+    "state": _state, "ledger": _ledger, "reset": _reset, "configure": _configure, "advance": _advance,
     "step_market": _step_market, "set_quote": _set_quote, "quote": _quote,
     "login": _session_action("login"), "logout": _session_action("logout"),
     "expire": _session_action("expire"), "compete": _session_action("compete"),

@@ -170,6 +170,10 @@ class SimulatedGateway:
         """Return session, order and config status."""
         return self.control("state")
 
+    def ledger(self, since: int = 0) -> dict[str, Any]:
+        """Return the books: orders, executions (from index ``since``), positions and cash (control ``ledger``)."""
+        return self.control("ledger", since=since)
+
     @property
     def session_id(self) -> str:
         """The current 32-hex session id (what ``/tickle`` reports)."""

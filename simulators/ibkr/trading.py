@@ -122,6 +122,39 @@ class Trading:
 
         self._change(order, mutate)
 
+    # -- a restarted process -----------------------------------------------------------------------
+
+    def restore(self, orders: dict[int, Order], coids: dict[int, set[str]], executions: list[Execution]) -> None:
+        """Take over the books an earlier process saved (see :mod:`simulators.ibkr.persistence`).
+
+        Executions are booked again (cash, positions, commissions), ``cOID`` registrations start
+        afresh, ids continue after the highest saved, and working orders resume: they reach the
+        (simulated) exchange again after ``submit_latency`` and a pending cancel completes.
+        """
+        for execution in executions:
+            self.ledger.book(execution)
+            self._exec_seq = max(self._exec_seq, int(execution.execution_id.split(".", 1)[0], 16))
+        self.orders.update(orders)
+        now = self._clock.monotonic()
+        for order_id, names in coids.items():
+            for coid in names:
+                self._coids[coid] = (now, order_id)
+        for order in orders.values():
+            self._next_id = max(self._next_id, order.order_id + 1)
+            if order.oca_group is not None and order.oca_group.startswith("oca-"):
+                self._oca_seq = max(self._oca_seq, int(order.oca_group.removeprefix("oca-")))
+            if order.working:
+                self._resume(order)
+
+    def _resume(self, order: Order) -> None:
+        parent = self.orders.get(order.parent_id) if order.parent_id is not None else None
+        if order.held and parent is not None and parent.status is OrderStatus.FILLED:
+            order.held = False  # the parent filled just before the process died
+        order.active = False
+        self._after(self._config().submit_latency, partial(self._activate, order))
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self._after(self._config().cancel_latency, lambda: self._finish_cancel(order))
+
     # -- client order ids ------------------------------------------------------------------------
 
     def duplicate_coid(self, tickets: list[Ticket], owner: int | None = None) -> str | None:
