@@ -78,6 +78,11 @@ class Dispatcher:
             with self._wake:
                 self._wake.notify()
 
+    @property
+    def backlog(self) -> int:
+        """Events queued and not yet dispatched (safe to read from any thread)."""
+        return len(self._queue)
+
     def take(self, keep: Callable[[AnyEvent], bool]) -> list[AnyEvent]:
         """Remove and return the queued events ``keep`` selects, leaving the rest in order.
 

@@ -51,7 +51,7 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "orders": len(core.trading.orders), "executions": len(core.ledger.executions),
         "placement_posts": dict(core.placement_posts), "request_seq": core.request_seq,
         "placement_arrivals": [list(pair) for pair in core.placement_arrivals],
-        "held": core.faults.held.describe(),
+        "held": core.faults.held.describe(), "armed": core.faults.armed(),
         "ws_clients": len(core.hub.clients), "cash": str(core.ledger.cash),
         "config": core.config.model_dump(mode="json"),
     }

@@ -213,7 +213,7 @@ async def cancel(request: web.Request) -> web.Response:
     account = request.match_info["acct"]
     check_account(core, account)
     if request.match_info["id"] == "-1":
-        for order in [o for o in core.trading.orders.values() if o.working]:
+        for order in core.trading.working_orders():
             core.trading.cancel(order)
         return reply({"msg": "Request was submitted", "order_id": -1, "conid": -1, "account": account})
     order = find_order(core, request.match_info["id"])
