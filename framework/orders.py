@@ -20,7 +20,8 @@ Legal transitions (anything else is refused)::
                         | (updated)
     PARTIALLY_FILLED -> PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED | EXPIRED | (updated)
                         | (rejected: becomes CANCELLED, it has filled)
-    PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back)
+    PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back) | (updated)
+    (updated: the ticket is replaced; an order that has already filled the new quantity is FILLED)
     (any working state: OrderHeld, a command waiting for the broker, changes nothing)
     DENIED, REJECTED, FILLED, CANCELLED, EXPIRED: terminal
 
@@ -75,7 +76,7 @@ TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | 
     OrderDenied: (frozenset({S.INITIALIZED, S.SUBMITTED}), S.DENIED),
     OrderAccepted: (frozenset({S.SUBMITTED}), S.ACCEPTED),
     OrderRejected: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL}), S.REJECTED),
-    OrderUpdated: (frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.SUBMITTED}), None),
+    OrderUpdated: (frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.SUBMITTED, S.PENDING_CANCEL}), None),
     OrderPendingCancel: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED}), S.PENDING_CANCEL),
     OrderCancelled: (_WORKING, S.CANCELLED),
     OrderCancelRejected: (_WORKING, None),
@@ -241,7 +242,12 @@ class OrderBook:
             restored = self._before_cancel.pop(order.client_order_id, order.status)
             self._store(order, event, status=restored)
         elif isinstance(event, OrderUpdated):
-            self._store(order, event, request=event.request)
+            if order.filled_quantity and order.filled_quantity >= event.request.quantity:
+                # the venue applied a smaller size and the order filled at it before the acknowledgement
+                self._before_cancel.pop(order.client_order_id, None)
+                self._store(order, event, request=event.request, status=S.FILLED)
+            else:
+                self._store(order, event, request=event.request)
         elif isinstance(event, OrderRejected) and order.filled_quantity:
             # a partly filled order cannot be "rejected" any more: what did not fill is cancelled
             event = OrderCancelled(ts=event.ts, client_order_id=event.client_order_id,

@@ -254,15 +254,29 @@ class IbkrBroker:
         self._emit_all(self.quotes.flush(self.clock.now()))
         if self._session.state is not SessionState.READY:
             return
-        if self._link.reconcile_due is not None or self.orders.reconcile_requested or self.tracker.needs_fill_lookup():
+        tracker = self.tracker
+        if (self._link.reconcile_due is not None or self.orders.reconcile_requested or tracker.needs_fill_lookup()
+                or tracker.pending_modifies()):
             self._reconcile()
         self._resolve_unresolved()
+        self._expire_pending_modifies()
         for cid, broker_order_id in self.tracker.take_resurfaced().items():
             self.orders.cancel_orphan(cid, broker_order_id)
         dropped, groups = self.orders.release_groups()
         self._emit_all(dropped)
         for requests in groups:  # a released bracket/OCA group goes out from this thread, as one request
             self._emit_all(self.orders.place_group(requests))
+
+    def _expire_pending_modifies(self) -> None:
+        window = self.config.order_lookup_window
+        now = self.clock.monotonic()
+        for cid, since in self.tracker.pending_modifies():
+            if now - since > window:
+                log.error("modification of %s: IBKR's order rows showed neither ticket within %.0fs; keeping the "
+                          "previous one", cid, window)
+                self._emit_all(self.tracker.give_up_modify(
+                    cid, f"modification outcome unknown after {window:.0f}s: IBKR showed neither ticket",
+                    self.clock.now()))
 
     def _resolve_unresolved(self) -> None:
         for event in self._restart.resolve_unresolved():

@@ -109,7 +109,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
-    """An order report (full or partial) in framework terms; None means "not in this update"."""
+    """An order report (full or partial) in framework terms; None means "not in this update".
+
+    ``price`` is IBKR's ``price`` field (the limit of a limit or stop-limit order) and ``aux_price``
+    its ``auxPrice`` (the stop trigger of a stop or stop-limit order).
+    """
 
     broker_order_id: str | None
     client_order_id: str | None
@@ -117,6 +121,8 @@ class OrderUpdate:
     status_text: str | None
     filled_quantity: Decimal | None
     total_quantity: Decimal | None
+    price: Decimal | None = None
+    aux_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +314,8 @@ def order_update_from_live(row: LiveOrder) -> OrderUpdate:
         status_text=row.status,
         filled_quantity=row.filled_quantity,
         total_quantity=total,
+        price=row.price,
+        aux_price=row.aux_price,
     )
 
 

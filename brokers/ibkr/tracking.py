@@ -13,7 +13,10 @@ decides every status and checks every execution against its order:
   engine refuses it loudly;
 * a report for an order id not yet known (it raced ahead of the placement answer) is parked and
   replayed when the id is mapped;
-* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once.
+* ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once;
+* a modification whose answer was lost is kept pending until a full order row (from the
+  reconciliation's live-orders call) shows which ticket IBKR holds: ``OrderUpdated`` when it took
+  effect, ``OrderCancelRejected`` when it did not (see :mod:`brokers.ibkr.modifies`).
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -29,6 +32,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
+from brokers.ibkr.modifies import Held
+from brokers.ibkr.modifies import held_ticket
 from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import Phase
@@ -37,7 +42,9 @@ from framework.events import AnyEvent
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
 from framework.events import OrderRejected
+from framework.events import OrderUpdated
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
@@ -64,6 +71,8 @@ class Tracked:
             (as part of its group) instead of being declared lost.
         lost: Rejected as lost (not found after an ambiguous placement); if IBKR reports it after
             all, it is cancelled there (see :meth:`OrderTracker.take_resurfaced`).
+        pending_modify: A modification whose answer was lost, until an order row settles it.
+        pending_since: Monotonic time that modification was sent.
     """
 
     request: OrderRequest
@@ -76,6 +85,8 @@ class Tracked:
     executions: set[str] = field(default_factory=set)
     requeue_if_lost: bool = False
     lost: bool = False
+    pending_modify: OrderRequest | None = None
+    pending_since: float | None = None
 
     @property
     def missing_fills(self) -> bool:
@@ -118,6 +129,12 @@ class OrderTracker:
         """``(client_order_id, since)`` of orders whose placement outcome is unknown."""
         with self._lock:
             return [(c, t.unresolved_since) for c, t in self._orders.items() if t.unresolved_since is not None]
+
+    def pending_modifies(self) -> list[tuple[str, float]]:
+        """``(client_order_id, since)`` of modifications whose outcome is unknown."""
+        with self._lock:
+            return [(c, t.pending_since) for c, t in self._orders.items()
+                    if t.pending_modify is not None and t.pending_since is not None and not t.terminal]
 
     def needs_fill_lookup(self) -> bool:
         """Whether some order reports fills whose executions were not seen."""
@@ -165,6 +182,22 @@ class OrderTracker:
             tracked = self._orders.get(request.client_order_id)
             if tracked is not None:
                 tracked.request = request
+
+    def modify_unresolved(self, request: OrderRequest, since: float) -> None:
+        """A modification's answer was lost: keep it pending until an order row shows which ticket IBKR holds."""
+        with self._lock:
+            tracked = self._orders.get(request.client_order_id)
+            if tracked is not None and not tracked.terminal:
+                tracked.pending_modify, tracked.pending_since = request, since
+
+    def give_up_modify(self, client_order_id: str, reason: str, ts: datetime) -> list[AnyEvent]:
+        """Stop waiting for a pending modification's outcome: the framework keeps the old ticket."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None or tracked.pending_modify is None:
+                return []
+            tracked.pending_modify = tracked.pending_since = None
+            return [OrderCancelRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
 
     def mark_unresolved(self, client_order_id: str, since: float) -> None:
         """The placement outcome is unknown: keep the order until a lookup resolves it."""
@@ -235,8 +268,14 @@ class OrderTracker:
             return self._by_broker_id.get(broker_order_id)
         return None
 
-    def apply_update(self, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
-        """Fold an order report (possibly partial) in; return the events it implies."""
+    def apply_update(self, update: OrderUpdate, ts: datetime, *, full: bool = False) -> list[AnyEvent]:
+        """Fold an order report (possibly partial) in; return the events it implies.
+
+        Args:
+            update: The report.
+            ts: When it was received.
+            full: A complete row read after the fact (live orders): it may settle a pending modification.
+        """
         with self._lock:
             cid = self._resolve(update.client_order_id, update.broker_order_id)
             if cid is None:
@@ -253,7 +292,26 @@ class OrderTracker:
                 if tracked.lost and update.phase in (Phase.WORKING, Phase.PENDING):
                     self._resurface(tracked, cid, "it working")
                 return events
+            if full and tracked.pending_modify is not None:
+                events += self._settle_modify(tracked, cid, update, ts)
             return events + self._status_events(tracked, cid, update, ts)
+
+    def _settle_modify(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
+        pending = tracked.pending_modify
+        assert pending is not None  # the caller checked
+        held = held_ticket(update, tracked.request, pending)
+        if held is Held.UNKNOWN:
+            return []  # a later row decides (or the lookup window ends the wait)
+        tracked.pending_modify = tracked.pending_since = None
+        if held is Held.OLD:
+            log.warning("modification of %s was not applied by IBKR (its answer was lost)", cid)
+            return [OrderCancelRejected(ts=ts, client_order_id=cid,
+                                        reason="modification not applied: IBKR kept the previous ticket")]
+        log.warning("modification of %s was applied by IBKR although its answer was lost", cid)
+        tracked.request = pending
+        if tracked.filled >= pending.quantity:
+            tracked.terminal = True  # it filled at the new size before this row came
+        return [OrderUpdated(ts=ts, client_order_id=cid, request=pending)]
 
     def _status_events(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
         reason = update.status_text or ""

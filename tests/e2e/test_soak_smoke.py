@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import pytest
 from tradebus.soak import SoakConfig
 from tradebus.soak import SoakReport
 from tradebus.soak import run_soak
+from tradebus.soak.books import RunningCheck
 from tradebus.soak.books import check_books
 
 SEED = 3
@@ -91,3 +94,21 @@ def test_r24_soak_checker_reports_a_deleted_order_and_a_fill_journaled_twice(rep
     assert f"gateway order {unfilled['order_id']} ({unfilled['coid']}) is not in the journal" in \
         broken.problems["journal_equals_ledger"]
     assert f"execution {twice} journaled as 2 fill events" in broken.problems["every_execution_once"]
+
+
+def test_r24_running_check_reports_what_stays_wrong_at_two_looks(report: SoakReport, tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    journal.write_bytes(report.journal.read_bytes())
+    filled = next(o for o in report.ledger["orders"] if o["status"] == "Filled")
+    _execute(journal, "UPDATE orders SET status = 'accepted' WHERE client_order_id = ?", filled["coid"])
+    ghost = {**report.ledger["executions"][0], "execution_id": "ghost.1", "order_ref": filled["coid"]}
+    ledger = {**report.ledger, "executions": [*report.ledger["executions"], ghost]}
+    later = datetime.fromisoformat(report.ledger["executions"][-1]["time"]) + timedelta(minutes=5)
+    check = RunningCheck(lag=timedelta(seconds=5))
+    check.look(journal, ledger, later)
+    assert check.problems == []  # once may be a moment's lag
+    check.look(journal, ledger, later)
+    assert any(p.startswith(f"execution ghost.1 of {filled['coid']} still not journaled") for p in check.problems)
+    assert f"{filled['coid']} is Filled at the gateway but still accepted in the journal" in check.problems
+    check.look(journal, ledger, later)
+    assert len(check.problems) == 2  # each reported once

@@ -37,6 +37,7 @@ class Parts:
         quiet_min: Seconds without a fault before resources and books are judged.
         journal: The journal file.
         stop: Set when the soak ends.
+        exclusive: Keeps the resource sampler and the soak's own file and socket use apart.
     """
 
     config: SoakConfig
@@ -52,6 +53,7 @@ class Parts:
     quiet_min: float
     journal: Path
     stop: threading.Event
+    exclusive: threading.Lock
 
     @property
     def engine(self) -> Engine:

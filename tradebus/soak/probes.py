@@ -182,16 +182,19 @@ class ResourceSampler:
         quiet_min: How long it must have been quiet for a sample to count as quiet.
         gateway: The gateway child (its memory).
         backlog: The dispatcher's queue length.
+        exclusive: Held while sampling; the soak's own checks hold it while they open files and
+            sockets, so a sample never counts their descriptors.
     """
 
     def __init__(self, clock: Clock, *, interval: float, quiet_for: Callable[[], float], quiet_min: float,
-                 gateway: SoakGateway, backlog: Callable[[], int]) -> None:
+                 gateway: SoakGateway, backlog: Callable[[], int], exclusive: threading.Lock) -> None:
         self._clock = clock
         self._interval = interval
         self._quiet_for = quiet_for
         self._quiet_min = quiet_min
         self._gateway = gateway
         self._backlog = backlog
+        self._exclusive = exclusive
         self._start = clock.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="soak-sampler", daemon=True)
@@ -208,6 +211,10 @@ class ResourceSampler:
 
     def sample(self) -> Sample:
         """Take one sample now (also kept)."""
+        with self._exclusive:
+            return self._sample()
+
+    def _sample(self) -> Sample:
         taken = Sample(self._clock.monotonic() - self._start, rss_kb(), thread_count(), fd_count(), self._backlog(),
                        self._gateway.sample_rss_kb(), self._quiet_for() >= self._quiet_min)
         self.samples.append(taken)

@@ -117,10 +117,11 @@ def _build(config: SoakConfig, gateway: SoakGateway, workdir: Path, out: TextIO 
                              connected=lambda: broker.connection_state is ConnectionState.CONNECTED,
                              until=faults_until, recovery_bound=30.0 + config.sim(120.0))
     quiet_min = max(3.0, config.sim(30.0))
+    exclusive = threading.Lock()
     sampler = ResourceSampler(clock, interval=SAMPLE_EVERY, quiet_for=injector.quiet_for, quiet_min=quiet_min,
-                              gateway=gateway, backlog=lambda: run.engine.dispatcher.backlog)
+                              gateway=gateway, backlog=lambda: run.engine.dispatcher.backlog, exclusive=exclusive)
     return Parts(config, gateway, broker, run, trader, monitor, tally, injector, sampler,
-                 RunningCheck(timedelta(seconds=quiet_min)), quiet_min, journal_path, stop)
+                 RunningCheck(timedelta(seconds=quiet_min)), quiet_min, journal_path, stop, exclusive)
 
 
 def run_soak(config: SoakConfig, *, out: TextIO | None = sys.stdout) -> SoakReport:
@@ -153,7 +154,8 @@ def _run(parts: Parts, workdir: Path, out: TextIO | None) -> SoakReport:
     every = max(10.0, min(60.0, config.duration / 10))
     watcher = Watcher(clock, parts.gateway, parts.journal, parts.running, interval=every,
                       quiet_for=parts.injector.quiet_for, quiet_min=parts.quiet_min,
-                      progress=lambda: verdicts.progress(parts, clock.monotonic() - started), out=out)
+                      progress=lambda: verdicts.progress(parts, clock.monotonic() - started), out=out,
+                      exclusive=parts.exclusive)
 
     def begin(_: object) -> None:
         parts.sampler.sample()
@@ -172,6 +174,6 @@ def _run(parts: Parts, workdir: Path, out: TextIO | None) -> SoakReport:
     ledger = parts.gateway.ledger()
     engine = parts.run.engine
     portfolio = {p.symbol: p.quantity for p in engine.portfolio.positions(clock.now())}
-    books = check_books(parts.journal, ledger, final=True, portfolio=portfolio)
+    books = check_books(parts.journal, ledger, final=True, portfolio=portfolio, cash=engine.portfolio.cash)
     summary = verdicts.summarise(parts, books, ledger, wall, watcher.skipped)
     return SoakReport(summary, bool(summary["passed"]), parts.journal, ledger, workdir)

@@ -67,7 +67,7 @@ def judge(parts: Parts, books: BooksReport, skipped: int) -> list[Verdict]:
     refused = published["ExecutionRefused"]
     verdicts += [
         _verdict("running_books", parts.running.problems,
-                 f"{parts.running.checks} looks, {skipped} skipped while a fault was active"),
+                 f"{parts.running.checks} looks, {skipped} intervals without quiet ground"),
         _verdict("no_stuck_orders", sorted(parts.monitor.stuck.values()),
                  f"none unresolved for over {parts.monitor.config.stuck_after.total_seconds():.0f}s while connected"),
         _verdict("recoveries", _fault_problems(parts), f"all {len(parts.injector.records)} faults recovered"),
