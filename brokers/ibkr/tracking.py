@@ -16,7 +16,8 @@ decides every status and checks every execution against its order:
 * ``OrderAccepted`` is emitted once; the terminal status fact (cancelled, rejected) once;
 * a modification whose answer was lost is kept pending until a full order row (from the
   reconciliation's live-orders call) shows which ticket IBKR holds: ``OrderUpdated`` when it took
-  effect, ``OrderCancelRejected`` when it did not (see :mod:`brokers.ibkr.modifies`).
+  effect (even once the order has finished under it), ``OrderCancelRejected`` when it did not (see
+  :mod:`brokers.ibkr.modifies`).
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -134,7 +135,7 @@ class OrderTracker:
         """``(client_order_id, since)`` of modifications whose outcome is unknown."""
         with self._lock:
             return [(c, t.pending_since) for c, t in self._orders.items()
-                    if t.pending_modify is not None and t.pending_since is not None and not t.terminal]
+                    if t.pending_modify is not None and t.pending_since is not None]
 
     def needs_fill_lookup(self) -> bool:
         """Whether some order reports fills whose executions were not seen."""
@@ -197,6 +198,8 @@ class OrderTracker:
             if tracked is None or tracked.pending_modify is None:
                 return []
             tracked.pending_modify = tracked.pending_since = None
+            if tracked.terminal:
+                return []
             return [OrderCancelRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
 
     def mark_unresolved(self, client_order_id: str, since: float) -> None:
@@ -288,12 +291,12 @@ class OrderTracker:
                 events += self._map(tracked, cid, update.broker_order_id, ts)
             if update.filled_quantity is not None:
                 tracked.broker_filled = max(tracked.broker_filled, update.filled_quantity)
+            if full and tracked.pending_modify is not None:
+                events += self._settle_modify(tracked, cid, update, ts)
             if tracked.terminal:
                 if tracked.lost and update.phase in (Phase.WORKING, Phase.PENDING):
                     self._resurface(tracked, cid, "it working")
                 return events
-            if full and tracked.pending_modify is not None:
-                events += self._settle_modify(tracked, cid, update, ts)
             return events + self._status_events(tracked, cid, update, ts)
 
     def _settle_modify(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
@@ -305,6 +308,8 @@ class OrderTracker:
         tracked.pending_modify = tracked.pending_since = None
         if held is Held.OLD:
             log.warning("modification of %s was not applied by IBKR (its answer was lost)", cid)
+            if tracked.terminal:
+                return []  # the order is over: nothing waits for the answer
             return [OrderCancelRejected(ts=ts, client_order_id=cid,
                                         reason="modification not applied: IBKR kept the previous ticket")]
         log.warning("modification of %s was applied by IBKR although its answer was lost", cid)

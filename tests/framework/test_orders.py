@@ -318,6 +318,18 @@ def test_an_update_acknowledged_while_a_cancel_is_pending_replaces_the_ticket() 
     assert b.get("c1").status is S.ACCEPTED  # type: ignore[union-attr]
 
 
+def test_an_update_acknowledged_after_the_order_finished_records_the_ticket_it_finished_under() -> None:
+    # IBKR applied a new limit and the order filled at it before the modification was acknowledged
+    b = book()
+    run(b, submitted(), ACCEPT, fill("x1", 10, "9.5"))
+    lower = REQ.model_copy(update={"order_type": "limit", "limit_price": Decimal("9.5")})
+    [event] = run(b, OrderUpdated(ts=T0, client_order_id="c1", request=lower))
+    assert isinstance(event, OrderUpdated)
+    order = b.get("c1")
+    assert order is not None
+    assert (order.status, order.request.limit_price, order.filled_quantity) == (S.FILLED, Decimal("9.5"), 10)
+
+
 def test_denied_is_terminal_and_keeps_reason() -> None:
     b = book()
     run(b, OrderDenied(ts=T0, client_order_id="c1", reason="max quantity"))

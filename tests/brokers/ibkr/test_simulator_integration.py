@@ -335,3 +335,19 @@ def test_an_ambiguous_modify_that_ibkr_never_applied_is_answered_as_refused(harn
     assert order is not None
     assert order.status is OrderStatus.ACCEPTED
     assert order.request.limit_price == limit  # the ticket IBKR still has
+
+
+def test_an_ambiguous_modify_whose_order_filled_at_once_records_the_ticket_it_filled_under(harness: Harness) -> None:
+    harness.engine.start()
+    request = resting_buy(harness, "at-once", 5)
+    quote = harness.broker.snapshot(harness.engine.instrument("AAPL"))
+    assert quote is not None
+    assert quote.ask is not None
+    marketable = (Decimal(repr(quote.ask)) * Decimal("1.01")).quantize(Decimal("0.01"))
+    harness.gw.drop_after_commit(path="/iserver/account/", method="POST")
+    harness.engine.modify_order(request.model_copy(update={"limit_price": marketable}))  # fills as it lands
+    harness.wait_for(lambda: harness.engine.orders.get("at-once").request.limit_price == marketable,  # type: ignore[union-attr]
+                     "the ticket IBKR filled the order under")
+    order = harness.engine.orders.get("at-once")
+    assert order is not None
+    assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, 5)

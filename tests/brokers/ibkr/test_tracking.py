@@ -211,3 +211,19 @@ def test_waiting_for_a_lost_modification_can_be_given_up() -> None:
     assert isinstance(refused, OrderCancelRejected)
     assert t.pending_modifies() == []
     assert t.give_up_modify("c1", "again", TS) == []
+
+
+def test_a_modification_applied_before_the_order_filled_at_it_is_still_reported() -> None:
+    t, new = pending(100, "188.50")
+    t.apply_execution(execution("e1", 100, oid="9"))  # filled at the new limit before the row came
+    assert t.open_orders() == []
+    [updated] = t.apply_update(row(100, "188.50", filled=100), TS, full=True)
+    assert isinstance(updated, OrderUpdated)
+    assert updated.request == new
+
+
+def test_a_finished_order_whose_lost_modification_was_not_applied_needs_no_answer() -> None:
+    t, _ = pending(100, "188.50")
+    t.apply_execution(execution("e1", 100, oid="9"))
+    assert t.apply_update(row(100, "189.00", filled=100), TS, full=True) == []
+    assert t.pending_modifies() == []
