@@ -4,8 +4,9 @@ The schedule is drawn from the soak's seed: a kind chosen uniformly from the ena
 exponentially distributed quiet gap (mean ``fault_gap`` simulated seconds). Each fault is injected,
 healed when its time is up, and then the injector waits until the broker is connected again; the
 time from healing to connected is the fault's recovery time. A fault the broker does not recover
-from within the bound is recorded as unrecovered (an invariant failure). Faults stop before the
-wind-down, and :func:`~tradebus.soak.faults.restore` ends whatever is left.
+from within the bound is recorded as unrecovered (an invariant failure). No fault starts after the
+end of the fault window, one still active then is healed at once, and
+:func:`~tradebus.soak.faults.restore` ends whatever is left (the penalty box included).
 
 :meth:`FaultInjector.quiet_for` tells the other watchers how long nothing has been wrong, so they
 judge memory, descriptors and unresolved orders only on quiet ground.
@@ -141,7 +142,8 @@ class FaultInjector:
             fault = kind.inject(self._ctx, self._rng)
             record.detail = fault.detail
             log.info("fault %d: %s (%s) %s", len(self.records), kind.name, kind.rid, fault.detail)
-            self._stop.wait(fault.lasts)
+            # a fault ends by the end of the fault window at the latest: the wind-down has none
+            self._stop.wait(max(0.0, min(fault.lasts, self._until - self._clock.monotonic())))
             if fault.armed:
                 record.fired = sum(self._ctx.gateway.control("state")["armed"].values()) == 0
             if fault.heal is not None:
