@@ -3,52 +3,74 @@
 R24: an accelerated soak with random faults from R1-R15 ends with 0 invariant violations, memory
 growth < 50 MB, bounded queues never dropping an order or fill event, and no thread leak (count
 stable +-2). The full soak is run by hand (``benchmarks/soak.py --minutes 60 --speed 8``); this test
-runs the same runner for 30 wall seconds at speed 8 (four simulated minutes) with a few faults from
-the quick kinds: a websocket abort (R1), malformed frames (R3), an ambiguous placement (R6), a
+runs the same command in a process of its own (so its memory, threads and descriptors are the soak's,
+not the test session's) for 30 wall seconds at speed 8 (four simulated minutes) with a few faults
+from the quick kinds: a websocket abort (R1), malformed frames (R3), an ambiguous placement (R6), a
 session expiry (R8) and a gateway process SIGKILL and restart (R7). It measures:
 
 * every invariant the runner judges (journal equals the gateway's ledger, every execution journaled
   exactly once, fills and positions equal, nothing open or stuck, every fault recovered, every
   adapter event dispatched, no refused execution, memory, threads and descriptors after the
   warm-up), asserted to hold; the seed is in the failure message;
-* that the checker cannot pass silently: on the finished run's journal, a deleted fill row is
-  reported as a lost fill, a deleted order as a gateway order missing from the journal, and a fill
-  event journaled twice as a duplicate.
+* that the checker cannot pass silently: on the finished run's journal and the gateway's final
+  ledger (both kept in the work folder), a deleted fill row is reported as a lost fill, a deleted
+  order as a gateway order missing from the journal, a fill event journaled twice as a duplicate,
+  and the running check reports an execution or a finished order the journal lacks.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tradebus.soak import SoakConfig
-from tradebus.soak import SoakReport
-from tradebus.soak import run_soak
 from tradebus.soak.books import RunningCheck
 from tradebus.soak.books import check_books
 
 SEED = 3
+SOAK = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
+TIMEOUT = 300.0  # seconds; a bound for a hung soak (it ends in about 40 s)
 FAULTS = ("ws_abort", "ws_malformed", "ambiguous_drop", "session_expire", "restart_process")
 
 
+@dataclass(frozen=True)
+class Soak:
+    """What the soak command left: its summary, the gateway's final ledger and the journal."""
+
+    summary: dict[str, Any]
+    ledger: dict[str, Any]
+    journal: Path
+    exit_code: int
+
+
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> SoakReport:
-    config = SoakConfig(minutes=0.5, speed=8.0, seed=SEED, fault_gap=24.0, faults=FAULTS, warmup=8.0,
-                        workdir=tmp_path_factory.mktemp("soak"))
-    return run_soak(config, out=None)
+def report(tmp_path_factory: pytest.TempPathFactory) -> Soak:
+    folder = tmp_path_factory.mktemp("soak")
+    command = [sys.executable, str(SOAK), "--minutes", "0.5", "--speed", "8", "--seed", str(SEED),
+               "--fault-gap", "24", "--faults", ",".join(FAULTS), "--warmup", "8",
+               "--workdir", str(folder / "work"), "--out", str(folder / "summary.json")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert done.returncode in (0, 1), f"seed {SEED}: the soak did not run: {done.stderr[-3000:]}"
+    return Soak(json.loads((folder / "summary.json").read_text(encoding="utf-8")),
+                json.loads((folder / "work" / "ledger.json").read_text(encoding="utf-8")),
+                folder / "work" / "journal.sqlite", done.returncode)
 
 
-def test_r24_soak_smoke_every_invariant_holds(report: SoakReport) -> None:
+def test_r24_soak_smoke_every_invariant_holds(report: Soak) -> None:
     summary = report.summary
     failed = [v for v in summary["invariants"] if not v["ok"]]
     assert not failed, f"seed {SEED}: {json.dumps(failed, indent=1)}"
     assert summary["passed"]
+    assert report.exit_code == 0
     assert summary["faults"]["total"] >= 3, summary["faults"]
     assert summary["fills"]["count"] > 0
     assert summary["orders"]["at_gateway"] > 0
@@ -67,7 +89,7 @@ def _execute(journal: Path, sql: str, *params: str) -> None:
         db.close()
 
 
-def test_r24_soak_checker_reports_a_deleted_fill(report: SoakReport, tmp_path: Path) -> None:
+def test_r24_soak_checker_reports_a_deleted_fill(report: Soak, tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite"
     journal.write_bytes(report.journal.read_bytes())
     assert check_books(journal, report.ledger).ok
@@ -79,7 +101,7 @@ def test_r24_soak_checker_reports_a_deleted_fill(report: SoakReport, tmp_path: P
     assert broken.problems["positions_match"]  # the lost shares are missing from the journal's position too
 
 
-def test_r24_soak_checker_reports_a_deleted_order_and_a_fill_journaled_twice(report: SoakReport,
+def test_r24_soak_checker_reports_a_deleted_order_and_a_fill_journaled_twice(report: Soak,
                                                                               tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite"
     journal.write_bytes(report.journal.read_bytes())
@@ -96,7 +118,7 @@ def test_r24_soak_checker_reports_a_deleted_order_and_a_fill_journaled_twice(rep
     assert f"execution {twice} journaled as 2 fill events" in broken.problems["every_execution_once"]
 
 
-def test_r24_running_check_reports_what_stays_wrong_at_two_looks(report: SoakReport, tmp_path: Path) -> None:
+def test_r24_running_check_reports_what_stays_wrong_at_two_looks(report: Soak, tmp_path: Path) -> None:
     journal = tmp_path / "journal.sqlite"
     journal.write_bytes(report.journal.read_bytes())
     filled = next(o for o in report.ledger["orders"] if o["status"] == "Filled")

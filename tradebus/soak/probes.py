@@ -7,13 +7,15 @@ care about (refused executions, failed strategies and handlers, connection chang
 
 :class:`ResourceSampler` reads this process's resident memory, OS threads (``/proc/self/task``)
 and open descriptors (``/proc/self/fd``), the dispatcher's backlog and the gateway child's memory
-every ``interval`` seconds, marking each sample *quiet* when no fault is active and the broker has
-been connected for a while: connection churn legitimately opens and closes sockets, so counts are
-compared on quiet samples only.
+every ``interval`` seconds, after a garbage collection (an unreachable socket or buffer is not a
+leak), marking each sample *quiet* when no fault is active and the broker has been connected for a
+while: connection churn legitimately opens and closes sockets, so counts are compared on quiet
+samples only.
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections import Counter
@@ -215,6 +217,7 @@ class ResourceSampler:
             return self._sample()
 
     def _sample(self) -> Sample:
+        gc.collect()  # what is unreachable is not kept: count what the process really holds
         taken = Sample(self._clock.monotonic() - self._start, rss_kb(), thread_count(), fd_count(), self._backlog(),
                        self._gateway.sample_rss_kb(), self._quiet_for() >= self._quiet_min)
         self.samples.append(taken)

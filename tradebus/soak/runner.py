@@ -10,6 +10,7 @@ the journal is compared with the gateway's final ledger and every invariant is j
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import tempfile
@@ -28,6 +29,7 @@ from framework.config import DegradedPolicy
 from framework.config import EngineConfig
 from framework.config import ErrorPolicy
 from framework.private_files import private_dir
+from framework.private_files import private_file
 from framework.risk import RiskConfig
 from tradebus.assembly import assemble
 from tradebus.assembly import run_session
@@ -56,6 +58,8 @@ CONFIRMS = frozenset({"o163", "o354", "o383", "o403", "o10331"})
 """Precaution questions the soak's strategy accepts; the faults' ``p12`` and ``o10152`` are declined. They
 are answered, not suppressed, so the reply dialogue is exercised (and its faults have something to hit)."""
 SAMPLE_EVERY = 2.0  # wall seconds between resource samples
+LEDGER_FILE = "ledger.json"
+"""The gateway's final books, written next to the journal (``--workdir``) for inspection."""
 
 
 @dataclass
@@ -172,6 +176,7 @@ def _run(parts: Parts, workdir: Path, out: TextIO | None) -> SoakReport:
         parts.sampler.stop()
     wall = clock.monotonic() - started
     ledger = parts.gateway.ledger()
+    private_file(workdir / LEDGER_FILE).write_text(json.dumps(ledger), encoding="utf-8")  # kept with the journal
     engine = parts.run.engine
     portfolio = {p.symbol: p.quantity for p in engine.portfolio.positions(clock.now())}
     books = check_books(parts.journal, ledger, final=True, portfolio=portfolio, cash=engine.portfolio.cash)
