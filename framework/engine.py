@@ -254,7 +254,8 @@ class Engine:
 
         An ``on_stop`` that raises is that strategy's failure; the others still stop. Called on the
         dispatcher's own thread (:meth:`run`, a backtest), it first dispatches what the strategies'
-        ``on_stop`` queued (cancels, say), so the journal records it.
+        ``on_stop`` queued (cancels, say), so the journal records it. Order and execution reports the
+        broker makes while it disconnects are applied and journaled too (strategies no longer hear them).
         """
         if not self._running:
             return
@@ -266,6 +267,10 @@ class Engine:
         self.dispatcher.stop_thread()
         self.subscriptions.release_all()
         self.broker.disconnect()
+        # what the broker's threads reported on their way out (a cancel's late answer, a last fill) is
+        # still applied and journaled: order state must not lose a fact because the run ended
+        for event in self.dispatcher.take(lambda e: isinstance(e, OrderEvent | ExecutionReported)):
+            self.dispatcher.process(event)
         log.info("engine stopped")
 
     @property

@@ -20,7 +20,9 @@ Legal transitions (anything else is refused)::
                         | (updated)
     PARTIALLY_FILLED -> PARTIALLY_FILLED | FILLED | PENDING_CANCEL | CANCELLED | EXPIRED | (updated)
                         | (rejected: becomes CANCELLED, it has filled)
-    PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back)
+    PENDING_CANCEL   -> CANCELLED | PARTIALLY_FILLED | FILLED | EXPIRED | (cancel rejected: back) | (updated)
+    (updated: the ticket is replaced; an order that has already filled the new quantity is FILLED;
+     a FILLED, CANCELLED or EXPIRED order takes the ticket it finished under and keeps its status)
     (any working state: OrderHeld, a command waiting for the broker, changes nothing)
     DENIED, REJECTED, FILLED, CANCELLED, EXPIRED: terminal
 
@@ -68,6 +70,8 @@ log = logging.getLogger(__name__)
 S = OrderStatus
 _WORKING = frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL})
 _LATE_FILL = frozenset({S.CANCELLED, S.EXPIRED})  # the venue may have filled before the cancel took effect
+# a modification the venue applied may be acknowledged only after the order finished under it
+_FINISHED_UNDER = frozenset({S.FILLED, S.CANCELLED, S.EXPIRED})
 
 # event type -> (states it may arrive in, state it leads to; None = computed by the handler)
 TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | None]] = {
@@ -75,7 +79,7 @@ TRANSITIONS: dict[type[OrderEvent], tuple[frozenset[OrderStatus], OrderStatus | 
     OrderDenied: (frozenset({S.INITIALIZED, S.SUBMITTED}), S.DENIED),
     OrderAccepted: (frozenset({S.SUBMITTED}), S.ACCEPTED),
     OrderRejected: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED, S.PENDING_CANCEL}), S.REJECTED),
-    OrderUpdated: (frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.SUBMITTED}), None),
+    OrderUpdated: (frozenset({S.ACCEPTED, S.PARTIALLY_FILLED, S.SUBMITTED, S.PENDING_CANCEL, *_FINISHED_UNDER}), None),
     OrderPendingCancel: (frozenset({S.SUBMITTED, S.ACCEPTED, S.PARTIALLY_FILLED}), S.PENDING_CANCEL),
     OrderCancelled: (_WORKING, S.CANCELLED),
     OrderCancelRejected: (_WORKING, None),
@@ -260,7 +264,14 @@ class OrderBook:
             restored = self._before_cancel.pop(order.client_order_id, order.status)
             self._store(order, event, status=restored)
         elif isinstance(event, OrderUpdated):
-            self._store(order, event, request=event.request)
+            if order.status in _FINISHED_UNDER:
+                self._store(order, event, request=event.request)  # the ticket it finished under; status kept
+            elif order.filled_quantity and order.filled_quantity >= event.request.quantity:
+                # the venue applied a smaller size and the order filled at it before the acknowledgement
+                self._before_cancel.pop(order.client_order_id, None)
+                self._store(order, event, request=event.request, status=S.FILLED)
+            else:
+                self._store(order, event, request=event.request)
         elif isinstance(event, OrderRejected) and order.filled_quantity:
             # a partly filled order cannot be "rejected" any more: what did not fill is cancelled
             event = OrderCancelled(ts=event.ts, client_order_id=event.client_order_id,

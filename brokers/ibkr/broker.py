@@ -32,6 +32,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import timedelta
@@ -257,9 +258,12 @@ class IbkrBroker:
         self._emit_all(self.quotes.flush(self.clock.now()))
         if self._session.state is not SessionState.READY:
             return
-        if self._link.reconcile_due is not None or self.orders.reconcile_requested or self.tracker.needs_fill_lookup():
+        if (self._link.reconcile_due is not None or self.orders.reconcile_requested
+                or self.tracker.needs_fill_lookup() or self.tracker.pending_modifies()):
             self._reconcile()
-        self._resolve_unresolved()
+        self._emit_all(self._restart.resolve_unresolved())
+        self._emit_all(self.tracker.expire_modifies(self.clock.monotonic(), self.config.order_lookup_window,
+                                                    self.clock.now()))
         for cid, broker_order_id in self.tracker.take_resurfaced().items():
             self.orders.cancel_orphan(cid, broker_order_id)
         if self._session.guard.reason is not None:
@@ -268,10 +272,6 @@ class IbkrBroker:
         self._emit_all(dropped)
         for requests in groups:  # a released bracket/OCA group goes out from this thread, as one request
             self._emit_all(self.orders.place_group(requests))
-
-    def _resolve_unresolved(self) -> None:
-        for event in self._restart.resolve_unresolved():
-            self._emit(event)
 
     def _reconcile(self) -> None:
         new_session = bool(self._link.reconcile_due)
@@ -287,7 +287,7 @@ class IbkrBroker:
         if self._sink is not None:
             self._sink(event)
 
-    def _emit_all(self, events: Sequence[AnyEvent]) -> None:
+    def _emit_all(self, events: Iterable[AnyEvent]) -> None:
         for event in events:
             self._emit(event)
 

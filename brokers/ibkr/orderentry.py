@@ -300,6 +300,7 @@ class OrderEntry:
         kind = classify_failure(error) if isinstance(error, IbkrError) else None
         if kind is Failure.AMBIGUOUS:
             log.warning("modify of %s is ambiguous (%s): reconciling", cid, error)
+            self._tracker.modify_unresolved(request, self._clock.monotonic())
             self.reconcile_requested = True
             return []
         if kind is Failure.NOT_PLACED or isinstance(error, BrokerConnectionError):

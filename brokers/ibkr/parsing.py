@@ -110,7 +110,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
-    """An order report (full or partial) in framework terms; None means "not in this update"."""
+    """An order report (full or partial) in framework terms; None means "not in this update".
+
+    ``price`` is IBKR's ``price`` field (the limit of a limit or stop-limit order) and ``aux_price``
+    its ``auxPrice`` (the stop trigger of a stop or stop-limit order).
+    """
 
     broker_order_id: str | None
     client_order_id: str | None
@@ -119,6 +123,8 @@ class OrderUpdate:
     filled_quantity: Decimal | None
     total_quantity: Decimal | None
     changed_at: datetime | None = None  # IBKR's time of the change (``lastExecutionTime_r``), if sent
+    price: Decimal | None = None
+    aux_price: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,6 +320,8 @@ def order_update_from_live(row: LiveOrder) -> OrderUpdate:
         filled_quantity=row.filled_quantity,
         total_quantity=total,
         changed_at=_changed_at(row.last_execution_ms),
+        price=row.price,
+        aux_price=row.aux_price,
     )
 
 

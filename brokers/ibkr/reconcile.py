@@ -51,7 +51,7 @@ class Reconciler:
         ts = self._clock.now()
         events: list[AnyEvent] = []
         for row in orders:
-            events += self._tracker.apply_update(order_update_from_live(row), ts)
+            events += self._tracker.apply_update(order_update_from_live(row), ts, full=True)
         for trade in sorted(trades, key=lambda t: t.trade_time_ms or 0):
             execution = execution_from_trade(trade)
             if execution is not None:

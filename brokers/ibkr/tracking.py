@@ -21,6 +21,10 @@ decides every status and checks every execution against its order:
   ended its day, :mod:`framework.trading_hours`), any other ``OrderCancelled`` with the reason
   ``cancelled by IBKR (not requested)``; ``Inactive`` (IBKR: not working, rejected) is ``OrderRejected``,
   decided by the placement answer when it races ahead of it (so the reason can carry IBKR's words).
+* a modification whose answer was lost is kept pending until a full order row (from the
+  reconciliation's live-orders call) shows which ticket IBKR holds: ``OrderUpdated`` when it took
+  effect (even once the order has finished under it), ``OrderCancelRejected`` when it did not (see
+  :mod:`brokers.ibkr.modifies`).
 
 Thread-safe: the dispatcher (placement) and the websocket thread (reports) both call in.
 """
@@ -37,6 +41,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TypeVar
 
+from brokers.ibkr.modifies import Held
+from brokers.ibkr.modifies import held_ticket
 from brokers.ibkr.parsing import Execution
 from brokers.ibkr.parsing import OrderUpdate
 from brokers.ibkr.parsing import Phase
@@ -45,8 +51,10 @@ from framework.events import AnyEvent
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
 from framework.events import OrderExpired
 from framework.events import OrderRejected
+from framework.events import OrderUpdated
 from framework.models import Order
 from framework.models import OrderRequest
 from framework.models import OrderStatus
@@ -83,6 +91,8 @@ class Tracked:
         placing: The placement request is in flight (registered, its answer not handled yet).
         inactive: The status text of an ``Inactive`` report that arrived while placing: the
             placement answer decides the rejection (with IBKR's description of why, when it has one).
+        pending_modify: A modification whose answer was lost, until an order row settles it.
+        pending_since: Monotonic time that modification was sent.
     """
 
     request: OrderRequest
@@ -98,6 +108,8 @@ class Tracked:
     cancel_requested: bool = False
     placing: bool = False
     inactive: str | None = None
+    pending_modify: OrderRequest | None = None
+    pending_since: float | None = None
 
     @property
     def missing_fills(self) -> bool:
@@ -140,6 +152,12 @@ class OrderTracker:
         """``(client_order_id, since)`` of orders whose placement outcome is unknown."""
         with self._lock:
             return [(c, t.unresolved_since) for c, t in self._orders.items() if t.unresolved_since is not None]
+
+    def pending_modifies(self) -> list[tuple[str, float]]:
+        """``(client_order_id, since)`` of modifications whose outcome is unknown."""
+        with self._lock:
+            return [(c, t.pending_since) for c, t in self._orders.items()
+                    if t.pending_modify is not None and t.pending_since is not None]
 
     def needs_fill_lookup(self) -> bool:
         """Whether some order reports fills whose executions were not seen."""
@@ -188,6 +206,35 @@ class OrderTracker:
             tracked = self._orders.get(request.client_order_id)
             if tracked is not None:
                 tracked.request = request
+
+    def modify_unresolved(self, request: OrderRequest, since: float) -> None:
+        """A modification's answer was lost: keep it pending until an order row shows which ticket IBKR holds."""
+        with self._lock:
+            tracked = self._orders.get(request.client_order_id)
+            if tracked is not None and not tracked.terminal:
+                tracked.pending_modify, tracked.pending_since = request, since
+
+    def give_up_modify(self, client_order_id: str, reason: str, ts: datetime) -> list[AnyEvent]:
+        """Stop waiting for a pending modification's outcome: the framework keeps the old ticket."""
+        with self._lock:
+            tracked = self._orders.get(client_order_id)
+            if tracked is None or tracked.pending_modify is None:
+                return []
+            tracked.pending_modify = tracked.pending_since = None
+            if tracked.terminal:
+                return []
+            return [OrderCancelRejected(ts=ts, client_order_id=client_order_id, reason=reason)]
+
+    def expire_modifies(self, now: float, window: float, ts: datetime) -> list[AnyEvent]:
+        """Give up the modifications pending longer than ``window`` seconds (monotonic ``now``)."""
+        events: list[AnyEvent] = []
+        for cid, since in self.pending_modifies():
+            if now - since > window:
+                log.error("modification of %s: IBKR's order rows showed neither ticket within %.0fs; keeping "
+                          "the previous one", cid, window)
+                reason = f"modification outcome unknown after {window:.0f}s: IBKR showed neither ticket"
+                events += self.give_up_modify(cid, reason, ts)
+        return events
 
     def mark_unresolved(self, client_order_id: str, since: float) -> None:
         """The placement outcome is unknown: keep the order until a lookup resolves it."""
@@ -290,8 +337,14 @@ class OrderTracker:
             return self._by_broker_id.get(broker_order_id)
         return None
 
-    def apply_update(self, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
-        """Fold an order report (possibly partial) in; return the events it implies."""
+    def apply_update(self, update: OrderUpdate, ts: datetime, *, full: bool = False) -> list[AnyEvent]:
+        """Fold an order report (possibly partial) in; return the events it implies.
+
+        Args:
+            update: The report.
+            ts: When it was received.
+            full: A complete row read after the fact (live orders): it may settle a pending modification.
+        """
         with self._lock:
             cid = self._resolve(update.client_order_id, update.broker_order_id)
             if cid is None:
@@ -304,11 +357,32 @@ class OrderTracker:
                 events += self._map(tracked, cid, update.broker_order_id, ts)
             if update.filled_quantity is not None:
                 tracked.broker_filled = max(tracked.broker_filled, update.filled_quantity)
+            if full and tracked.pending_modify is not None:
+                events += self._settle_modify(tracked, cid, update, ts)
             if tracked.terminal:
                 if tracked.lost and update.phase in (Phase.WORKING, Phase.PENDING):
                     self._resurface(tracked, cid, "it working")
                 return events
             return events + self._status_events(tracked, cid, update, ts)
+
+    def _settle_modify(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
+        pending = tracked.pending_modify
+        assert pending is not None  # the caller checked
+        held = held_ticket(update, tracked.request, pending)
+        if held is Held.UNKNOWN:
+            return []  # a later row decides (or the lookup window ends the wait)
+        tracked.pending_modify = tracked.pending_since = None
+        if held is Held.OLD:
+            log.warning("modification of %s was not applied by IBKR (its answer was lost)", cid)
+            if tracked.terminal:
+                return []  # the order is over: nothing waits for the answer
+            return [OrderCancelRejected(ts=ts, client_order_id=cid,
+                                        reason="modification not applied: IBKR kept the previous ticket")]
+        log.warning("modification of %s was applied by IBKR although its answer was lost", cid)
+        tracked.request = pending
+        if tracked.filled >= pending.quantity:
+            tracked.terminal = True  # it filled at the new size before this row came
+        return [OrderUpdated(ts=ts, client_order_id=cid, request=pending)]
 
     def _status_events(self, tracked: Tracked, cid: str, update: OrderUpdate, ts: datetime) -> list[AnyEvent]:
         reason = update.status_text or ""

@@ -182,6 +182,7 @@ class LiveOrder(WireModel):
     remaining_quantity: LooseDecimal = Field(default=None, alias="remainingQuantity")
     avg_price: LooseDecimal = Field(default=None, alias="avgPrice")
     price: LooseDecimal = None
+    aux_price: LooseDecimal = Field(default=None, alias="auxPrice")
     order_ref: str | None = None
     last_execution_ms: int | None = Field(default=None, alias="lastExecutionTime_r")
     outside_rth: LooseBool = Field(default=None, validation_alias=AliasChoices("outsideRTH", "outside_rth"))

@@ -7,6 +7,7 @@ execution carries the difference between the order's total commission so far and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -99,9 +100,13 @@ class Ledger:
         self.executions: list[Execution] = []
         self.commissions = Decimal(0)
         self.realized = Decimal(0)
+        # called with each execution before it is applied (the state file saves it there)
+        self.on_book: Callable[[Execution], None] | None = None
 
     def book(self, execution: Execution) -> None:
         """Apply an execution to cash and positions."""
+        if self.on_book is not None:
+            self.on_book(execution)
         signed = execution.size if execution.side == "BUY" else -execution.size
         position = self.positions.setdefault(execution.conid, Position(execution.conid))
         self.realized += position.apply(signed, execution.price)

@@ -25,6 +25,8 @@ from simulators.ibkr.config import SessionState
 from simulators.ibkr.config import SimulatorConfig
 from simulators.ibkr.core import GatewayCore
 from simulators.ibkr.instruments import load_bars
+from simulators.ibkr.persistence import BookStore
+from simulators.ibkr.persistence import load
 
 STATE_DIR = Path(tempfile.gettempdir()) / "tradebus-gateway-sim"
 
@@ -52,7 +54,11 @@ async def serve(args: argparse.Namespace) -> int:
     key_file = args.ca_key_file or (STATE_DIR / "ca.key" if args.ca_file is None else None)
     context = tls.server_context(tls.load_or_create_ca(ca_file, key_file))
     bars = load_bars(args.data) if args.data is not None else []
-    core = GatewayCore(config_from_args(args), SystemClock(), bars)
+    store = saved = None
+    if args.state_file is not None:  # the books survive a restart, as IBKR's do
+        saved = load(args.state_file)
+        store = BookStore(args.state_file)
+    core = GatewayCore(config_from_args(args), SystemClock(), bars, store=store, saved=saved)
     server = await start(core, args.host, args.port, context)
     host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     sys.stdout.write(f"READY port={server.port} ca_file={ca_file} base_url=https://{host}:{server.port}/v1/api "
@@ -65,6 +71,9 @@ async def serve(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     await server.stop()
+    if store is not None:
+        store.market(core.market.quotes(), core.clock.monotonic(), force=True)
+        store.close()
     return 0
 
 
@@ -94,6 +103,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", choices=[s.value for s in SessionState], default="authenticated",
                         help="session state at start")
     parser.add_argument("--binary-frames", action="store_true", help="send websocket JSON as binary frames")
+    parser.add_argument("--state-file", type=Path, default=None, metavar="PATH",
+                        help="keep orders, executions, positions and prices in this file across restarts")
     parser.add_argument("--nightly-reset-at", default=None, metavar="HH:MM",
                         help="daily scheduled nightly reset at this local time (default off)")
     parser.add_argument("--nightly-reset-tz", default=None, metavar="ZONE",

@@ -54,7 +54,7 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
         "cancel_requests": core.cancel_requests,
         "placement_posts": dict(core.placement_posts), "request_seq": core.request_seq,
         "placement_arrivals": [list(pair) for pair in core.placement_arrivals],
-        "held": core.faults.held.describe(),
+        "held": core.faults.held.describe(), "armed": core.faults.armed(),
         "ws_clients": len(core.hub.clients), "ws_refusing": core.hub.refusing, "cash": str(core.ledger.cash),
         "config": core.config.model_dump(mode="json"),
     }
@@ -67,7 +67,8 @@ def _ledger(core: GatewayCore, params: Params) -> dict[str, Any]:
     orders = [
         {"order_id": o.order_id, "coid": o.ticket.client_order_id, "symbol": symbols.get(o.ticket.conid),
          "conid": o.ticket.conid, "side": o.ticket.side, "order_type": o.ticket.order_type,
-         "quantity": str(o.ticket.quantity), "filled": str(o.filled),
+         "quantity": str(o.ticket.quantity), "price": None if o.ticket.price is None else str(o.ticket.price),
+         "aux_price": None if o.ticket.aux_price is None else str(o.ticket.aux_price), "filled": str(o.filled),
          "avg_price": None if o.avg_price is None else str(o.avg_price), "status": str(o.status),
          "working": o.working, "parent_id": o.parent_id, "last_change_ms": o.last_change_ms}
         for o in core.trading.orders.values()

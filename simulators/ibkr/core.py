@@ -33,6 +33,8 @@ from simulators.ibkr.instruments import Universe
 from simulators.ibkr.market import MarketModel
 from simulators.ibkr.orders import Order
 from simulators.ibkr.pacing import Pacer
+from simulators.ibkr.persistence import BookStore
+from simulators.ibkr.persistence import SavedBooks
 from simulators.ibkr.questions import ReplyBook
 from simulators.ibkr.render_orders import sor_fields
 from simulators.ibkr.render_orders import trade
@@ -58,9 +60,12 @@ class GatewayCore:
         config: Initial configuration.
         clock: Time source for every time-dependent rule.
         bars: Optional bars to replay (from a bars CSV).
+        store: Where the books are saved as they change (a gateway process started with a state file).
+        saved: Books an earlier process saved, to continue from.
     """
 
-    def __init__(self, config: SimulatorConfig, clock: Clock, bars: list[BarRow] | None = None) -> None:
+    def __init__(self, config: SimulatorConfig, clock: Clock, bars: list[BarRow] | None = None, *,
+                 store: BookStore | None = None, saved: SavedBooks | None = None) -> None:
         self.config = config
         self.initial_config = config
         self.clock = clock
@@ -82,9 +87,10 @@ class GatewayCore:
         self.request_seq = 0
         self.placement_arrivals: list[tuple[int, str | None]] = []
         self.cancel_requests = 0  # order DELETEs applied (read-only test aid)
-        self._build_books()
+        self.store = store
+        self._build_books(saved)
 
-    def _build_books(self) -> None:
+    def _build_books(self, saved: SavedBooks | None = None) -> None:
         config = self.config
         starts: dict[str, Decimal] = {}
         for bar in self.bars:
@@ -100,6 +106,12 @@ class GatewayCore:
         self.replies = ReplyBook(random.Random(config.seed + 1), lambda: self.config.reply_id_format)
         self.position_cache: tuple[list[dict[str, Any]], float] | None = None
         self._rendered: dict[int, tuple[tuple[int, str], dict[str, Any]]] = {}
+        if saved is not None:
+            for conid, values in saved.quotes.items():
+                self.market.restore(conid, values)
+            self.trading.restore(saved.orders, saved.coids, saved.executions)
+        if self.store is not None:
+            self.ledger.on_book = self.store.execution  # saved before it is applied or reported
         self._apply_halts()
 
     def _apply_halts(self) -> None:
@@ -187,6 +199,8 @@ class GatewayCore:
         self.request_seq = 0
         self.placement_arrivals = []
         self.cancel_requests = 0
+        if self.store is not None:
+            self.store.clear()
         self.hub.binary = self.config.ws_binary_frames
         self.session = Session(lambda: self.config, self.clock, self.scheduler, self._on_session_change)
         # Requests waiting on the clock finish now (their jobs are gone); history_in_flight is not
@@ -255,6 +269,8 @@ class GatewayCore:
         for _ in range(steps):
             changed = self.market.step()
             self.market_changed(changed)
+        if self.store is not None:
+            self.store.market(self.market.quotes(), self.clock.monotonic())
 
     def market_changed(self, conids: list[int]) -> None:
         """Publish changed quotes and let working orders react to them."""
@@ -285,7 +301,9 @@ class GatewayCore:
     # -- notifications -----------------------------------------------------------------------------
 
     def order_changed(self, order: Order, fields: dict[str, Any]) -> None:
-        """Relay an order change on ``sor`` (unless silenced by a filtered live-orders call)."""
+        """Save the order (with a state file) and relay the change on ``sor`` (unless silenced)."""
+        if self.store is not None:
+            self.store.order(order)
         if self.session.scope.sor_silenced or not self.session.authenticated:
             return
         self.hub.order_update({"acct": order.account, "orderId": order.order_id, **sor_fields(fields)})

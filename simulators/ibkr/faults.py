@@ -57,6 +57,11 @@ class Faults:
         self.holds.clear()
         self.held.release()
 
+    def armed(self) -> dict[str, int]:
+        """Uses left of the armed rules, by kind (``delays``, ``drops``, ``holds``)."""
+        return {name: sum(r.remaining for r in rules)
+                for name, rules in (("delays", self.delays), ("drops", self.drops), ("holds", self.holds))}
+
     @staticmethod
     def _take(rules: list[FaultRule], method: str, path: str) -> FaultRule | None:
         for rule in rules:

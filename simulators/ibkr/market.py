@@ -180,6 +180,20 @@ class MarketModel:
         self._frame_index += 1
         return changed
 
+    def quotes(self) -> list[Quote]:
+        """Return every quote, in universe order."""
+        return list(self._quotes.values())
+
+    def restore(self, conid: int, values: dict[str, Decimal | int | bool]) -> None:
+        """Put back a saved quote (a restarted gateway continues from its last prices); unknown conids are ignored."""
+        quote = self._quotes.get(conid)
+        if quote is None:
+            return
+        for name, value in values.items():
+            setattr(quote, name, value)
+        self._mids[conid] = float(quote.mid)
+        quote.version += 1
+
     def set_quote(self, conid: int, **values: Decimal | int | bool) -> Quote:
         """Overwrite quote attributes (``bid``, ``ask``, ``last``, sizes, ``halted``) for tests.
 

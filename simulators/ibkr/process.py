@@ -43,13 +43,17 @@ class GatewayProcess:
         port: Port to serve on (0 picks a free one on first start; restarts reuse it).
         args: Extra command-line options, e.g. ``["--market", "manual", "--no-pacing"]``.
         ready_timeout: Seconds to wait for the ``READY`` line.
+        keep_books: Keep orders, executions, positions and prices across restarts (a state file in
+            the helper's folder, :attr:`state_file`), as IBKR's servers do when the real gateway restarts.
     """
 
-    def __init__(self, port: int = 0, args: Sequence[str] = (), ready_timeout: float = 20.0) -> None:
+    def __init__(self, port: int = 0, args: Sequence[str] = (), ready_timeout: float = 20.0, *,
+                 keep_books: bool = False) -> None:
         self.port = port
         self.args = list(args)
         self.ready_timeout = ready_timeout
         self._dir = tempfile.TemporaryDirectory(prefix="tradebus-gwproc-")
+        self.state_file = Path(self._dir.name) / "books.jsonl" if keep_books else None
         self.ca_file = Path(self._dir.name) / "ca.pem"
         self._ca_key = Path(self._dir.name) / "ca.key"
         self.log_file = Path(self._dir.name) / "gateway.log"
@@ -67,6 +71,11 @@ class GatewayProcess:
         return f"wss://127.0.0.1:{self.port}/v1/api/ws"
 
     @property
+    def pid(self) -> int | None:
+        """Process id of the running child, if any."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the child process is alive."""
         return self._proc is not None and self._proc.poll() is None
@@ -79,6 +88,8 @@ class GatewayProcess:
         """
         command = [sys.executable, "-m", "simulators.ibkr", "--port", str(self.port), "--ca-file",
                    str(self.ca_file), "--ca-key-file", str(self._ca_key), *self.args]
+        if self.state_file is not None:
+            command += ["--state-file", str(self.state_file)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(IMPORT_ROOT),
                                                                           os.environ.get("PYTHONPATH")]))}
         self._log = self.log_file.open("a", encoding="utf-8")
@@ -130,7 +141,10 @@ class GatewayProcess:
         self._reap()
 
     def restart(self) -> GatewayProcess:
-        """Kill the child if running and start a new one on the same port with the same CA."""
+        """Kill the child if running and start a new one on the same port with the same CA.
+
+        The new process has a new session id; its books are empty unless ``keep_books`` was set.
+        """
         self.kill()
         return self.start()
 
@@ -147,6 +161,10 @@ class GatewayProcess:
         with urllib.request.urlopen(request, context=context, timeout=timeout) as response:  # noqa: S310
             result: dict[str, Any] = json.loads(response.read())
         return result
+
+    def ledger(self, since: int = 0) -> dict[str, Any]:
+        """Return the books: orders, executions (from index ``since``), positions and cash (control ``ledger``)."""
+        return self.control("ledger", since=since)
 
     def hold(self, path: str | None = None, method: str | None = None, count: int = 1, *,
              before_processing: bool = False) -> None:

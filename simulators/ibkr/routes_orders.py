@@ -222,7 +222,7 @@ async def cancel(request: web.Request) -> web.Response:
     check_account(core, account)
     core.cancel_requests += 1
     if request.match_info["id"] == "-1":
-        for order in [o for o in core.trading.orders.values() if o.working]:
+        for order in core.trading.working_orders():
             core.trading.cancel(order)
         return reply({"msg": "Request was submitted", "order_id": -1, "conid": -1, "account": account})
     order = find_order(core, request.match_info["id"])

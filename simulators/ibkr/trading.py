@@ -113,6 +113,9 @@ class Trading:
         self._events = events
         self.sessions = sessions
         self.orders: dict[int, Order] = {}
+        # orders that may still be working, in id order: matching visits these, not every order ever
+        # placed (finished ones are dropped from here lazily, as they are met)
+        self._open: dict[int, Order] = {}
         # cOID -> (clock-monotonic registration time, order id that registered it)
         self._coids: dict[str, tuple[float, int]] = {}
         self._next_id = 1_210_386_760
@@ -150,6 +153,40 @@ class Trading:
             order.last_change_ms = self._now_ms()
 
         self._change(order, mutate)
+
+    # -- a restarted process -----------------------------------------------------------------------
+
+    def restore(self, orders: dict[int, Order], coids: dict[int, set[str]], executions: list[Execution]) -> None:
+        """Take over the books an earlier process saved (see :mod:`simulators.ibkr.persistence`).
+
+        Executions are booked again (cash, positions, commissions), ``cOID`` registrations start
+        afresh, ids continue after the highest saved, and working orders resume: they reach the
+        (simulated) exchange again after ``submit_latency`` and a pending cancel completes.
+        """
+        for execution in executions:
+            self.ledger.book(execution)
+            self._exec_seq = max(self._exec_seq, int(execution.execution_id.split(".", 1)[0], 16))
+        self.orders.update(orders)
+        self._open.update((i, o) for i, o in sorted(orders.items()) if o.working)
+        now = self._clock.monotonic()
+        for order_id, names in coids.items():
+            for coid in names:
+                self._coids[coid] = (now, order_id)
+        for order in orders.values():
+            self._next_id = max(self._next_id, order.order_id + 1)
+            if order.oca_group is not None and order.oca_group.startswith("oca-"):
+                self._oca_seq = max(self._oca_seq, int(order.oca_group.removeprefix("oca-")))
+            if order.working:
+                self._resume(order)
+
+    def _resume(self, order: Order) -> None:
+        parent = self.orders.get(order.parent_id) if order.parent_id is not None else None
+        if order.held and parent is not None and parent.status is OrderStatus.FILLED:
+            order.held = False  # the parent filled just before the process died
+        order.active = False
+        self._after(self._config().submit_latency, partial(self._activate, order))
+        if order.status is OrderStatus.PENDING_CANCEL:
+            self._after(self._config().cancel_latency, lambda: self._finish_cancel(order))
 
     # -- client order ids ------------------------------------------------------------------------
 
@@ -220,6 +257,7 @@ class Trading:
         order = Order(self._next_id, account, ticket, epoch, now, last_change_ms=now)
         self._next_id += 1
         self.orders[order.order_id] = order
+        self._open[order.order_id] = order
         return order
 
     def _after(self, delay: float, job: Callable[[], None]) -> None:
@@ -247,8 +285,8 @@ class Trading:
     def on_market(self, conids: list[int]) -> None:
         """Try to fill working orders on instruments whose quote changed."""
         moved = set(conids)
-        for order in list(self.orders.values()):
-            if order.working and order.active and order.ticket.conid in moved:
+        for order in self.working_orders():
+            if order.active and order.ticket.conid in moved:
                 self._try_fill(order)
 
     def on_session_change(self) -> None:
@@ -278,6 +316,13 @@ class Trading:
             if order.ticket.order_type not in STOP_TYPES or order.triggered:
                 self._set_status(order, OrderStatus.SUBMITTED)
             self._try_fill(order)
+
+    def working_orders(self) -> list[Order]:
+        """Return the orders that can still fill or be cancelled, in id order."""
+        finished = [i for i, o in self._open.items() if not o.working]
+        for order_id in finished:
+            del self._open[order_id]
+        return list(self._open.values())
 
     def _try_fill(self, order: Order) -> None:
         if order.held or not order.working or not order.active or not self.sessions.may_trade(order.ticket):
@@ -322,7 +367,7 @@ class Trading:
             self._on_filled(order)
 
     def _on_filled(self, order: Order) -> None:
-        for child in self.orders.values():
+        for child in self.working_orders():
             if child.parent_id == order.order_id and child.held:
                 child.held = False
                 self._after(self._config().submit_latency, partial(self._release, child))
@@ -339,7 +384,7 @@ class Trading:
     def _cancel_siblings(self, order: Order) -> None:
         if order.oca_group is None:
             return
-        for other in self.orders.values():
+        for other in self.working_orders():
             if other is not order and other.oca_group == order.oca_group and other.working:
                 self._set_status(other, OrderStatus.CANCELLED)
 
@@ -354,7 +399,7 @@ class Trading:
         if order.status is not OrderStatus.PENDING_CANCEL:
             return
         self._set_status(order, OrderStatus.CANCELLED)
-        for child in self.orders.values():
+        for child in self.working_orders():
             if child.parent_id == order.order_id and child.working:
                 self._set_status(child, OrderStatus.CANCELLED)
         self._cancel_siblings(order)

@@ -6,6 +6,7 @@ import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -36,6 +37,7 @@ from framework.strategy import Strategy
 from framework.testing import EventRecorder
 from framework.testing import FakeClock
 from framework.testing import ScriptedBroker
+from tradebus.journal import SqliteJournal
 
 
 class QuoteTrader(Strategy):
@@ -309,6 +311,36 @@ def test_stop_unsubscribes_strategies_and_broker_data(
     assert broker.quote_subscriptions == set()
     assert engine.bus.receiver_count(QuoteUpdated) == 0
     assert not engine.running
+
+
+class LastWordBroker(ScriptedBroker):
+    """A broker whose threads report one more fill and a cancel while it disconnects (a late answer)."""
+
+    def disconnect(self) -> None:
+        if self.connection_state == "connected":
+            self.fill("L1", Decimal(90), Decimal(2))
+            self.confirm_cancel("L1")
+        super().disconnect()
+
+
+def test_order_reports_that_arrive_while_the_broker_disconnects_are_applied_and_journaled(
+    clock: FakeClock, aapl: Instrument, tmp_path: Path
+) -> None:
+    # found by the soak: a cancel's late answer, emitted while the adapter's threads stopped, never dispatched
+    broker = LastWordBroker(clock, instruments=[aapl])
+    journal = SqliteJournal(tmp_path / "journal.sqlite", synchronous="normal")
+    engine = Engine(broker, clock=clock, config=EngineConfig(raise_errors=True, order_id_prefix="T"), journal=journal)
+    engine.start()
+    engine.submit_order(resting_limit(aapl))
+    engine.run_pending()
+    engine.stop()
+    order = engine.orders.get("L1")
+    assert order is not None
+    assert (order.status, order.filled_quantity) == (OrderStatus.CANCELLED, 2)  # nothing the broker said is lost
+    assert engine.portfolio.quantity("AAPL") == 2
+    assert [f.execution_id for f in journal.fills()] == ["X1"]
+    assert [o.status for o in journal.orders()] == [OrderStatus.CANCELLED]
+    journal.close()
 
 
 def test_dispatcher_thread_delivers_events_enqueued_from_another_thread(

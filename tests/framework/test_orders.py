@@ -308,6 +308,46 @@ def test_update_replaces_the_ticket() -> None:
     assert order.status is S.ACCEPTED
 
 
+def test_an_update_acknowledged_after_the_order_filled_to_its_new_size_completes_it() -> None:
+    # IBKR applied a smaller quantity and the order filled at it before the modification was acknowledged
+    b = book()
+    run(b, submitted(), ACCEPT, fill("x1", 4))
+    smaller = REQ.model_copy(update={"quantity": Decimal(4)})
+    [event] = run(b, OrderUpdated(ts=T0, client_order_id="c1", request=smaller))
+    assert isinstance(event, OrderUpdated)
+    order = b.get("c1")
+    assert order is not None
+    assert order.status is S.FILLED
+    assert order.request.quantity == 4
+    assert b.open() == []
+
+
+def test_an_update_acknowledged_while_a_cancel_is_pending_replaces_the_ticket() -> None:
+    b = book()
+    run(b, submitted(), ACCEPT, OrderPendingCancel(ts=T0, client_order_id="c1"))
+    bigger = REQ.model_copy(update={"quantity": Decimal(20)})
+    [event] = run(b, OrderUpdated(ts=T0, client_order_id="c1", request=bigger))
+    assert isinstance(event, OrderUpdated)
+    order = b.get("c1")
+    assert order is not None
+    assert order.status is S.PENDING_CANCEL
+    assert order.request.quantity == 20
+    run(b, OrderCancelRejected(ts=T0, client_order_id="c1", reason="too late"))
+    assert b.get("c1").status is S.ACCEPTED  # type: ignore[union-attr]
+
+
+def test_an_update_acknowledged_after_the_order_finished_records_the_ticket_it_finished_under() -> None:
+    # IBKR applied a new limit and the order filled at it before the modification was acknowledged
+    b = book()
+    run(b, submitted(), ACCEPT, fill("x1", 10, "9.5"))
+    lower = REQ.model_copy(update={"order_type": "limit", "limit_price": Decimal("9.5")})
+    [event] = run(b, OrderUpdated(ts=T0, client_order_id="c1", request=lower))
+    assert isinstance(event, OrderUpdated)
+    order = b.get("c1")
+    assert order is not None
+    assert (order.status, order.request.limit_price, order.filled_quantity) == (S.FILLED, Decimal("9.5"), 10)
+
+
 def test_denied_is_terminal_and_keeps_reason() -> None:
     b = book()
     run(b, OrderDenied(ts=T0, client_order_id="c1", reason="max quantity"))

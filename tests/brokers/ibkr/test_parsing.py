@@ -204,6 +204,7 @@ def test_live_orders_row_becomes_a_full_update() -> None:
         broker_order_id="1210386759", client_order_id="240103-SPY-1-BUY-L@457-bxv8", phase=Phase.WORKING,
         status_text="PreSubmitted", filled_quantity=Decimal("0.0"), total_quantity=Decimal("1.0"),
         changed_at=datetime(2024, 1, 3, 20, 10, 41, tzinfo=UTC),  # lastExecutionTime_r
+        price=Decimal("457.00"),
     )
     assert row.price == Decimal("457.00")
 

@@ -24,6 +24,7 @@ from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
 from framework.events import OrderDenied
 from framework.events import OrderFilled
 from framework.events import OrderHeld
@@ -287,3 +288,74 @@ def test_r06_an_order_committed_then_dropped_is_found_by_client_order_id(harness
     assert state["placement_posts"] == {"dropped": 1}  # never re-posted (a re-post would be refused as a duplicate)
     assert state["orders"] == 1
     assert harness.engine.portfolio.quantity("AAPL") == 2
+
+
+def resting_buy(h: Harness, cid: str, quantity: int, factor: str = "0.98") -> OrderRequest:
+    """Place a buy limit under the market (no question asked) and wait until IBKR accepted it."""
+    quote = h.broker.snapshot(h.engine.instrument("AAPL"))
+    assert quote is not None
+    assert quote.ask is not None
+    limit = (Decimal(repr(quote.ask)) * Decimal(factor)).quantize(Decimal("0.01"))
+    submit(h, cid, Side.BUY, quantity, order_type=OrderType.LIMIT, limit_price=limit)
+    h.wait_for(lambda: h.count(OrderAccepted) == 1, f"{cid} accepted")
+    order = h.engine.orders.get(cid)
+    assert order is not None
+    return order.request
+
+
+def test_an_ambiguous_modify_that_ibkr_applied_is_adopted_and_completes_the_order(harness: Harness) -> None:
+    # Found by the soak (benchmarks/soak.py, fault modify_lost): the modify's answer was lost after IBKR
+    # applied it; the order then filled at the new, smaller size; the framework kept the old ticket and
+    # held the order open (partially filled) for ever, every cancel answered "doesn't exist".
+    harness.engine.start()
+    request = resting_buy(harness, "mod", 10)
+    harness.gw.drop_after_commit(path="/iserver/account/", method="POST")  # the modify POST .../order/{id}
+    smaller = request.model_copy(update={"quantity": Decimal(4)})
+    harness.engine.modify_order(smaller)
+    limit = request.limit_price
+    assert limit is not None
+    harness.wait_for(lambda: harness.gw.state()["armed"]["drops"] == 0, "the modify applied, its answer dropped")
+    harness.gw.set_quote("AAPL", bid=str(limit - 2), ask=str(limit - 1), last=str(limit - 1))
+    harness.wait_for(lambda: harness.engine.orders.get("mod").status is OrderStatus.FILLED,  # type: ignore[union-attr]
+                     "the order filled at its new size")
+    order = harness.engine.orders.get("mod")
+    assert order is not None
+    assert order.request.quantity == 4
+    assert order.filled_quantity == 4
+    assert harness.engine.portfolio.quantity("AAPL") == 4
+
+
+def test_an_ambiguous_modify_that_ibkr_never_applied_is_answered_as_refused(harness: Harness) -> None:
+    harness.engine.start()
+    request = resting_buy(harness, "kept", 10)
+    limit = request.limit_price
+    assert limit is not None
+    # far from the market IBKR asks p12 (not allowed here) first; that answer is dropped, so the modify is
+    # never confirmed: IBKR keeps the previous ticket
+    harness.gw.configure(warn_price_management=True)
+    harness.gw.drop_after_commit(path="/iserver/account/", method="POST")
+    far = (limit * Decimal("0.9")).quantize(Decimal("0.01"))
+    harness.engine.modify_order(request.model_copy(update={"limit_price": far}))
+    harness.wait_for(lambda: harness.count(OrderCancelRejected) == 1, "the lost modify answered")
+    [refused] = harness.recorder.of(OrderCancelRejected)
+    assert "modification not applied" in refused.reason
+    order = harness.engine.orders.get("kept")
+    assert order is not None
+    assert order.status is OrderStatus.ACCEPTED
+    assert order.request.limit_price == limit  # the ticket IBKR still has
+
+
+def test_an_ambiguous_modify_whose_order_filled_at_once_records_the_ticket_it_filled_under(harness: Harness) -> None:
+    harness.engine.start()
+    request = resting_buy(harness, "at-once", 5)
+    quote = harness.broker.snapshot(harness.engine.instrument("AAPL"))
+    assert quote is not None
+    assert quote.ask is not None
+    marketable = (Decimal(repr(quote.ask)) * Decimal("1.01")).quantize(Decimal("0.01"))
+    harness.gw.drop_after_commit(path="/iserver/account/", method="POST")
+    harness.engine.modify_order(request.model_copy(update={"limit_price": marketable}))  # fills as it lands
+    harness.wait_for(lambda: harness.engine.orders.get("at-once").request.limit_price == marketable,  # type: ignore[union-attr]
+                     "the ticket IBKR filled the order under")
+    order = harness.engine.orders.get("at-once")
+    assert order is not None
+    assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, 5)

@@ -36,11 +36,12 @@ D = Decimal
 
 
 def update(
-    order_id: str, phase: Phase | None, status: str | None, filled: str | None, total: str | None
+    order_id: str, phase: Phase | None, status: str | None, filled: str | None, total: str | None,
+    price: str | None = None,
 ) -> OrderUpdate:
     return OrderUpdate(broker_order_id=order_id, client_order_id=None, phase=phase, status_text=status,
                        filled_quantity=None if filled is None else D(filled),
-                       total_quantity=None if total is None else D(total))
+                       total_quantity=None if total is None else D(total), price=None if price is None else D(price))
 
 
 def summary(message: Incoming) -> Any:
@@ -58,8 +59,8 @@ EXPECTED: dict[str, list[Any]] = {
                       update("352055828", Phase.WORKING, "PreSubmitted", None, None),
                       update("352055828", Phase.WORKING, "Submitted", None, None)],
     "ws_sor_fills": [update("352055828", None, None, "100.0", "722.0"),
-                     update("352055828", Phase.FILLED, "Filled", "722.0", "722.0")],
-    "ws_sor_full": [replace(update("922048212", Phase.WORKING, "Submitted", "0.0", "100.0"),
+                     update("352055828", Phase.FILLED, "Filled", "722.0", "722.0", "382.4")],
+    "ws_sor_full": [replace(update("922048212", Phase.WORKING, "Submitted", "0.0", "100.0", "372"),
                             changed_at=datetime(2020, 7, 8, 17, 35, 51, tzinfo=UTC))],
     "ws_str": [("Execution", "0000e0d5.60cf1bd1.01.01", "66807500", "265598", Side.BUY, D(1), D("130.64"),
                 datetime(2021, 4, 8, 22, 10, 1, tzinfo=UTC))],

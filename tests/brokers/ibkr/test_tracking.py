@@ -15,9 +15,12 @@ from brokers.ibkr.tracking import OrderTracker
 from framework.events import ExecutionReported
 from framework.events import OrderAccepted
 from framework.events import OrderCancelled
+from framework.events import OrderCancelRejected
 from framework.events import OrderRejected
+from framework.events import OrderUpdated
 from framework.models import Instrument
 from framework.models import OrderRequest
+from framework.models import OrderType
 from framework.models import Side
 
 TS = datetime(2024, 1, 2, 15, tzinfo=UTC)
@@ -190,3 +193,73 @@ def test_an_ordinary_rejection_is_never_flagged_for_cancel(tracker: OrderTracker
     tracker.apply_update(update(Phase.REJECTED, oid="9"), TS)
     tracker.apply_update(update(Phase.WORKING, oid="9"), TS)
     assert tracker.take_resurfaced() == {}
+
+
+LIMIT = REQUEST.model_copy(update={"order_type": OrderType.LIMIT, "limit_price": Decimal("189.00")})
+
+
+def row(quantity: int, price: str | None, *, filled: int = 0) -> OrderUpdate:
+    """A full live-orders row of order 9."""
+    return OrderUpdate("9", "c1", Phase.WORKING, "Submitted", Decimal(filled), Decimal(quantity),
+                       None if price is None else Decimal(price), None)
+
+
+def pending(new_quantity: int, new_price: str) -> tuple[OrderTracker, OrderRequest]:
+    t = OrderTracker()
+    t.register(LIMIT)
+    t.placed("c1", "9", TS)
+    new = LIMIT.model_copy(update={"quantity": Decimal(new_quantity), "limit_price": Decimal(new_price)})
+    t.modify_unresolved(new, since=1.0)
+    return t, new
+
+
+def test_a_lost_modification_is_settled_only_by_a_full_row_that_shows_a_ticket() -> None:
+    t, new = pending(60, "188.50")
+    assert t.pending_modifies() == [("c1", 1.0)]
+    assert t.apply_update(row(60, "188.50"), TS) == []  # a streamed update: not evidence enough
+    assert t.apply_update(row(60, None), TS, full=True) == []  # the price missing: neither ticket shown
+    [updated] = t.apply_update(row(60, "188.50"), TS, full=True)
+    assert isinstance(updated, OrderUpdated)
+    assert updated.request == new
+    assert t.get("c1").request == new  # type: ignore[union-attr]
+    assert t.pending_modifies() == []
+
+
+def test_a_lost_modification_ibkr_never_applied_is_refused() -> None:
+    t, _ = pending(60, "188.50")
+    [refused] = t.apply_update(row(100, "189.00"), TS, full=True)
+    assert isinstance(refused, OrderCancelRejected)
+    assert refused.reason == "modification not applied: IBKR kept the previous ticket"
+    assert t.get("c1").request == LIMIT  # type: ignore[union-attr]
+
+
+def test_a_modification_applied_after_the_order_filled_its_new_size_ends_the_order() -> None:
+    t, _ = pending(40, "188.50")
+    t.apply_execution(execution("e1", 40, oid="9"))
+    [updated] = t.apply_update(row(40, "188.50", filled=40), TS, full=True)
+    assert isinstance(updated, OrderUpdated)
+    assert t.open_orders() == []
+
+
+def test_waiting_for_a_lost_modification_can_be_given_up() -> None:
+    t, _ = pending(60, "188.50")
+    [refused] = t.give_up_modify("c1", "outcome unknown", TS)
+    assert isinstance(refused, OrderCancelRejected)
+    assert t.pending_modifies() == []
+    assert t.give_up_modify("c1", "again", TS) == []
+
+
+def test_a_modification_applied_before_the_order_filled_at_it_is_still_reported() -> None:
+    t, new = pending(100, "188.50")
+    t.apply_execution(execution("e1", 100, oid="9"))  # filled at the new limit before the row came
+    assert t.open_orders() == []
+    [updated] = t.apply_update(row(100, "188.50", filled=100), TS, full=True)
+    assert isinstance(updated, OrderUpdated)
+    assert updated.request == new
+
+
+def test_a_finished_order_whose_lost_modification_was_not_applied_needs_no_answer() -> None:
+    t, _ = pending(100, "188.50")
+    t.apply_execution(execution("e1", 100, oid="9"))
+    assert t.apply_update(row(100, "189.00", filled=100), TS, full=True) == []
+    assert t.pending_modifies() == []

@@ -129,8 +129,10 @@ def test_commit_then_drop_connection(gw: SimulatedGateway, api: Api) -> None:
     api.prime()
     gw.configure(warn_no_market_data=False)
     gw.drop_after_commit(path=f"/iserver/account/{ACCOUNT}/orders")
+    assert gw.state()["armed"] == {"delays": 0, "drops": 1, "holds": 0}
     with pytest.raises(requests.exceptions.ConnectionError):
         api.place(lmt(185.0, cOID="lost-1"))
+    assert gw.state()["armed"] == {"delays": 0, "drops": 0, "holds": 0}  # the rule fired
     assert gw.state()["orders"] == 1
     api.get("/iserver/account/orders")
     orders = api.get("/iserver/account/orders").json()["orders"]
