@@ -201,7 +201,7 @@ LIMIT = REQUEST.model_copy(update={"order_type": OrderType.LIMIT, "limit_price":
 def row(quantity: int, price: str | None, *, filled: int = 0) -> OrderUpdate:
     """A full live-orders row of order 9."""
     return OrderUpdate("9", "c1", Phase.WORKING, "Submitted", Decimal(filled), Decimal(quantity),
-                       None if price is None else Decimal(price), None)
+                       price=None if price is None else Decimal(price))
 
 
 def pending(new_quantity: int, new_price: str) -> tuple[OrderTracker, OrderRequest]:
