@@ -26,6 +26,7 @@ from typing import Literal
 from framework.events import OrderEvent
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
+from framework.models import TERMINAL_STATUSES
 from framework.models import Fill
 from framework.models import Order
 from framework.models import OrderRequest
@@ -162,19 +163,24 @@ class SqliteJournal:
 
     def orders(self, *, run_id: str | None = None) -> list[Order]:
         """Every order (of one run, if given), oldest first."""
+        if run_id is None:
+            return self._orders("", ())
+        return self._orders(" WHERE run_id=?", (run_id,))
+
+    def open_orders(self) -> list[Order]:
+        """Orders whose outcome is not final (including intents never acknowledged), oldest first.
+
+        Read through the status index: a long journal's finished orders are not loaded.
+        """
+        final = tuple(s.value for s in TERMINAL_STATUSES)
+        return self._orders(f" WHERE status NOT IN ({','.join('?' * len(final))})", final)
+
+    def _orders(self, where: str, params: tuple[str, ...]) -> list[Order]:
         sql = (
             "SELECT request, status, broker_order_id, filled_quantity, average_fill_price, reason, updated FROM orders"
         )
-        params: tuple[str, ...] = ()
-        if run_id is not None:
-            sql += " WHERE run_id=?"
-            params = (run_id,)
-        rows = self._query(sql + " ORDER BY created, rowid", params)
+        rows = self._query(sql + where + " ORDER BY created, rowid", params)
         return [_order_from_row(row) for row in rows]
-
-    def open_orders(self) -> list[Order]:
-        """Orders whose outcome is not final (including intents never acknowledged)."""
-        return [o for o in self.orders() if not o.status.is_terminal]
 
     def fills(self, *, client_order_id: str | None = None) -> list[Fill]:
         """Every fill (of one order, if given), in the order recorded."""

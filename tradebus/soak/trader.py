@@ -261,7 +261,6 @@ class SoakTrader(Strategy[SoakTraderConfig]):
             self.cancel(self._order(side, symbol, self._quantity(trigger), stop_price=trigger))
 
     def _cancel(self, order: Order) -> None:
-        self._cancelled_at[order.client_order_id] = self.now
         self.cancel(order.client_order_id)
 
     # ----------------------------------------------------------------- the end
@@ -275,4 +274,5 @@ class SoakTrader(Strategy[SoakTraderConfig]):
         for order in open_orders:
             sent = self._cancelled_at.get(order.client_order_id)
             if order.status is not OrderStatus.PENDING_CANCEL or sent is None or now - sent > RESENT_CANCEL_AFTER:
-                self._cancel(order)
+                self._cancelled_at[order.client_order_id] = now  # only the wind-down's cancels are remembered
+                self.cancel(order.client_order_id)
