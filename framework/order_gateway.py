@@ -301,8 +301,8 @@ class OrderGateway:
     def _mark_denied(self, cid: str) -> None:
         # an entry matters only until its OrderDenied is applied: forget those whose order has moved on,
         # so a long run's denials do not pile up here
-        book = self._book
-        self._denied = {c for c in self._denied if (o := book.get(c)) is not None and o.status is OrderStatus.INITIALIZED}
+        book, waiting = self._book, OrderStatus.INITIALIZED
+        self._denied = {c for c in self._denied if (o := book.get(c)) is not None and o.status is waiting}
         self._denied.add(cid)
 
     def _refuse(self, command: HeldCommand, reason: str) -> None:

@@ -321,7 +321,7 @@ def test_denied_orders_are_not_remembered_once_their_denial_is_applied(engine: E
         engine.submit_order(OrderRequest(client_order_id=f"D{n}", instrument=aapl, side="buy", quantity=1))
         engine.run_pending()
     assert all(engine.orders.get(f"D{n}").status is OrderStatus.DENIED for n in range(50))  # type: ignore[union-attr]
-    assert len(engine.gateway._denied) <= 1  # noqa: SLF001 - the bookkeeping under test
+    assert len(engine.gateway._denied) <= 1  # the bookkeeping under test
 
 
 class LastWordBroker(ScriptedBroker):
