@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from brokers.ibkr.wire import History
 from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.wire import OrderStatusReply
 from brokers.ibkr.wire import PortfolioPosition
 from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
@@ -316,6 +317,24 @@ def order_update_from_live(row: LiveOrder) -> OrderUpdate:
         total_quantity=total,
         price=row.price,
         aux_price=row.aux_price,
+    )
+
+
+def order_update_from_status(reply: OrderStatusReply) -> OrderUpdate:
+    """A full order report from ``/iserver/account/order/status/{id}``.
+
+    Its ``limit_price`` and ``stop_price`` stand for the live-orders row's ``price`` and ``auxPrice``.
+    """
+    phase = ORDER_STATUS_FROM_WIRE.get(reply.order_status) if reply.order_status else None
+    return OrderUpdate(
+        broker_order_id=reply.order_id,
+        client_order_id=None,
+        phase=phase,
+        status_text=reply.order_status,
+        filled_quantity=reply.cum_fill,
+        total_quantity=reply.total_size,
+        price=reply.limit_price,
+        aux_price=reply.stop_price,
     )
 
 

@@ -201,6 +201,8 @@ class OrderStatusReply(WireModel):
     total_size: LooseDecimal = None
     cum_fill: LooseDecimal = None
     average_price: LooseDecimal = None
+    limit_price: LooseDecimal = None
+    stop_price: LooseDecimal = None
 
 
 class Trade(WireModel):

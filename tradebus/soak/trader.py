@@ -144,7 +144,8 @@ class SoakTrader(Strategy[SoakTraderConfig]):
         held = self.portfolio.quantity(symbol)
         if abs(held) >= self.config.max_position:
             self._count("reduce")
-            self._order(Side.SELL if held > 0 else Side.BUY, symbol, min(int(abs(held)) // 2, self.config.max_quantity))
+            size = min(int(abs(held)) // 2, self._quantity_cap(Decimal(str(quote.ask))))
+            self._order(Side.SELL if held > 0 else Side.BUY, symbol, size)
             return
         if len(working) >= self.config.max_working:
             self._count("cancel_oldest")
@@ -168,9 +169,11 @@ class SoakTrader(Strategy[SoakTraderConfig]):
             return Side.SELL if held > 0 else Side.BUY
         return Side.BUY if self._rng.random() < 0.5 else Side.SELL
 
+    def _quantity_cap(self, price: Decimal) -> int:
+        return max(1, min(self.config.max_quantity, int(self.config.max_value / price)))
+
     def _quantity(self, price: Decimal) -> int:
-        most = min(self.config.max_quantity, int(self.config.max_value / price))
-        return self._rng.randint(1, max(1, most))
+        return self._rng.randint(1, self._quantity_cap(price))
 
     def _price(self, symbol: str, value: float, up: bool) -> Decimal:
         tick = self.instrument(symbol).tick_size
