@@ -144,7 +144,7 @@ class OrderGateway:
             reason = f"{blocked}; {self.hold.refusal(command, request.strategy_id, self._state)}"
         if reason is not None:
             log.warning("order %s denied: %s", cid, reason)
-            self._denied.add(cid)
+            self._mark_denied(cid)
             self._enqueue(OrderDenied(ts=now, client_order_id=cid, reason=reason))
             return order
         self._enqueue(OrderSubmitted(ts=now, client_order_id=cid, order=order))
@@ -298,12 +298,19 @@ class OrderGateway:
             else:
                 self._broker.execute(command)
 
+    def _mark_denied(self, cid: str) -> None:
+        # an entry matters only until its OrderDenied is applied: forget those whose order has moved on,
+        # so a long run's denials do not pile up here
+        book, waiting = self._book, OrderStatus.INITIALIZED
+        self._denied = {c for c in self._denied if (o := book.get(c)) is not None and o.status is waiting}
+        self._denied.add(cid)
+
     def _refuse(self, command: HeldCommand, reason: str) -> None:
         cid = command.client_order_id
         log.warning("order %s: %s refused: %s", cid, kind_of(command), reason)
         now = self._clock.now()
         if isinstance(command, SubmitOrder):
-            self._denied.add(cid)
+            self._mark_denied(cid)
             self._enqueue(OrderDenied(ts=now, client_order_id=cid, reason=reason))
         elif isinstance(command, ModifyOrder):
             self._enqueue(OrderCancelRejected(ts=now, client_order_id=cid, reason=f"modification {reason}"))

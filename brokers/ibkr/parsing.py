@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 from brokers.ibkr.wire import History
 from brokers.ibkr.wire import LiveOrder
+from brokers.ibkr.wire import OrderStatusReply
 from brokers.ibkr.wire import PortfolioPosition
 from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
@@ -333,6 +334,24 @@ def _changed_at(ms: int | None) -> datetime | None:
         return ts_from_ms(ms)
     except (OverflowError, ValueError):
         return None
+
+
+def order_update_from_status(reply: OrderStatusReply) -> OrderUpdate:
+    """A full order report from ``/iserver/account/order/status/{id}``.
+
+    Its ``limit_price`` and ``stop_price`` stand for the live-orders row's ``price`` and ``auxPrice``.
+    """
+    phase = ORDER_STATUS_FROM_WIRE.get(reply.order_status) if reply.order_status else None
+    return OrderUpdate(
+        broker_order_id=reply.order_id,
+        client_order_id=None,
+        phase=phase,
+        status_text=reply.order_status,
+        filled_quantity=reply.cum_fill,
+        total_quantity=reply.total_size,
+        price=reply.limit_price,
+        aux_price=reply.stop_price,
+    )
 
 
 def execution_from_trade(trade: Trade) -> Execution | None:

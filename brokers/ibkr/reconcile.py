@@ -1,8 +1,9 @@
 """Bring local order state in line with IBKR after a reconnect, a restart or an ambiguous placement.
 
 Broker truth comes from ``GET /iserver/account/orders`` (orders of this brokerage session, joined on
-``order_ref`` = our client order id) and ``GET /iserver/account/trades`` (executions, up to 7 days,
-since the last execution we saw). Everything is folded through the
+``order_ref`` = our client order id), ``GET /iserver/account/order/status/{id}`` for orders still open
+here that those do not list (finished in an earlier session), and ``GET /iserver/account/trades``
+(executions, up to 7 days, since the last execution we saw). Everything is folded through the
 :class:`~brokers.ibkr.tracking.OrderTracker`, which emits only what was missed and never the same
 fill twice. Orders whose placement outcome is unknown are resolved here: found by client order id
 (adopted), or, once ``order_lookup_window`` has passed without a trace, rejected as lost.
@@ -13,12 +14,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from brokers.ibkr.errors import IbkrError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.parsing import execution_from_trade
 from brokers.ibkr.parsing import order_update_from_live
+from brokers.ibkr.parsing import order_update_from_status
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.tracking import OrderTracker
 from brokers.ibkr.wire import LiveOrder
@@ -74,8 +77,32 @@ class Reconciler:
         orders = self._rest.live_orders().orders
         trades = self._rest.trades(days=self._days(since))
         events = self.fold(orders, trades)
+        events += self.look_up_unlisted(orders)
         log.info("reconciled %d orders and %d executions: %d missed events", len(orders), len(trades),
                  len(events))
+        return events
+
+    def look_up_unlisted(self, listed: Sequence[LiveOrder]) -> list[AnyEvent]:
+        """Ask for the status of every order still open here that the live orders do not list.
+
+        Live orders show the orders working now and those finished in the *current* brokerage session:
+        an order that finished while the session was being replaced (a cancel confirmed, a fill, an
+        expiry) is not there any more, and without this it would stay open here for ever.
+
+        Raises:
+            IbkrError: If a status could not be read (the caller retries later).
+        """
+        shown = {row.order_id for row in listed if row.order_id is not None}
+        ts = self._clock.now()
+        events: list[AnyEvent] = []
+        for tracked in self._tracker.open_orders():
+            order_id = tracked.broker_order_id
+            if order_id is None or order_id in shown:
+                continue
+            update = order_update_from_status(self._rest.order_status(order_id))
+            if update.broker_order_id is None:  # a reply without the id: it belongs to the order asked about
+                update = replace(update, broker_order_id=order_id)
+            events += self._tracker.apply_update(update, ts, full=True)
         return events
 
     def _days(self, since: datetime | None = None) -> int:

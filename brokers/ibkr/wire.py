@@ -208,6 +208,8 @@ class OrderStatusReply(WireModel):
     cum_fill: LooseDecimal = None
     average_price: LooseDecimal = None
     outside_rth: LooseBool = None
+    limit_price: LooseDecimal = None
+    stop_price: LooseDecimal = None
 
 
 class Trade(WireModel):

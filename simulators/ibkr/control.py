@@ -61,8 +61,12 @@ def _state(core: GatewayCore, params: Params) -> dict[str, Any]:
 
 
 def _ledger(core: GatewayCore, params: Params) -> dict[str, Any]:
-    """The account's books as the gateway holds them: orders, executions (from index ``since``), positions."""
+    """The account's books: orders (all, or those with a ``cOID`` in ``coids``), executions from index ``since``."""
     since = int(params.get("since", 0))
+    wanted = params.get("coids")
+    if wanted is not None and not isinstance(wanted, list):
+        raise ControlError(f"ledger: coids must be a list of client order ids, not {wanted!r}")
+    chosen = set(map(str, wanted)) if wanted is not None else None
     symbols = {inst.conid: inst.symbol for inst in core.universe.all()}
     orders = [
         {"order_id": o.order_id, "coid": o.ticket.client_order_id, "symbol": symbols.get(o.ticket.conid),
@@ -71,7 +75,7 @@ def _ledger(core: GatewayCore, params: Params) -> dict[str, Any]:
          "aux_price": None if o.ticket.aux_price is None else str(o.ticket.aux_price), "filled": str(o.filled),
          "avg_price": None if o.avg_price is None else str(o.avg_price), "status": str(o.status),
          "working": o.working, "parent_id": o.parent_id, "last_change_ms": o.last_change_ms}
-        for o in core.trading.orders.values()
+        for o in core.trading.orders.values() if chosen is None or o.ticket.client_order_id in chosen
     ]
     executions = [
         {"execution_id": e.execution_id, "order_id": e.order_id, "order_ref": e.order_ref,

@@ -162,9 +162,9 @@ class GatewayProcess:
             result: dict[str, Any] = json.loads(response.read())
         return result
 
-    def ledger(self, since: int = 0) -> dict[str, Any]:
-        """Return the books: orders, executions (from index ``since``), positions and cash (control ``ledger``)."""
-        return self.control("ledger", since=since)
+    def ledger(self, since: int = 0, coids: list[str] | None = None) -> dict[str, Any]:
+        """Return the books: orders (those of ``coids`` if given), executions from index ``since``, positions, cash."""
+        return self.control("ledger", since=since, coids=coids)
 
     def hold(self, path: str | None = None, method: str | None = None, count: int = 1, *,
              before_processing: bool = False) -> None:

@@ -193,9 +193,9 @@ class SimulatedGateway:
         """Return session, order and config status."""
         return self.control("state")
 
-    def ledger(self, since: int = 0) -> dict[str, Any]:
-        """Return the books: orders, executions (from index ``since``), positions and cash (control ``ledger``)."""
-        return self.control("ledger", since=since)
+    def ledger(self, since: int = 0, coids: list[str] | None = None) -> dict[str, Any]:
+        """Return the books: orders (those of ``coids`` if given), executions from index ``since``, positions, cash."""
+        return self.control("ledger", since=since, coids=coids)
 
     @property
     def session_id(self) -> str:

@@ -313,6 +313,17 @@ def test_stop_unsubscribes_strategies_and_broker_data(
     assert not engine.running
 
 
+def test_denied_orders_are_not_remembered_once_their_denial_is_applied(engine: Engine, aapl: Instrument) -> None:
+    # the gateway remembers a denied order only while its OrderDenied is queued (a long run piled them up)
+    engine.add_check(lambda request, state: "no")
+    engine.start()
+    for n in range(50):
+        engine.submit_order(OrderRequest(client_order_id=f"D{n}", instrument=aapl, side="buy", quantity=1))
+        engine.run_pending()
+    assert all(engine.orders.get(f"D{n}").status is OrderStatus.DENIED for n in range(50))  # type: ignore[union-attr]
+    assert len(engine.gateway._denied) <= 1  # the bookkeeping under test
+
+
 class LastWordBroker(ScriptedBroker):
     """A broker whose threads report one more fill and a cancel while it disconnects (a late answer)."""
 

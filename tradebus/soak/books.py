@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -217,7 +218,12 @@ def _check_positions(report: BooksReport, fills: list[Fill], positions: Mapping[
 
 @dataclass
 class RunningCheck:
-    """The execution checks, repeated during the run (see the module docstring).
+    """The execution and order checks, repeated during the run (see the module docstring).
+
+    Each look is incremental, so the check's own memory and time stay flat however long the soak
+    runs: the gateway's executions are read from where the last look stopped, the journal is asked
+    only about those ids (and, in SQL, for an execution journaled twice), and only the orders the
+    journal holds open are compared with the gateway's.
 
     Attributes:
         lag: How old an execution must be before it is expected in the journal.
@@ -228,48 +234,71 @@ class RunningCheck:
     lag: timedelta
     checks: int = 0
     problems: list[str] = field(default_factory=list)
-    _missing: set[str] = field(default_factory=set)
+    _next: int = 0  # index of the first gateway execution not read yet
+    _young: list[dict[str, Any]] = field(default_factory=list)  # read, but too recent to judge yet
+    _suspects: dict[str, dict[str, Any]] = field(default_factory=dict)  # executions missing at the last look
+    _open_suspects: set[str] = field(default_factory=set)  # orders finished at the gateway, open in the journal
     _reported: set[str] = field(default_factory=set)
 
-    def look(self, journal_path: Path, ledger: Mapping[str, Any], now: datetime) -> None:
-        """Compare the executions older than ``lag`` with the journal's fills, and finished orders with its orders."""
+    def look(self, journal_path: Path, gateway: GatewayBooks, now: datetime) -> None:
+        """Compare the executions older than ``lag`` and the journal's open orders with the gateway's."""
         self.checks += 1
         cutoff = now - self.lag
-        missing = self._executions(journal_path, ledger, cutoff, now)
-        missing |= self._open_but_finished(journal_path, ledger, cutoff)
-        self._missing = missing
+        db = sqlite3.connect(f"file:{journal_path}?mode=ro", uri=True)
+        try:
+            self._executions(db, gateway, cutoff)
+            self._open_but_finished(db, gateway, cutoff)
+        finally:
+            db.close()
 
     def _report(self, key: str, problem: str) -> None:
         if key not in self._reported:
             self._reported.add(key)
             self.problems.append(problem)
 
-    def _executions(self, journal_path: Path, ledger: Mapping[str, Any], cutoff: datetime, now: datetime) -> set[str]:
-        events = fill_events(journal_path)
-        old = {e["execution_id"]: e for e in ledger["executions"] if datetime.fromisoformat(e["time"]) < cutoff}
-        missing = {x for x in old if events[x] == 0}
-        for execution_id in missing & self._missing:  # missing at two looks in a row
-            execution = old[execution_id]
-            age = (now - datetime.fromisoformat(execution["time"])).total_seconds()
+    def _executions(self, db: sqlite3.Connection, gateway: GatewayBooks, cutoff: datetime) -> None:
+        books = gateway(self._next, [])
+        self._next = int(books["execution_count"])
+        rows = self._young + list(books["executions"])
+        old = {e["execution_id"]: e for e in rows if datetime.fromisoformat(e["time"]) < cutoff}
+        self._young = [e for e in rows if e["execution_id"] not in old]
+        candidates = old | self._suspects
+        journaled = _journaled(db, list(candidates))
+        missing = {x: e for x, e in candidates.items() if x not in journaled}
+        for execution_id in missing.keys() & self._suspects.keys():  # missing at two looks in a row
+            execution = missing[execution_id]
             self._report(execution_id, f"execution {execution_id} of {execution['order_ref']} still not journaled "
-                                       f"{age:.0f}s on")
-        for execution_id, count in events.items():
-            if count > 1:
-                self._report(execution_id, f"execution {execution_id} journaled as {count} fill events")
-        return missing
+                                       f"at two looks in a row (executed {execution['time']})")
+        self._suspects = {x: e for x, e in missing.items() if x not in self._reported}
+        twice = db.execute("SELECT json_extract(payload, '$.fill.execution_id') AS x, COUNT(*) FROM order_events "
+                           "WHERE event IN ('OrderFilled', 'OrderPartiallyFilled') GROUP BY x HAVING COUNT(*) > 1")
+        for execution_id, count in twice:
+            self._report(execution_id, f"execution {execution_id} journaled as {count} fill events")
 
-    def _open_but_finished(self, journal_path: Path, ledger: Mapping[str, Any], cutoff: datetime) -> set[str]:
-        """Orders finished at the gateway before ``cutoff`` that the journal still holds open."""
-        journal = SqliteJournal(journal_path)
-        try:
-            still_open = {o.client_order_id: o for o in journal.open_orders()}
-        finally:
-            journal.close()
+    def _open_but_finished(self, db: sqlite3.Connection, gateway: GatewayBooks, cutoff: datetime) -> None:
+        """Orders finished at the gateway before ``cutoff`` that the journal holds open at two looks in a row."""
+        final = tuple(s.value for s in OrderStatus if s.is_terminal)
+        marks = ",".join("?" * len(final))  # only placeholders are formatted into the query
+        query = f"SELECT client_order_id, status FROM orders WHERE status NOT IN ({marks})"  # noqa: S608
+        still_open = dict(db.execute(query, final).fetchall())
+        rows = gateway(self._next, sorted(still_open))["orders"] if still_open else []
         cutoff_ms = cutoff.timestamp() * 1000
-        diverged = {f"order:{row['coid']}": row for row in ledger["orders"]
-                    if row["coid"] in still_open and not row["working"] and row["last_change_ms"] < cutoff_ms}
-        for key in diverged.keys() & self._missing:
-            row = diverged[key]
-            self._report(key, f"{row['coid']} is {row['status']} at the gateway but still "
-                              f"{still_open[row['coid']].status} in the journal")
-        return set(diverged)
+        diverged = {row["coid"]: row for row in rows if not row["working"] and row["last_change_ms"] < cutoff_ms}
+        for coid in diverged.keys() & self._open_suspects:
+            self._report(f"order:{coid}", f"{coid} is {diverged[coid]['status']} at the gateway but still "
+                                          f"{still_open[coid]} in the journal")
+        self._open_suspects = set(diverged)
+
+
+GatewayBooks = Callable[[int, list[str]], Mapping[str, Any]]
+"""Reads the gateway's books: executions from an index, and the orders of the given client order ids."""
+
+
+def _journaled(db: sqlite3.Connection, execution_ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(execution_ids), 500):  # SQLite's limit on bound parameters
+        chunk = execution_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))  # only placeholders are formatted into the query
+        rows = db.execute(f"SELECT execution_id FROM fills WHERE execution_id IN ({marks})", chunk)  # noqa: S608
+        found.update(x for (x,) in rows)
+    return found

@@ -96,9 +96,9 @@ class SoakGateway:
         with self._lock:
             return self._proc.control(action, **params)
 
-    def ledger(self) -> dict[str, Any]:
-        """The gateway's books (control ``ledger``)."""
-        return self.control("ledger")
+    def ledger(self, since: int = 0, coids: list[str] | None = None) -> dict[str, Any]:
+        """The gateway's books (control ``ledger``): executions from index ``since``; orders of ``coids`` (or all)."""
+        return self.control("ledger", since=since, coids=coids)
 
     def kill(self) -> None:
         """SIGKILL the child (it stays down until :meth:`start`)."""

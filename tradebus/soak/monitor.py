@@ -93,7 +93,7 @@ class SoakMonitor(Strategy[SoakMonitorConfig]):
             return
         now = self.now
         limit = self.config.stuck_after
-        for order in self.context.orders.all():
+        for order in self.context.orders.open():  # the book keeps an index of these: no scan of every order
             cid = order.client_order_id
             if order.status not in UNRESOLVED or cid in self.stuck:
                 continue

@@ -144,7 +144,8 @@ class SoakTrader(Strategy[SoakTraderConfig]):
         held = self.portfolio.quantity(symbol)
         if abs(held) >= self.config.max_position:
             self._count("reduce")
-            self._order(Side.SELL if held > 0 else Side.BUY, symbol, min(int(abs(held)) // 2, self.config.max_quantity))
+            size = min(int(abs(held)) // 2, self._quantity_cap(Decimal(str(quote.ask))))
+            self._order(Side.SELL if held > 0 else Side.BUY, symbol, size)
             return
         if len(working) >= self.config.max_working:
             self._count("cancel_oldest")
@@ -168,9 +169,11 @@ class SoakTrader(Strategy[SoakTraderConfig]):
             return Side.SELL if held > 0 else Side.BUY
         return Side.BUY if self._rng.random() < 0.5 else Side.SELL
 
+    def _quantity_cap(self, price: Decimal) -> int:
+        return max(1, min(self.config.max_quantity, int(self.config.max_value / price)))
+
     def _quantity(self, price: Decimal) -> int:
-        most = min(self.config.max_quantity, int(self.config.max_value / price))
-        return self._rng.randint(1, max(1, most))
+        return self._rng.randint(1, self._quantity_cap(price))
 
     def _price(self, symbol: str, value: float, up: bool) -> Decimal:
         tick = self.instrument(symbol).tick_size
@@ -261,7 +264,6 @@ class SoakTrader(Strategy[SoakTraderConfig]):
             self.cancel(self._order(side, symbol, self._quantity(trigger), stop_price=trigger))
 
     def _cancel(self, order: Order) -> None:
-        self._cancelled_at[order.client_order_id] = self.now
         self.cancel(order.client_order_id)
 
     # ----------------------------------------------------------------- the end
@@ -275,4 +277,5 @@ class SoakTrader(Strategy[SoakTraderConfig]):
         for order in open_orders:
             sent = self._cancelled_at.get(order.client_order_id)
             if order.status is not OrderStatus.PENDING_CANCEL or sent is None or now - sent > RESENT_CANCEL_AFTER:
-                self._cancel(order)
+                self._cancelled_at[order.client_order_id] = now  # only the wind-down's cancels are remembered
+                self.cancel(order.client_order_id)

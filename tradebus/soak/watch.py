@@ -85,7 +85,7 @@ class Watcher:
         """Compare the executions of the gateway's ledger with the journal."""
         try:
             with self._exclusive:
-                self.check.look(self._journal, self._gateway.ledger(), self._clock.now())
+                self.check.look(self._journal, self._gateway.ledger, self._clock.now())
         except OSError as e:
             self.skipped += 1
             log.warning("running check skipped: the gateway did not answer (%s)", e)

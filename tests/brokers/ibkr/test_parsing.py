@@ -18,6 +18,7 @@ from brokers.ibkr.parsing import QuoteTick
 from brokers.ibkr.wire import History
 from brokers.ibkr.wire import LiveOrder
 from brokers.ibkr.wire import LiveOrders
+from brokers.ibkr.wire import OrderStatusReply
 from brokers.ibkr.wire import SecdefResult
 from brokers.ibkr.wire import SummaryValue
 from brokers.ibkr.wire import Trade
@@ -195,6 +196,14 @@ def test_instrument_from_search_picks_the_first_exact_stock_match() -> None:
     assert (instrument.symbol, instrument.broker_id, instrument.exchange) == ("AAPL", "265598", "NASDAQ")
     with pytest.raises(LookupError):
         parsing.instrument_from_search(results, "MSFT", SecurityType.STOCK)
+
+
+def test_an_order_status_reply_becomes_a_full_update() -> None:
+    reply = OrderStatusReply.model_validate(fixture("http_get_iserver_account_order_status"))
+    assert parsing.order_update_from_status(reply) == parsing.OrderUpdate(
+        broker_order_id="1210386759", client_order_id=None, phase=Phase.WORKING, status_text="PreSubmitted",
+        filled_quantity=Decimal("0.0"), total_quantity=Decimal("1.0"), price=Decimal("457.00"),
+    )
 
 
 def test_live_orders_row_becomes_a_full_update() -> None:

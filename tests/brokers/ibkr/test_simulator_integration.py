@@ -367,3 +367,19 @@ def test_an_ambiguous_modify_whose_order_filled_at_once_records_the_ticket_it_fi
     order = harness.engine.orders.get("at-once")
     assert order is not None
     assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, 5)
+
+
+def test_an_order_cancelled_while_the_adapter_was_blind_is_found_after_a_new_session(harness: Harness) -> None:
+    # Found by the soak: IBKR's live orders list only the current brokerage session's finished orders, so an
+    # order that finished while the session was replaced never showed as finished; the framework kept it open
+    # for ever, every cancel answered "doesn't exist". The adapter now asks for the status of such orders.
+    harness.engine.start()
+    resting_buy(harness, "blind", 3, factor="0.95")
+    harness.gw.ws_stall()  # the cancellation's sor update never arrives
+    harness.engine.cancel_order("blind")
+    harness.wait_for(lambda: [o["status"] for o in harness.gw.ledger()["orders"]] == ["Cancelled"],
+                     "the gateway cancelled it")
+    harness.gw.restart()  # a new brokerage session: its live orders no longer list the order
+    harness.wait_for(lambda: harness.engine.orders.get("blind").status is OrderStatus.CANCELLED,  # type: ignore[union-attr]
+                     "the cancellation found by the order's status")
+    assert harness.count(OrderCancelled) == 1

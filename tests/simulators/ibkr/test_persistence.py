@@ -164,6 +164,8 @@ def test_a_sigkilled_gateway_process_keeps_its_books_with_keep_books() -> None:
         assert [(o["coid"], o["filled"]) for o in after["orders"]] == [("p-1", "10"), ("p-2", "0")]
         resting = after["orders"][1]
         assert resting["working"]
+        some = proc.ledger(since=1, coids=["p-2"])  # the running check's incremental reads
+        assert ([o["coid"] for o in some["orders"]], some["executions"], some["execution_count"]) == (["p-2"], [], 1)
         http.get(proc.base_url + "/iserver/accounts", timeout=10)  # a new session: prime it again
         cancel = http.delete(f"{proc.base_url}/iserver/account/{ACCOUNT}/order/{resting['order_id']}", timeout=10)
         assert cancel.status_code == 200, cancel.text
