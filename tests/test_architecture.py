@@ -168,7 +168,7 @@ CONFINED = {
     "matplotlib": {"tradebus/report.py"},
     "pyarrow": {"tradebus/data.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
-    "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly
+    "pandas": {"tradebus/frames.py"},  # results as frames; also arrives with exchange_calendars
     "numpy": set(),
 }
 
