@@ -302,9 +302,19 @@ class Strategy(Generic[C]):
         context.subscribe_quotes(symbol)
         return instrument
 
-    def subscribe_bars(self, symbol: str, duration: timedelta = timedelta(minutes=1)) -> Instrument:
-        """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument."""
+    def subscribe_bars(self, symbol: str, duration: timedelta | None = None) -> Instrument:
+        """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument.
+
+        ``duration`` None asks for the data's own bar size (a bar file's, or one minute where the
+        source builds bars of any size). Bars coarser than the data's are built from them, aligned to
+        the exchange's sessions (see :mod:`framework.resample`); each ``Bar`` carries its duration.
+
+        Raises:
+            SubscriptionError: If no data can give such bars (unknown symbol, finer than the data,
+                not a whole multiple of its bars): the run does not start.
+        """
         context = self.context
+        duration = context.bar_size(symbol, duration)
         instrument = context.instrument(symbol)
         durations = self._bar_durations.get(symbol)
         if durations is None:
