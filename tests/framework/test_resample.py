@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
 from typing import Any
@@ -140,8 +141,9 @@ def test_hourly_bars_align_to_the_open_and_the_last_one_is_short() -> None:
 def test_hourly_and_daily_bars_on_an_early_close() -> None:
     # 2024-11-29, the day after Thanksgiving, closes at 13:00 New York (18:00 UTC) in the calendar data
     hours = hours_for()
-    session = hours.day(datetime(2024, 11, 29).date())
-    assert session is not None and session.early_close
+    session = hours.day(date(2024, 11, 29))
+    assert session is not None
+    assert session.early_close
     minutes = flat_minutes(utc(2024, 11, 29, 14, 30), 210)  # 09:30-13:00
     hourly = feed(Resampler("AAPL", HOUR, hours), minutes)
     assert [b.ts for b in hourly][-2:] == [utc(2024, 11, 29, 17, 30), utc(2024, 11, 29, 18, 0)]
@@ -236,5 +238,5 @@ def test_a_subscription_no_data_can_give_stops_the_run_before_it_starts(
 def test_seven_minute_bars_on_five_minute_data_are_refused() -> None:
     builder = BarSeriesBuilder("AAPL", FIVE, "test")
     builder.append((int(utc(2024, 1, 2, 14, 30).timestamp()), 1.0, 1.0, 1.0, 1.0, 1.0), None)
-    with pytest.raises(SubscriptionError, match="7m bars of AAPL.*not a whole multiple of the data's 5m bars"):
+    with pytest.raises(SubscriptionError, match=r"7m bars of AAPL.*not a whole multiple of the data's 5m bars"):
         run_backtest(Recorder([("AAPL", timedelta(minutes=7))]), BarData([builder.build()]))
