@@ -92,6 +92,9 @@ class StrategyContext:
     def bar_size(self, symbol: str, duration: timedelta | None) -> timedelta:
         """The size of ``symbol`` bars a subscription for ``duration`` gets (None: the data's own size).
 
+        Sizes coarser than the data's are built from its bars, aligned to the exchange's sessions
+        (:mod:`framework.resample`); each ``Bar`` carries its duration.
+
         Raises:
             SubscriptionError: If no data can give such bars (names this strategy).
         """

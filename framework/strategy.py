@@ -303,18 +303,9 @@ class Strategy(Generic[C]):
         return instrument
 
     def subscribe_bars(self, symbol: str, duration: timedelta | None = None) -> Instrument:
-        """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument.
-
-        ``duration`` None asks for the data's own bar size (a bar file's, or one minute where the
-        source builds bars of any size). Bars coarser than the data's are built from them, aligned to
-        the exchange's sessions (see :mod:`framework.resample`); each ``Bar`` carries its duration.
-
-        Raises:
-            SubscriptionError: If no data can give such bars (unknown symbol, finer than the data,
-                not a whole multiple of its bars): the run does not start.
-        """
+        """Receive ``on_bar`` for ``symbol`` bars of ``duration`` (None: the data's own size; see ``bar_size``)."""
         context = self.context
-        duration = context.bar_size(symbol, duration)
+        duration = context.bar_size(symbol, duration)  # first: it names this strategy if the symbol is unknown
         instrument = context.instrument(symbol)
         durations = self._bar_durations.get(symbol)
         if durations is None:
@@ -339,8 +330,7 @@ class Strategy(Generic[C]):
         self.on_quote(event.quote)
 
     def _bar_deliverer(self, durations: set[timedelta]) -> Callable[[BarClosed], None]:
-        # Once per bar of every backtest: a closure over this symbol's durations and the bound
-        # on_bar is cheaper than a method looking both up on every bar.
+        # Once per bar of every backtest: a closure is cheaper than a method looking both up per bar.
         on_bar = self.on_bar
 
         def deliver(event: BarClosed) -> None:
