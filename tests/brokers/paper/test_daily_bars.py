@@ -1,4 +1,4 @@
-"""Daily bars on the paper venue: delivered at the session close, DAY and GTC orders, fills, annualisation."""
+"""Daily bars on the paper venue (delivered at the close, DAY and GTC orders, 252 periods); resampling on it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from brokers.paper.backtest_broker import BacktestBroker
+from brokers.paper.backtest_broker import BacktestBrokerConfig
+from framework.clock import SimulatedClock
+from framework.config import EngineConfig
 from framework.config import StrategyConfig
+from framework.engine import Engine
 from framework.events import OrderExpired
 from framework.history import BarData
 from framework.history import BarSeriesBuilder
@@ -118,3 +123,30 @@ def test_daily_statistics_are_annualised_with_252_periods() -> None:
     result = run_backtest(Trader({date(2024, 1, 2): [("buy", {})]}), data)
     assert result.statistics.periods_per_year == 252
     assert len(result.curve) == len(ROWS)
+
+
+def test_the_backtest_broker_builds_the_same_coarse_bars_as_the_backtest_runner() -> None:
+    builder = BarSeriesBuilder("AAPL", timedelta(minutes=1), "test")
+    first = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    for i in range(30):
+        builder.append((int(first.timestamp()) + 60 * i, 10.0 + i, 10.5 + i, 9.5 + i, 10.25 + i, 1.0), None)
+    data = BarData([builder.build()])
+
+    class FiveMinutes(Trader):
+        def on_start(self) -> None:
+            self.subscribe_bars("AAPL", timedelta(minutes=5))
+
+    expected = FiveMinutes({}, strategy_id="runner")
+    run_backtest(expected, data)
+    clock = SimulatedClock(first)
+    broker = BacktestBroker(data, BacktestBrokerConfig(autoplay=False), clock=clock)
+    engine = Engine(broker, clock=clock, config=EngineConfig(raise_errors=True, order_id_prefix="BT"))
+    stepped = FiveMinutes({}, strategy_id="stepped")
+    engine.add_strategy(stepped)
+    engine.start()
+    engine.run_pending()
+    while broker.step():
+        engine.run_pending()
+    engine.stop()
+    assert len(stepped.seen) == 6
+    assert stepped.seen == expected.seen
