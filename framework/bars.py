@@ -4,6 +4,10 @@ A :class:`BarAggregator` turns a stream of prices into :class:`~framework.market
 multiples of the duration since the Unix epoch (a 1-minute bar starts at hh:mm:00). A bar is emitted
 when the first price of a later interval arrives, or when :meth:`BarAggregator.flush` is called
 with a time past its end (so a quiet market still closes bars on a timer).
+
+It also merges finer bars into coarser ones (:meth:`BarAggregator.add_bar`: open of the first, highest
+high, lowest low, close of the last, volumes summed); the caller may name the interval each finer
+bar belongs to, which is how :mod:`framework.resample` aligns bars to exchange sessions.
 """
 
 from __future__ import annotations
@@ -66,6 +70,33 @@ class BarAggregator:
             return None
         size = (quote.last_size or 0.0) if quote.last is not None else 0.0
         return self.add_trade(quote.ts, price, size)
+
+    def add_bar(self, bar: Bar, start: datetime | None = None) -> Bar | None:
+        """Merge a finer bar into the interval starting at ``start``; return the bar it closed, if any.
+
+        Args:
+            bar: The finer bar (bars must come oldest first).
+            start: Start of the interval it belongs to; default the epoch-aligned interval of its start.
+        """
+        start = bar_start(bar.start, self.duration) if start is None else start
+        closed = None
+        if self._start is not None and start > self._start:
+            closed = self._emit()
+        if self._start is None:
+            self._start = start
+            self._o, self._h, self._l, self._v = bar.open, bar.high, bar.low, 0.0
+        elif start < self._start:
+            return None  # a late bar for an interval already emitted; dropped, as a late trade is
+        else:
+            self._h = max(self._h, bar.high)
+            self._l = min(self._l, bar.low)
+        self._c = bar.close
+        self._v += bar.volume
+        return closed
+
+    def close(self) -> Bar | None:
+        """Emit the bar being built now, whatever its interval (a session ended before it did)."""
+        return None if self._start is None else self._emit()
 
     def flush(self, now: datetime) -> Bar | None:
         """Close the current bar if ``now`` is at or past its end."""

@@ -89,9 +89,24 @@ class StrategyContext:
         """Ask for quotes of ``symbol``."""
         self._subscriptions.subscribe_quotes(symbol)
 
+    def bar_size(self, symbol: str, duration: timedelta | None) -> timedelta:
+        """The size of ``symbol`` bars a subscription for ``duration`` gets (None: the data's own size).
+
+        Sizes coarser than the data's are built from its bars, aligned to the exchange's sessions
+        (:mod:`framework.resample`); each ``Bar`` carries its duration.
+
+        Raises:
+            SubscriptionError: If no data can give such bars (names this strategy).
+        """
+        return self._subscriptions.bar_size(symbol, duration, self.strategy_id)
+
     def subscribe_bars(self, symbol: str, duration: timedelta) -> None:
-        """Ask for bars of ``symbol`` of ``duration``."""
-        self._subscriptions.subscribe_bars(symbol, duration)
+        """Ask for bars of ``symbol`` of ``duration`` (coarser than the data's: built from them).
+
+        Raises:
+            SubscriptionError: If no data can give such bars (names this strategy).
+        """
+        self._subscriptions.subscribe_bars(symbol, duration, self.strategy_id)
 
     # ----------------------------------------------------------------- orders
 

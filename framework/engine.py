@@ -49,6 +49,7 @@ from framework.config import EngineConfig
 from framework.context import StrategyContext
 from framework.datafeed import DataTracker
 from framework.dispatcher import Dispatcher
+from framework.errors import SubscriptionError
 from framework.events import ORDER_EVENTS
 from framework.events import AccountUpdated
 from framework.events import AnyEvent
@@ -110,8 +111,9 @@ class Engine:
         self.portfolio = broker.portfolio if isinstance(broker, SharesPortfolio) else Portfolio()
         self.timers = Timers(self.bus)
         self.data = DataTracker(self.config.stale_data_after)
-        self.subscriptions = Subscriptions(broker, self.bus, self.portfolio, self.data, clock)
         self.dispatcher = Dispatcher(clock, self.bus, self.timers, self.data)
+        self.subscriptions = Subscriptions(broker, self.bus, self.portfolio, self.data, clock,
+                                          enqueue=self.dispatcher.enqueue)
         health = BrokerHealth()
         self.lifecycle = OrderLifecycle(self.orders, self.portfolio, self.bus, clock=clock, health=health,
                                         broker_name=broker.name, journal=journal)
@@ -201,6 +203,7 @@ class Engine:
             RecoveryError: The journal's unfinished orders could not be reconciled (the broker is
                 disconnected again and nothing trades).
             sqlite3.Error: The journal could not record the run (likewise).
+            SubscriptionError: A strategy asked for bars no data can give (the engine is stopped again).
         """
         if self._running:
             return
@@ -230,10 +233,19 @@ class Engine:
         if recovered:
             log.info("recovered %d orders; %d still open", recovered, len(self.orders.open()))
         self._running = True
-        for strategy in list(self._strategies.values()):
-            self.supervisor.start(strategy)  # an on_start that raises is a failure of that strategy only
+        self._start_strategies()
         self.subscriptions.freeze()  # from here on the dispatcher runs: no lookups on the network
         log.info("engine started with %d strategies on %s", len(self._strategies), self.broker.name)
+
+    def _start_strategies(self) -> None:
+        strategies = list(self._strategies.values())
+        for index, strategy in enumerate(strategies):
+            try:
+                self.supervisor.start(strategy)  # an on_start that raises is a failure of that strategy only
+            except SubscriptionError:  # ... but data it cannot have is a setup error: the run does not start
+                self.supervisor.stopped.update(s.id for s in strategies[index + 1:])  # never started
+                self.stop()
+                raise
 
     def venue(self) -> Venue:
         """The broker and account this engine trades (the broker must be connected)."""

@@ -4,6 +4,7 @@ Hierarchy (each class also subclasses the matching built-in, so ``except ValueEr
 
     FrameworkError
     ├── ConfigError (ValueError)            bad configuration: names the key and, if any, the file
+    │   └── SubscriptionError               a strategy asked for bars no data can give
     ├── StrategyLoadError (ImportError)     a strategy path that cannot be imported
     ├── BrokerError
     │   ├── BrokerConnectionError (ConnectionError)   transport down, session lost
@@ -35,6 +36,24 @@ class ConfigError(FrameworkError, ValueError):
         where = f" ({source})" if source else ""
         prefix = f"{key}: " if key else ""
         super().__init__(f"{prefix}{message}{where}")
+
+
+class SubscriptionError(ConfigError):
+    """A strategy subscribed to bars its data cannot give.
+
+    A symbol without data, bars finer than the data, or a size that is not a whole multiple of the
+    data's bars. Raised from ``on_start`` and not treated as a strategy failure: the run does not start (the CLI
+    prints the one line and exits with code 2).
+
+    Attributes:
+        strategy_id: The strategy that subscribed.
+        symbol: The symbol asked for.
+    """
+
+    def __init__(self, message: str, *, strategy_id: str, symbol: str) -> None:
+        self.strategy_id = strategy_id
+        self.symbol = symbol
+        super().__init__(message)
 
 
 class StrategyLoadError(FrameworkError, ImportError):

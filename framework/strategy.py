@@ -302,9 +302,10 @@ class Strategy(Generic[C]):
         context.subscribe_quotes(symbol)
         return instrument
 
-    def subscribe_bars(self, symbol: str, duration: timedelta = timedelta(minutes=1)) -> Instrument:
-        """Receive ``on_bar`` for ``symbol`` bars of ``duration``; returns the resolved instrument."""
+    def subscribe_bars(self, symbol: str, duration: timedelta | None = None) -> Instrument:
+        """Receive ``on_bar`` for ``symbol`` bars of ``duration`` (None: the data's own size; see ``bar_size``)."""
         context = self.context
+        duration = context.bar_size(symbol, duration)  # first: it names this strategy if the symbol is unknown
         instrument = context.instrument(symbol)
         durations = self._bar_durations.get(symbol)
         if durations is None:
@@ -329,8 +330,7 @@ class Strategy(Generic[C]):
         self.on_quote(event.quote)
 
     def _bar_deliverer(self, durations: set[timedelta]) -> Callable[[BarClosed], None]:
-        # Once per bar of every backtest: a closure over this symbol's durations and the bound
-        # on_bar is cheaper than a method looking both up on every bar.
+        # Once per bar of every backtest: a closure is cheaper than a method looking both up per bar.
         on_bar = self.on_bar
 
         def deliver(event: BarClosed) -> None:

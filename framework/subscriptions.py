@@ -6,6 +6,11 @@ stop), and, on the dispatcher thread, handles every quote and bar: it marks the 
 the last price (the reference price of pre-trade checks), touches the freshness tracker and then
 publishes the event to the strategies that subscribed to that symbol.
 
+Bars coarser than the data delivers (a bar file of one size; see :class:`~framework.resample.BarSizes`)
+are built here from the data's bars, aligned to the exchange's sessions (:mod:`framework.resample`),
+and queued behind the bar that completes them; a size no data can give raises
+:class:`~framework.errors.SubscriptionError` at subscription.
+
 Instrument lookups and subscriptions may reach the broker's network: make them in ``on_start``,
 which runs before the dispatcher starts. Once the engine dispatches (:meth:`Subscriptions.freeze`),
 the dispatcher never waits on the network: a symbol first named in a handler gets a plain
@@ -16,6 +21,7 @@ worker when it sends the order.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,11 +29,17 @@ from framework.broker import MarketData
 from framework.bus import EventBus
 from framework.clock import Clock
 from framework.datafeed import DataTracker
+from framework.errors import SubscriptionError
 from framework.events import BarClosed
 from framework.events import QuoteUpdated
 from framework.models import Instrument
 from framework.models import to_decimal
 from framework.portfolio import Portfolio
+from framework.resample import BarSizes
+from framework.resample import Resampler
+from framework.resample import base_size
+from framework.resample import format_size
+from framework.trading_hours import hours_for
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +53,11 @@ class Subscriptions:
         portfolio: Marked to market on every quote and bar.
         data: Freshness of each subscribed symbol.
         clock: The engine clock.
+        enqueue: Where built (resampled) bars are queued for dispatch; default: published at once.
     """
 
     def __init__(self, broker: MarketData, bus: EventBus, portfolio: Portfolio, data: DataTracker,
-                 clock: Clock) -> None:
+                 clock: Clock, *, enqueue: Callable[[BarClosed], None] | None = None) -> None:
         self._broker = broker
         self._bus = bus
         self._portfolio = portfolio
@@ -55,6 +68,8 @@ class Subscriptions:
         self._bar_refs: dict[tuple[str, timedelta], int] = {}
         self.last_prices: dict[str, float] = {}
         self._frozen = False
+        self._enqueue = enqueue or self.on_bar
+        self._resamplers: dict[tuple[str, timedelta], list[Resampler]] = {}  # by (symbol, data's bar size)
 
     # ----------------------------------------------------------------- instruments and prices
 
@@ -97,23 +112,70 @@ class Subscriptions:
             self._data.watch(symbol, self._clock.now())
         self._quote_refs[symbol] = count + 1
 
-    def subscribe_bars(self, symbol: str, duration: timedelta) -> None:
-        """Ask the broker for bars of ``symbol`` (reference-counted across strategies)."""
+    def bar_size(self, symbol: str, duration: timedelta | None, owner: str = "a strategy") -> timedelta:
+        """The bar size a subscription of ``owner`` gets: ``duration``, or the data's own when None.
+
+        The data's own size is the finest it delivers for ``symbol`` (one minute where the source
+        builds bars of any size).
+
+        Raises:
+            SubscriptionError: If no data can give ``symbol`` bars of ``duration`` (unknown symbol,
+                bars finer than the data, not a whole multiple of its bars).
+        """
+        asked = "bars" if duration is None else f"{format_size(duration)} bars"
+        try:
+            instrument = self.instrument(symbol)
+        except LookupError as e:
+            reason = e.args[0] if e.args else type(e).__name__
+            msg = f"strategy {owner} subscribed to {asked} of {symbol}: {reason}"
+            raise SubscriptionError(msg, strategy_id=owner, symbol=symbol) from e
+        sizes = self._broker.bar_sizes(instrument) if isinstance(self._broker, BarSizes) else None
+        if not sizes:
+            return timedelta(minutes=1) if duration is None else duration
+        if duration is None:
+            return min(sizes)
+        base = base_size(duration, sizes)
+        if isinstance(base, str):
+            msg = f"strategy {owner} subscribed to {asked} of {symbol}, which the data cannot give: {base}"
+            raise SubscriptionError(msg, strategy_id=owner, symbol=symbol)
+        return duration
+
+    def subscribe_bars(self, symbol: str, duration: timedelta, owner: str = "a strategy") -> None:
+        """Ask the broker for bars of ``symbol`` (reference-counted across strategies).
+
+        Bars coarser than the data's are built from the data's bars (see the module docstring).
+
+        Raises:
+            SubscriptionError: If no data can give them (see :meth:`bar_size`).
+        """
+        self.bar_size(symbol, duration, owner)
         key = (symbol, duration)
         count = self._bar_refs.get(key, 0)
         if count == 0:
-            self._broker.subscribe_bars(self.instrument(symbol), duration)
-            self._data.watch(symbol, self._clock.now())
+            instrument = self.instrument(symbol)
+            sizes = self._broker.bar_sizes(instrument) if isinstance(self._broker, BarSizes) else None
+            base = base_size(duration, sizes) if sizes else duration
+            assert isinstance(base, timedelta)  # checked by bar_size
+            if base == duration:
+                self._broker.subscribe_bars(instrument, duration)
+                self._data.watch(symbol, self._clock.now())
+            else:
+                self.subscribe_bars(symbol, base, owner)
+                resampler = Resampler(symbol, duration, hours_for(instrument.exchange))
+                self._resamplers.setdefault((symbol, base), []).append(resampler)
         self._bar_refs[key] = count + 1
 
     def release_all(self) -> None:
         """Unsubscribe everything at the broker (at stop)."""
         for symbol in list(self._quote_refs):
             self._broker.unsubscribe_quotes(self.instrument(symbol))
+        built = {(r.symbol, r.size) for resamplers in self._resamplers.values() for r in resamplers}
         for symbol, duration in list(self._bar_refs):
-            self._broker.unsubscribe_bars(self.instrument(symbol), duration)
+            if (symbol, duration) not in built:
+                self._broker.unsubscribe_bars(self.instrument(symbol), duration)
         self._quote_refs.clear()
         self._bar_refs.clear()
+        self._resamplers.clear()
 
     # ----------------------------------------------------------------- market events (dispatcher)
 
@@ -128,11 +190,22 @@ class Subscriptions:
         self._bus.publish(event, quote.symbol)
 
     def on_bar(self, event: BarClosed) -> None:
-        """Mark, record and publish a bar."""
+        """Mark, record and publish a bar; then feed it to the bars built from it."""
         bar = event.bar
         symbol = bar.symbol
+        resamplers = self._resamplers.get((symbol, bar.duration)) if self._resamplers else None
+        if resamplers:
+            for resampler in resamplers:  # coarse bars this one shows are over come first: they are older
+                overdue = resampler.overdue(bar)
+                if overdue is not None:
+                    self.on_bar(overdue)
         self._portfolio.mark(symbol, bar.close)
         self.last_prices[symbol] = bar.close
         if self._data.stale_after is not None:
             self._data.touch(symbol, event.ts)
         self._bus.publish(event, symbol)
+        if resamplers:
+            for resampler in resamplers:
+                built = resampler.add(bar)
+                if built is not None:
+                    self._enqueue(built)

@@ -40,6 +40,7 @@ from typing import Protocol
 from framework.bus import EventBus
 from framework.clock import Clock
 from framework.config import ErrorPolicy
+from framework.errors import SubscriptionError
 from framework.events import StrategyFailed
 from framework.order_gateway import OrderGateway
 from framework.orders import OrderView
@@ -217,10 +218,19 @@ class StrategySupervisor:
         return strategy.error_policy or self.policy
 
     def start(self, strategy: Supervised) -> None:
-        """Start ``strategy``; an error in its ``on_start`` is a failure like any other."""
+        """Start ``strategy``; an error in its ``on_start`` is a failure like any other.
+
+        Raises:
+            SubscriptionError: The strategy asked for bars no data can give: a setup error, not a
+                failure to handle by policy (the strategy is detached and counted as stopped).
+        """
         self.stopped.discard(strategy.id)
         try:
             strategy.start()
+        except SubscriptionError:
+            strategy.detach()
+            self.stopped.add(strategy.id)
+            raise
         except Exception as e:
             if self._raise_errors:
                 raise

@@ -35,7 +35,8 @@ class DonchianConfig(StrategyConfig):
         take_profit_atr: Take-profit distance in ATRs.
         stop_loss_atr: Stop-loss distance in ATRs.
         quantity: Shares per entry.
-        bar_seconds: Bar length.
+        bar_seconds: Size of the bars traded on, in seconds; None (the default) for the data's own bars.
+            A size coarser than the data's is built from them (e.g. 300 on 1-minute data).
     """
 
     symbol: str = "AAPL"
@@ -44,7 +45,7 @@ class DonchianConfig(StrategyConfig):
     take_profit_atr: float = Field(default=3.0, gt=0)
     stop_loss_atr: float = Field(default=1.5, gt=0)
     quantity: Decimal = Field(default=Decimal(100), gt=0)
-    bar_seconds: int = Field(default=60, gt=0)
+    bar_seconds: int | None = Field(default=None, gt=0)
 
 
 class DonchianBreakout(Strategy[DonchianConfig]):
@@ -57,7 +58,8 @@ class DonchianBreakout(Strategy[DonchianConfig]):
         cfg = self.config
         self.highs: deque[float] = deque(maxlen=cfg.channel)
         self.atr = ATR(cfg.atr_period)
-        self.traded = self.subscribe_bars(cfg.symbol, timedelta(seconds=cfg.bar_seconds))
+        size = None if cfg.bar_seconds is None else timedelta(seconds=cfg.bar_seconds)
+        self.traded = self.subscribe_bars(cfg.symbol, size)
 
     def on_bar(self, bar: Bar) -> None:
         """Enter on a breakout of the previous channel; the bracket handles the exit."""

@@ -34,7 +34,8 @@ class MeanReversionConfig(StrategyConfig):
         rsi_entry: Enter only when RSI is below this.
         rsi_exit: Exit when RSI rises above this.
         quantity: Shares per entry.
-        bar_seconds: Bar length.
+        bar_seconds: Size of the bars traded on, in seconds; None (the default) for the data's own bars.
+            A size coarser than the data's is built from them (e.g. 300 on 1-minute data).
     """
 
     symbol: str = "AAPL"
@@ -44,7 +45,7 @@ class MeanReversionConfig(StrategyConfig):
     rsi_entry: float = Field(default=30.0, gt=0, lt=100)
     rsi_exit: float = Field(default=70.0, gt=0, lt=100)
     quantity: Decimal = Field(default=Decimal(100), gt=0)
-    bar_seconds: int = Field(default=60, gt=0)
+    bar_seconds: int | None = Field(default=None, gt=0)
 
 
 class MeanReversion(Strategy[MeanReversionConfig]):
@@ -57,7 +58,8 @@ class MeanReversion(Strategy[MeanReversionConfig]):
         cfg = self.config
         self.bands = BollingerBands(cfg.period, cfg.band_width)
         self.rsi = RSI(cfg.rsi_period)
-        self.subscribe_bars(cfg.symbol, timedelta(seconds=cfg.bar_seconds))
+        size = None if cfg.bar_seconds is None else timedelta(seconds=cfg.bar_seconds)
+        self.subscribe_bars(cfg.symbol, size)
 
     def on_bar(self, bar: Bar) -> None:
         """Apply the entry and exit rules to a closed bar."""

@@ -47,14 +47,15 @@ class SmaCrossConfig(StrategyConfig):
         fast: Period of the fast average (bars); less than ``slow``.
         slow: Period of the slow average (bars).
         quantity: Shares bought on a cross above.
-        bar_seconds: Length of the bars used, in seconds.
+        bar_seconds: Size of the bars traded on, in seconds; None (the default) for the data's own bars.
+            A size coarser than the data's is built from them (e.g. 300 on 1-minute data).
     """
 
     symbol: str = Field(default="AAPL", min_length=1)
     fast: int = Field(default=10, ge=1)
     slow: int = Field(default=30, ge=2)
     quantity: Decimal = Field(default=Decimal(100), gt=0)
-    bar_seconds: int = Field(default=60, gt=0)
+    bar_seconds: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _check_periods(self) -> Self:
@@ -81,7 +82,8 @@ class SmaCross(Strategy[SmaCrossConfig]):
         self._slow = SMA(cfg.slow)
         self._previous: float | None = None
         self._working: str | None = None
-        self.subscribe_bars(cfg.symbol, timedelta(seconds=cfg.bar_seconds))
+        size = None if cfg.bar_seconds is None else timedelta(seconds=cfg.bar_seconds)
+        self.subscribe_bars(cfg.symbol, size)
 
     def on_bar(self, bar: Bar) -> None:
         """Update the averages and trade on a cross."""

@@ -45,6 +45,7 @@ from framework.checks import PreTradeCheck
 from framework.clock import SimulatedClock
 from framework.config import EngineConfig
 from framework.config import ErrorPolicy
+from framework.errors import SubscriptionError
 from framework.events import HandlerFailed
 from framework.history import BarData
 from framework.journal import Journal
@@ -87,6 +88,9 @@ class BacktestRunner:
 
     Raises:
         ValueError: If there are no bars, or ``journal`` already holds orders.
+
+    :meth:`run` raises :class:`~framework.errors.SubscriptionError` when a strategy subscribes to bars
+    the data cannot give (a symbol not in it, bars finer than it, or not a whole multiple of its bars).
     """
 
     def __init__(
@@ -134,7 +138,11 @@ class BacktestRunner:
         """Replay every bar (or until an error or Ctrl-C ends the replay), stop the engine, return the result."""
         engine = self.engine
         with interrupt_stops(engine.interrupt):
-            engine.start()
+            try:
+                engine.start()
+            except SubscriptionError:  # a strategy asked for bars the data cannot give: nothing ran
+                self.run_parts.close()
+                raise
             engine.run_pending()
             recorder = RunRecorder(engine, bar_period(self.data))
             try:

@@ -37,6 +37,7 @@ from framework.errors import ConfigError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
+from framework.resample import parse_bar_size
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
 from tradebus.commands import add_error_policy_argument
@@ -67,6 +68,10 @@ class BacktestCommand:
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
         parser.add_argument("--data", type=Path, help="bar file (.csv or .parquet); default: the shipped sample")
         parser.add_argument(
+            "--bar-size", type=bar_size_argument, metavar="SIZE",
+            help="size of the bars in --data or fetched by --data-from: 60s, 5m, 1h, 1d ... (overrides the file's)",
+        )
+        parser.add_argument(
             "--venue", metavar="JSON", default="{}", help="PaperConfig as JSON, e.g. '{\"latency\": 1}'"
         )
         parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
@@ -86,7 +91,7 @@ class BacktestCommand:
         if args.data_from is not None and args.data is not None:
             msg = "give either --data or --data-from"
             raise ConfigError(msg, key="--data-from")
-        data = history_from_broker(args, settings) if args.data_from else load_bars(args.data or sample_data_path())
+        data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = PaperConfig.model_validate(json.loads(args.venue))
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
@@ -128,7 +133,7 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     """
     clock = SystemClock()
     broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
-    duration = timedelta(seconds=args.bar_seconds)
+    duration = args.bar_size or timedelta(seconds=args.bar_seconds)
     end = clock.now()
     start = end - timedelta(hours=args.hours)
     broker.connect(lambda event: None)  # market data only: its events have no one to go to
@@ -137,6 +142,24 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
         return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
     finally:
         broker.disconnect()
+
+
+def bar_size_argument(text: str) -> timedelta:
+    """``--bar-size``: a whole number and a unit (``60s``, ``5m``, ``1h``, ``1d``); a usage error otherwise.
+
+    Raises:
+        argparse.ArgumentTypeError: If ``text`` is not a bar size (argparse names the option).
+    """
+    try:
+        return parse_bar_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def load_data(path: Path | None, bar_size: timedelta | None) -> BarData:
+    """The bars of ``path`` (default: the shipped sample), of ``bar_size`` when given, else the loader's default."""
+    source = path or sample_data_path()
+    return load_bars(source) if bar_size is None else load_bars(source, bar_size)
 
 
 def explicit_halt_file(settings: Settings) -> Path | None:

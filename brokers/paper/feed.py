@@ -6,6 +6,15 @@ delivers the events the backtest runner hands it through :meth:`HistoricalFeed.e
 live broker's stream would. Every loaded bar is replayed, whatever was subscribed: subscriptions are
 recorded (see :attr:`HistoricalFeed.bar_subscriptions`) but a backtest has no cost per stream.
 
+Bar sizes: the feed delivers each symbol's bars in the size they were loaded with
+(:meth:`HistoricalFeed.bar_sizes`); the engine builds coarser ones from them (:mod:`framework.resample`).
+An intraday bar is delivered at its end. A bar of a day or more (a daily file: bar ``D`` starts at
+midnight of ``D`` and covers the session) is delivered at the **regular close of the last trading
+day it covers** on the instrument's exchange calendar (``D``'s close for a daily bar, early closes
+included; at its end if it covers no trading day): that is when its close price exists, so an order
+placed on it works from then and meets the next bar, and a ``DAY`` order placed then expires at
+the next trading day's close, after that day's bar could fill it.
+
 Events:
     Emits BarClosed, in time order (:meth:`HistoricalFeed.events`), through the connected sink.
 """
@@ -26,9 +35,14 @@ from framework.clock import Clock
 from framework.events import AnyEvent
 from framework.events import BarClosed
 from framework.history import BarData
+from framework.history import BarSeries
 from framework.marketdata import Bar
 from framework.models import Instrument
 from framework.models import SecurityType
+from framework.trading_hours import TradingHours
+from framework.trading_hours import hours_for
+
+WHOLE_SESSIONS = timedelta(days=1)  # bars at least this long summarise whole sessions
 
 
 class HistoricalFeed:
@@ -81,11 +95,22 @@ class HistoricalFeed:
         self.sink(event)
 
     def events(self) -> Iterator[BarClosed]:
-        """Every bar as ``BarClosed``, ordered by end time, then by symbol for equal times."""
-        streams = [series.events() for series in self.data.values()]  # BarData iterates symbols sorted
+        """Every bar as ``BarClosed``, ordered by delivery time, then by symbol for equal times."""
+        streams = [self._series_events(series) for series in self.data.values()]  # BarData iterates symbols sorted
         if len(streams) == 1:
             return streams[0]
         return heapq.merge(*streams, key=itemgetter(0))
+
+    def _series_events(self, series: BarSeries) -> Iterator[BarClosed]:
+        if series.duration < WHOLE_SESSIONS:
+            return series.events()  # the hot path: delivered at their end
+        hours = hours_for(self.instruments[series.symbol].exchange if series.symbol in self.instruments else None)
+        return (BarClosed(delivery_time(hours, event.bar), event.bar) for event in series.events())
+
+    def bar_sizes(self, instrument: Instrument) -> tuple[timedelta, ...] | None:
+        """The size of ``instrument``'s loaded bars (none for a symbol without data)."""
+        series = self.data.get(instrument.symbol)
+        return () if series is None else (series.duration,)
 
     # ----------------------------------------------------------------- MarketData
 
@@ -96,7 +121,7 @@ class HistoricalFeed:
             LookupError: If no bars were loaded for ``symbol``.
         """
         if symbol not in self.data:
-            msg = f"no historical data for {symbol!r}; loaded: {', '.join(self.data) or 'none'}"
+            msg = f"no historical data for {symbol}; the data has {', '.join(self.data) or 'no symbols'}"
             raise LookupError(msg)
         found = self.instruments.get(symbol)
         if found is None:
@@ -131,4 +156,20 @@ class HistoricalFeed:
         if series is None or series.duration != duration:
             return []
         now = self.clock.now()
-        return [b for b in series.between(start, end) if b.end <= now]
+        if duration < WHOLE_SESSIONS:
+            return [b for b in series.between(start, end) if b.end <= now]
+        hours = hours_for(instrument.exchange)
+        return [b for b in series.between(start, end) if delivery_time(hours, b) <= now]
+
+
+def delivery_time(hours: TradingHours, bar: Bar) -> datetime:
+    """When a bar of a day or more is delivered: the last regular close in ``(start, end]``, else its end."""
+    end = bar.end
+    day = end.astimezone(hours.zone).date()
+    first = bar.start.astimezone(hours.zone).date()
+    while day >= first:
+        session = hours.day(day)
+        if session is not None and bar.start < session.close <= end:
+            return session.close
+        day -= timedelta(days=1)
+    return end

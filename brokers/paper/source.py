@@ -13,6 +13,7 @@ from framework.broker import MarketData
 from framework.marketdata import Bar
 from framework.models import Instrument
 from framework.models import SecurityType
+from framework.resample import BarSizes
 
 
 @runtime_checkable
@@ -60,6 +61,10 @@ class MarketDataPassThrough:
     def unsubscribe_bars(self, instrument: Instrument, duration: timedelta) -> None:
         """Unsubscribe through the data source."""
         self.data.unsubscribe_bars(instrument, duration)
+
+    def bar_sizes(self, instrument: Instrument) -> tuple[timedelta, ...] | None:
+        """The data source's bar sizes for ``instrument``; None when it builds any size (or does not say)."""
+        return self.data.bar_sizes(instrument) if isinstance(self.data, BarSizes) else None
 
     def historical_bars(
         self, instrument: Instrument, duration: timedelta, start: datetime, end: datetime

@@ -33,7 +33,7 @@ def test_config_defaults_match_the_reference_and_fast_must_be_below_slow() -> No
         10,
         30,
         Decimal(100),
-        60,
+        None,  # the data's own bar size
     )
     with pytest.raises(ValidationError, match="fast"):
         SmaCrossConfig(fast=30, slow=30)
