@@ -64,7 +64,7 @@ def blocks(page: Path) -> list[Block]:
 
 def run_python(block: Block, namespace: dict[str, object]) -> None:
     # pad with blank lines so a traceback names the line of the page
-    code = compile("\n" * (block.line - 1) + block.code, block.name, "exec")
+    code = compile("\n" * (block.line - 1) + block.code, block.name, "exec", dont_inherit=True)  # as a script
     if not block.fragment:
         exec(code, namespace)
 
