@@ -7,7 +7,7 @@ The rules (docs/guide/index.md tells authors the same):
   Errors point at the page and line (the code is compiled with the page's line numbers).
 * A ```bash block runs line by line; each line must be a ``tradebus`` command (run with the installed
   ``tradebus`` script next to this Python) and exit 0.
-* A ```toml block must parse.
+* A ```toml block must parse, and its ``[risk]`` section must be valid risk limits.
 * A block right after a ``<!-- fragment -->`` line is a deliberate fragment: a python fragment must
   still compile; other fragments (install commands, the live CLI) are shown only. Keep them rare.
 * Any other block (no language, ```text, ...) fails the test: say what it is, or mark it.
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from framework.risk import RiskConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -89,7 +91,9 @@ def run_block(block: Block, namespace: dict[str, object]) -> None:
     elif block.language == "bash":
         run_bash(block)
     elif block.language == "toml":
-        tomllib.loads(block.code)
+        settings = tomllib.loads(block.code)
+        if "risk" in settings:  # a [risk] section must be one the run would accept
+            RiskConfig.model_validate(settings["risk"])
     else:
         pytest.fail(f"{block.where}: a ```{block.language} block is neither run nor marked {FRAGMENT}")
 
