@@ -67,6 +67,8 @@ from framework.events import PositionChanged
 from framework.events import QuoteUpdated
 from framework.events import StrategyFailed
 from framework.events import TimerFired
+from framework.history import BarData
+from framework.market_stream import market_items
 from framework.marketdata import Bar
 from framework.marketdata import Quote
 from framework.models import Account
@@ -425,7 +427,7 @@ class ScriptedBroker:
 
 def run_strategy(
     strategy: Strategy[Any],
-    market: Iterable[Quote | Bar],
+    market: Iterable[Quote | Bar] | BarData,
     *,
     broker: ScriptedBroker | None = None,
     clock: SimulatedClock | None = None,
@@ -434,8 +436,19 @@ def run_strategy(
 
     The clock follows the data (a bar is delivered at its end time). Handler errors are raised, not
     isolated, so a broken strategy fails the test.
+
+    Args:
+        strategy: The strategy under test (not yet added to an engine).
+        market: Quotes and bars, delivered in the order given; or a ``BarSeries``; or the
+            ``BarData`` that ``tradebus.load_bars`` returns, replayed by bar end time, then symbol.
+        broker: The broker to trade with; default a :class:`ScriptedBroker` that fills market
+            orders at once at the last price (limit and stop orders wait to be scripted).
+        clock: The clock; default a simulated clock at the first item's delivery time.
+
+    Raises:
+        TypeError: If ``market`` holds anything but quotes and bars (a path, symbols, ...).
     """
-    items = list(market)
+    items = market_items(market)
     clock = clock or SimulatedClock(_delivery_time(items[0]) if items else DEFAULT_START)
     broker = broker or ScriptedBroker(clock)
     engine = Engine(broker, clock=clock, config=EngineConfig(raise_errors=True, order_id_prefix="T"))

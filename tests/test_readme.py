@@ -6,6 +6,8 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from framework.events import OrderFilled
 from framework.marketdata import Bar
 from framework.testing import DEFAULT_START
@@ -31,6 +33,26 @@ def test_readme_strategy_example_trades_as_described() -> None:
     events = run_strategy(breakout(), bars)  # type: ignore[operator]
     fills = [(e.fill.side.value, e.fill.quantity) for e in events if isinstance(e, OrderFilled)]
     assert fills == [("buy", 100), ("sell", 100)]
+
+
+def test_readme_test_example_runs_as_written_on_the_sample_data(capsys: pytest.CaptureFixture[str]) -> None:
+    strategy_block, test_block = python_blocks()[:2]
+    assert "bars = load_bars(" in test_block  # the example says where its bars come from
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    exec(compile(strategy_block + "\n" + test_block, "README.md", "exec"), namespace)
+    fills = namespace["fills"]
+    assert isinstance(fills, list)
+    assert fills, "the breakout example traded nothing on the sample data"
+    assert {(f.symbol, f.quantity) for f in fills} == {("AAPL", 100)}
+    sides = [f.side.value for f in fills]
+    assert sides[::2] == ["buy"] * len(sides[::2])  # buys and flattening sells alternate
+    assert sides[1::2] == ["sell"] * len(sides[1::2])
+    assert capsys.readouterr().out.startswith(f"{len(fills)} fills, first: ")
+
+
+def test_readme_links_the_documentation_site_and_says_how_to_serve_it() -> None:
+    assert "mkdocs serve" in README
+    assert (ROOT / "mkdocs.yml").is_file()
 
 
 def test_ci_runs_the_readme_test_command() -> None:
