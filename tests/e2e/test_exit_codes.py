@@ -33,6 +33,13 @@ DEADLINE = 120.0  # seconds; a bound for a stuck child, never reached by a healt
 LAUNCH = "import sys; from tradebus.cli import main; sys.exit(main())"
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs (`pytest ... &`) with SIGINT ignored, and children inherit that:
+    # then Python installs no KeyboardInterrupt handler and Ctrl-C does nothing. A user's terminal
+    # delivers SIGINT with its default disposition, so give the child that, however pytest was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Child:
     """A ``tradebus`` child process whose standard output is read line by line as it comes."""
 
@@ -43,6 +50,7 @@ class Child:
         self.process = subprocess.Popen(
             [sys.executable, "-c", LAUNCH, *args], cwd=cwd, env=env, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
+            preexec_fn=_default_sigint,  # noqa: PLW1509 - no lock is taken between fork and exec here
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
