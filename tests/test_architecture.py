@@ -165,7 +165,8 @@ CONFINED = {
     "requests": {"brokers/ibkr/rest.py", "brokers/ibkr/session.py"},
     "trustme": {"simulators/ibkr/tls.py"},
     "tqdm": {"tradebus/backtest.py"},
-    "matplotlib": {"tradebus/report.py"},
+    "plotly": {"tradebus/report/__init__.py", "tradebus/report/figures.py"},
+    "playwright": set(),  # tests and docs/report_screenshot.py only
     "pyarrow": {"tradebus/data.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
     "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly

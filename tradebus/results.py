@@ -17,6 +17,7 @@ import json
 from array import array
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -37,6 +38,7 @@ from framework.private_files import open_private
 from framework.private_files import private_dir
 from framework.private_files import write_private_text
 from framework.supervision import RunOutcome
+from tradebus.price_history import PriceHistory
 from tradebus.stats import Statistics
 from tradebus.stats import compute_statistics
 from tradebus.stats import drawdown_series
@@ -298,6 +300,7 @@ class RunResult:
         bars_total: Number of bars the replay had (a backtest); more than ``bar_count`` when it
             stopped early.
         outcome: How the run ended (failed strategies, an interruption); default: completed.
+        prices: Closing prices per symbol, for the report's price charts and benchmark.
     """
 
     def __init__(
@@ -313,6 +316,7 @@ class RunResult:
         bar_count: int = 0,
         bars_total: int | None = None,
         outcome: RunOutcome | None = None,
+        prices: Mapping[str, PriceHistory] | None = None,
     ) -> None:
         self.orders = list(orders)
         self.fills = list(fills)
@@ -324,6 +328,7 @@ class RunResult:
         self.bars_total = bars_total
         self.outcome = outcome if outcome is not None else RunOutcome()
         self._multipliers = multipliers
+        self.prices: Mapping[str, PriceHistory] = prices or {}
         self._trades: list[RoundTrip] | None = None
         self._statistics: Statistics | None = None
 
