@@ -166,7 +166,7 @@ CONFINED = {
     "trustme": {"simulators/ibkr/tls.py"},
     "tqdm": {"tradebus/backtest.py"},
     "plotly": {"tradebus/report/__init__.py", "tradebus/report/figures.py"},
-    "playwright": set(),  # tests and docs/report_screenshot.py only
+    "playwright": {"tradebus/report/browser.py"},  # the test extra: tests and docs/report_screenshot.py
     "pyarrow": {"tradebus/data.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
     "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly

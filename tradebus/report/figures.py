@@ -55,10 +55,12 @@ def equity_figure(
     drawdown: Sequence[float],
     benchmark: Sequence[float] | None,
     starting_cash: float,
+    breaks: Sequence[dict[str, object]] = (),
 ) -> str:
     """Equity (with the buy-and-hold benchmark and the starting cash) over drawdown, shaded, in percent.
 
-    ``seconds``, ``equity``, ``drawdown`` and ``benchmark`` are already reduced to the points drawn.
+    ``seconds``, ``equity``, ``drawdown`` and ``benchmark`` are already reduced to the points drawn;
+    ``breaks`` are the x-axis range breaks (see :func:`~tradebus.report.series.quiet_times`).
     """
     from plotly.subplots import make_subplots  # noqa: PLC0415 - optional dependency
 
@@ -76,6 +78,7 @@ def equity_figure(
                     hovertemplate="%{y:.2f} %")
     fig.update_yaxes(title_text="equity", tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(rangebreaks=list(breaks))
     fig.update_layout(height=520, **_LAYOUT)
     return _fragment(fig, "equity-chart")
 
@@ -96,7 +99,9 @@ def _marker_trace(fills: Sequence[Fill], side: Side) -> dict[str, Any]:
     }
 
 
-def price_figure(symbol: str, closes: Closes, fills: Sequence[Fill], index: int) -> str:
+def price_figure(
+    symbol: str, closes: Closes, fills: Sequence[Fill], index: int, breaks: Sequence[dict[str, object]] = ()
+) -> str:
     """The closes of ``symbol`` with a marker at every fill (buys up, sells down; hover: quantity, price, time)."""
     import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
 
@@ -111,13 +116,16 @@ def price_figure(symbol: str, closes: Closes, fills: Sequence[Fill], index: int)
     fig.update_layout(height=360, title={"text": title, "x": 0, "font": {"size": 14}}, **_LAYOUT)
     fig.update_layout(hovermode="closest")
     fig.update_yaxes(title_text="price", tickformat=",.2f")
+    fig.update_xaxes(rangebreaks=list(breaks))
     return _fragment(fig, f"price-chart-{index}")
 
 
-def price_figures(closes: Mapping[str, Closes], fills: Sequence[Fill]) -> list[str]:
+def price_figures(
+    closes: Mapping[str, Closes], fills: Sequence[Fill], breaks: Sequence[dict[str, object]] = ()
+) -> list[str]:
     """One price chart per symbol that has prices or fills, in symbol order."""
     symbols = sorted(set(closes) | {f.symbol for f in fills})
     return [
-        price_figure(symbol, closes.get(symbol, Closes((), ())), [f for f in fills if f.symbol == symbol], i)
+        price_figure(symbol, closes.get(symbol, Closes((), ())), [f for f in fills if f.symbol == symbol], i, breaks)
         for i, symbol in enumerate(symbols)
     ]

@@ -23,6 +23,7 @@ from tradebus.report.series import MAX_POINTS
 from tradebus.report.series import Closes
 from tradebus.report.series import benchmark
 from tradebus.report.series import downsample
+from tradebus.report.series import quiet_times
 from tradebus.report.tables import key_value_table
 from tradebus.report.tables import positions_table
 from tradebus.report.tables import statistics_table
@@ -112,8 +113,9 @@ def _equity_section(
     traded = sorted({f.symbol for f in result.fills}) or list(symbols)
     bench = benchmark(xs, closes, traded, float(result.starting_cash))
     bench_return = bench[-1] / float(result.starting_cash) - 1.0 if bench and result.starting_cash else None
-    chart = figures.equity_figure(xs, equity, drawdown, bench, float(result.starting_cash))
-    note = f'<p class="note">{html.escape(BENCHMARK_NOTE)} Symbols: {html.escape(", ".join(traded))}.</p>'
+    chart = figures.equity_figure(xs, equity, drawdown, bench, float(result.starting_cash), quiet_times(curve.seconds))
+    note = (f'<p class="note">Dotted: buy and hold of {html.escape(", ".join(traded))}, equal weight, from the same '
+            "starting cash (defined under Costs and fills assumed). Drawdown is below its running peak, in percent.</p>")
     return chart + (note if bench is not None else ""), bench_return
 
 
@@ -139,7 +141,7 @@ def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes
         partial_banner(result),
         _section("Equity and drawdown", equity),
         _section("Statistics", statistics_table(result.statistics, result.curve.period, bench_return)),
-        _section("Prices, entries and exits", "".join(figures.price_figures(window, result.fills))),
+        _section("Prices, entries and exits", "".join(figures.price_figures(window, result.fills, quiet_times(seconds)))),
         _section(f"Trades ({len(result.trades):,} closed)", trades_table(result.trades)),
         _section("Open positions at the end", positions_table(result.open_positions)),
         _section("Costs and fills assumed", key_value_table(assumptions(result.paper_config)) + notes),
@@ -165,7 +167,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .facts th, .kv th { text-align: left; font-weight: 600; padding: 2px 16px 2px 0; vertical-align: top; }
 .facts td, .kv td { padding: 2px 0; }
 .groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 8px 24px; }
-.group .kv { width: 100%; } .group .kv td { text-align: right; }
+.group .kv { width: 100%; } .group .kv td { text-align: right; white-space: nowrap; padding-left: 12px; }
 .group .kv tr { border-bottom: 1px solid #eaeef2; }
 .grid { width: 100%; font-size: 13px; }
 .grid th, .grid td { padding: 3px 6px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap; }

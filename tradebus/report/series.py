@@ -65,3 +65,28 @@ def benchmark(
             total += share * price / entry[name] if name in entry and price is not None else share
         values.append(total)
     return values
+
+
+_DAY = 86_400
+_MIN_GAP = 2 * 3_600  # a daily pause shorter than this (a lunch break) stays on the axis
+
+
+def quiet_times(seconds: Sequence[float]) -> list[dict[str, object]]:
+    """Plotly range breaks hiding the times a run never sampled: weekends, and the daily closed hours.
+
+    Without them a chart of an exchange-hours run is mostly straight lines across nights and weekends.
+    The daily break is the longest stretch of the UTC day without a sample, if it is two hours or more.
+    """
+    if len(seconds) < 2:
+        return []
+    breaks: list[dict[str, object]] = []
+    days = {int(s // _DAY) for s in seconds}
+    if all((day + 3) % 7 < 5 for day in days):  # epoch day 0 was a Thursday; Monday is 0
+        breaks.append({"bounds": ["sat", "mon"]})
+    minutes = sorted({int(s % _DAY) // 60 for s in seconds})
+    gaps = [(b - a, a, b) for a, b in zip(minutes, minutes[1:], strict=False)]
+    gaps.append((minutes[0] + 1440 - minutes[-1], minutes[-1], minutes[0]))
+    length, last, first = max(gaps)
+    if length * 60 >= _MIN_GAP:
+        breaks.append({"pattern": "hour", "bounds": [(last + 1) / 60, first / 60]})
+    return breaks

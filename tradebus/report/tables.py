@@ -11,6 +11,7 @@ import html
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from tradebus.report.formatting import NA
 from tradebus.report.formatting import human_duration
@@ -20,9 +21,11 @@ from tradebus.report.formatting import percent
 from tradebus.report.formatting import price
 from tradebus.report.formatting import quantity
 from tradebus.report.formatting import timestamp
-from tradebus.results import OpenPosition
-from tradebus.results import RoundTrip
 from tradebus.stats import Statistics
+
+if TYPE_CHECKING:
+    from tradebus.results import OpenPosition
+    from tradebus.results import RoundTrip
 
 MAX_TRADE_ROWS = 500
 """Trades listed at most (the last ones); the heading says when some are left out."""
