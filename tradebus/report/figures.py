@@ -54,6 +54,7 @@ def equity_figure(
     equity: Sequence[float],
     drawdown: Sequence[float],
     benchmark: Sequence[float] | None,
+    *,
     starting_cash: float,
     breaks: Sequence[dict[str, object]] = (),
 ) -> str:

@@ -113,7 +113,9 @@ def _equity_section(
     traded = sorted({f.symbol for f in result.fills}) or list(symbols)
     bench = benchmark(xs, closes, traded, float(result.starting_cash))
     bench_return = bench[-1] / float(result.starting_cash) - 1.0 if bench and result.starting_cash else None
-    chart = figures.equity_figure(xs, equity, drawdown, bench, float(result.starting_cash), quiet_times(curve.seconds))
+    chart = figures.equity_figure(
+        xs, equity, drawdown, bench, starting_cash=float(result.starting_cash), breaks=quiet_times(curve.seconds)
+    )
     note = (f'<p class="note">Dotted: buy and hold of {html.escape(", ".join(traded))}, equal weight, from the same '
             "starting cash (defined under Costs and fills assumed). Drawdown is below its running peak, in percent.</p>")
     return chart + (note if bench is not None else ""), bench_return
@@ -134,6 +136,7 @@ def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes
     window = {s: c.between(seconds[0] - result.curve.period.total_seconds(), seconds[-1]) for s, c in closes.items()}
     symbols = sorted(set(closes) | {f.symbol for f in result.fills})
     equity, bench_return = _equity_section(result, window, symbols) if len(seconds) else ("", None)
+    prices = "".join(figures.price_figures(window, result.fills, quiet_times(seconds)))
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in METHOD_NOTES)
     body = [
         f"<header><h1>{html.escape(info.heading())}</h1>{key_value_table(title_facts(result, info, symbols), 'facts')}"
@@ -141,7 +144,7 @@ def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes
         partial_banner(result),
         _section("Equity and drawdown", equity),
         _section("Statistics", statistics_table(result.statistics, result.curve.period, bench_return)),
-        _section("Prices, entries and exits", "".join(figures.price_figures(window, result.fills, quiet_times(seconds)))),
+        _section("Prices, entries and exits", prices),
         _section(f"Trades ({len(result.trades):,} closed)", trades_table(result.trades)),
         _section("Open positions at the end", positions_table(result.open_positions)),
         _section("Costs and fills assumed", key_value_table(assumptions(result.paper_config)) + notes),

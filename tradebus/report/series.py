@@ -8,6 +8,7 @@ at each sample is the sum of the parts at the last closes known then.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from collections.abc import Sequence
 
@@ -84,7 +85,7 @@ def quiet_times(seconds: Sequence[float]) -> list[dict[str, object]]:
     if all((day + 3) % 7 < 5 for day in days):  # epoch day 0 was a Thursday; Monday is 0
         breaks.append({"bounds": ["sat", "mon"]})
     minutes = sorted({int(s % _DAY) // 60 for s in seconds})
-    gaps = [(b - a, a, b) for a, b in zip(minutes, minutes[1:], strict=False)]
+    gaps = [(b - a, a, b) for a, b in itertools.pairwise(minutes)]
     gaps.append((minutes[0] + 1440 - minutes[-1], minutes[-1], minutes[0]))
     length, last, first = max(gaps)
     if length * 60 >= _MIN_GAP:
