@@ -116,8 +116,10 @@ def _equity_section(
     chart = figures.equity_figure(
         xs, equity, drawdown, bench, starting_cash=float(result.starting_cash), breaks=quiet_times(curve.seconds)
     )
-    note = (f'<p class="note">Dotted: buy and hold of {html.escape(", ".join(traded))}, equal weight, from the same '
-            "starting cash (defined under Costs and fills assumed). Drawdown is below its running peak, in percent.</p>")
+    note = (
+        f'<p class="note">Dotted: buy and hold of {html.escape(", ".join(traded))}, equal weight, from the same '
+        "starting cash (defined under Costs and fills assumed). Drawdown is below the running peak, in percent.</p>"
+    )
     return chart + (note if bench is not None else ""), bench_return
 
 
