@@ -82,20 +82,23 @@ class ReportBrowser:
         page.on("pageerror", lambda error: check.console_errors.append(str(error)))
         return page
 
-    def check(self, path: Path, screenshot: Path | None = None, width: int = 1280) -> PageCheck:
+    def check(
+        self, path: Path, screenshot: Path | None = None, width: int = 1280, timeout_ms: int = RENDER_TIMEOUT_MS
+    ) -> PageCheck:
         """Open ``path``, wait until every figure has drawn, and report what happened.
 
         Args:
             path: The HTML file.
             screenshot: Where to save a full-page PNG, if anywhere.
             width: Viewport width in pixels.
+            timeout_ms: How long to wait for the charts to draw before giving up (recorded as an error).
         """
         check = PageCheck()
         page = self._page(check, width)
         try:
             page.goto(path.resolve().as_uri(), wait_until="load")
             try:
-                page.wait_for_function(_ALL_RENDERED, timeout=RENDER_TIMEOUT_MS)
+                page.wait_for_function(_ALL_RENDERED, timeout=timeout_ms)
             except Exception as e:  # noqa: BLE001 - a page that never draws is a result, reported below
                 check.console_errors.append(f"charts did not render: {e}".splitlines()[0])
             counts = page.evaluate(_COUNTS)
