@@ -50,6 +50,7 @@ def test_sample_backtest_report_renders_every_chart_offline(browser: ReportBrows
     assert check.blocked == []
     assert check.figures == 1 + len(data)  # equity and drawdown, and one price chart per symbol
     assert check.rendered == check.figures
+    assert check.hover_labels >= 1  # interactive: the mouse over the equity chart shows its values
 
 
 def test_the_check_catches_network_requests_and_console_errors(browser: ReportBrowser, tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ _COUNTS = """() => ({
 })"""
 
 
+_HOVERED = """() => document.querySelector('.plotly-graph-div')
+  .querySelectorAll('.hoverlayer .hovertext, .hoverlayer .legend').length"""
+
+
 def find_chromium() -> Path | None:
     """The Chromium executable: ``chromium`` on the PATH, else ``/usr/bin/chromium``; None if neither."""
     found = shutil.which("chromium")
@@ -52,12 +56,14 @@ class PageCheck:
         rendered: Of those, how many hold a rendered SVG (``.main-svg``).
         console_errors: Console messages of type ``error`` and uncaught page errors.
         blocked: URLs of refused network requests (anything not local).
+        hover_labels: Hover labels shown with the mouse over the middle of the first chart (0: none).
     """
 
     figures: int = 0
     rendered: int = 0
     console_errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    hover_labels: int = 0
 
 
 class ReportBrowser:
@@ -105,9 +111,24 @@ class ReportBrowser:
             check.figures, check.rendered = int(counts["figures"]), int(counts["rendered"])
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
+            if check.rendered:
+                check.hover_labels = _hover(page)
         finally:
             page.close()
         return check
+
+
+def _hover(page: Any) -> int:
+    # the mouse to the middle of the first chart's plot area; plotly then draws its hover label
+    box = page.locator(".plotly-graph-div .nsewdrag").first.bounding_box()
+    if box is None:
+        return 0
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    try:
+        page.wait_for_function(_HOVERED, timeout=10_000)
+    except Exception:  # noqa: BLE001 - no label: reported as none
+        return 0
+    return int(page.evaluate(_HOVERED))
 
 
 @contextmanager
