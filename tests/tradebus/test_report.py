@@ -32,6 +32,7 @@ from tradebus.results import EquityCurve
 from tradebus.results import RunResult
 
 T0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+MISSING = "the HTML report needs plotly, which is not installed: pip install 'tradebus[report]'"
 MINUTES = 5 * 1440  # five days of one-minute samples
 
 
@@ -242,7 +243,7 @@ def no_plotly(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_missing_extra_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(ReportUnavailableError) as caught:
         write_report(hand_run(), tmp_path)
-    assert str(caught.value) == "the HTML report needs plotly, which is not installed: pip install 'tradebus[report]'"
+    assert str(caught.value) == MISSING
 
 
 @pytest.mark.usefixtures("no_plotly")
@@ -252,7 +253,7 @@ def test_outputs_without_the_extra_say_the_report_was_skipped(
     written = write_outputs(hand_run(), tmp_path)
     assert {p.name for p in written} == {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json"}
     err = capsys.readouterr().err
-    assert err == "report skipped: the HTML report needs plotly, which is not installed: pip install 'tradebus[report]'\n"
+    assert err == f"report skipped: {MISSING}\n"
     with pytest.raises(ReportUnavailableError):
         write_outputs(hand_run(), tmp_path, report=True)
 
@@ -265,6 +266,6 @@ def test_backtest_asked_for_a_report_without_the_extra_fails_before_running(
                      "--report"])  # fmt: skip
     assert code == 2
     assert capsys.readouterr().err.splitlines() == [
-        "tradebus backtest: error: the HTML report needs plotly, which is not installed: pip install 'tradebus[report]'"
+        f"tradebus backtest: error: {MISSING}"
     ]
     assert not (tmp_path / "out").exists()
