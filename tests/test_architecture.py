@@ -169,7 +169,7 @@ CONFINED = {
     "playwright": {"tradebus/report/browser.py"},  # the test extra: tests and docs/report_screenshot.py
     "pyarrow": {"tradebus/data.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
-    "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly
+    "pandas": {"tradebus/frames.py"},  # results as frames; also arrives with exchange_calendars
     "numpy": set(),
 }
 

@@ -159,6 +159,8 @@ class BacktestRunner:
             bar_count=self.bars_replayed,
             bars_total=self.data.bar_count,
             outcome=engine.outcome,
+            positions=portfolio.positions(self.clock.now()),
+            paper_config=self.config,
             prices=closing_prices(self.data),
         )
 

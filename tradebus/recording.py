@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from brokers.paper.broker import PaperBroker
 from framework.bus import Subscription
 from framework.engine import Engine
 from framework.events import BarClosed
@@ -70,7 +71,7 @@ class LiveRecorder:
 
     def result(self) -> RunResult:
         """The run so far, as a result with statistics."""
-        portfolio = self.engine.portfolio
+        portfolio, broker = self.engine.portfolio, self.engine.broker
         return RunResult(
             orders=self.engine.orders.this_run(),  # not the orders recovered from earlier runs
             fills=self._recorder.fills,
@@ -81,6 +82,8 @@ class LiveRecorder:
             multipliers=self._recorder.multipliers,
             bar_count=self.bar_count,
             outcome=self.engine.outcome,
+            positions=portfolio.positions(self.engine.clock.now()),
+            paper_config=broker.config if isinstance(broker, PaperBroker) else None,  # live: the broker's own costs
             prices={symbol: PriceHistory(times, values) for symbol, (times, values) in sorted(self._prices.items())},
         )
 

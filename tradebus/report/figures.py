@@ -94,7 +94,7 @@ def _marker_trace(fills: Sequence[Fill], side: Side) -> dict[str, Any]:
         "name": "buy" if buy else "sell",
         "marker": {"symbol": "triangle-up" if buy else "triangle-down", "size": 10,
                    "color": "#1a7f37" if buy else "#cf222e", "line": {"width": 1, "color": "#ffffff"}},
-        "text": [f"{side.value} {quantity(f.quantity)} @ {price(f.price)}<br>{timestamp(f.ts)}"
+        "text": [f"{side.value.upper()} {quantity(f.quantity)} @ {price(f.price)}<br>{timestamp(f.ts)}"
                  f"<br>commission {price(f.commission)}" for f in mine],
         "hovertemplate": "%{text}<extra></extra>",
     }

@@ -11,7 +11,6 @@ import html
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from tradebus.report.formatting import NA
 from tradebus.report.formatting import human_duration
@@ -22,10 +21,8 @@ from tradebus.report.formatting import price
 from tradebus.report.formatting import quantity
 from tradebus.report.formatting import timestamp
 from tradebus.stats import Statistics
-
-if TYPE_CHECKING:
-    from tradebus.results import OpenPosition
-    from tradebus.results import RoundTrip
+from tradebus.trades import OpenPosition
+from tradebus.trades import RoundTrip
 
 MAX_TRADE_ROWS = 500
 """Trades listed at most (the last ones); the heading says when some are left out."""
@@ -36,8 +33,9 @@ Row = tuple[str, str]
 def _annualised(value: float | None, stats: Statistics, shown: str) -> str:
     if value is not None:
         return shown
-    if stats.annualization_note:
-        return f"not annualised: {stats.annualization_note}"
+    note = stats.annualization_note
+    if note:
+        return note if note.lower().startswith("not annualised") else f"not annualised: {note}"
     return NA
 
 
@@ -145,7 +143,8 @@ _POSITION_HEAD = ("symbol", "quantity", "average price", "last price", "market v
 def position_row(position: OpenPosition) -> list[str]:
     """One open position's cells."""
     return [
-        position.symbol, quantity(position.quantity), price(position.average_price), price(position.last_price),
+        position.symbol, quantity(position.quantity), price(position.average_price),
+        NA if position.last_price is None else price(position.last_price),
         money(position.market_value), money(position.unrealized_pnl),
     ]  # fmt: skip
 
