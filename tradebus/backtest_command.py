@@ -122,7 +122,9 @@ class BacktestCommand:
             f"{len(result.fills)} fills; equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
         )
         for label, value in headline(result.statistics):
-            print(f"{label:>20}: {value}")  # noqa: T201
+            print(f"{label:>26}: {value}")  # noqa: T201
+        if result.statistics.annualization_note:
+            print(f"{'':>26}  ({result.statistics.annualization_note})")  # noqa: T201
         partial = " (partial results)" if result.partial else ""
         print(f"wrote {', '.join(p.name for p in written)} to {args.out}{partial}")  # noqa: T201
         return exit_code(result.outcome)

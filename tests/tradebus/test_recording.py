@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import timedelta
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def test_paper_report_has_a_title_and_counts_the_bars_received(
     assert result.bar_count == 3
     assert list(result.prices["AAPL"].prices) == [100.0, 101.0, 102.5]
     assert [f.symbol for f in result.fills] == ["AAPL"]
-    page = write_report(result, tmp_path, mode="paper", strategies=["buyer"]).read_text(encoding="utf-8")
+    page = html.unescape(write_report(result, tmp_path, mode="paper", strategies=["buyer"]).read_text("utf-8"))
+    page = page.replace("\u00a0", " ")
     assert "<h1>buyer: paper report</h1>" in page
     assert "3 bars received; equity sampled every 1 s" in page
     assert "0 bars" not in page

@@ -78,7 +78,7 @@ def text(page: str) -> str:
     """The page's visible text, one space between cells, scripts removed."""
     page = re.sub(r"<(script|style).*?</(script|style)>", " ", page, flags=re.S)
     page = re.sub(r"<[^>]+>", " ", page)
-    return re.sub(r"\s+", " ", htmllib.unescape(page))
+    return re.sub(r"\s+", " ", htmllib.unescape(page).replace("\u00a0", " "))
 
 
 @pytest.fixture(scope="module")
@@ -162,9 +162,11 @@ def test_a_run_too_short_to_annualise_says_so_instead_of_a_number(tmp_path: Path
     note = result.statistics.annualization_note
     assert note
     shown = text(write_report(result, tmp_path).read_text(encoding="utf-8"))
-    assert note.startswith("not annualised: ")
-    assert f"CAGR (annualised) {note}" in shown
-    assert "Sharpe (annualised from 1 min returns) not annualised" in shown
+    assert "CAGR (annualised) not annualised (run too short)" in shown
+    assert "Sharpe (annualised from 1 min returns) not annualised (run too short)" in shown
+    assert "Volatility (annualised from 1 min returns) not annualised (run too short)" in shown
+    assert note[1:] in shown  # and the note says why, once
+    assert "%" not in shown.split("CAGR (annualised)")[1].split("Max drawdown")[0]
     assert "Max drawdown duration 2 min" in shown  # from the peak of 10,050 to 10,080
 
 

@@ -8,6 +8,7 @@ run is too short says so instead of showing a number.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
@@ -29,14 +30,14 @@ MAX_TRADE_ROWS = 500
 
 Row = tuple[str, str]
 
+TOO_SHORT = "not annualised (run too short)"
+"""What an annualised figure shows when the run is too short to annualise (the note under the table says why)."""
+
 
 def _annualised(value: float | None, stats: Statistics, shown: str) -> str:
     if value is not None:
         return shown
-    note = stats.annualization_note
-    if note:
-        return note if note.lower().startswith("not annualised") else f"not annualised: {note}"
-    return NA
+    return TOO_SHORT if stats.annualization_note else NA
 
 
 def headline(stats: Statistics) -> list[Row]:
@@ -50,9 +51,9 @@ def headline(stats: Statistics) -> list[Row]:
         ("Sortino", _annualised(stats.sortino, stats, number(stats.sortino))),
         ("Volatility (ann.)", _annualised(stats.annualized_volatility, stats, percent(stats.annualized_volatility))),
         ("Trades", str(stats.trade_count)),
-        ("Win rate", percent(stats.win_rate)),
-        ("Profit factor", number(stats.profit_factor)),
-        ("Expectancy", money(stats.expectancy)),
+        ("Win rate (per trade)", percent(stats.win_rate)),
+        ("Profit factor (per trade)", number(stats.profit_factor)),
+        ("Expectancy (per trade)", money(stats.expectancy)),
         ("Exposure", percent(stats.exposure)),
     ]
 
@@ -92,9 +93,14 @@ def _cells(values: Sequence[str], tag: str = "td") -> str:
     return "".join(f"<{tag}>{html.escape(v)}</{tag}>" for v in values)
 
 
+def _unbroken(value: str) -> str:
+    # a number and its unit stay on one line ("12.30 %", "3 d 4 h") when a narrow cell wraps
+    return re.sub(r"(\d) (?=[%dhms]|min)", "\\1&nbsp;", html.escape(value))
+
+
 def key_value_table(rows: Sequence[Row], css: str = "kv") -> str:
     """A two-column table of labels and values."""
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{_unbroken(v)}</td></tr>" for k, v in rows)
     return f'<table class="{css}">{body}</table>'
 
 
@@ -104,7 +110,9 @@ def statistics_table(stats: Statistics, period: timedelta, benchmark_return: flo
         f'<div class="group"><h3>{html.escape(heading)}</h3>{key_value_table(rows)}</div>'
         for heading, rows in statistics_rows(stats, period, benchmark_return)
     ]
-    return '<div class="groups">' + "".join(parts) + "</div>"
+    note = stats.annualization_note
+    why = f'<p class="note">{html.escape(note[:1].upper() + note[1:])}.</p>' if note else ""
+    return '<div class="groups">' + "".join(parts) + "</div>" + why
 
 
 _TRADE_HEAD = ("#", "symbol", "side", "quantity", "entry time", "entry price", "exit time", "exit price",
