@@ -172,7 +172,8 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .facts th, .kv th { text-align: left; font-weight: 600; padding: 2px 16px 2px 0; vertical-align: top; }
 .facts td, .kv td { padding: 2px 0; }
 .groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 8px 24px; }
-.group .kv { width: 100%; } .group .kv th { width: 62%; font-weight: 500; } .group .kv td { text-align: right; padding-left: 12px; }
+.group .kv { width: 100%; } .group .kv th { width: 62%; font-weight: 500; }
+.group .kv td { text-align: right; padding-left: 12px; }
 .group .kv tr { border-bottom: 1px solid #eaeef2; }
 .grid { width: 100%; font-size: 13px; }
 .grid th, .grid td { padding: 3px 6px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap; }
