@@ -60,7 +60,7 @@ def test_backtest_command_writes_results_and_report(tmp_path: Path, capsys: pyte
     assert {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json", "report.html"} <= names
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "SmaCross: backtest report" in page
-    assert "bars replayed, bars of 1 min" in page
+    assert "5,850 bars replayed, bars of 1&nbsp;min" in page
     out = capsys.readouterr().out
     assert "Trades: " in out
     assert "Sharpe: " in out
