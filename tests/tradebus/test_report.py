@@ -276,3 +276,12 @@ def test_backtest_asked_for_a_report_without_the_extra_fails_before_running(
         f"tradebus backtest: error: {MISSING}"
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_live_run_without_samples_still_gets_a_report(tmp_path: Path) -> None:
+    result = RunResult(orders=[], fills=[], curve=EquityCurve(timedelta(seconds=1)), starting_cash=Decimal(5_000),
+                       final_cash=Decimal(5_000), final_equity=Decimal(5_000))  # fmt: skip
+    shown = text(write_report(result, tmp_path, mode="live", strategies=["s"]).read_text(encoding="utf-8"))
+    assert "No equity samples were recorded." in shown
+    assert "Data no equity samples" in shown
+    assert "Venue Live account: prices, fills and commissions are the broker's own; nothing is simulated." in shown

@@ -135,9 +135,14 @@ def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes
     """
     script = figures.plotly_js()
     seconds = result.curve.seconds
-    window = {s: c.between(seconds[0] - result.curve.period.total_seconds(), seconds[-1]) for s, c in closes.items()}
+    window = dict(closes)  # the prices of the span the equity covers (the bar before its first sample on)
+    if len(seconds):
+        first = seconds[0] - result.curve.period.total_seconds()
+        window = {symbol: c.between(first, seconds[-1]) for symbol, c in closes.items()}
     symbols = sorted(set(closes) | {f.symbol for f in result.fills})
-    equity, bench_return = _equity_section(result, window, symbols) if len(seconds) else ("", None)
+    equity, bench_return = '<p class="empty">No equity samples were recorded.</p>', None
+    if len(seconds):
+        equity, bench_return = _equity_section(result, window, symbols)
     prices = "".join(figures.price_figures(window, result.fills, quiet_times(seconds)))
     notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in METHOD_NOTES)
     body = [
