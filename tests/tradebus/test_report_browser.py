@@ -24,6 +24,7 @@ from tradebus.report.browser import ReportBrowser
 from tradebus.report.browser import find_chromium
 from tradebus.report.browser import report_browser
 from tradebus.sample_data import sample_data_path
+from tradebus.settings import load_settings
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,11 @@ def test_sample_backtest_report_renders_every_chart_offline(browser: ReportBrows
     assert check.figures == 1 + len(data)  # equity and drawdown, and one price chart per symbol
     assert check.rendered == check.figures
     assert check.hover_labels >= 1  # interactive: the mouse over the equity chart shows its values
+
+
+def test_the_variable_that_requires_the_browser_is_not_a_setting() -> None:
+    # CI exports it for the whole test run, and every command reads the TRADEBUS_* environment
+    assert load_settings(None, {"TRADEBUS_REQUIRE_BROWSER": "1"}) == load_settings(None, {})
 
 
 def test_the_check_catches_network_requests_and_console_errors(browser: ReportBrowser, tmp_path: Path) -> None:
