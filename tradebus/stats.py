@@ -6,7 +6,8 @@ Conventions (the same in every report):
   (a backtest samples equity at every distinct bar end time).
 * **Annualisation** multiplies by ``periods_per_year``, derived from the bar length by
   :func:`periods_per_year`: 252 trading days a year, and for intraday bars a 6.5-hour session
-  (1-minute bars: 390 x 252 = 98,280 periods). Overnight gaps count as one period.
+  (1-minute bars: 390 x 252 = 98,280 periods), 252 for daily bars, 52 for weekly bars. Overnight
+  gaps count as one period.
 * **Risk-free rate** is zero. Standard deviations are sample deviations (n - 1).
 * **Sharpe** = mean / stdev x sqrt(periods). **Sortino** = mean / downside deviation x
   sqrt(periods), where the downside deviation is ``sqrt(mean(min(r, 0)^2))`` over *all* returns.
@@ -47,6 +48,8 @@ TRADING_DAYS = 252
 MIN_ANNUALISED_DAYS = 20.0
 """Trading days' worth of periods a run needs before CAGR, volatility, Sharpe and Sortino are given."""
 SESSION = timedelta(hours=6, minutes=30)
+_WEEK = timedelta(days=7)
+_WEEKS_PER_YEAR = 52
 
 
 def periods_per_year(period: timedelta, trading_days: int = TRADING_DAYS, session: timedelta = SESSION) -> float:
@@ -60,6 +63,8 @@ def periods_per_year(period: timedelta, trading_days: int = TRADING_DAYS, sessio
         raise ValueError(msg)
     if period < timedelta(days=1):
         return trading_days * (session / period)
+    if period >= _WEEK:  # weeks and months count calendar weeks: 52 weekly bars a year, as empyrical
+        return _WEEKS_PER_YEAR / (period / _WEEK)
     return trading_days / (period / timedelta(days=1))
 
 

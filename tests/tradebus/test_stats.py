@@ -107,7 +107,8 @@ def test_exposure_counts_periods_that_began_invested() -> None:
         (timedelta(minutes=5), 78 * 252),
         (timedelta(hours=1), 6.5 * 252),
         (timedelta(days=1), 252),
-        (timedelta(days=7), 36),
+        (timedelta(days=7), 52),
+        (timedelta(days=14), 26),
     ],
 )
 def test_periods_per_year_from_the_bar_length(period: timedelta, expected: float) -> None:
