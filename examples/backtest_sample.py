@@ -44,7 +44,7 @@ def main() -> None:
         print(f"  {fill.ts:%Y-%m-%d %H:%M} UTC  {fill.side:<4} {fill.quantity} {fill.symbol} @ {fill.price:.2f}")
     print(f"equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}")
     for label, value in headline(result.statistics):
-        print(f"{label:>20}: {value}")
+        print(f"{label:>26}: {value}")
 
     written = write_outputs(result, args.out, title=f"SMA crossover on {args.symbol} (sample data)")
     print(f"exports: {', '.join(p.name for p in written)} in {args.out}/")

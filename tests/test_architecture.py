@@ -165,7 +165,8 @@ CONFINED = {
     "requests": {"brokers/ibkr/rest.py", "brokers/ibkr/session.py"},
     "trustme": {"simulators/ibkr/tls.py"},
     "tqdm": {"tradebus/backtest.py"},
-    "matplotlib": {"tradebus/report.py"},
+    "plotly": {"tradebus/report/__init__.py", "tradebus/report/figures.py"},
+    "playwright": {"tradebus/report/browser.py"},  # the test extra: tests and docs/report_screenshot.py
     "pyarrow": {"tradebus/data.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
     "pandas": {"tradebus/frames.py"},  # results as frames; also arrives with exchange_calendars

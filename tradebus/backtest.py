@@ -28,6 +28,7 @@ Example::
 from __future__ import annotations
 
 import gc
+from array import array
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
@@ -54,6 +55,7 @@ from framework.risk import RiskConfig
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.interrupts import interrupt_stops
+from tradebus.price_history import PriceHistory
 from tradebus.results import RunRecorder
 from tradebus.results import RunResult
 
@@ -167,6 +169,7 @@ class BacktestRunner:
             outcome=engine.outcome,
             positions=portfolio.positions(self.clock.now()),
             paper_config=self.config,
+            prices=closing_prices(self.data),
         )
 
     def _replay(self, recorder: RunRecorder) -> None:
@@ -234,6 +237,15 @@ def run_backtest(
         journal=journal, halt_file=halt_file, on_strategy_error=on_strategy_error,
     )
     return runner.run()
+
+
+def closing_prices(data: BarData) -> dict[str, PriceHistory]:
+    """Every symbol's closes, each at its bar's end time (when it became known), for the report."""
+    prices = {}
+    for symbol, series in data.items():
+        length = series.duration.total_seconds()
+        prices[symbol] = PriceHistory(array("d", (start + length for start in series.starts)), series.closes)
+    return prices
 
 
 def bar_period(data: BarData) -> timedelta:

@@ -6,7 +6,8 @@ Example::
     tradebus backtest strategies.sma_cross:SmaCross --data-from ibkr --symbols AAPL --hours 6.5
 
 It prints the summary, writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``,
-``result.json`` and, when matplotlib is installed, ``equity.png`` and ``report.html`` to ``--out``.
+``result.json`` and ``report.html`` (interactive, self-contained; needs the ``report`` extra, else it is
+skipped with a line on stderr, or an error with ``--report``) to ``--out``.
 A progress bar runs on stderr unless ``--no-progress`` is given.
 
 Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
@@ -49,7 +50,10 @@ from tradebus.loading import create_strategy
 from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.recording import write_outputs
+from tradebus.report import INSTALL_HINT
+from tradebus.report import ReportUnavailableError
 from tradebus.report import headline
+from tradebus.report import report_available
 from tradebus.results import RunResult
 from tradebus.sample_data import sample_data_path
 from tradebus.settings import Settings
@@ -76,6 +80,11 @@ class BacktestCommand:
         )
         parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument(
+            "--report", action=argparse.BooleanOptionalAction, default=None,
+            help="write report.html (--report: fail if the 'report' extra is missing; default: write it when "
+                 "plotly is installed, else say it was skipped)",
+        )
         parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
         parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
         add_error_policy_argument(parser, default=ErrorPolicy.STOP_RUN)
@@ -93,6 +102,9 @@ class BacktestCommand:
             raise ConfigError(msg, key="--data-from")
         data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
         strategy = create_strategy(args.strategy, parse_params(args.param))
+        if args.report and not report_available():  # asked for: say so before a long replay, not after
+            msg = f"the HTML report needs plotly, which is not installed: {INSTALL_HINT}"
+            raise ReportUnavailableError(msg)
         config = PaperConfig.model_validate(json.loads(args.venue))
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
@@ -104,7 +116,7 @@ class BacktestCommand:
         finally:
             if journal is not None:
                 journal.close()
-        written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
+        written = write_outputs(result, args.out, mode="backtest", strategies=[strategy.id], report=args.report)
         for line in result.outcome.lines():
             print(line)  # noqa: T201
         bars = f"{data.bar_count:,} bars"
@@ -115,7 +127,9 @@ class BacktestCommand:
             f"{len(result.fills)} fills; equity {result.starting_cash:,.2f} -> {result.final_equity:,.2f}"
         )
         for label, value in headline(result.statistics):
-            print(f"{label:>20}: {value}")  # noqa: T201
+            print(f"{label:>26}: {value}")  # noqa: T201
+        if result.statistics.annualization_note:
+            print(f"{'':>26}  ({result.statistics.annualization_note})")  # noqa: T201
         partial = " (partial results)" if result.partial else ""
         print(f"wrote {', '.join(p.name for p in written)} to {args.out}{partial}")  # noqa: T201
         return exit_code(result.outcome)

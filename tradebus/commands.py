@@ -137,7 +137,7 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
                          view=None if quiet else sys.stdout, started=announce(mode))
     print(ConsoleView.summary(run.engine))  # noqa: T201
-    outputs = write_outputs(result, settings.output, title="tradebus run")
+    outputs = write_outputs(result, settings.output, mode=mode, strategies=[strategy.id])
     print(f"journal: {path}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
     return exit_code(result.outcome)
 

@@ -91,7 +91,8 @@ class DemoCommand:
             result = run_session(run, until=_filled(engine, args.until_fills), started=announce("demo"),
                                  duration=timedelta(seconds=args.duration), view=None if args.quiet else sys.stdout)
         say(ConsoleView.summary(engine))
-        outputs = write_outputs(result, out, title=f"tradebus demo: SMA crossover on {args.symbol}")
+        title = f"tradebus demo: SMA crossover on {args.symbol} (live, on the simulated gateway)"
+        outputs = write_outputs(result, out, title, mode="live", strategies=[s.id for s in engine.strategies])
         say(f"journal: {out / 'journal.sqlite'}  (inspect with: tradebus journal --path {out / 'journal.sqlite'})")
         for path in outputs:
             if path.suffix in (".html", ".png"):

@@ -17,6 +17,7 @@ import json
 from array import array
 from collections.abc import Iterable
 from collections.abc import Iterator
+from collections.abc import Mapping
 from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
@@ -38,6 +39,7 @@ from framework.private_files import open_private
 from framework.private_files import private_dir
 from framework.private_files import write_private_text
 from framework.supervision import RunOutcome
+from tradebus.price_history import PriceHistory
 from tradebus.stats import Statistics
 from tradebus.stats import compute_statistics
 from tradebus.stats import drawdown_series
@@ -223,6 +225,7 @@ class RunResult:
         outcome: How the run ended (failed strategies, an interruption); default: completed.
         positions: The portfolio's positions when the run ended (flat ones are ignored).
         paper_config: The simulated venue's settings (cash, costs, fill model), when the run had one.
+        prices: Closing prices per symbol, for the report's price charts and benchmark.
     """
 
     def __init__(
@@ -240,6 +243,7 @@ class RunResult:
         outcome: RunOutcome | None = None,
         positions: Iterable[Position] = (),
         paper_config: PaperConfig | None = None,
+        prices: Mapping[str, PriceHistory] | None = None,
     ) -> None:
         self.orders = list(orders)
         self.fills = list(fills)
@@ -254,6 +258,7 @@ class RunResult:
         self.open_positions: list[OpenPosition] = open_positions(positions, multipliers)
         """Positions still held when the run ended, valued at the last prices, by symbol."""
         self.paper_config = paper_config
+        self.prices: Mapping[str, PriceHistory] = prices or {}
         self._trades: list[RoundTrip] | None = None
         self._statistics: Statistics | None = None
 

@@ -64,6 +64,8 @@ from framework.redaction import masked
 from framework.redaction import register_settings
 
 ENV_PREFIX = "TRADEBUS_"
+TOOL_VARIABLES = frozenset({"TRADEBUS_REQUIRE_BROWSER", "TRADEBUS_CRASH_SEEDS"})
+"""``TRADEBUS_*`` variables that the tests and CI read; they are not settings overrides."""
 DEFAULT_JOURNALS = Path("runs")  # runs/<broker>/journal.sqlite unless ``journal`` is set
 
 C = TypeVar("C", bound=BaseModel)
@@ -185,7 +187,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         data = _read_toml(path)
     overrides: dict[str, str] = {}
     for key, value in sorted((environ or {}).items()):
-        if key.startswith(ENV_PREFIX):
+        if key.startswith(ENV_PREFIX) and key not in TOOL_VARIABLES:
             keys = key[len(ENV_PREFIX) :].lower().split("__")
             _set_nested(data, keys, value, source=key)
             overrides[".".join(keys)] = key

@@ -50,7 +50,6 @@ def test_plugin_needs_a_data_source() -> None:
 
 
 def test_backtest_command_writes_results_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
     parser = argparse.ArgumentParser()
     COMMAND.configure(parser)
     args = parser.parse_args(
@@ -58,7 +57,10 @@ def test_backtest_command_writes_results_and_report(tmp_path: Path, capsys: pyte
     )
     assert COMMAND.run(args) == 0
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json", "equity.png", "report.html"} <= names
+    assert {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json", "report.html"} <= names
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "SmaCross: backtest report" in page
+    assert "5,850 bars replayed, bars of 1&nbsp;min" in page
     out = capsys.readouterr().out
     assert "Trades: " in out
     assert "Sharpe: " in out

@@ -107,7 +107,7 @@ def test_a_backtest_writes_private_exports_report_and_journal(tmp_path: Path) ->
         os.umask(old)
     written = sorted(p.name for p in out.iterdir())
     assert {"orders.csv", "fills.csv", "trades.csv", "equity.csv", "result.json"} <= set(written)
-    assert {"equity.png", "report.html"} <= set(written)  # matplotlib is a dev dependency
+    assert "report.html" in written  # plotly (the report extra) is a dev dependency
     assert {name: mode(out / name) for name in written} == dict.fromkeys(written, FILE)
     assert (mode(out), mode(out.parent)) == (FOLDER, FOLDER)
     assert (mode(journal), mode(journal.parent)) == (FILE, FOLDER)

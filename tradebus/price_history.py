@@ -1,0 +1,29 @@
+"""Closing prices of one symbol over a run, in columns, for the report's price charts and benchmark."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import NamedTuple
+
+
+class PriceHistory(NamedTuple):
+    """A symbol's prices: when each became known (epoch seconds, ascending) and the price.
+
+    A backtest keeps every bar's close at the bar's end time; a paper or live run the last price at
+    each equity sample.
+    """
+
+    times: Sequence[float]
+    prices: Sequence[float]
+
+    def at(self, seconds: float) -> float | None:
+        """The last price known at ``seconds`` (None before the first)."""
+        i = bisect.bisect_right(self.times, seconds)
+        return self.prices[i - 1] if i else None
+
+    def between(self, start: float, end: float) -> PriceHistory:
+        """The prices known from ``start`` to ``end`` inclusive."""
+        lo = bisect.bisect_left(self.times, start)
+        hi = bisect.bisect_right(self.times, end)
+        return PriceHistory(self.times[lo:hi], self.prices[lo:hi])

@@ -1,0 +1,106 @@
+"""A run's report: one self-contained, interactive HTML page (``report.html``).
+
+Equity and drawdown with a buy-and-hold benchmark, price charts with every entry and exit, the
+statistics, trades, open positions, and the cost and fill assumptions, drawn with plotly (the
+``report`` extra: ``pip install 'tradebus[report]'``). plotly.js is inlined once, so the page opens
+without a network. Modules: :mod:`~tradebus.report.page` assembles the page from
+:mod:`~tradebus.report.figures` (charts), :mod:`~tradebus.report.tables` (tables),
+:mod:`~tradebus.report.assumptions` (the venue in words), :mod:`~tradebus.report.series` (curves,
+benchmark) and :mod:`~tradebus.report.formatting` (numbers, times, durations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from pathlib import Path
+
+from framework.errors import FrameworkError
+from framework.private_files import private_dir
+from framework.private_files import write_private_text
+from tradebus.report.page import ReportInfo
+from tradebus.report.series import MAX_POINTS
+from tradebus.report.series import Closes
+from tradebus.report.series import downsample
+from tradebus.report.tables import headline
+from tradebus.results import RunResult
+
+__all__ = [
+    "INSTALL_HINT",
+    "MAX_POINTS",
+    "Closes",
+    "ReportInfo",
+    "ReportUnavailableError",
+    "downsample",
+    "headline",
+    "render_report",
+    "report_available",
+    "write_report",
+]
+
+INSTALL_HINT = "pip install 'tradebus[report]'"
+
+
+class ReportUnavailableError(FrameworkError, ImportError):
+    """The report cannot be drawn: plotly (the ``report`` extra) is not installed."""
+
+
+def report_available() -> bool:
+    """Whether plotly, which draws the report, can be imported."""
+    try:
+        import plotly  # noqa: F401, PLC0415 - optional dependency, only probed
+    except ImportError:
+        return False
+    return True
+
+
+def _require_plotly() -> None:
+    if not report_available():
+        msg = f"the HTML report needs plotly, which is not installed: {INSTALL_HINT}"
+        raise ReportUnavailableError(msg)
+
+
+def render_report(result: RunResult, info: ReportInfo | None = None, closes: Mapping[str, Closes] | None = None) -> str:
+    """Return the report page for ``result``.
+
+    Args:
+        result: The run.
+        info: Mode and strategies for the title (default: a backtest of unnamed strategies).
+        closes: Closing prices per symbol for the price charts and the benchmark (default: the
+            result's own ``prices``).
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed.
+    """
+    _require_plotly()
+    from tradebus.report.page import render_page  # noqa: PLC0415 - keeps the package import light
+
+    return render_page(result, info or ReportInfo(), result.prices if closes is None else closes)
+
+
+def write_report(
+    result: RunResult,
+    directory: str | Path,
+    title: str | None = None,
+    *,
+    mode: str = "backtest",
+    strategies: Sequence[str] = (),
+) -> Path:
+    """Write ``report.html`` into ``directory`` and return its path.
+
+    Args:
+        result: The run.
+        directory: Output folder (created private if missing).
+        title: Page title (default: the strategies and the mode).
+        mode: ``backtest``, ``paper`` or ``live``.
+        strategies: Ids of the strategies that ran.
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed (the message names the extra to install).
+    """
+    page = render_report(result, ReportInfo(mode=mode, strategies=tuple(strategies), title=title))
+    out = Path(directory)
+    private_dir(out)
+    path = out / "report.html"
+    write_private_text(path, page)
+    return path

@@ -1,0 +1,132 @@
+"""The report's interactive charts, drawn with plotly (the ``report`` extra).
+
+Each function returns an HTML fragment: a ``<div>`` and the script that draws it, without plotly.js
+itself (the page includes it once, inline, for every figure). Figures get fixed div ids, so the same
+run writes the same page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+from framework.models import Fill
+from framework.models import Side
+from tradebus.report.formatting import iso
+from tradebus.report.formatting import price
+from tradebus.report.formatting import quantity
+from tradebus.report.formatting import timestamp
+from tradebus.report.series import MAX_POINTS
+from tradebus.report.series import Closes
+from tradebus.report.series import downsample
+
+MAX_MARKERS = 2000
+"""Fills marked at most per symbol (the last ones); the chart says when some are left out."""
+
+_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+_LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
+    "hovermode": "x unified",
+    "legend": {"orientation": "h", "y": 1.08, "x": 0},
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+}
+
+
+def plotly_js() -> str:
+    """plotly.js, minified, to inline once in the page.
+
+    Raises:
+        ImportError: If plotly is not installed.
+    """
+    from plotly.offline import get_plotlyjs  # noqa: PLC0415 - optional dependency
+
+    return str(get_plotlyjs())
+
+
+def _fragment(figure: Any, div_id: str) -> str:
+    return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=_CONFIG))
+
+
+def equity_figure(
+    seconds: Sequence[float],
+    equity: Sequence[float],
+    drawdown: Sequence[float],
+    benchmark: Sequence[float] | None,
+    *,
+    starting_cash: float,
+    breaks: Sequence[dict[str, object]] = (),
+) -> str:
+    """Equity (with the buy-and-hold benchmark and the starting cash) over drawdown, shaded, in percent.
+
+    ``seconds``, ``equity``, ``drawdown`` and ``benchmark`` are already reduced to the points drawn;
+    ``breaks`` are the x-axis range breaks (see :func:`~tradebus.report.series.quiet_times`).
+    """
+    from plotly.subplots import make_subplots  # noqa: PLC0415 - optional dependency
+
+    x = [iso(s) for s in seconds]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
+    fig.add_scatter(x=x, y=list(equity), name="strategy equity", line={"color": "#1f6feb", "width": 1.5},
+                    row=1, col=1, hovertemplate="%{y:,.2f}")
+    if benchmark is not None:
+        fig.add_scatter(x=x, y=list(benchmark), name="buy and hold (equal weight)",
+                        line={"color": "#8250df", "width": 1.2, "dash": "dot"}, row=1, col=1,
+                        hovertemplate="%{y:,.2f}")
+    fig.add_hline(y=starting_cash, line={"color": "#8b949e", "width": 1, "dash": "dash"}, row=1, col=1)
+    fig.add_scatter(x=x, y=[d * 100 for d in drawdown], name="drawdown %", fill="tozeroy",
+                    line={"color": "#cf222e", "width": 1}, fillcolor="rgba(207,34,46,0.3)", row=2, col=1,
+                    hovertemplate="%{y:.2f} %")
+    fig.update_yaxes(title_text="equity", tickformat=",.0f", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown %", rangemode="tozero", row=2, col=1)
+    fig.update_xaxes(rangebreaks=list(breaks))
+    fig.update_layout(height=520, **_LAYOUT)
+    return _fragment(fig, "equity-chart")
+
+
+def _marker_trace(fills: Sequence[Fill], side: Side) -> dict[str, Any]:
+    mine = [f for f in fills if f.side is side]
+    buy = side is Side.BUY
+    return {
+        "x": [iso(f.ts.timestamp()) for f in mine],
+        "y": [float(f.price) for f in mine],
+        "mode": "markers",
+        "name": "buy" if buy else "sell",
+        "marker": {"symbol": "triangle-up" if buy else "triangle-down", "size": 10,
+                   "color": "#1a7f37" if buy else "#cf222e", "line": {"width": 1, "color": "#ffffff"}},
+        "text": [f"{side.value.upper()} {quantity(f.quantity)} @ {price(f.price)}<br>{timestamp(f.ts)}"
+                 f"<br>commission {price(f.commission)}" for f in mine],
+        "hovertemplate": "%{text}<extra></extra>",
+    }
+
+
+def price_figure(
+    symbol: str, closes: Closes, fills: Sequence[Fill], index: int, breaks: Sequence[dict[str, object]] = ()
+) -> str:
+    """The closes of ``symbol`` with a marker at every fill (buys up, sells down; hover: quantity, price, time)."""
+    import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
+
+    xs, ys = downsample(closes.times, closes.prices, MAX_POINTS)
+    shown = list(fills[-MAX_MARKERS:])
+    fig = go.Figure()
+    fig.add_scatter(x=[iso(s) for s in xs], y=ys, name=f"{symbol} close", line={"color": "#57606a", "width": 1.2},
+                    hovertemplate="%{y:,.2f}")
+    for side in (Side.BUY, Side.SELL):
+        fig.add_scatter(**_marker_trace(shown, side))
+    title = symbol if len(shown) == len(fills) else f"{symbol} (last {len(shown):,} of {len(fills):,} fills marked)"
+    fig.update_layout(height=360, title={"text": title, "x": 0, "font": {"size": 14}}, **_LAYOUT)
+    fig.update_layout(hovermode="closest")
+    fig.update_yaxes(title_text="price", tickformat=",.2f")
+    fig.update_xaxes(rangebreaks=list(breaks))
+    return _fragment(fig, f"price-chart-{index}")
+
+
+def price_figures(
+    closes: Mapping[str, Closes], fills: Sequence[Fill], breaks: Sequence[dict[str, object]] = ()
+) -> list[str]:
+    """One price chart per symbol that has prices or fills, in symbol order."""
+    symbols = sorted(set(closes) | {f.symbol for f in fills})
+    return [
+        price_figure(symbol, closes.get(symbol, Closes((), ())), [f for f in fills if f.symbol == symbol], i, breaks)
+        for i, symbol in enumerate(symbols)
+    ]
