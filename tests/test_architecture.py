@@ -166,10 +166,10 @@ CONFINED = {
     "trustme": {"simulators/ibkr/tls.py"},
     "tqdm": {"tradebus/backtest.py"},
     "matplotlib": {"tradebus/report.py"},
-    "pyarrow": {"tradebus/data.py"},
+    "pyarrow": {"tradebus/data/arrow.py", "tradebus/data/files.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
-    "pandas": set(),  # arrives with exchange_calendars; nothing uses it directly
-    "numpy": set(),
+    "pandas": {"tradebus/data/frame.py"},  # DataFrame input, imported when called
+    "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
 
 
