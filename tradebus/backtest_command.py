@@ -65,7 +65,10 @@ class BacktestCommand:
         """Strategy, data, venue settings and output folder."""
         parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
-        parser.add_argument("--data", type=Path, help="bar file (.csv or .parquet); default: the shipped sample")
+        parser.add_argument(
+            "--data", type=Path, help="bar file (.csv, .parquet, .json) or folder of them; default: the shipped sample"
+        )
+        parser.add_argument("--tz", help="time zone of --data timestamps written without an offset (America/New_York)")
         parser.add_argument(
             "--venue", metavar="JSON", default="{}", help="PaperConfig as JSON, e.g. '{\"latency\": 1}'"
         )
@@ -77,7 +80,9 @@ class BacktestCommand:
         history = parser.add_argument_group("history from a broker (instead of --data)")
         history.add_argument("--data-from", metavar="BROKER", help="fetch bars through this broker plug-in (ibkr)")
         history.add_argument("--symbols", default="AAPL", help="comma-separated symbols to fetch (default AAPL)")
-        history.add_argument("--bar-seconds", type=int, default=60, help="bar length in seconds (default 60)")
+        parser.add_argument(
+            "--bar-seconds", type=int, help="bar length in seconds (default: inferred from --data; 60 with --data-from)"
+        )
         history.add_argument("--hours", type=float, default=6.5, help="how far back to fetch (default 6.5)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -86,7 +91,7 @@ class BacktestCommand:
         if args.data_from is not None and args.data is not None:
             msg = "give either --data or --data-from"
             raise ConfigError(msg, key="--data-from")
-        data = history_from_broker(args, settings) if args.data_from else load_bars(args.data or sample_data_path())
+        data = history_from_broker(args, settings) if args.data_from else bars_from_file(args)
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = PaperConfig.model_validate(json.loads(args.venue))
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
@@ -116,6 +121,16 @@ class BacktestCommand:
         return exit_code(result.outcome)
 
 
+def bars_from_file(args: argparse.Namespace) -> BarData:
+    """Load ``--data`` (default: the shipped sample) with ``--tz``; bar length ``--bar-seconds`` or inferred.
+
+    Raises:
+        DataError: If the file is invalid (naming the file and line).
+    """
+    duration = None if args.bar_seconds is None else timedelta(seconds=args.bar_seconds)
+    return load_bars(args.data or sample_data_path(), duration, tz=args.tz)
+
+
 def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData:
     """Fetch ``--symbols`` bars of ``--bar-seconds`` over the last ``--hours`` through ``--data-from``.
 
@@ -128,7 +143,7 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     """
     clock = SystemClock()
     broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
-    duration = timedelta(seconds=args.bar_seconds)
+    duration = timedelta(seconds=args.bar_seconds or 60)
     end = clock.now()
     start = end - timedelta(hours=args.hours)
     broker.connect(lambda event: None)  # market data only: its events have no one to go to

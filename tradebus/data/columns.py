@@ -110,7 +110,7 @@ def bar_data(series: dict[str, Columns], duration: timedelta | None, source: str
         ValueError: If ``duration`` is not a positive whole number of seconds.
     """
     if not series:
-        raise DataError("no bars: the file has a header but no rows", source=source)
+        raise DataError("no bars: the file has a header but no rows (expected a bar a line)", source=source)
     if duration is None:
         try:
             duration = infer_bar_duration(*(columns[0] for columns in series.values()))

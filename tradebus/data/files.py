@@ -80,8 +80,14 @@ def read_csv(path: Path, options: Options) -> BarData:
 
 
 def _head(path: Path, source: str) -> tuple[list[str], list[str] | None]:
-    """The header and the first row (None if there is none)."""
+    """The header and the first row (None if there is none).
+
+    Raises:
+        DataError: If the file is empty or binary (NUL bytes or not UTF-8 near its start).
+    """
     with _text(path, source) as f:
+        if "\x00" in f.buffer.peek(8192)[:8192].decode("latin-1"):
+            raise _not_text(source, csv.Error("NUL"))
         reader = csv.reader(f)
         try:
             header = next(reader, None)
