@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from collections.abc import Sequence
 from datetime import timedelta
 from math import inf
+from operator import itemgetter
 
 from framework.errors import DataError
 from framework.history import BarData
@@ -43,7 +44,8 @@ class RowCollector:
     def __init__(self, layout: Layout, times: TimeParser, symbol: str | None, source: str) -> None:
         self.series: dict[str, Columns] = {}
         self._last: dict[str, int] = {}
-        self._fields = [layout.index(f) for f in ("timestamp", "open", "high", "low", "close", "volume")]
+        self._time_at = layout.index("timestamp")
+        self._prices = itemgetter(*(layout.index(f) for f in ("open", "high", "low", "close", "volume")))
         self._symbol_at = layout.index("symbol")
         self._adjusted_at = layout.index("adjusted")
         self._times, self._symbol, self._source = times, symbol, source
@@ -90,10 +92,9 @@ class RowCollector:
         volumes.append(v)
 
     def _parse(self, line: int, row: Sequence[object]) -> tuple[int, float, float, float, float, float]:
-        at = self._fields
         try:
-            start = self._times(row[at[0]])  # type: ignore[index]
-            o, h, low, c, v = (float(row[i]) for i in at[1:])  # type: ignore[arg-type, index]
+            start = self._times(row[self._time_at])  # type: ignore[index]
+            o, h, low, c, v = map(float, self._prices(row))
             if self._adjusted_at is not None and c > 0:
                 factor = float(row[self._adjusted_at]) / c  # type: ignore[arg-type]
                 o, h, low, c = o * factor, h * factor, low * factor, c * factor
