@@ -89,3 +89,12 @@ def test_without_pandas_one_clear_import_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "pandas", None)
     with pytest.raises(ImportError, match=r"^bars_from_frame needs pandas: pip install 'tradebus\[pandas\]'$"):
         bars_from_frame(object())
+
+
+def test_text_timestamps_with_offsets_across_daylight_saving() -> None:
+    df = pd.DataFrame({"Datetime": ["2024-03-08 09:30:00-05:00", "2024-03-11 09:30:00-04:00"],
+                       "Open": 1.0, "High": 2.0, "Low": 1.0, "Close": 2.0, "Volume": 3})
+    series = bars_from_frame(df, symbol="X", duration=MINUTE)["X"]
+    assert [b.start.hour for b in series] == [14, 13]
+    with pytest.raises(DataError, match=r"^DataFrame:2: cannot parse row: .*'soon'"):
+        bars_from_frame(df.assign(Datetime=["2024-03-08 09:30:00-05:00", "soon"]), symbol="X", duration=MINUTE)

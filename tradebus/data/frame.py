@@ -54,11 +54,12 @@ def bars_from_frame(
     layout = resolve([str(c) for c in frame.columns], SOURCE, format="columns", columns=columns)
     if "symbol" not in layout.names and symbol is None:
         raise DataError("give symbol= (or a symbol column) for the rows' symbol", source=SOURCE)
-    starts = _starts(frame[layout.names["timestamp"]], tz, pd)
-    series = _fast(frame, layout.names, starts, symbol)
-    if series is None:  # name the first bad row
-        cells = [starts.tolist() if name == layout.names["timestamp"] else frame[name].tolist()
-                 for name in layout.header]
+    times = frame[layout.names["timestamp"]]
+    starts = _starts(times, tz, pd) if pd.api.types.is_datetime64_any_dtype(times) else None
+    series = None if starts is None else _fast(frame, layout.names, starts, symbol)
+    if series is None:  # text timestamps, or a bad row to name: row by row, as in files
+        cells = [starts.tolist() if starts is not None and name == layout.names["timestamp"] else
+                 frame[name].tolist() for name in layout.header]
         collector = RowCollector(layout, TimeParser(tz), symbol, SOURCE)
         series = collector.add_all(enumerate(zip(*cells, strict=True), start=1))
     return bar_data(series, duration, SOURCE)
@@ -78,11 +79,8 @@ def _flat(df: Any, pd: Any) -> Any:
 
 
 def _starts(column: Any, tz: str | None, pd: Any) -> Any:
-    """Epoch seconds (int64) of a timestamp column; naive values are read in ``tz``."""
-    try:
-        times = pd.DatetimeIndex(pd.to_datetime(column))
-    except (ValueError, TypeError) as e:
-        raise DataError(f"cannot read the timestamps: {e}", source=SOURCE) from e
+    """Epoch seconds (int64) of a datetime column; naive values are read in ``tz``."""
+    times = pd.DatetimeIndex(column)
     if times.hasnans:
         raise DataError(f"row {int(times.isna().argmax()) + 1}: timestamp is missing", source=SOURCE)
     if times.tz is None:

@@ -22,7 +22,7 @@ Vector = Any  # a 1-D numpy array (numpy's own annotations are too loose to add 
 def packed(values: Vector, code: str) -> array[Any]:
     """Copy a numpy vector into an ``array(code)`` through its buffer (no Python object per value)."""
     out: array[Any] = array(code)
-    out.frombytes(memoryview(np.ascontiguousarray(values, dtype=np.int64 if code == "q" else np.float64)).cast("B"))
+    out.frombytes(np.ascontiguousarray(values, dtype=np.int64 if code == "q" else np.float64).data.cast("B"))
     return out
 
 
