@@ -106,3 +106,28 @@ def test_pure_path_is_used_when_pyarrow_is_missing(tmp_path: Path, monkeypatch: 
     assert load_csv(path).bar_count == 3
     with pytest.raises(ImportError, match=r"pip install 'tradebus\[data\]'"):
         load_csv(path, engine="arrow")
+
+
+@pytest.mark.parametrize("engine", ["arrow", "python"])
+def test_parquet_both_paths(tmp_path: Path, engine: str) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"timestamp": ["2024-01-02T14:30:00Z", "2024-01-02T14:31:00Z", "2024-01-02T14:30:00Z"],
+                      "symbol": ["A", "A", "B"], "open": [1.0, 1.0, 1.0], "high": [2.0, 2.0, 2.0],
+                      "low": [1.0, 1.0, 1.0], "close": [2.0, 2.0, 2.0], "volume": [3, 4, 5]})
+    pq.write_table(table, tmp_path / "x.parquet")
+    data = load_bars(tmp_path / "x.parquet", engine=engine)
+    assert columns(data) == columns(load_bars(tmp_path / "x.parquet", engine="python"))
+    assert (data.bar_count, data["A"].volumes.tolist()) == (3, [3.0, 4.0])
+    bad = table.set_column(6, "volume", pa.array([3, -4, 5]))
+    pq.write_table(bad, tmp_path / "bad.parquet")
+    with pytest.raises(DataError) as caught:
+        load_bars(tmp_path / "bad.parquet", engine=engine)
+    assert str(caught.value) == f"{tmp_path / 'bad.parquet'}:2: A: volume -4.0 is negative"
+
+
+def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "X.csv"
+    path.write_text(GOOD["interleaved symbols"], encoding="utf-8")
+    with pytest.raises(ValueError, match="engine must be one of auto, arrow, python"):
+        load_csv(path, engine="polars")

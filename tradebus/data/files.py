@@ -122,7 +122,10 @@ def _text(path: Path, source: str) -> Any:
 
 
 def _not_text(source: str, error: Exception, line: int | None = None) -> DataError:
-    what = "it contains NUL bytes" if "NUL" in str(error) else f"it is not UTF-8 text ({type(error).__name__})"
+    if isinstance(error, UnicodeDecodeError):
+        what = "it is not UTF-8 text"
+    else:
+        what = "it contains NUL bytes" if "NUL" in str(error) else f"unreadable CSV ({error})"
     return DataError(f"not a CSV text file: {what}; expected a CSV with a header such as {EXPECTED_ANY}",
                      source=source, line=line)
 
@@ -146,7 +149,7 @@ def read_parquet(path: Path, options: Options) -> BarData:
     layout = resolve(table.column_names, source, format=options.format, columns=options.columns,
                      adjusted=options.adjusted)
     series = None
-    if options.engine != "python":
+    if options.fast():
         series = arrow.table_columns(table, layout, options.tz, options.symbol_for(path))
     if series is None:
         cells = [table.column(name).to_pylist() for name in layout.header]
