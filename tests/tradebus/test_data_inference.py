@@ -66,3 +66,10 @@ def test_a_single_bar_file_without_a_duration_asks_for_one(tmp_path: Path) -> No
     with pytest.raises(DataError, match=r"bars\.csv: cannot infer the bar length .*duration="):
         load_bars(path)
     assert len(load_bars(path, timedelta(minutes=1))["A"]) == 1
+
+
+def test_a_duration_that_is_not_whole_seconds_is_a_config_error(tmp_path: Path) -> None:
+    from framework.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^duration: must be a positive whole number of seconds"):
+        load_bars(write_minutes(tmp_path / "bars.csv", 2), timedelta(milliseconds=1500))

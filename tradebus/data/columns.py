@@ -14,6 +14,7 @@ from datetime import timedelta
 from math import inf
 from operator import itemgetter
 
+from framework.errors import ConfigError
 from framework.errors import DataError
 from framework.history import BarData
 from framework.history import BarSeries
@@ -108,7 +109,7 @@ def bar_data(series: dict[str, Columns], duration: timedelta | None, source: str
 
     Raises:
         DataError: If there are no bars, or the length must be inferred from single bars.
-        ValueError: If ``duration`` is not a positive whole number of seconds.
+        ConfigError: If ``duration`` is not a positive whole number of seconds.
     """
     if not series:
         raise DataError("no bars: the file has a header but no rows (expected a bar a line)", source=source)
@@ -119,6 +120,6 @@ def bar_data(series: dict[str, Columns], duration: timedelta | None, source: str
             msg = f"{e} (every symbol has one bar), e.g. duration=timedelta(days=1) or --bar-seconds 86400"
             raise DataError(msg, source=source) from e
     if duration <= timedelta(0) or duration % timedelta(seconds=1):
-        msg = f"duration must be a positive whole number of seconds, received {duration}"
-        raise ValueError(msg)
+        msg = f"must be a positive whole number of seconds, received {duration}"
+        raise ConfigError(msg, key="duration")
     return BarData(BarSeries(symbol, duration, columns) for symbol, columns in series.items())
