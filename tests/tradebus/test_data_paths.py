@@ -22,6 +22,7 @@ YAHOO = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 GOOD = {
     "interleaved symbols": HEADER + A0 + M0 + A1,
     "blank lines and padded symbols": HEADER + A0 + "\n" + M0.replace("MSFT", " MSFT ") + A1 + "\n\n",
+    "leading blank lines": "\n\n" + HEADER + A0 + A1,
     "offsets": HEADER + "2024-01-02 09:30:00-05:00,X,1,2,1,2,3\n2024-01-02 09:31:00-05:00,X,1,2,1,2,3\n",
     "no symbol column": "timestamp,open,high,low,close,volume\n2024-01-02T14:30:00Z,1,2,1,2,3\n"
                         "2024-01-02T14:35:00Z,1,2,1,2,3\n",

@@ -90,7 +90,7 @@ def _head(path: Path, source: str) -> tuple[list[str], list[str] | None]:
             raise _not_text(source, csv.Error("NUL"))
         reader = csv.reader(f)
         try:
-            header = next(reader, None)
+            header = _non_blank(reader)
             first = next(reader, None)
         except (UnicodeDecodeError, csv.Error) as e:
             raise _not_text(source, e) from e
@@ -103,7 +103,7 @@ def _csv_rows(path: Path, source: str, width: int) -> Iterator[tuple[int, list[s
     with _text(path, source) as f:
         reader = csv.reader(f)
         try:
-            next(reader)
+            _non_blank(reader)  # the header
             for row in reader:
                 if len(row) != width:
                     if not row:
@@ -112,6 +112,11 @@ def _csv_rows(path: Path, source: str, width: int) -> Iterator[tuple[int, list[s
                 yield reader.line_num, row
         except (UnicodeDecodeError, csv.Error) as e:
             raise _not_text(source, e, reader.line_num + 1) from e
+
+
+def _non_blank(reader: Iterator[list[str]]) -> list[str] | None:
+    """The next row that is not a blank line (None at the end)."""
+    return next((row for row in reader if row), None)
 
 
 def _text(path: Path, source: str) -> Any:
