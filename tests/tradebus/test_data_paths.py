@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,11 +102,12 @@ def test_both_paths_name_the_same_bad_line(tmp_path: Path, engine: str, text: st
 
 
 def test_pure_path_is_used_when_pyarrow_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("tradebus.data.files.find_spec", lambda name: None)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow fails
+    monkeypatch.setitem(sys.modules, "tradebus.data.arrow", None)
     path = tmp_path / "X.csv"
     path.write_text(GOOD["interleaved symbols"], encoding="utf-8")
     assert load_csv(path).bar_count == 3
-    with pytest.raises(ImportError, match=r"pip install 'tradebus\[data\]'"):
+    with pytest.raises(ImportError, match=r"^engine='arrow' needs pyarrow and numpy: pip install 'tradebus\[data\]'$"):
         load_csv(path, engine="arrow")
 
 
@@ -132,3 +134,30 @@ def test_an_unknown_engine_is_refused(tmp_path: Path) -> None:
     path.write_text(GOOD["interleaved symbols"], encoding="utf-8")
     with pytest.raises(ValueError, match="engine must be one of auto, arrow, python"):
         load_csv(path, engine="polars")
+
+
+BLOCKED = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("pandas", "pyarrow", "numpy"):
+            raise ImportError("not installed: " + name)
+sys.meta_path.insert(0, Block())
+import tradebus
+from tradebus.data import load_bars
+print(load_bars(sys.argv[1]).bar_count)
+try:
+    tradebus.bars_from_frame(None)
+except ImportError as e:
+    print(e)
+"""
+
+
+def test_the_core_works_without_pandas_pyarrow_and_numpy() -> None:
+    import subprocess
+
+    fixture = Path(__file__).parent / "data_files" / "AAPL.csv"
+    done = subprocess.run([sys.executable, "-c", BLOCKED, str(fixture)], capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["10", "bars_from_frame needs pandas: pip install 'tradebus[pandas]'"]

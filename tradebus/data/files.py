@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import timedelta
-from importlib.util import find_spec
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from framework.errors import DataError
@@ -45,20 +46,25 @@ class Options:
         """The symbol of a file without a symbol column: the ``symbol`` option or the file's stem."""
         return self.symbol or path.stem
 
-    def fast(self) -> bool:
-        """Whether to try the pyarrow path.
+    def fast_path(self) -> ModuleType | None:
+        """The pyarrow path (:mod:`tradebus.data.arrow`) if it is to be tried, else None.
 
         Raises:
-            ImportError: If ``engine="arrow"`` and pyarrow is missing.
+            ImportError: If ``engine="arrow"`` and pyarrow (or numpy) is missing.
+            ValueError: If ``engine`` is not one of :data:`ENGINES`.
         """
         if self.engine not in ENGINES:
             msg = f"engine must be one of {', '.join(ENGINES)}, received {self.engine!r}"
             raise ValueError(msg)
-        available = find_spec("pyarrow") is not None
-        if self.engine == "arrow" and not available:
-            msg = "engine='arrow' needs pyarrow: pip install 'tradebus[data]'"
-            raise ImportError(msg)
-        return available and self.engine != "python"
+        if self.engine == "python":
+            return None
+        try:
+            return import_module("tradebus.data.arrow")
+        except ImportError as e:
+            if self.engine == "arrow":
+                msg = "engine='arrow' needs pyarrow and numpy: pip install 'tradebus[data]'"
+                raise ImportError(msg) from e
+            return None
 
 
 def read_csv(path: Path, options: Options) -> BarData:
@@ -67,9 +73,8 @@ def read_csv(path: Path, options: Options) -> BarData:
     header, first = _head(path, source)
     layout = resolve(header, source, format=options.format, columns=options.columns, adjusted=options.adjusted)
     series: dict[str, Columns] | None = None
-    if options.fast() and first:
-        from tradebus.data import arrow  # noqa: PLC0415 - optional dependency
-
+    arrow = options.fast_path()
+    if arrow is not None and first:
         at = layout.index("timestamp") or 0
         sample = first[at] if at < len(first) else ""
         series = arrow.read_csv(path, layout, options.tz, options.symbol_for(path), sample)
@@ -154,7 +159,7 @@ def read_parquet(path: Path, options: Options) -> BarData:
     layout = resolve(table.column_names, source, format=options.format, columns=options.columns,
                      adjusted=options.adjusted)
     series = None
-    if options.fast():
+    if options.fast_path() is not None:
         series = arrow.table_columns(table, layout, options.tz, options.symbol_for(path))
     if series is None:
         cells = [table.column(name).to_pylist() for name in layout.header]
