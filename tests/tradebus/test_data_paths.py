@@ -161,3 +161,36 @@ def test_the_core_works_without_pandas_pyarrow_and_numpy() -> None:
                           check=False, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["10", "bars_from_frame needs pandas: pip install 'tradebus[pandas]'"]
+
+
+YFINANCE = (
+    "Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n"
+    "2024-01-02,185.64,188.44,183.89,187.15,82488700\n2024-01-03,184.25,185.88,183.43,184.22,58414500\n"
+)
+
+
+@pytest.mark.parametrize("engine", ["arrow", "python"])
+def test_yfinance_to_csv_with_its_three_header_rows(tmp_path: Path, engine: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "download.csv"
+    path.write_text(YFINANCE, encoding="utf-8")
+    if engine == "arrow":
+        monkeypatch.setattr("tradebus.data.files.RowCollector", None)  # must not fall back
+    data = load_bars(path, engine=engine)
+    assert list(data) == ["AAPL"]  # the symbol comes from the Ticker row
+    bar = data["AAPL"].bar(1)
+    assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (184.22, 185.88, 183.43, 184.25, 58414500.0)
+    assert data["AAPL"].duration.days == 1
+
+
+@pytest.mark.parametrize("engine", ["arrow", "python"])
+def test_yfinance_bad_row_line_counts_the_three_header_rows(tmp_path: Path, engine: str) -> None:
+    path = tmp_path / "download.csv"
+    path.write_text(YFINANCE.replace("185.88", "5.88"), encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        load_bars(path, engine=engine)
+    assert str(caught.value) == f"{path}:5: AAPL: high 5.88 is below max(open, close) 184.25"
+    several = tmp_path / "several.csv"
+    several.write_text(YFINANCE.replace("Ticker,AAPL,AAPL", "Ticker,AAPL,MSFT"), encoding="utf-8")
+    with pytest.raises(DataError, match=r"several\.csv:2: a yfinance export of several tickers"):
+        load_bars(several, engine=engine)

@@ -30,12 +30,13 @@ _WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(Z|[+-]\d\d:?\d\d)"
 
 
 def read_csv(
-    path: Path, layout: Layout, tz: str | None, symbol: str | None, first: str
+    path: Path, layout: Layout, tz: str | None, symbol: str | None, first: str, *, header_rows: int = 1
 ) -> dict[str, Columns] | None:
     """Read and check a CSV file; None if this path cannot (the pure path will say why).
 
     ``first`` is the first row's timestamp: when it has an offset, the CSV reader parses the column as
-    timestamps itself (on all cores), otherwise it is read as text and converted afterwards.
+    timestamps itself (on all cores), otherwise it is read as text and converted afterwards. A header
+    of several rows (``header_rows``) is skipped and ``layout.header`` names the columns.
     """
     names = layout.names
     types: dict[str, Any] = {names[f]: pa.float64() for f in (*PRICE_FIELDS, "adjusted") if f in names}
@@ -44,7 +45,9 @@ def read_csv(
         types[names["symbol"]] = pa.dictionary(pa.int32(), pa.string())
     options = pa_csv.ConvertOptions(column_types=types, include_columns=list(dict.fromkeys(names.values())))
     try:
-        table = pa_csv.read_csv(path, convert_options=options)
+        reading = pa_csv.ReadOptions(skip_rows=header_rows, column_names=list(layout.header)) if header_rows > 1 \
+            else None
+        table = pa_csv.read_csv(path, read_options=reading, convert_options=options)
     except pa.ArrowException:
         return None
     return table_columns(table, layout, tz, symbol)

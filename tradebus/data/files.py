@@ -70,25 +70,47 @@ class Options:
 def read_csv(path: Path, options: Options) -> BarData:
     """Load a CSV file (see :func:`tradebus.data.load_csv`)."""
     source = str(path)
-    header, first = _head(path, source)
-    layout = resolve(header, source, format=options.format, columns=options.columns, adjusted=options.adjusted)
+    head = _head(path, source)
+    layout = resolve(head.header, source, format=options.format or head.format, columns=options.columns,
+                     adjusted=options.adjusted)
+    symbol = options.symbol or head.symbol or path.stem
     series: dict[str, Columns] | None = None
     arrow = options.fast_path()
-    if arrow is not None and first:
+    if arrow is not None and head.first:
         at = layout.index("timestamp") or 0
-        sample = first[at] if at < len(first) else ""
-        series = arrow.read_csv(path, layout, options.tz, options.symbol_for(path), sample)
+        sample = head.first[at] if at < len(head.first) else ""
+        series = arrow.read_csv(path, layout, options.tz, symbol, sample, header_rows=head.rows)
     if series is None:
-        collector = RowCollector(layout, TimeParser(options.tz), options.symbol_for(path), source)
-        series = collector.add_all(_csv_rows(path, source, len(layout.header)))
+        collector = RowCollector(layout, TimeParser(options.tz), symbol, source)
+        series = collector.add_all(_csv_rows(path, source, len(layout.header), head.rows))
     return bar_data(series, options.duration, source)
 
 
-def _head(path: Path, source: str) -> tuple[list[str], list[str] | None]:
-    """The header and the first row (None if there is none).
+@dataclass(frozen=True)
+class Head:
+    """The start of a CSV file.
+
+    Attributes:
+        header: Column names.
+        first: The first row of data, if any.
+        rows: How many rows the header takes (3 in yfinance's ``Price``/``Ticker``/``Date`` header).
+        symbol: The symbol the header names (yfinance's ``Ticker`` row), if any.
+        format: The format the header's shape shows (yfinance: ``yahoo``), if any.
+    """
+
+    header: list[str]
+    first: list[str] | None
+    rows: int = 1
+    symbol: str | None = None
+    format: str | None = None
+
+
+def _head(path: Path, source: str) -> Head:
+    """Read the header and the first row.
 
     Raises:
-        DataError: If the file is empty or binary (NUL bytes or not UTF-8 near its start).
+        DataError: If the file is empty or binary (NUL bytes or not UTF-8 near its start), or a
+            yfinance export holds several tickers.
     """
     with _text(path, source) as f:
         if "\x00" in f.buffer.peek(8192)[:8192].decode("latin-1"):
@@ -97,18 +119,33 @@ def _head(path: Path, source: str) -> tuple[list[str], list[str] | None]:
         try:
             header = _non_blank(reader)
             first = next(reader, None)
+            if header and first and header[0].strip().lower() == "price" and first[0].strip().lower() == "ticker":
+                return _yfinance_head(header, first, reader, source)
         except (UnicodeDecodeError, csv.Error) as e:
             raise _not_text(source, e) from e
     if not header or not any(h.strip() for h in header):
         raise DataError(f"the file is empty; expected a CSV header: {EXPECTED_ANY}", source=source)
-    return header, first
+    return Head(header, first)
 
 
-def _csv_rows(path: Path, source: str, width: int) -> Iterator[tuple[int, list[str]]]:
+def _yfinance_head(header: list[str], tickers: list[str], reader: Iterator[list[str]], source: str) -> Head:
+    # yfinance's DataFrame.to_csv: "Price,Close,High,...", "Ticker,AAPL,AAPL,...", "Date,,,..."
+    names = {t.strip() for t in tickers[1:]}
+    if len(names) != 1:
+        msg = ("a yfinance export of several tickers: save one ticker per file, or pass the DataFrame to "
+               "bars_from_frame")
+        raise DataError(msg, source=source, line=2)
+    index_row = next(reader, None)
+    time_name = index_row[0].strip() if index_row and index_row[0].strip() else "Date"
+    return Head([time_name, *header[1:]], next(reader, None), rows=3, symbol=names.pop(), format="yahoo")
+
+
+def _csv_rows(path: Path, source: str, width: int, header_rows: int) -> Iterator[tuple[int, list[str]]]:
     with _text(path, source) as f:
         reader = csv.reader(f)
         try:
-            _non_blank(reader)  # the header
+            for _ in range(header_rows):
+                _non_blank(reader)
             for row in reader:
                 if len(row) != width:
                     if not row:

@@ -5,6 +5,7 @@ Formats (``format=``; detected from the header when not given):
 * ``tradebus``: ``timestamp,symbol,open,high,low,close,volume`` (the ``symbol`` column is optional);
 * ``yahoo``: Yahoo Finance exports, ``Date,Open,High,Low,Close,Adj Close,Volume`` (daily) or with a
   ``Datetime`` column (intraday); ``Close`` is used unless ``adjusted=True`` asks for ``Adj Close``;
+  yfinance's three-row ``Price``/``Ticker``/``Date`` header is read too (:mod:`tradebus.data.files`);
 * ``ibkr``: IBKR TWS / ib_insync exports, ``date,open,high,low,close,volume[,average,barCount]`` or
   ``Date/Time,...``;
 * ``columns``: any header, with ``columns={"timestamp": "Date", "close": "Last", ...}`` naming the
