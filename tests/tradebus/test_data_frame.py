@@ -98,3 +98,16 @@ def test_text_timestamps_with_offsets_across_daylight_saving() -> None:
     assert [b.start.hour for b in series] == [14, 13]
     with pytest.raises(DataError, match=r"^DataFrame:2: cannot parse row: .*'soon'"):
         bars_from_frame(df.assign(Datetime=["2024-03-08 09:30:00-05:00", "soon"]), symbol="X", duration=MINUTE)
+
+
+def test_yfinance_download_frame_with_price_ticker_columns() -> None:
+    index = pd.date_range("2024-01-02", periods=3, freq="B", name="Date")
+    columns = pd.MultiIndex.from_product([["Close", "High", "Low", "Open", "Volume"], ["AAPL", "MSFT"]],
+                                         names=["Price", "Ticker"])
+    df = pd.DataFrame([[2.0, 3.0, 2.5, 3.5, 1.0, 2.0, 1.5, 2.5, 10, 20]] * 3, index=index, columns=columns)
+    df.loc[index[1], (slice(None), "MSFT")] = float("nan")  # MSFT has no bar that day: yfinance pads it
+    data = bars_from_frame(df, tz="America/New_York")
+    assert list(data) == ["AAPL", "MSFT"]
+    assert (len(data["AAPL"]), len(data["MSFT"])) == (3, 2)
+    assert data["AAPL"].bar(0).start == datetime(2024, 1, 2, 5, tzinfo=UTC)
+    assert (data["MSFT"].bar(0).close, data["MSFT"].duration) == (3.0, timedelta(days=1))

@@ -32,7 +32,8 @@ def bars_from_frame(
     The bar start is the ``timestamp`` column (or ``Date``, ``Datetime``..., or ``columns["timestamp"]``)
     or else the index (a ``DatetimeIndex``, or a ``(symbol, timestamp)`` MultiIndex). Prices come from
     ``open``, ``high``, ``low``, ``close``, ``volume`` (any case, or as ``columns`` maps them). Rows of
-    several symbols need a ``symbol`` column (or the MultiIndex); otherwise give ``symbol``.
+    several symbols need a ``symbol`` column (or the MultiIndex); otherwise give ``symbol``. A frame
+    from ``yfinance.download`` (columns ``(Price, Ticker)``) gives one series per ticker.
 
     Args:
         df: The frame.
@@ -70,12 +71,25 @@ def _flat(df: Any, pd: Any) -> Any:
     if not isinstance(df, pd.DataFrame):
         msg = f"expected a pandas DataFrame, received {type(df).__name__}"
         raise TypeError(msg)
+    if isinstance(df.columns, pd.MultiIndex) and df.columns.nlevels == 2:
+        df = _by_ticker(df, pd)
     if isinstance(df.index, pd.MultiIndex):
         names = [n or ("symbol" if i == 0 else "timestamp") for i, n in enumerate(df.index.names)]
         return df.rename_axis(names).reset_index()
     if isinstance(df.index, pd.DatetimeIndex):
         return df.rename_axis(df.index.name or "timestamp").reset_index()
     return df.reset_index(drop=True)
+
+
+def _by_ticker(df: Any, pd: Any) -> Any:
+    """The ``(Price, Ticker)`` columns of a yfinance frame into rows indexed by ``(symbol, time)``.
+
+    A ticker's rows that are empty in every column are the padding yfinance adds where another
+    ticker has a bar and this one has none; they are left out.
+    """
+    tickers = list(dict.fromkeys(df.columns.get_level_values(1)))
+    parts = {str(t): df.xs(t, axis=1, level=1).dropna(how="all") for t in tickers}
+    return pd.concat(parts, names=["symbol", df.index.name or "timestamp"])
 
 
 def _starts(column: Any, tz: str | None, pd: Any) -> Any:
