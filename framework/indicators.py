@@ -192,7 +192,12 @@ class BollingerBands:
 
 
 class ATR:
-    """Average true range with Wilder's smoothing."""
+    """Average true range with Wilder's smoothing, warmed up as TA-Lib's ``ATR``.
+
+    The first bar has no previous close, so it has no true range; the first ATR is the mean of the
+    true ranges of bars 2 .. ``period + 1`` and is returned on bar ``period + 1`` (TA-Lib's first
+    non-NaN value); after that ``atr = (atr * (period - 1) + tr) / period``.
+    """
 
     def __init__(self, period: int = 14) -> None:
         _check_period(period)
@@ -204,14 +209,16 @@ class ATR:
 
     @property
     def ready(self) -> bool:
-        """Whether ``period`` true ranges have been seen."""
+        """Whether ``period`` true ranges (``period + 1`` bars) have been seen."""
         return self.value is not None
 
     def update(self, high: float, low: float, close: float) -> float | None:
         """Add a bar's high, low and close; return the ATR, or None while warming up."""
         prev = self._prev_close
-        true_range = high - low if prev is None else max(high - low, abs(high - prev), abs(low - prev))
         self._prev_close = close
+        if prev is None:  # no true range without a previous close (TA-Lib's TRANGE starts on bar 2)
+            return None
+        true_range = max(high - low, abs(high - prev), abs(low - prev))
         p = self.period
         if self._n < p:
             self._sum += true_range

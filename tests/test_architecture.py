@@ -168,7 +168,8 @@ CONFINED = {
     "matplotlib": {"tradebus/report.py"},
     "pyarrow": {"tradebus/data/arrow.py", "tradebus/data/files.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
-    "pandas": {"tradebus/data/frame.py"},  # DataFrame input, imported when called
+    # results as frames, DataFrame input (both imported when used); also arrives with exchange_calendars
+    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py"},
     "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
 

@@ -157,6 +157,8 @@ class BacktestRunner:
             bar_count=self.bars_replayed,
             bars_total=self.data.bar_count,
             outcome=engine.outcome,
+            positions=portfolio.positions(self.clock.now()),
+            paper_config=self.config,
         )
 
     def _replay(self, recorder: RunRecorder) -> None:

@@ -60,6 +60,7 @@ class LiveRecorder:
             final_equity=portfolio.equity,
             multipliers=self._recorder.multipliers,
             outcome=self.engine.outcome,
+            positions=portfolio.positions(self.engine.clock.now()),
         )
 
     def close(self) -> None:

@@ -65,7 +65,7 @@ def headline(stats: Statistics) -> list[tuple[str, str]]:
     return [
         ("Total return", _percent(stats.total_return)),
         ("CAGR", _percent(stats.cagr)),
-        ("Max drawdown", _percent(-stats.max_drawdown)),
+        ("Max drawdown", _percent(stats.max_drawdown)),
         ("Drawdown duration", str(stats.max_drawdown_duration)),
         ("Sharpe", _number(stats.sharpe)),
         ("Sortino", _number(stats.sortino)),
@@ -101,7 +101,7 @@ def render_chart(result: RunResult, title: str = "Equity") -> bytes:
         top.plot(xs, equity, color="#1f6feb", linewidth=1.2)
         top.axhline(float(result.starting_cash), color="#8b949e", linewidth=0.8, linestyle="--")
         top.set_title(
-            f"{title}: {_percent(stats.total_return)} total, max drawdown {_percent(-stats.max_drawdown)}", loc="left"
+            f"{title}: {_percent(stats.total_return)} total, max drawdown {_percent(stats.max_drawdown)}", loc="left"
         )
         top.ticklabel_format(axis="y", style="plain", useOffset=False)
         top.set_ylabel("equity")

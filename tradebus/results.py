@@ -18,20 +18,21 @@ from array import array
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
+from brokers.paper.config import PaperConfig
 from framework.engine import Engine
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
 from framework.models import Fill
-from framework.models import FrozenModel
 from framework.models import Order
+from framework.models import Position
 from framework.models import Side
 from framework.private_files import open_private
 from framework.private_files import private_dir
@@ -41,103 +42,17 @@ from tradebus.stats import Statistics
 from tradebus.stats import compute_statistics
 from tradebus.stats import drawdown_series
 from tradebus.stats import periods_per_year
+from tradebus.trades import OpenPosition
+from tradebus.trades import RoundTrip
+from tradebus.trades import open_positions
+from tradebus.trades import round_trips
+
+if TYPE_CHECKING:
+    from tradebus.frames import RunFrames
+
+__all__ = ["EquityCurve", "OpenPosition", "RoundTrip", "RunRecorder", "RunResult", "round_trips"]
 
 ZERO = Decimal(0)
-
-
-class RoundTrip(FrozenModel):
-    """A trade from flat to flat in one symbol.
-
-    Attributes:
-        symbol: Instrument symbol.
-        side: BUY for a long trade, SELL for a short one.
-        quantity: Largest absolute position held during the trade.
-        entry_time: First fill that opened it.
-        exit_time: Fill that brought the position back to flat.
-        entry_price: Average price of the opening fills.
-        exit_price: Average price of the closing fills.
-        commission: Commissions of its fills (pro rata for a fill that also opened the next trade).
-        pnl: Net profit: closing minus opening value (times the multiplier) minus commission.
-    """
-
-    symbol: str
-    side: Side
-    quantity: Decimal
-    entry_time: datetime
-    exit_time: datetime
-    entry_price: Decimal
-    exit_price: Decimal
-    commission: Decimal
-    pnl: Decimal
-
-
-@dataclass(slots=True)
-class _OpenTrade:
-    side: Side
-    entry_time: datetime
-    position: Decimal = ZERO  # signed
-    peak: Decimal = ZERO
-    bought: Decimal = ZERO  # value of opening fills
-    opened: Decimal = ZERO  # quantity of opening fills
-    sold: Decimal = ZERO  # value of closing fills
-    closed: Decimal = ZERO  # quantity of closing fills
-    commission: Decimal = ZERO
-
-
-def _book(trade: _OpenTrade, fill: Fill, quantity: Decimal) -> None:
-    # book ``quantity`` of ``fill`` into ``trade`` (opening if in the trade's direction)
-    share = fill.commission * quantity / fill.quantity
-    trade.commission += share
-    if fill.side is trade.side:
-        trade.opened += quantity
-        trade.bought += quantity * fill.price
-    else:
-        trade.closed += quantity
-        trade.sold += quantity * fill.price
-    trade.position += quantity * fill.side.sign
-    trade.peak = max(trade.peak, abs(trade.position))
-
-
-def _closed(symbol: str, trade: _OpenTrade, exit_time: datetime, multiplier: Decimal) -> RoundTrip:
-    entry_price = trade.bought / trade.opened
-    exit_price = trade.sold / trade.closed
-    gross = (exit_price - entry_price) * trade.closed * multiplier * trade.side.sign
-    return RoundTrip(
-        symbol=symbol,
-        side=trade.side,
-        quantity=trade.peak,
-        entry_time=trade.entry_time,
-        exit_time=exit_time,
-        entry_price=entry_price,
-        exit_price=exit_price,
-        commission=trade.commission,
-        pnl=gross - trade.commission,
-    )
-
-
-def round_trips(fills: Iterable[Fill], multipliers: dict[str, Decimal] | None = None) -> list[RoundTrip]:
-    """Group fills into flat-to-flat trades per symbol, in the order they closed.
-
-    A fill that crosses through zero closes one trade and opens the next with the remainder. A
-    position still open after the last fill is not a trade.
-    """
-    multipliers = multipliers or {}
-    open_trades: dict[str, _OpenTrade] = {}
-    trades: list[RoundTrip] = []
-    for fill in fills:
-        remaining = fill.quantity
-        while remaining > 0:
-            trade = open_trades.get(fill.symbol)
-            if trade is None:
-                trade = open_trades[fill.symbol] = _OpenTrade(fill.side, fill.ts)
-            closing = fill.side is not trade.side
-            quantity = min(remaining, abs(trade.position)) if closing else remaining
-            _book(trade, fill, quantity)
-            remaining -= quantity
-            if trade.position == 0:
-                trades.append(_closed(fill.symbol, trade, fill.ts, multipliers.get(fill.symbol, Decimal(1))))
-                del open_trades[fill.symbol]
-    return trades
 
 
 class EquityCurve:
@@ -251,7 +166,15 @@ def _text(value: Any) -> Any:
     return value
 
 
-def _order_row(order: Order) -> dict[str, Any]:
+ORDER_COLUMNS = (
+    "client_order_id", "strategy_id", "symbol", "side", "order_type", "quantity", "limit_price", "stop_price",
+    "time_in_force", "status", "filled_quantity", "average_fill_price", "reason", "updated",
+)  # fmt: skip
+"""The columns of ``orders.csv`` and of ``result.frames.orders``, in order."""
+
+
+def order_row(order: Order) -> dict[str, Any]:
+    """One order's final state as a row of :data:`ORDER_COLUMNS` (values not yet formatted)."""
     r = order.request
     return {
         "client_order_id": r.client_order_id,
@@ -298,6 +221,8 @@ class RunResult:
         bars_total: Number of bars the replay had (a backtest); more than ``bar_count`` when it
             stopped early.
         outcome: How the run ended (failed strategies, an interruption); default: completed.
+        positions: The portfolio's positions when the run ended (flat ones are ignored).
+        paper_config: The simulated venue's settings (cash, costs, fill model), when the run had one.
     """
 
     def __init__(
@@ -313,6 +238,8 @@ class RunResult:
         bar_count: int = 0,
         bars_total: int | None = None,
         outcome: RunOutcome | None = None,
+        positions: Iterable[Position] = (),
+        paper_config: PaperConfig | None = None,
     ) -> None:
         self.orders = list(orders)
         self.fills = list(fills)
@@ -324,6 +251,9 @@ class RunResult:
         self.bars_total = bars_total
         self.outcome = outcome if outcome is not None else RunOutcome()
         self._multipliers = multipliers
+        self.open_positions: list[OpenPosition] = open_positions(positions, multipliers)
+        """Positions still held when the run ended, valued at the last prices, by symbol."""
+        self.paper_config = paper_config
         self._trades: list[RoundTrip] | None = None
         self._statistics: Statistics | None = None
 
@@ -344,6 +274,25 @@ class RunResult:
                 periods_per_year(curve.period),
             )  # fmt: skip
         return self._statistics
+
+    @property
+    def frames(self) -> RunFrames:
+        """The results as pandas Series and DataFrames (needs the ``pandas`` extra; see :mod:`tradebus.frames`)."""
+        from tradebus.frames import RunFrames  # noqa: PLC0415 - frames imports this module
+
+        return RunFrames(self)
+
+    def _repr_html_(self) -> str:
+        from tradebus.summary_html import result_html  # noqa: PLC0415 - only notebooks need it
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        stats = self.statistics
+        return (
+            f"<RunResult {self.run_info()['status']}: {self.bar_count} bars, {len(self.orders)} orders, "
+            f"{len(self.fills)} fills, {stats.trade_count} trades, final equity {self.final_equity}>"
+        )
 
     def summary(self) -> dict[str, Any]:
         """Totals and statistics as plain JSON-ready values."""
@@ -401,7 +350,7 @@ class RunResult:
         doc = {
             "run": self.run_info(),
             "summary": self.summary(),
-            "orders": [{k: _text(v) for k, v in _order_row(o).items()} for o in self.orders],
+            "orders": [{k: _text(v) for k, v in order_row(o).items()} for o in self.orders],
             "fills": [{k: _text(v) for k, v in row.items()} for row in _fill_rows(self.fills)],
             "trades": [{k: _text(v) for k, v in row.items()} for row in _trade_rows(self.trades)],
         }
@@ -416,7 +365,7 @@ class RunResult:
         out = Path(directory)
         private_dir(out)
         written = [
-            _write_csv(out / "orders.csv", [_order_row(o) for o in self.orders]),
+            _write_csv(out / "orders.csv", [order_row(o) for o in self.orders]),
             _write_csv(out / "fills.csv", _fill_rows(self.fills)),
             _write_csv(out / "trades.csv", _trade_rows(self.trades)),
             self._write_equity(out / "equity.csv"),

@@ -6,20 +6,29 @@ Conventions (the same in every report):
   (a backtest samples equity at every distinct bar end time).
 * **Annualisation** multiplies by ``periods_per_year``, derived from the bar length by
   :func:`periods_per_year`: 252 trading days a year, and for intraday bars a 6.5-hour session
-  (1-minute bars: 390 x 252 = 98,280 periods). Overnight gaps count as one period.
+  (1-minute bars: 390 x 252 = 98,280 periods), 252 for daily bars, 52 for weekly bars. Overnight
+  gaps count as one period.
 * **Risk-free rate** is zero. Standard deviations are sample deviations (n - 1).
 * **Sharpe** = mean / stdev x sqrt(periods). **Sortino** = mean / downside deviation x
   sqrt(periods), where the downside deviation is ``sqrt(mean(min(r, 0)^2))`` over *all* returns.
-* **CAGR** uses calendar time between the first and last sample, in years of 365.25 days (None
-  when a very short span makes it overflow a float).
-* **Max drawdown** is the largest fall from a running peak, as a positive fraction of the peak;
-  its **duration** runs from that peak to the first sample back at or above it (or to the last
-  sample, if equity never recovered).
-* **Win rate** is winning trades (net P&L > 0) over all trades; **profit factor** is gross profit
-  over gross loss. **Exposure** is the share of periods that began with an open position.
+* **CAGR** counts time in periods, as empyrical and quantstats do: the run lasts
+  ``len(returns) / periods_per_year`` years (253 daily samples = 252 returns = one year), so nights,
+  weekends and holidays are not time in the market. It is not calendar time.
+* **Too short to annualise:** CAGR, volatility, Sharpe and Sortino are None when the run covers
+  fewer than :data:`MIN_ANNUALISED_DAYS` trading days' worth of periods (20: about a month), and
+  ``annualization_note`` says so: a gain compounded from a one-hour run says nothing about a year.
+* **Max drawdown** is the largest fall from a running peak, as a *negative* fraction of the peak
+  (-0.25 = a 25 % fall), the sign empyrical and quantstats use; its **duration** runs from that
+  peak to the first sample back at or above it (or to the last sample, if equity never recovered).
+* **Per trade** (closed round trips, flat to flat): **win rate** is winning trades (net P&L > 0)
+  over all trades; **profit factor** is gross profit over gross loss; **average win** and
+  **average loss** are the mean net P&L of the winners and of the losers (the loss negative);
+  **expectancy** is the mean net P&L of all trades. They are not per-period figures: empyrical's
+  and quantstats' ``win_rate`` count winning *periods* instead.
+* **Per period:** **exposure** is the share of periods that began with an open position.
 
 Functions return None where a statistic is undefined (no variance, no losses, too few samples).
-Floats are fine here: these are analytics, not money.
+Floats are fine for ratios (analytics, not money); the per-trade money figures stay Decimal.
 """
 
 from __future__ import annotations
@@ -36,8 +45,11 @@ from typing import NamedTuple
 from framework.models import FrozenModel
 
 TRADING_DAYS = 252
+MIN_ANNUALISED_DAYS = 20.0
+"""Trading days' worth of periods a run needs before CAGR, volatility, Sharpe and Sortino are given."""
 SESSION = timedelta(hours=6, minutes=30)
-_YEAR_SECONDS = 365.25 * 86_400
+_WEEK = timedelta(days=7)
+_WEEKS_PER_YEAR = 52
 
 
 def periods_per_year(period: timedelta, trading_days: int = TRADING_DAYS, session: timedelta = SESSION) -> float:
@@ -51,6 +63,8 @@ def periods_per_year(period: timedelta, trading_days: int = TRADING_DAYS, sessio
         raise ValueError(msg)
     if period < timedelta(days=1):
         return trading_days * (session / period)
+    if period >= _WEEK:  # weeks and months count calendar weeks: 52 weekly bars a year, as empyrical
+        return _WEEKS_PER_YEAR / (period / _WEEK)
     return trading_days / (period / timedelta(days=1))
 
 
@@ -71,9 +85,13 @@ def total_return(equity: Sequence[float]) -> float | None:
     return equity[-1] / equity[0] - 1.0
 
 
-def cagr(equity: Sequence[float], start: datetime, end: datetime) -> float | None:
-    """Compound annual growth rate over the calendar time from ``start`` to ``end``."""
-    years = (end - start).total_seconds() / _YEAR_SECONDS
+def cagr(equity: Sequence[float], periods: float) -> float | None:
+    """Compound annual growth rate, counting ``len(equity) - 1`` periods of ``1 / periods`` years each.
+
+    This is empyrical's and quantstats' convention (years = number of returns / periods per year), so
+    overnight and weekend gaps do not count as time in the market.
+    """
+    years = (len(equity) - 1) / periods if periods > 0 else 0.0
     total = total_return(equity)
     if total is None or years <= 0 or total <= -1.0:
         return None
@@ -166,6 +184,40 @@ def drawdown_series(equity: Iterable[float]) -> Iterator[float]:
         yield value / peak - 1.0 if peak > 0 else 0.0
 
 
+def average_win(pnls: Sequence[Decimal]) -> Decimal | None:
+    """Mean net P&L of the winning trades (None without winners)."""
+    wins = [p for p in pnls if p > 0]
+    return sum(wins, Decimal(0)) / len(wins) if wins else None
+
+
+def average_loss(pnls: Sequence[Decimal]) -> Decimal | None:
+    """Mean net P&L of the losing trades, negative (None without losers)."""
+    losses = [p for p in pnls if p < 0]
+    return sum(losses, Decimal(0)) / len(losses) if losses else None
+
+
+def expectancy(pnls: Sequence[Decimal]) -> Decimal | None:
+    """Mean net P&L per trade (None without trades)."""
+    return sum(pnls, Decimal(0)) / len(pnls) if pnls else None
+
+
+def annualization_note(samples: int, periods: float, min_days: float = MIN_ANNUALISED_DAYS) -> str | None:
+    """Say why annualised figures are withheld, or None when the run is long enough.
+
+    Args:
+        samples: Equity samples (periods) in the run.
+        periods: Periods per year (see :func:`periods_per_year`).
+        min_days: Trading days' worth of periods needed.
+    """
+    days = samples / (periods / TRADING_DAYS)
+    if days >= min_days:
+        return None
+    return (
+        f"not annualised: the run covers {days:.1f} trading days of data; CAGR, volatility, Sharpe and "
+        f"Sortino need at least {min_days:g}"
+    )
+
+
 def win_rate(pnls: Sequence[Decimal]) -> float | None:
     """Share of trades with a positive net P&L (None without trades)."""
     if not pnls:
@@ -193,15 +245,19 @@ class Statistics(FrozenModel):
 
     Attributes:
         total_return: Last equity over first, minus one.
-        cagr: Compound annual growth rate.
-        annualized_volatility: Annualised sample deviation of period returns.
-        sharpe: Annualised Sharpe ratio, risk-free rate zero.
-        sortino: Annualised Sortino ratio, target zero.
-        max_drawdown: Deepest fall from a peak, as a positive fraction.
+        cagr: Compound annual growth rate over the periods (not calendar time; None when too short).
+        annualized_volatility: Annualised sample deviation of period returns (None when too short).
+        sharpe: Annualised Sharpe ratio, risk-free rate zero (None when too short).
+        sortino: Annualised Sortino ratio, target zero (None when too short).
+        annualization_note: Why the annualised figures are None, or None when they are given.
+        max_drawdown: Deepest fall from a peak, as a negative fraction (-0.25 = 25 %), as empyrical.
         max_drawdown_duration: Peak to recovery (or to the end) of that drawdown.
-        win_rate: Share of winning round-trip trades.
-        profit_factor: Gross profit over gross loss.
-        exposure: Share of periods with an open position.
+        win_rate: Per trade: share of winning round-trip trades.
+        profit_factor: Per trade: gross profit over gross loss.
+        average_win: Per trade: mean net P&L of the winners, in account currency.
+        average_loss: Per trade: mean net P&L of the losers (negative), in account currency.
+        expectancy: Per trade: mean net P&L of all trades, in account currency.
+        exposure: Per period: share of periods with an open position.
         trade_count: Number of closed round-trip trades.
         periods_per_year: The annualisation factor used.
     """
@@ -211,10 +267,14 @@ class Statistics(FrozenModel):
     annualized_volatility: float | None
     sharpe: float | None
     sortino: float | None
+    annualization_note: str | None = None
     max_drawdown: float
     max_drawdown_duration: timedelta
     win_rate: float | None
     profit_factor: float | None
+    average_win: Decimal | None = None
+    average_loss: Decimal | None = None
+    expectancy: Decimal | None = None
     exposure: float | None
     trade_count: int
     periods_per_year: float
@@ -226,6 +286,8 @@ def compute_statistics(
     invested: Sequence[int],
     pnls: Sequence[Decimal],
     periods: float,
+    *,
+    min_days: float = MIN_ANNUALISED_DAYS,
 ) -> Statistics:
     """Compute every statistic of a run.
 
@@ -235,22 +297,29 @@ def compute_statistics(
         invested: 1 where a position was open after the sample, else 0.
         pnls: Net P&L of each closed trade.
         periods: Annualisation factor (see :func:`periods_per_year`).
+        min_days: Trading days' worth of samples needed before annualised figures are given (0: always).
     """
     m = moments(simple_returns(equity))
     dd = max_drawdown(equity)
     duration = timedelta(0)
     if dd.depth > 0:
         duration = timestamps[dd.recovery if dd.recovery is not None else len(timestamps) - 1] - timestamps[dd.peak]
+    note = annualization_note(len(equity), periods, min_days)
+    annualised = note is None
     return Statistics(
         total_return=total_return(equity),
-        cagr=cagr(equity, timestamps[0], timestamps[-1]) if timestamps else None,
-        annualized_volatility=annualized_volatility(m, periods),
-        sharpe=sharpe_ratio(m, periods),
-        sortino=sortino_ratio(m, periods),
-        max_drawdown=dd.depth,
+        cagr=cagr(equity, periods) if annualised else None,
+        annualized_volatility=annualized_volatility(m, periods) if annualised else None,
+        sharpe=sharpe_ratio(m, periods) if annualised else None,
+        sortino=sortino_ratio(m, periods) if annualised else None,
+        annualization_note=note,
+        max_drawdown=-dd.depth if dd.depth else 0.0,
         max_drawdown_duration=duration,
         win_rate=win_rate(pnls),
         profit_factor=profit_factor(pnls),
+        average_win=average_win(pnls),
+        average_loss=average_loss(pnls),
+        expectancy=expectancy(pnls),
         exposure=exposure(invested),
         trade_count=len(pnls),
         periods_per_year=periods,

@@ -117,17 +117,43 @@ def test_atr_matches_wilder_reference() -> None:
     highs = [p + 0.6 for p in PRICES]
     lows = [p - 0.4 for p in PRICES]
     closes = PRICES
-    trs = [highs[0] - lows[0]] + [
-        max(h - lo, abs(h - c0), abs(lo - c0)) for h, lo, c0 in zip(highs[1:], lows[1:], closes, strict=False)
-    ]
+    # the first bar has no true range (no previous close), as in TA-Lib
+    trs = [max(h - lo, abs(h - c0), abs(lo - c0)) for h, lo, c0 in zip(highs[1:], lows[1:], closes, strict=False)]
     expected = sum(trs[:14]) / 14
     atr = ATR(14)
     values = [atr.update(h, lo, c) for h, lo, c in zip(highs, lows, closes, strict=True)]
-    assert values[12] is None
-    assert values[13] == pytest.approx(expected)
+    assert values[13] is None
+    assert values[14] == pytest.approx(expected)
     for tr in trs[14:]:
         expected = (expected * 13 + tr) / 14
     assert values[-1] == pytest.approx(expected)
+
+
+def test_atr_warm_up_and_values_match_ta_lib() -> None:
+    """TA-Lib 0.6 ``talib.ATR(h, l, c, timeperiod=3)`` on these bars gives NaN x3, then the values below."""
+    highs = [10.0, 11.0, 12.0, 11.5, 12.5, 13.0, 12.8, 13.5]
+    lows = [h - 1.0 for h in highs]
+    closes = [h - 0.5 for h in highs]
+    atr = ATR(3)
+    values = [atr.update(h, lo, c) for h, lo, c in zip(highs, lows, closes, strict=True)]
+    assert values[:3] == [None, None, None]
+    expected = [1.33333333, 1.38888889, 1.25925926, 1.17283951, 1.181893]
+    assert values[3:] == [pytest.approx(v, abs=1e-6) for v in expected]
+
+
+def test_atr_agrees_with_ta_lib_when_installed() -> None:
+    talib = pytest.importorskip("talib")
+    np = pytest.importorskip("numpy")
+    highs = np.array([p + 0.6 for p in PRICES])
+    lows = np.array([p - 0.4 for p in PRICES])
+    closes = np.array(PRICES, dtype=float)
+    reference = talib.ATR(highs, lows, closes, timeperiod=14)
+    atr = ATR(14)
+    ours = [atr.update(h, lo, c) for h, lo, c in zip(highs, lows, closes, strict=True)]
+    for mine, theirs in zip(ours, reference, strict=True):
+        assert (mine is None) == bool(np.isnan(theirs))
+        if mine is not None:
+            assert mine == pytest.approx(theirs, rel=1e-9)
 
 
 @pytest.mark.parametrize("cls", [SMA, EMA, RSI, ATR])

@@ -66,5 +66,5 @@ def test_result_json_uses_plain_decimals_and_is_stable() -> None:
     doc = json.loads(result.to_json())
     assert doc["summary"]["final_equity"] == "1005.0"
     assert doc["trades"][0]["pnl"] == "5.0"
-    assert doc["summary"]["max_drawdown"] == 1 - 1005.0 / 1010.0
+    assert doc["summary"]["max_drawdown"] == 1005.0 / 1010.0 - 1  # negative, as empyrical
     assert result.to_json() == result.to_json()

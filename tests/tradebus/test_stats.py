@@ -40,11 +40,12 @@ def test_total_return() -> None:
     assert total_return([]) is None
 
 
-def test_cagr_over_half_a_year() -> None:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    end = start + timedelta(days=365.25 / 2)
-    assert cagr([100.0, 121.0], start, end) == pytest.approx(0.4641, abs=1e-4)  # 1.21 ** 2 - 1
-    assert cagr([100.0, 121.0], start, start) is None
+def test_cagr_counts_periods_not_calendar_time() -> None:
+    # 126 daily returns = half a year of 252: 1.21 over half a year is 1.21 ** 2 - 1 a year
+    equity = [100.0] * 126 + [121.0]
+    assert cagr(equity, 252) == pytest.approx(0.4641, abs=1e-4)
+    assert cagr([100.0], 252) is None
+    assert cagr([100.0, 0.0], 252) is None
 
 
 def test_moments_mean_sample_deviation_and_downside() -> None:
@@ -106,7 +107,8 @@ def test_exposure_counts_periods_that_began_invested() -> None:
         (timedelta(minutes=5), 78 * 252),
         (timedelta(hours=1), 6.5 * 252),
         (timedelta(days=1), 252),
-        (timedelta(days=7), 36),
+        (timedelta(days=7), 52),
+        (timedelta(days=14), 26),
     ],
 )
 def test_periods_per_year_from_the_bar_length(period: timedelta, expected: float) -> None:
@@ -116,10 +118,41 @@ def test_periods_per_year_from_the_bar_length(period: timedelta, expected: float
 def test_compute_statistics_puts_it_all_together() -> None:
     t0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
     times = [t0 + timedelta(minutes=i) for i in range(len(EQUITY))]
-    stats = compute_statistics(times, EQUITY, [1, 1, 0, 0], [D(10), D(-1)], 252)
+    stats = compute_statistics(times, EQUITY, [1, 1, 0, 0], [D(10), D(-1)], 252, min_days=0)
     assert stats.total_return == pytest.approx(0.089)
     assert stats.sharpe == pytest.approx(4.582576, abs=1e-6)
-    assert stats.max_drawdown == pytest.approx(0.1)  # 110 -> 99
+    assert stats.annualization_note is None
+    assert stats.max_drawdown == pytest.approx(-0.1)  # 110 -> 99, negative as in empyrical
     assert stats.max_drawdown_duration == timedelta(minutes=2)  # peak at 1, never recovered: to the end (3)
     assert stats.exposure == pytest.approx(2 / 3)
     assert (stats.trade_count, stats.win_rate, stats.profit_factor) == (2, 0.5, 10.0)
+    assert (stats.average_win, stats.average_loss, stats.expectancy) == (D(10), D(-1), D("4.5"))
+
+
+def test_a_run_too_short_to_annualise_gives_no_annualised_figures_and_says_why() -> None:
+    t0 = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    times = [t0 + timedelta(minutes=i) for i in range(len(EQUITY))]
+    # four one-minute samples: 4 / 390 of a trading day, far below the 20 days annualising needs
+    stats = compute_statistics(times, EQUITY, [0, 0, 0, 0], [], periods_per_year(timedelta(minutes=1)))
+    assert (stats.cagr, stats.annualized_volatility, stats.sharpe, stats.sortino) == (None, None, None, None)
+    assert stats.annualization_note is not None
+    assert "0.0 trading days" in stats.annualization_note
+    assert "at least 20" in stats.annualization_note
+    assert stats.total_return == pytest.approx(0.089)  # not annualised, so still given
+    assert stats.max_drawdown == pytest.approx(-0.1)
+
+
+@pytest.mark.parametrize(("samples", "annualised"), [(19, False), (20, True)])
+def test_twenty_daily_bars_are_enough_to_annualise(samples: int, annualised: bool) -> None:
+    t0 = datetime(2024, 1, 2, tzinfo=UTC)
+    times = [t0 + timedelta(days=i) for i in range(samples)]
+    equity = [100.0 + (i % 3) for i in range(samples)]
+    stats = compute_statistics(times, equity, [1] * samples, [], 252)
+    assert (stats.sharpe is not None) is annualised
+    assert (stats.annualization_note is None) is annualised
+
+
+def test_a_flat_curve_has_a_zero_drawdown_not_minus_zero() -> None:
+    t0 = datetime(2024, 1, 2, tzinfo=UTC)
+    stats = compute_statistics([t0, t0 + timedelta(days=1)], [100.0, 100.0], [0, 0], [], 252)
+    assert math.copysign(1.0, stats.max_drawdown) == 1.0
