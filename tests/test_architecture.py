@@ -167,10 +167,11 @@ CONFINED = {
     "tqdm": {"tradebus/backtest.py"},
     "plotly": {"tradebus/report/__init__.py", "tradebus/report/figures.py"},
     "playwright": {"tradebus/report/browser.py"},  # the test extra: tests and docs/report_screenshot.py
-    "pyarrow": {"tradebus/data.py"},
+    "pyarrow": {"tradebus/data/arrow.py", "tradebus/data/files.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
-    "pandas": {"tradebus/frames.py"},  # results as frames; also arrives with exchange_calendars
-    "numpy": set(),
+    # results as frames, DataFrame input (both imported when used); also arrives with exchange_calendars
+    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py"},
+    "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
 
 

@@ -7,6 +7,7 @@ them. This is the only package that imports strategies, brokers and simulators t
 from tradebus.backtest import BacktestResult
 from tradebus.backtest import BacktestRunner
 from tradebus.backtest import run_backtest
+from tradebus.data import bars_from_frame
 from tradebus.data import load_bars
 from tradebus.data import load_csv
 from tradebus.data import load_parquet
@@ -20,6 +21,7 @@ __all__ = [
     "BacktestRunner",
     "RunResult",
     "SqliteJournal",
+    "bars_from_frame",
     "load_bars",
     "load_csv",
     "load_parquet",

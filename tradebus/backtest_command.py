@@ -70,7 +70,10 @@ class BacktestCommand:
         """Strategy, data, venue settings and output folder."""
         parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
         parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
-        parser.add_argument("--data", type=Path, help="bar file (.csv or .parquet); default: the shipped sample")
+        parser.add_argument(
+            "--data", type=Path, help="bar file (.csv, .parquet, .json) or folder of them; default: the shipped sample"
+        )
+        parser.add_argument("--tz", help="time zone of --data timestamps written without an offset (America/New_York)")
         parser.add_argument(
             "--bar-size", type=bar_size_argument, metavar="SIZE",
             help="size of the bars in --data or fetched by --data-from: 60s, 5m, 1h, 1d ... (overrides the file's)",
@@ -91,7 +94,9 @@ class BacktestCommand:
         history = parser.add_argument_group("history from a broker (instead of --data)")
         history.add_argument("--data-from", metavar="BROKER", help="fetch bars through this broker plug-in (ibkr)")
         history.add_argument("--symbols", default="AAPL", help="comma-separated symbols to fetch (default AAPL)")
-        history.add_argument("--bar-seconds", type=int, default=60, help="bar length in seconds (default 60)")
+        parser.add_argument(
+            "--bar-seconds", type=int, help="bar length in seconds (default: inferred from --data; 60 with --data-from)"
+        )
         history.add_argument("--hours", type=float, default=6.5, help="how far back to fetch (default 6.5)")
 
     def run(self, args: argparse.Namespace) -> int:
@@ -100,7 +105,7 @@ class BacktestCommand:
         if args.data_from is not None and args.data is not None:
             msg = "give either --data or --data-from"
             raise ConfigError(msg, key="--data-from")
-        data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
+        data = history_from_broker(args, settings) if args.data_from else bars_from_file(args)
         strategy = create_strategy(args.strategy, parse_params(args.param))
         if args.report and not report_available():  # asked for: say so before a long replay, not after
             msg = f"the HTML report needs plotly, which is not installed: {INSTALL_HINT}"
@@ -135,6 +140,16 @@ class BacktestCommand:
         return exit_code(result.outcome)
 
 
+def bars_from_file(args: argparse.Namespace) -> BarData:
+    """Load ``--data`` (default: the sample) with ``--tz``; bar length ``--bar-size``, ``--bar-seconds`` or inferred.
+
+    Raises:
+        DataError: If the file is invalid (naming the file and line).
+    """
+    duration = args.bar_size or (None if args.bar_seconds is None else timedelta(seconds=args.bar_seconds))
+    return load_bars(args.data or sample_data_path(), duration, tz=args.tz)
+
+
 def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData:
     """Fetch ``--symbols`` bars of ``--bar-seconds`` over the last ``--hours`` through ``--data-from``.
 
@@ -147,7 +162,7 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     """
     clock = SystemClock()
     broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
-    duration = args.bar_size or timedelta(seconds=args.bar_seconds)
+    duration = args.bar_size or timedelta(seconds=args.bar_seconds or 60)
     end = clock.now()
     start = end - timedelta(hours=args.hours)
     broker.connect(lambda event: None)  # market data only: its events have no one to go to
@@ -168,12 +183,6 @@ def bar_size_argument(text: str) -> timedelta:
         return parse_bar_size(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
-
-
-def load_data(path: Path | None, bar_size: timedelta | None) -> BarData:
-    """The bars of ``path`` (default: the shipped sample), of ``bar_size`` when given, else the loader's default."""
-    source = path or sample_data_path()
-    return load_bars(source) if bar_size is None else load_bars(source, bar_size)
 
 
 def explicit_halt_file(settings: Settings) -> Path | None:

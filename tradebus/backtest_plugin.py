@@ -50,7 +50,8 @@ class BacktestPlugin:
         source = settings.source_of("data") if isinstance(settings, SectionSource) else None
         path = config.data or sample_data_path()
         try:
-            bars = load_bars(path, timedelta(seconds=config.bar_seconds))
+            duration = None if config.bar_seconds is None else timedelta(seconds=config.bar_seconds)
+            bars = load_bars(path, duration)
         except OSError as e:
             msg = f"cannot read bar file {path}: {e.strerror}"
             raise ConfigError(msg, key="brokers.backtest.data", source=source) from e

@@ -10,7 +10,7 @@ Settings (``[brokers.backtest]``, see :class:`BacktestBrokerConfig`)::
 
     [brokers.backtest]
     data = "bars.csv"        # default: the shipped sample (tradebus.sample_data)
-    bar_seconds = 60         # length of the bars in the file
+    bar_seconds = 60         # length of the bars in the file (default: inferred from the data)
     bar_interval = 0.01      # wall seconds each bar time is held before the next one is replayed
 
     [brokers.backtest.venue] # PaperConfig: cash, fill model, costs, latency
@@ -67,7 +67,8 @@ class BacktestBrokerConfig(FrozenConfig):
 
     Attributes:
         data: Bar file to replay (``.csv`` or ``.parquet``); None replays the shipped sample.
-        bar_seconds: Length of the bars in the file, in seconds.
+        bar_seconds: Length of the bars in the file, in seconds; None infers it from the data (the most
+            common gap between bar starts, see :func:`tradebus.data.infer_bar_duration`).
         bar_interval: Wall-clock seconds between two replayed bar times (0: as fast as possible).
         autoplay: Replay on a background thread from :meth:`BacktestBroker.connect`; false leaves the
             replay to :meth:`BacktestBroker.step`.
@@ -75,7 +76,7 @@ class BacktestBrokerConfig(FrozenConfig):
     """
 
     data: Path | None = None
-    bar_seconds: int = Field(default=60, gt=0)
+    bar_seconds: int | None = Field(default=None, gt=0)
     bar_interval: float = Field(default=0.01, ge=0)
     autoplay: bool = True
     venue: PaperConfig = Field(default_factory=PaperConfig)
