@@ -6,6 +6,9 @@ and DataFrames indexed by aware UTC timestamps:
 * ``equity``, ``returns``, ``daily_returns`` and ``drawdown`` (Series);
 * ``trades``, ``orders``, ``fills`` and ``positions`` (DataFrames, one row per item).
 
+:func:`bars_to_frame` turns bars (:class:`~framework.history.BarData`) into a DataFrame with the
+columns :func:`tradebus.data.bars_from_frame` reads, so bars go out to pandas and back unchanged.
+
 ``returns`` holds the simple return of every equity sample (one per bar), ``daily_returns`` the
 return of each UTC calendar day from the last equity of the day before (the first day from the
 first sample); both go into empyrical and quantstats as they are, e.g.
@@ -28,6 +31,7 @@ from typing import cast
 if TYPE_CHECKING:
     import pandas as pd
 
+    from framework.history import BarData
     from tradebus.results import RunResult
 
 _TIME_COLUMNS = frozenset({"entry_time", "exit_time", "ts", "updated"})
@@ -45,6 +49,23 @@ def require_pandas() -> Any:
     except ImportError as e:
         raise ImportError(_PANDAS_MISSING) from e
     return pandas
+
+
+def bars_to_frame(data: BarData) -> pd.DataFrame:
+    """Bars as one DataFrame: a ``symbol`` column, bar start times (UTC) as the index, then OHLCV.
+
+    Rows are ordered by symbol, then time; ``bars_from_frame(bars_to_frame(data))`` gives ``data`` back.
+    """
+    lib = require_pandas()
+    parts = []
+    for symbol, series in sorted(data.items()):
+        index = lib.to_datetime(list(series.starts), unit="s", utc=True)
+        columns = {"symbol": symbol, "open": list(series.opens), "high": list(series.highs),
+                   "low": list(series.lows), "close": list(series.closes), "volume": list(series.volumes)}  # fmt: skip
+        parts.append(lib.DataFrame(columns, index=index))
+    empty = ["symbol", "open", "high", "low", "close", "volume"]
+    frame: pd.DataFrame = lib.concat(parts) if parts else lib.DataFrame(columns=empty)
+    return frame.rename_axis("timestamp")
 
 
 def _number(value: Any) -> Any:
