@@ -30,10 +30,13 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
 from framework.errors import ConfigError
+from framework.errors import DataError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
@@ -41,12 +44,11 @@ from framework.resample import parse_bar_size
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
 from tradebus.commands import add_error_policy_argument
+from tradebus.commands import strategy_from
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
-from tradebus.loading import create_strategy
-from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.recording import write_outputs
 from tradebus.report import headline
@@ -64,8 +66,10 @@ class BacktestCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Strategy, data, venue settings and output folder."""
-        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
-        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
+        parser.add_argument("strategy", nargs="?",
+                            help="strategy class: package.module:Class or file.py[:Class] (default: [strategy] spec)")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="strategy parameter (overrides [strategy] params of --config)")
         parser.add_argument("--data", type=Path, help="bar file (.csv or .parquet); default: the shipped sample")
         parser.add_argument(
             "--bar-size", type=bar_size_argument, metavar="SIZE",
@@ -76,7 +80,7 @@ class BacktestCommand:
         )
         parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-        parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
+        parser.add_argument("--config", type=Path, help="TOML settings file ([strategy], [risk] limits, halt_file)")
         parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
         add_error_policy_argument(parser, default=ErrorPolicy.STOP_RUN)
         history = parser.add_argument_group("history from a broker (instead of --data)")
@@ -91,9 +95,9 @@ class BacktestCommand:
         if args.data_from is not None and args.data is not None:
             msg = "give either --data or --data-from"
             raise ConfigError(msg, key="--data-from")
+        strategy = strategy_from(args, settings)  # --param and [strategy] as in paper and live
+        config = venue_config(args.venue)
         data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
-        strategy = create_strategy(args.strategy, parse_params(args.param))
-        config = PaperConfig.model_validate(json.loads(args.venue))
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
         try:
@@ -157,9 +161,47 @@ def bar_size_argument(text: str) -> timedelta:
 
 
 def load_data(path: Path | None, bar_size: timedelta | None) -> BarData:
-    """The bars of ``path`` (default: the shipped sample), of ``bar_size`` when given, else the loader's default."""
+    """The bars of ``path`` (default: the shipped sample), of ``bar_size`` when given, else the loader's default.
+
+    Raises:
+        ConfigError: If ``path`` is not a file (key ``--data``).
+        DataError: If the file is invalid or holds no bars.
+    """
+    if path is not None and not path.is_file():
+        reason = "is a folder" if path.is_dir() else "does not exist"
+        msg = f"bar file {path} {reason}; give a .csv or .parquet file, or leave --data out for the shipped sample"
+        raise ConfigError(msg, key="--data")
     source = path or sample_data_path()
-    return load_bars(source) if bar_size is None else load_bars(source, bar_size)
+    data = load_bars(source) if bar_size is None else load_bars(source, bar_size)
+    if not data.bar_count:
+        raise DataError("no bars: the file has a header but no rows", source=str(source))
+    return data
+
+
+def venue_config(text: str) -> PaperConfig:
+    """``--venue``: the simulated venue's settings as a JSON object.
+
+    Raises:
+        ConfigError: If ``text`` is not a JSON object or a key is unknown or invalid (naming ``--venue`` and the key).
+    """
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        msg = f"not valid JSON ({e.msg} at column {e.colno}); write an object such as '{{\"latency\": 1}}'"
+        raise ConfigError(msg, key="--venue") from e
+    if not isinstance(values, dict):
+        msg = f"expected a JSON object such as '{{\"latency\": 1}}', got {text!r}"
+        raise ConfigError(msg, key="--venue")
+    try:
+        return PaperConfig.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown key {key!r}; the venue takes {', '.join(PaperConfig.model_fields)}"
+        else:
+            msg = f"{key}: {first['msg']} (got {first['input']!r})"
+        raise ConfigError(msg, key="--venue") from e
 
 
 def explicit_halt_file(settings: Settings) -> Path | None:

@@ -39,6 +39,7 @@ from framework.marketdata import Quote
 from framework.models import Order
 from framework.models import OrderStatus
 from framework.redaction import redact
+from tradebus.eventlog import ticket
 
 OWNER = "console-view"
 
@@ -174,10 +175,7 @@ def describe_order_event(event: OrderEvent) -> str:
     """One human line for an order event."""
     cid = event.client_order_id
     if isinstance(event, OrderSubmitted):
-        r = event.order.request
-        price = f" @ {r.limit_price}" if r.limit_price is not None else ""
-        stop = f" stop {r.stop_price}" if r.stop_price is not None else ""
-        return f"ORDER  {cid} submitted: {r.side.value} {r.quantity} {r.symbol} {r.order_type.value}{price}{stop}"
+        return f"ORDER  {cid} submitted: {ticket(event.order.request)}"
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
         f = event.fill
         verb = "bought" if f.side.value == "buy" else "sold"

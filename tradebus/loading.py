@@ -120,20 +120,47 @@ def parse_params(pairs: Iterable[str]) -> dict[str, str]:
     return params
 
 
+Origin = tuple[str, str | None]
+"""Where one parameter came from: the key to name in an error and its source (``("--param fast", None)``,
+``("strategy.params.fast", "tradebus.toml")``)."""
+
+
 def build_config(
-    config_type: type[StrategyConfig], params: Mapping[str, Any], *, source: str | None = None
+    config_type: type[StrategyConfig],
+    params: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    origins: Mapping[str, Origin] | None = None,
 ) -> StrategyConfig:
     """Validate ``params`` into ``config_type``.
 
+    Args:
+        config_type: The strategy's config model.
+        params: Parameter names and values.
+        source: Where the parameters came from (a file), for parameters ``origins`` does not name.
+        origins: Per parameter, the key and source an error names (``--param fast`` or
+            ``strategy.params.fast`` in ``tradebus.toml``).
+
     Raises:
-        ConfigError: Naming the first bad key (and the file, when ``source`` is given).
+        ConfigError: Naming the first bad key and where its value came from, with the value given.
     """
     try:
         return config_type.model_validate(dict(params))
     except ValidationError as e:
         first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "strategy"
-        raise ConfigError(first["msg"], key=key, source=source) from e
+        loc = [str(p) for p in first["loc"]]
+        key, where = ".".join(loc) or "strategy", source
+        if loc and origins and loc[0] in origins:
+            named, where = origins[loc[0]]
+            key = ".".join([named, *loc[1:]])
+        message = first["msg"]
+        if first["type"] == "missing":
+            message += f": pass --param {loc[0] if loc else 'KEY'}=VALUE or set it in the [strategy] params"
+        elif first["type"] == "extra_forbidden":
+            message = f"unknown parameter; {config_type.__name__} takes {', '.join(config_type.model_fields)}"
+        else:
+            message += f" (got {first['input']!r})"
+        raise ConfigError(message, key=key, source=where) from e
 
 
 def create_strategy(
@@ -142,8 +169,9 @@ def create_strategy(
     *,
     strategy_id: str | None = None,
     source: str | None = None,
+    origins: Mapping[str, Origin] | None = None,
 ) -> Strategy[Any]:
-    """Load the class named by ``spec`` and instantiate it with validated parameters."""
+    """Load the class named by ``spec`` and instantiate it with validated parameters (see :func:`build_config`)."""
     cls = load_strategy_class(spec)
-    config = build_config(cls.config_type, params or {}, source=source)
+    config = build_config(cls.config_type, params or {}, source=source, origins=origins)
     return cls(config, strategy_id=strategy_id)

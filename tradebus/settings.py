@@ -165,6 +165,10 @@ class Settings(FrozenConfig):
         """
         return self.journal if self.journal is not None else DEFAULT_JOURNALS / broker / "journal.sqlite"
 
+    def source_of(self, dotted: str) -> str | None:
+        """Where the value of ``dotted`` (``strategy.params.fast``) came from: its variable, else the file."""
+        return _origin(dotted, self._overrides) or self.source
+
     def broker_settings(self, name: str) -> SettingsSection:
         """The ``[brokers.<name>]`` section (empty if absent), carrying where its values came from."""
         prefix = f"brokers.{name}."
