@@ -174,4 +174,5 @@ def validate_section(config_type: type[C], values: Mapping[str, Any], *, section
         source = None
         if isinstance(values, SectionSource):
             source = values.source_of(loc)  # an empty key names the section's file
-        raise ConfigError(first["msg"], key=f"{section}.{loc}" if loc else section, source=source) from e
+        message = first["msg"].removeprefix("Value error, ")  # a validator's own sentence, without pydantic's tag
+        raise ConfigError(message, key=f"{section}.{loc}" if loc else section, source=source) from e

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -131,6 +132,23 @@ class IbkrConfig(FrozenConfig):
     @classmethod
     def _check_ws_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url("ws_url", value, schemes=("wss", "ws"), allow_live=False)
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        # a missing or unreadable CA is named here, not by urllib3 at the first request
+        if value is None:
+            return None
+        if not value.is_file():
+            msg = (f"no CA certificate file at {value}: give the PEM file of the CA that signed the gateway's "
+                   f"certificate (tradebus gateway-sim prints its own as ca_file=...)")
+            raise ValueError(msg)
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (ssl.SSLError, OSError) as e:
+            msg = f"{value} holds no PEM CA certificate ({getattr(e, 'reason', None) or e})"
+            raise ValueError(msg) from e
+        return value
 
     @field_validator("pinned_sha256")
     @classmethod
