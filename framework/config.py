@@ -174,5 +174,4 @@ def validate_section(config_type: type[C], values: Mapping[str, Any], *, section
         source = None
         if isinstance(values, SectionSource):
             source = values.source_of(loc)  # an empty key names the section's file
-        message = first["msg"].removeprefix("Value error, ")  # a validator's own sentence, without pydantic's tag
-        raise ConfigError(message, key=f"{section}.{loc}" if loc else section, source=source) from e
+        raise ConfigError(first["msg"], key=f"{section}.{loc}" if loc else section, source=source) from e

@@ -18,7 +18,8 @@ _ERRNO_REASONS = {
 }
 
 START_HINT = (": is it running? start IBKR's gateway (docker compose -f examples/docker-compose.yml up, then log "
-              "in) or the simulated one (tradebus gateway-sim), or set [brokers.ibkr] base_url to where it listens")
+              "in) or the simulated one (tradebus gateway-sim), or point base_url at it ([brokers.ibkr] in the "
+              "settings, or TRADEBUS_BROKERS__IBKR__BASE_URL)")
 """What to do when the adapter cannot reach the gateway as it connects, appended to the message."""
 
 
