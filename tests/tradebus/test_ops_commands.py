@@ -213,8 +213,9 @@ def test_journal_path_comes_from_the_settings(
 def test_a_missing_journal_is_an_error_and_is_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere" / "journal.sqlite"
     code, out, err = run_cli(capsys, "journal", "--path", str(missing))
-    assert (code, out) == (1, "")
-    assert err == f"tradebus: no journal at {missing}\n"
+    assert (code, out) == (2, "")  # a file the user named: a usage error, one line naming the option
+    assert err.startswith(f"tradebus journal: error: --path: no journal at {missing}; ")
+    assert len(err.splitlines()) == 1
     assert not missing.parent.exists()
 
 

@@ -1,0 +1,391 @@
+"""A mistake on the command line ends with one line naming the file, key or port and the fix, never a traceback.
+
+Each case drives the real ``tradebus`` command line (``tradebus.cli.main``) in-process, except the
+closed pipe and the example script, which need a process of their own. Exit codes: 2 for usage
+errors (arguments, settings, parameters, files the user named), 1 for a gateway that cannot be used.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from framework.errors import BrokerConnectionError
+from framework.errors import ConfigError
+from simulators.ibkr import SimulatedGateway
+from tradebus import cli
+from tradebus.failures import EXIT_BROKEN_PIPE
+from tradebus.failures import failure_of
+
+ROOT = Path(__file__).resolve().parents[2]
+SMA = "strategies.sma_cross:SmaCross"
+
+BUY_ONCE = '''
+from datetime import timedelta
+from decimal import Decimal
+
+from framework.config import StrategyConfig
+from framework.strategy import Strategy
+
+
+class BuyOnceConfig(StrategyConfig):
+    symbol: str = "AAPL"
+    quantity: Decimal = Decimal(1)
+    fast: int = 1
+
+
+class BuyOnce(Strategy[BuyOnceConfig]):
+    config_type = BuyOnceConfig
+
+    def on_start(self) -> None:
+        self.subscribe_bars(self.config.symbol, timedelta(minutes=1))
+
+    def on_bar(self, bar) -> None:
+        if not self.context.orders.all():
+            self.buy(self.config.symbol, self.config.quantity)
+'''
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TRADEBUS_* variables, and every default path (runs/, backtest-results/) inside ``tmp_path``."""
+    for key in [k for k in os.environ if k.startswith("TRADEBUS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], command: str) -> str:
+    """The single stderr line of a failed command (asserting there is exactly one, and no traceback)."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith(f"tradebus {command}: error: "), lines[0]
+    return lines[0]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def small_bars(path: Path, symbols: tuple[str, ...] = ("AAPL", "MSFT"), count: int = 30) -> Path:
+    """A valid bar file of ``count`` one-minute bars per symbol."""
+    start = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", "symbol", "open", "high", "low", "close", "volume"])
+        for i in range(count):
+            ts = (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            for symbol in symbols:
+                price = 100 + i % 7
+                writer.writerow([ts, symbol, price, price + 1, price - 1, price + 0.5, 1000])
+    return path
+
+
+def dead_port() -> int:
+    """A loopback port nothing listens on: bound, then closed."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ----------------------------------------------------------------- --config and --param, the same in every mode
+
+
+def test_backtest_applies_the_strategy_section_of_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strategy = write(tmp_path / "buy_once.py", BUY_ONCE)
+    section = f'[strategy]\nspec = "{strategy}"\nparams = {{ symbol = "MSFT", quantity = 7 }}\n'
+    config = write(tmp_path / "tradebus.toml", section)
+    out = tmp_path / "out"
+    args = ["backtest", "--config", str(config), "--data", str(small_bars(tmp_path / "bars.csv")),
+            "--out", str(out), "--no-progress"]
+    assert cli.main(args) == 0, capsys.readouterr().err
+    with (out / "orders.csv").open(encoding="utf-8") as handle:
+        orders = list(csv.DictReader(handle))
+    assert [(o["symbol"], o["quantity"]) for o in orders] == [("MSFT", "7")]  # the file's params, not the defaults
+
+    assert cli.main([*args, "--param", "quantity=3"]) == 0  # --param overrides the file, key by key
+    with (out / "orders.csv").open(encoding="utf-8") as handle:
+        assert [(o["symbol"], o["quantity"]) for o in csv.DictReader(handle)] == [("MSFT", "3")]
+
+
+@pytest.mark.parametrize("mode", ["backtest", "paper", "live"])
+def test_a_bad_value_in_the_config_file_names_the_file_and_key_in_every_mode(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "tradebus.toml", f'[strategy]\nspec = "{SMA}"\nparams = {{ fast = "abc" }}\n')
+    assert cli.main([mode, SMA, "--config", str(config)]) == 2
+    line = one_line_error(capsys, mode)
+    assert "strategy.params.fast" in line
+    assert str(config) in line
+    assert "'abc'" in line
+
+
+@pytest.mark.parametrize("mode", ["backtest", "paper", "live"])
+def test_a_bad_param_is_blamed_on_the_param_not_the_config_file(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "tradebus.toml", f'[strategy]\nspec = "{SMA}"\nparams = {{ fast = 5 }}\n')
+    assert cli.main([mode, SMA, "--config", str(config), "--param", "fast=x"]) == 2
+    line = one_line_error(capsys, mode)
+    assert "--param fast" in line
+    assert str(config) not in line
+
+
+def test_a_param_file_value_set_by_an_environment_variable_names_the_variable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write(tmp_path / "tradebus.toml", f'[strategy]\nspec = "{SMA}"\n')
+    monkeypatch.setenv("TRADEBUS_STRATEGY__PARAMS__SLOW", "zz")
+    assert cli.main(["backtest", "--config", str(config), "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "strategy.params.slow" in line
+    assert "TRADEBUS_STRATEGY__PARAMS__SLOW" in line
+
+
+def test_an_unknown_param_lists_the_strategys_parameters(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--param", "fsat=3", "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "--param fsat: unknown parameter" in line
+    assert "fast" in line
+    assert "slow" in line
+
+
+def test_a_param_without_equals_sign_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["paper", SMA, "--param", "fast"]) == 2
+    assert "must look like key=value" in one_line_error(capsys, "paper")
+
+
+def test_no_strategy_at_all_says_how_to_give_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", "--no-progress"]) == 2
+    assert "pass STRATEGY or set [strategy] spec" in one_line_error(capsys, "backtest")
+
+
+def test_a_param_symbol_not_in_the_data_names_the_symbol_and_the_data(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--param", "symbol=TSLA", "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "TSLA" in line
+    assert "AAPL" in line  # what the data has instead
+
+
+# ----------------------------------------------------------------- files the user named
+
+
+def test_a_missing_data_file_names_the_option_and_the_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--data", "nope.csv", "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "--data" in line
+    assert "nope.csv does not exist" in line
+
+
+def test_a_header_only_csv_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = write(tmp_path / "empty.csv", "timestamp,symbol,open,high,low,close,volume\n")
+    assert cli.main(["backtest", SMA, "--data", str(empty), "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert str(empty) in line
+    assert "no bars" in line
+
+
+def test_a_missing_config_file_names_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["paper", SMA, "--config", "missing.toml"]) == 2
+    assert "missing.toml" in one_line_error(capsys, "paper")
+
+
+@pytest.mark.parametrize("option", ["--journal", "--out"])
+def test_an_unusable_output_path_names_the_path(
+    option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = write(tmp_path / "a-file", "")  # nothing can be created below a plain file, not even by root
+    target = blocker / "x"
+    args = ["backtest", SMA, "--data", str(small_bars(tmp_path / "bars.csv")), "--no-progress", option, str(target)]
+    assert cli.main(args) == 2
+    assert str(target) in one_line_error(capsys, "backtest")
+
+
+def test_an_unwritable_journal_in_the_settings_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = write(tmp_path / "a-file", "") / "journal.sqlite"
+    config = write(tmp_path / "tradebus.toml", f'journal = "{target}"\n')
+    assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 2  # refused before any connection
+    line = one_line_error(capsys, "paper")
+    assert f"cannot open {target} as the order journal" in line
+    assert "writable folder" in line
+
+
+def test_a_missing_journal_for_tradebus_journal_names_the_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["journal", "--path", "none.sqlite"]) == 2
+    assert "--path: no journal at none.sqlite" in one_line_error(capsys, "journal")
+
+
+def test_an_unwritable_log_file_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = write(tmp_path / "a-file", "") / "tradebus.log"
+    assert cli.main(["--log-file", str(target), "brokers"]) == 2
+    assert str(target) in one_line_error(capsys, "brokers")
+
+
+# ----------------------------------------------------------------- --venue
+
+
+def test_a_typo_in_venue_json_names_the_key_and_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--venue", '{"latncy": 1}', "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "--venue: unknown key 'latncy'" in line
+    assert "latency" in line
+
+
+def test_invalid_venue_json_says_where_and_shows_the_form(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--venue", "{latency: 1", "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "--venue: not valid JSON" in line
+    assert "column 2" in line
+    assert '{"latency": 1}' in line
+
+
+def test_a_bad_venue_value_names_the_key_and_value(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", SMA, "--venue", '{"latency": "soon"}', "--no-progress"]) == 2
+    line = one_line_error(capsys, "backtest")
+    assert "--venue: latency" in line
+    assert "'soon'" in line
+
+
+# ----------------------------------------------------------------- arguments
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "text"),
+    [
+        (["frobnicate"], "tradebus", "invalid choice: 'frobnicate'"),
+        (["backtest", SMA, "--bar-size", "7q"], "tradebus backtest", "argument --bar-size"),
+        (["paper", SMA, "--duration", "soon"], "tradebus paper", "argument --duration"),
+    ],
+)
+def test_a_bad_argument_is_one_line_pointing_at_help(
+    argv: list[str], command: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{command}: error: ")
+    assert text in lines[0]
+    assert lines[0].endswith(f"(see {command} --help)")
+
+
+def test_a_strategy_path_that_does_not_exist_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["backtest", "nope.py", "--no-progress"]) == 2
+    assert "strategy file nope.py does not exist" in one_line_error(capsys, "backtest")
+
+
+# ----------------------------------------------------------------- the gateway
+
+
+def gateway_settings(tmp_path: Path, base_url: str, extra: str = "") -> Path:
+    return write(tmp_path / "tradebus.toml", f"""
+journal = "{tmp_path / "journal.sqlite"}"
+output = "{tmp_path / "out"}"
+
+[brokers.ibkr]
+base_url = "{base_url}"
+{extra}
+""")
+
+
+@pytest.mark.parametrize("mode", ["paper", "live"])
+def test_a_dead_gateway_port_names_the_url_the_cause_and_how_to_start_one(
+    mode: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = dead_port()
+    config = gateway_settings(tmp_path, f"https://127.0.0.1:{port}/v1/api")
+    assert cli.main([mode, SMA, "--config", str(config), "--quiet"]) == 1
+    line = one_line_error(capsys, mode)
+    assert f"cannot reach the gateway at https://127.0.0.1:{port}/v1/api (connection refused)" in line
+    assert "tradebus gateway-sim" in line
+    assert "HTTPSConnectionPool" not in line
+
+
+def test_backtest_history_from_a_dead_gateway_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = dead_port()
+    config = gateway_settings(tmp_path, f"https://127.0.0.1:{port}/v1/api")
+    assert cli.main(["backtest", SMA, "--config", str(config), "--data-from", "ibkr", "--no-progress"]) == 1
+    assert f"127.0.0.1:{port}" in one_line_error(capsys, "backtest")
+
+
+def test_a_missing_ca_file_names_the_setting_and_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = gateway_settings(tmp_path, "https://127.0.0.1:5000/v1/api", f'ca_file = "{tmp_path / "ca.pem"}"')
+    assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 2
+    line = one_line_error(capsys, "paper")
+    assert "brokers.ibkr.ca_file: no CA certificate file at" in line
+    assert str(config) in line
+
+
+def test_a_ca_file_that_is_no_certificate_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    not_pem = write(tmp_path / "ca.pem", "hello\n")
+    config = gateway_settings(tmp_path, "https://127.0.0.1:5000/v1/api", f'ca_file = "{not_pem}"')
+    assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 2
+    assert f"{not_pem} holds no PEM CA certificate" in one_line_error(capsys, "paper")
+
+
+def test_tls_refused_by_a_local_gateway_says_to_set_ca_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with SimulatedGateway(port=0, seed=1) as gw:
+        config = gateway_settings(tmp_path, gw.base_url)  # no ca_file: its own CA is not trusted
+        assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 1
+    line = one_line_error(capsys, "paper")
+    assert "CERTIFICATE_VERIFY_FAILED" in line
+    assert "set ca_file to the CA" in line
+
+
+# ----------------------------------------------------------------- what the classification does
+
+
+def test_a_bug_keeps_its_traceback_while_user_errors_are_classified() -> None:
+    assert failure_of(RuntimeError("a bug")) is None
+    assert failure_of(KeyError("x")) is None
+    assert failure_of(ConfigError("bad", key="k")).code == 2  # type: ignore[union-attr]
+    assert failure_of(BrokerConnectionError("down")).code == 1  # type: ignore[union-attr]
+    multi = failure_of(ConfigError("first line\nsecond line"))
+    assert multi is not None
+    assert multi.line == "first line second line"
+
+
+# ----------------------------------------------------------------- processes of their own
+
+
+def test_journal_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.sqlite"
+    args = ["backtest", SMA, "--data", str(small_bars(tmp_path / "bars.csv")), "--journal", str(journal),
+            "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(args) == 0
+    reader, writer = os.pipe()
+    os.close(reader)  # `tradebus journal | head` after head has gone: every write fails with EPIPE
+    try:
+        code = "import sys; from tradebus.cli import main; sys.exit(main())"
+        result = subprocess.run([sys.executable, "-c", code, "journal", "--path", str(journal)], stdout=writer,
+                                stderr=subprocess.PIPE, text=True, check=False, timeout=60)
+    finally:
+        os.close(writer)
+    assert result.stderr == ""
+    assert result.returncode == EXIT_BROKEN_PIPE
+
+
+def test_the_ibkr_example_without_a_gateway_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEBUS_")}
+    env["TRADEBUS_BROKERS__IBKR__BASE_URL"] = f"https://127.0.0.1:{dead_port()}/v1/api"
+    result = subprocess.run([sys.executable, str(ROOT / "examples" / "ibkr_paper_trading.py"), "--minutes", "0.1"],
+                            capture_output=True, text=True, check=False, timeout=60, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the gateway at https://127.0.0.1:" in lines[0]
+    assert "--simulator" in lines[0]
