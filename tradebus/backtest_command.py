@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
+from framework.config import problem
 from framework.errors import ConfigError
 from framework.errors import DataError
 from framework.history import BarData
@@ -197,11 +198,7 @@ def venue_config(text: str) -> PaperConfig:
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
-        if first["type"] == "extra_forbidden":
-            msg = f"unknown key {key!r}; the venue takes {', '.join(PaperConfig.model_fields)}"
-        else:
-            msg = f"{key}: {first['msg']} (got {first['input']!r})"
-        raise ConfigError(msg, key="--venue") from e
+        raise ConfigError(f"{key}: {problem(first, PaperConfig)}", key="--venue") from e
 
 
 def explicit_halt_file(settings: Settings) -> Path | None:

@@ -46,6 +46,9 @@ class JournalCommand:
         journal = SqliteJournal(path)
         try:
             runs = journal.run_ids()
+            if args.run is not None and args.run not in runs:
+                msg = f"no run {args.run!r} in {path}; its runs: {', '.join(runs) or 'none'}"
+                raise ConfigError(msg, key="--run")
             orders = journal.orders(run_id=args.run)
             print(f"journal {path}: {len(runs)} run(s): {', '.join(runs) or 'none'}")  # noqa: T201
             for o in orders:

@@ -56,6 +56,7 @@ from pydantic import ValidationError
 
 from framework.config import EngineConfig
 from framework.config import FrozenConfig
+from framework.config import problem
 from framework.errors import ConfigError
 from framework.live_guard import ALLOW_LIVE
 from framework.live_guard import LIVE_FLAG
@@ -201,7 +202,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         first = e.errors()[0]
         dotted = ".".join(str(p) for p in first["loc"])
         where = _origin(dotted, overrides) or source or "environment"
-        raise ConfigError(first["msg"], key=dotted, source=where) from e
+        raise ConfigError(problem(first, Settings), key=dotted, source=where) from e
     settings._overrides = overrides
     return settings
 

@@ -234,13 +234,61 @@ def test_an_unwritable_log_file_names_it(tmp_path: Path, capsys: pytest.CaptureF
     assert str(target) in one_line_error(capsys, "brokers")
 
 
+def test_an_unknown_run_for_tradebus_journal_lists_the_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal = tmp_path / "journal.sqlite"
+    args = ["backtest", SMA, "--data", str(small_bars(tmp_path / "bars.csv")), "--journal", str(journal),
+            "--out", str(tmp_path / "out"), "--no-progress"]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    assert cli.main(["journal", "--path", str(journal), "--run", "NOPE"]) == 2
+    assert "--run: no run 'NOPE'" in one_line_error(capsys, "journal")
+
+
+def test_an_unwritable_halt_flag_names_the_flag_file_not_its_temporary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    flag = write(tmp_path / "a-file", "") / "HALT"
+    assert cli.main(["halt", "--flag-file", str(flag)]) == 2
+    line = one_line_error(capsys, "halt")
+    assert f"cannot write the flag file {flag} (" in line
+    assert ".tmp" not in line
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "listed"),
+    [
+        ('jornal = "x"\n', "jornal: unknown key", "journal"),
+        ("[engine]\nstale_data_afte = 3\n", "engine.stale_data_afte: unknown key", "stale_data_after"),
+        ("[risk]\nmax_order_qty = 5\n", "risk.max_order_qty: unknown key", "max_order_quantity"),
+        ('[brokers.ibkr]\nbase_ur = "x"\n', "brokers.ibkr.base_ur: unknown key", "base_url"),
+    ],
+)
+def test_a_typo_in_a_settings_key_lists_the_keys_of_its_section(
+    text: str, key: str, listed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write(tmp_path / "tradebus.toml", text)
+    assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 2
+    line = one_line_error(capsys, "paper")
+    assert key in line
+    assert listed in line
+    assert str(config) in line
+
+
+def test_a_secret_with_a_bad_type_is_not_quoted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path / "tradebus.toml", "[brokers.ibkr]\naccount_id = 123456789\n")
+    assert cli.main(["paper", SMA, "--config", str(config), "--quiet"]) == 2
+    line = one_line_error(capsys, "paper")
+    assert "brokers.ibkr.account_id" in line
+    assert "123456789" not in line
+
+
 # ----------------------------------------------------------------- --venue
 
 
 def test_a_typo_in_venue_json_names_the_key_and_lists_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["backtest", SMA, "--venue", '{"latncy": 1}', "--no-progress"]) == 2
     line = one_line_error(capsys, "backtest")
-    assert "--venue: unknown key 'latncy'" in line
+    assert "--venue: latncy: unknown key" in line
     assert "latency" in line
 
 
@@ -283,9 +331,29 @@ def test_a_bad_argument_is_one_line_pointing_at_help(
     assert lines[0].endswith(f"(see {command} --help)")
 
 
-def test_a_strategy_path_that_does_not_exist_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["backtest", "nope.py", "--no-progress"]) == 2
-    assert "strategy file nope.py does not exist" in one_line_error(capsys, "backtest")
+@pytest.mark.parametrize(
+    ("spec", "text"),
+    [
+        ("nope.py", "strategy file nope.py does not exist"),
+        ("strategies.sma_cross", "is a module: name its class, e.g. strategies.sma_cross:SmaCross"),
+        ("strategies.sma_cross:Nope", "Nope is not defined in strategies.sma_cross (its strategies: SmaCross)"),
+    ],
+)
+def test_a_strategy_that_cannot_be_found_says_what_to_write(
+    spec: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["backtest", spec, "--no-progress"]) == 2
+    assert text in one_line_error(capsys, "backtest")
+
+
+def test_gateway_sim_on_a_taken_port_names_the_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["gateway-sim", "--port", str(port)]) == 2
+    line = one_line_error(capsys, "gateway-sim")
+    assert f"--port: port {port} on 127.0.0.1 is already in use" in line
 
 
 # ----------------------------------------------------------------- the gateway
