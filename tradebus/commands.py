@@ -34,6 +34,7 @@ from tradebus.assembly import assemble
 from tradebus.assembly import risk_limits
 from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
+from tradebus.failures import output_closed
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
@@ -93,7 +94,10 @@ def announce(mode: str) -> Callable[[Engine], None]:
     """A ``started`` callback printing that the run is going and how to stop it."""
     def started(engine: Engine) -> None:
         names = ", ".join(s.id for s in engine.strategies)
-        print(f"tradebus {mode}: running {names} on {engine.broker.name}; Ctrl-C stops", flush=True)  # noqa: T201
+        try:
+            print(f"tradebus {mode}: running {names} on {engine.broker.name}; Ctrl-C stops", flush=True)  # noqa: T201
+        except BrokenPipeError:  # stdout's reader left before the run began: trade on, print nowhere
+            output_closed(sys.stdout)
     return started
 
 

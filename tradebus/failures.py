@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import IO
 
 from framework.errors import BrokerError
 from framework.errors import ConfigError
@@ -66,6 +67,16 @@ def failure_of(error: BaseException) -> Failure | None:
         reason = error.strerror or type(error).__name__
         return Failure(_one_line(f"cannot use {error.filename}: {reason}"), EXIT_USAGE)
     return None
+
+
+def output_closed(stream: IO[str]) -> None:
+    """After ``stream`` raised ``BrokenPipeError``: if it is stdout, let every later write go nowhere, quietly.
+
+    For output a run keeps producing after its reader left (the live view, the closing summary): the
+    run, its journal and its exports carry on as if the lines had been read.
+    """
+    if stream is sys.stdout:
+        silence_stdout()
 
 
 def silence_stdout() -> None:

@@ -8,6 +8,7 @@ errors (arguments, settings, parameters, files the user named), 1 for a gateway 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import socket
 import subprocess
@@ -19,10 +20,15 @@ from pathlib import Path
 
 import pytest
 
+from framework.engine import Engine
 from framework.errors import BrokerConnectionError
 from framework.errors import ConfigError
+from framework.marketdata import Quote
+from framework.testing import FakeClock
+from framework.testing import ScriptedBroker
 from simulators.ibkr import SimulatedGateway
 from tradebus import cli
+from tradebus.console import ConsoleView
 from tradebus.failures import EXIT_BROKEN_PIPE
 from tradebus.failures import failure_of
 
@@ -457,3 +463,26 @@ def test_the_ibkr_example_without_a_gateway_is_one_line_and_exit_1(tmp_path: Pat
     assert len(lines) == 1, result.stderr
     assert "cannot reach the gateway at https://127.0.0.1:" in lines[0]
     assert "--simulator" in lines[0]
+
+
+class ClosedPipe(io.StringIO):
+    """A stream whose reader has gone: every write fails as a closed pipe does."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_live_view_whose_reader_left_goes_quiet_and_the_run_goes_on(
+    engine: Engine, broker: ScriptedBroker, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    view = ConsoleView(engine, ClosedPipe())
+    engine.start()  # BrokerConnected: the view's first line fails
+    for _ in range(3):
+        broker.push_quote(Quote("AAPL", clock.now(), bid=100.0, ask=100.1))
+        clock.advance(timedelta(seconds=5))  # status lines due
+        engine.run_pending()
+    assert engine.running
+    assert view.lines == 0
+    closed = [r for r in caplog.records if "output was closed" in r.getMessage()]
+    assert len(closed) == 1  # said once, not once per line
+    view.close()
