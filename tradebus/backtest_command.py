@@ -134,7 +134,7 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
 
     Raises:
         BrokerConnectionError: If the broker cannot be reached.
-        DataError: If it returns invalid bars.
+        DataError: If it returns invalid bars, or none.
     """
     clock = SystemClock()
     broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
@@ -144,9 +144,13 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     broker.connect(lambda event: None)  # market data only: its events have no one to go to
     try:
         symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-        return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
+        data = BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
     finally:
         broker.disconnect()
+    if not data.bar_count:
+        msg = f"no bars of {args.symbols} in the last {args.hours:g} hours; try a longer --hours or other --symbols"
+        raise DataError(msg, source=f"{args.data_from} history")
+    return data
 
 
 def bar_size_argument(text: str) -> timedelta:
