@@ -168,10 +168,11 @@ class IbkrConfig(FrozenConfig):
             if self.ws_url is not None:
                 check_url("ws_url", self.ws_url, schemes=("wss", "ws"), allow_live=True)
         if self.insecure_skip_tls_verify and self.allow_live:
-            msg = "insecure_skip_tls_verify cannot be combined with allow_live"
+            msg = (f"insecure_skip_tls_verify cannot be combined with allow_live ({LIVE_FLAG}): verify the gateway's "
+                   f"certificate with ca_file or pinned_sha256")
             raise ValueError(msg)
         if not self.pacing and self.allow_live:
-            msg = "pacing=false cannot be combined with allow_live"
+            msg = f"pacing=false cannot be combined with allow_live ({LIVE_FLAG}): remove pacing = false"
             raise ValueError(msg)
         if self.insecure_skip_tls_verify and (self.ca_file or self.pinned_sha256):
             msg = "insecure_skip_tls_verify contradicts ca_file / pinned_sha256"
