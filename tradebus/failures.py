@@ -17,6 +17,7 @@ An exception this module does not know (a bug) is left alone, so its traceback s
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def failure_of(error: BaseException) -> Failure | None:
     """The line and exit code for ``error``, or None when it is not a user's mistake (a bug keeps its traceback).
 
     Usage errors (:class:`~framework.errors.ConfigError`, :class:`~framework.errors.DataError`,
-    :class:`~framework.errors.StrategyLoadError`, and an ``OSError`` naming a file) exit 2; a broker
+    :class:`~framework.errors.StrategyLoadError`, an ``OSError`` naming a file, a port in use) exit 2; a broker
     that cannot be reached or used (:class:`~framework.errors.BrokerError`) exits 1.
     """
     if isinstance(error, ConfigError | DataError | StrategyLoadError):  # before BrokerError: a refusal may be both
@@ -63,6 +64,8 @@ def failure_of(error: BaseException) -> Failure | None:
         return Failure(_one_line(str(error)), EXIT_FAILED)
     if isinstance(error, FrameworkError):
         return Failure(_one_line(str(error)), EXIT_USAGE)
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:  # tradebus gateway-sim --port N
+        return Failure(_one_line(f"{error.strerror or error}; pick another --port, or 0 for a free one"), EXIT_USAGE)
     if isinstance(error, OSError) and error.filename is not None:  # a file the user named: missing, a folder ...
         reason = error.strerror or type(error).__name__
         return Failure(_one_line(f"cannot use {error.filename}: {reason}"), EXIT_USAGE)

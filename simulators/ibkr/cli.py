@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import logging
 import signal
 import sys
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from framework.clock import SystemClock
-from framework.errors import ConfigError
 from simulators.ibkr import tls
 from simulators.ibkr.app import start
 from simulators.ibkr.config import MarketHours
@@ -61,13 +59,7 @@ async def serve(args: argparse.Namespace) -> int:
         saved = load(args.state_file)
         store = BookStore(args.state_file)
     core = GatewayCore(config_from_args(args), SystemClock(), bars, store=store, saved=saved)
-    try:
-        server = await start(core, args.host, args.port, context)
-    except OSError as e:
-        if e.errno != errno.EADDRINUSE:
-            raise
-        msg = f"port {args.port} on {args.host} is already in use (another gateway?): pick another, or 0 for a free one"
-        raise ConfigError(msg, key="--port") from e
+    server = await start(core, args.host, args.port, context)
     host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     sys.stdout.write(f"READY port={server.port} ca_file={ca_file} base_url=https://{host}:{server.port}/v1/api "
                      f"ws_url=wss://{host}:{server.port}/v1/api/ws\n")
@@ -120,11 +112,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the gateway until interrupted.
-
-    Raises:
-        ConfigError: If ``--port`` is taken (key ``--port``).
-    """
+    """Run the gateway until interrupted."""
     return asyncio.run(serve(args))
 
 

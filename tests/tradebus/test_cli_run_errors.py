@@ -47,7 +47,8 @@ def test_gateway_sim_on_a_taken_port_names_the_port(capsys: pytest.CaptureFixtur
         port = taken.getsockname()[1]
         assert cli.main(["gateway-sim", "--port", str(port)]) == 2
     line = one_line_error(capsys, "gateway-sim")
-    assert f"--port: port {port} on 127.0.0.1 is already in use" in line
+    assert f"('127.0.0.1', {port})" in line
+    assert "address already in use; pick another --port, or 0 for a free one" in line
 
 
 # ----------------------------------------------------------------- the gateway
