@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -30,6 +31,8 @@ from brokers.ibkr import IbkrConfig
 from framework.clock import SystemClock
 from framework.config import EngineConfig
 from framework.engine import Engine
+from framework.errors import BrokerConnectionError
+from framework.errors import ConfigError
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
@@ -82,5 +85,18 @@ def main() -> None:
         print(f"done; portfolio cash {engine.portfolio.cash}, positions {engine.portfolio.positions(clock.now())}")
 
 
+def run() -> int:
+    """Run :func:`main`; a setting or a gateway problem is one line on stderr (exit 2 or 1), not a traceback."""
+    try:
+        main()
+    except ConfigError as e:  # a bad TRADEBUS_BROKERS__IBKR__* value, or an account the config does not allow
+        print(f"ibkr_paper_trading: {e}", file=sys.stderr)
+        return 2
+    except BrokerConnectionError as e:  # no gateway, not logged in, TLS refused
+        print(f"ibkr_paper_trading: {e} (or run this example with --simulator)", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

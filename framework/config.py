@@ -15,6 +15,7 @@ from typing import Any
 from typing import Literal
 from typing import Protocol
 from typing import TypeVar
+from typing import get_args
 from typing import runtime_checkable
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
@@ -24,8 +25,11 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from framework.errors import ConfigError
+from framework.redaction import is_account_setting
+from framework.redaction import is_secret_setting
 from framework.redaction import masked
 
 C = TypeVar("C", bound=BaseModel)
@@ -174,4 +178,36 @@ def validate_section(config_type: type[C], values: Mapping[str, Any], *, section
         source = None
         if isinstance(values, SectionSource):
             source = values.source_of(loc)  # an empty key names the section's file
-        raise ConfigError(first["msg"], key=f"{section}.{loc}" if loc else section, source=source) from e
+        raise ConfigError(problem(first, config_type), key=f"{section}.{loc}" if loc else section, source=source) from e
+
+
+def problem(error: ErrorDetails, model: type[BaseModel]) -> str:
+    """One validation error of ``model`` as a sentence a user can act on (the key is named by the caller).
+
+    An unknown key lists the keys its section takes; a bad value is quoted (unless the key holds a
+    secret or an account id); a validator's own sentence loses pydantic's ``Value error,`` tag.
+    """
+    loc = [str(p) for p in error["loc"]]
+    if error["type"] == "extra_forbidden":
+        known = _keys_at(model, loc[:-1])
+        return "unknown key" + (f"; expected one of {', '.join(known)}" if known else "")
+    if error["type"] == "missing":
+        return "required, and not given"
+    message = error["msg"].removeprefix("Value error, ")
+    value = error.get("input")
+    private = any(is_secret_setting(p) or is_account_setting(p) for p in loc)
+    if isinstance(value, str | int | float) and not isinstance(value, bool) and not private:
+        message += f" (got {value!r})"
+    return message
+
+
+def _keys_at(model: type[BaseModel], path: list[str]) -> list[str]:
+    # the fields of the (nested) model ``path`` leads to; none when it leads into a mapping or a list
+    current: Any = model
+    for part in path:
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            return []
+        current = next((a for a in (field.annotation, *get_args(field.annotation)) if isinstance(a, type)
+                        and issubclass(a, BaseModel)), None)
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []

@@ -35,6 +35,7 @@ class ConfigError(FrameworkError, ValueError):
         self.source = source
         where = f" ({source})" if source else ""
         prefix = f"{key}: " if key else ""
+        message = message.removeprefix("Value error, ")  # pydantic's tag on a validator's own sentence
         super().__init__(f"{prefix}{message}{where}")
 
 

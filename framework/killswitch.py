@@ -34,6 +34,7 @@ from pathlib import Path
 
 from framework.bus import EventBus
 from framework.clock import Clock
+from framework.errors import ConfigError
 from framework.events import HaltRequested
 from framework.events import TimerFired
 from framework.order_gateway import OrderGateway
@@ -47,10 +48,18 @@ OWNER = "kill-switch"
 
 
 def halt(flag_file: Path, reason: str, when: datetime) -> None:
-    """Write the flag file (atomically) so every engine watching it halts."""
+    """Write the flag file (atomically) so every engine watching it halts.
+
+    Raises:
+        ConfigError: If the flag file cannot be written there (key ``halt_file``; names the file).
+    """
     tmp = flag_file.with_suffix(flag_file.suffix + ".tmp")
-    write_private_text(tmp, json.dumps({"reason": reason, "since": when.isoformat()}))  # its folder too
-    tmp.replace(flag_file)
+    try:
+        write_private_text(tmp, json.dumps({"reason": reason, "since": when.isoformat()}))  # its folder too
+        tmp.replace(flag_file)
+    except OSError as e:
+        msg = f"cannot write the flag file {flag_file} ({e.strerror or e}); choose a writable place"
+        raise ConfigError(msg, key="halt_file") from e
 
 
 def clear(flag_file: Path) -> bool:

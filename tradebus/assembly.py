@@ -31,6 +31,7 @@ from framework.broker import Broker
 from framework.checks import PreTradeCheck
 from framework.clock import Clock
 from framework.config import EngineConfig
+from framework.config import problem
 from framework.engine import Engine
 from framework.errors import ConfigError
 from framework.journal import Journal
@@ -60,7 +61,7 @@ def risk_limits(section: Mapping[str, Any], source: str | None = None) -> RiskCo
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(["risk", *(str(p) for p in first["loc"])])
-        raise ConfigError(first["msg"], key=key, source=source) from e
+        raise ConfigError(problem(first, RiskConfig), key=key, source=source) from e
 
 
 @dataclass

@@ -31,10 +31,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
+from framework.config import problem
 from framework.errors import ConfigError
+from framework.errors import DataError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
@@ -42,12 +46,11 @@ from framework.resample import parse_bar_size
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
 from tradebus.commands import add_error_policy_argument
+from tradebus.commands import strategy_from
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
-from tradebus.loading import create_strategy
-from tradebus.loading import parse_params
 from tradebus.plugins import broker_plugin
 from tradebus.recording import write_outputs
 from tradebus.report import INSTALL_HINT
@@ -68,8 +71,10 @@ class BacktestCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Strategy, data, venue settings and output folder."""
-        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
-        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
+        parser.add_argument("strategy", nargs="?",
+                            help="strategy class: package.module:Class or file.py[:Class] (default: [strategy] spec)")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="strategy parameter (overrides [strategy] params of --config)")
         parser.add_argument(
             "--data", type=Path, help="bar file (.csv, .parquet, .json) or folder of them; default: the shipped sample"
         )
@@ -88,7 +93,7 @@ class BacktestCommand:
             help="write report.html (--report: fail if the 'report' extra is missing; default: write it when "
                  "plotly is installed, else say it was skipped)",
         )
-        parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
+        parser.add_argument("--config", type=Path, help="TOML settings file ([strategy], [risk] limits, halt_file)")
         parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
         add_error_policy_argument(parser, default=ErrorPolicy.STOP_RUN)
         history = parser.add_argument_group("history from a broker (instead of --data)")
@@ -105,12 +110,12 @@ class BacktestCommand:
         if args.data_from is not None and args.data is not None:
             msg = "give either --data or --data-from"
             raise ConfigError(msg, key="--data-from")
-        data = history_from_broker(args, settings) if args.data_from else bars_from_file(args)
-        strategy = create_strategy(args.strategy, parse_params(args.param))
+        strategy = strategy_from(args, settings)  # --param and [strategy] as in paper and live
         if args.report and not report_available():  # asked for: say so before a long replay, not after
             msg = f"the HTML report needs plotly, which is not installed: {INSTALL_HINT}"
             raise ReportUnavailableError(msg)
-        config = PaperConfig.model_validate(json.loads(args.venue))
+        config = venue_config(args.venue)
+        data = history_from_broker(args, settings) if args.data_from else bars_from_file(args)
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
         try:
@@ -144,10 +149,19 @@ def bars_from_file(args: argparse.Namespace) -> BarData:
     """Load ``--data`` (default: the sample) with ``--tz``; bar length ``--bar-size``, ``--bar-seconds`` or inferred.
 
     Raises:
-        DataError: If the file is invalid (naming the file and line).
+        ConfigError: If ``--data`` names nothing (key ``--data``).
+        DataError: If the file is invalid (naming the file and line) or holds no bars.
     """
+    path = args.data
+    if path is not None and not path.exists():
+        msg = f"bar file {path} does not exist; give a bar file or a folder of them, or leave --data out for the sample"
+        raise ConfigError(msg, key="--data")
     duration = args.bar_size or (None if args.bar_seconds is None else timedelta(seconds=args.bar_seconds))
-    return load_bars(args.data or sample_data_path(), duration, tz=args.tz)
+    source = path or sample_data_path()
+    data = load_bars(source, duration, tz=args.tz)
+    if not data.bar_count:
+        raise DataError("no bars: the file has a header but no rows", source=str(source))
+    return data
 
 
 def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData:
@@ -158,7 +172,7 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
 
     Raises:
         BrokerConnectionError: If the broker cannot be reached.
-        DataError: If it returns invalid bars.
+        DataError: If it returns invalid bars, or none.
     """
     clock = SystemClock()
     broker = broker_plugin(args.data_from).create(settings.broker_settings(args.data_from), clock=clock)
@@ -168,9 +182,13 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     broker.connect(lambda event: None)  # market data only: its events have no one to go to
     try:
         symbols = [s.strip() for s in args.symbols.split(",") if s.strip()]
-        return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
+        data = BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
     finally:
         broker.disconnect()
+    if not data.bar_count:
+        msg = f"no bars of {args.symbols} in the last {args.hours:g} hours; try a longer --hours or other --symbols"
+        raise DataError(msg, source=f"{args.data_from} history")
+    return data
 
 
 def bar_size_argument(text: str) -> timedelta:
@@ -183,6 +201,28 @@ def bar_size_argument(text: str) -> timedelta:
         return parse_bar_size(text)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def venue_config(text: str) -> PaperConfig:
+    """``--venue``: the simulated venue's settings as a JSON object.
+
+    Raises:
+        ConfigError: If ``text`` is not a JSON object or a key is unknown or invalid (naming ``--venue`` and the key).
+    """
+    try:
+        values = json.loads(text)
+    except json.JSONDecodeError as e:
+        msg = f"not valid JSON ({e.msg} at column {e.colno}); write an object such as '{{\"latency\": 1}}'"
+        raise ConfigError(msg, key="--venue") from e
+    if not isinstance(values, dict):
+        msg = f"expected a JSON object such as '{{\"latency\": 1}}', got {text!r}"
+        raise ConfigError(msg, key="--venue")
+    try:
+        return PaperConfig.model_validate(values)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{key}: {problem(first, PaperConfig)}", key="--venue") from e
 
 
 def explicit_halt_file(settings: Settings) -> Path | None:

@@ -13,13 +13,16 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import NoReturn
 from typing import Protocol
 
-from framework.errors import FrameworkError
 from framework.private_files import private_file
 from framework.redaction import RedactingFormatter
 from framework.redaction import RedactSecrets
-from framework.redaction import redact
+from tradebus.failures import EXIT_BROKEN_PIPE
+from tradebus.failures import EXIT_USAGE
+from tradebus.failures import failure_of
+from tradebus.failures import silence_stdout
 from tradebus.interrupts import EXIT_INTERRUPTED
 
 COMMAND_GROUP = "tradebus.commands"
@@ -74,13 +77,21 @@ def discover_commands() -> dict[str, Command]:
     return dict(sorted(found.items()))
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line naming the fix, with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``<prog>: error: <message> (see <prog> --help)`` on stderr and exit 2."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(commands: dict[str, Command]) -> argparse.ArgumentParser:
     """Build the top-level parser with one sub-parser per discovered command.
 
     ``-v`` is accepted before and after the command name (``tradebus -v backtest ...`` and
     ``tradebus backtest -v ...``); the counts add up. So is ``--log-file`` (after the command wins).
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="tradebus",
         description="Event-driven trading: one strategy for backtest, paper and live trading.",
     )
@@ -130,22 +141,35 @@ def configure_logging(verbosity: int, log_file: Path | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``tradebus`` console script."""
+    """Entry point of the ``tradebus`` console script.
+
+    An error the user can fix ends the command with one line on stderr and exit code 2 (usage) or 1
+    (the broker could not be used); see :mod:`tradebus.failures`. Output cut short by its reader
+    (``tradebus journal | head``) ends quietly with 141.
+    """
     commands = discover_commands()
     parser = build_parser(commands)
     args = parser.parse_args(argv)
-    configure_logging(verbosity_of(args), log_file_of(args))
     if args.command is None:
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
-        return commands[args.command].run(args)
-    except FrameworkError as e:  # bad settings, strategy path, broker name: a sentence, not a traceback
-        print(f"tradebus {args.command}: error: {redact(str(e))}", file=sys.stderr)  # noqa: T201
-        return 2
+        configure_logging(verbosity_of(args), log_file_of(args))
+        code = commands[args.command].run(args)
+        sys.stdout.flush()  # a reader that went away fails here, inside the handlers, not at exit
+    except BrokenPipeError:
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:  # before a run took over Ctrl-C, or a second Ctrl-C while it stopped
         print(f"tradebus {args.command}: interrupted", file=sys.stderr)  # noqa: T201
         return EXIT_INTERRUPTED
+    except Exception as e:
+        failure = failure_of(e)
+        if failure is None:
+            raise  # a bug, not a mistake: its traceback is the report
+        print(f"tradebus {args.command}: error: {failure.line}", file=sys.stderr)  # noqa: T201
+        return failure.code
+    return code
 
 
 if __name__ == "__main__":

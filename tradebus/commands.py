@@ -28,12 +28,13 @@ from framework.clock import Clock
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
 from framework.engine import Engine
-from framework.errors import FrameworkError
+from framework.errors import ConfigError
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.assembly import risk_limits
 from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
+from tradebus.failures import output_closed
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
@@ -93,7 +94,10 @@ def announce(mode: str) -> Callable[[Engine], None]:
     """A ``started`` callback printing that the run is going and how to stop it."""
     def started(engine: Engine) -> None:
         names = ", ".join(s.id for s in engine.strategies)
-        print(f"tradebus {mode}: running {names} on {engine.broker.name}; Ctrl-C stops", flush=True)  # noqa: T201
+        try:
+            print(f"tradebus {mode}: running {names} on {engine.broker.name}; Ctrl-C stops", flush=True)  # noqa: T201
+        except BrokenPipeError:  # stdout's reader left before the run began: trade on, print nowhere
+            output_closed(sys.stdout)
     return started
 
 
@@ -103,15 +107,35 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
 
 
 def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]:
-    """Build the strategy from the command line, falling back to the ``[strategy]`` section."""
+    """Build the strategy from the command line and the ``[strategy]`` section, the same way in every mode.
+
+    ``STRATEGY`` on the command line wins over ``[strategy] spec``; the section's ``params`` apply
+    when it names the same strategy (a warning says so when they are left out), and each ``--param``
+    overrides the parameter of that name. A bad value names where it came from: ``--param fast``, or
+    ``strategy.params.fast`` and the settings file (or the ``TRADEBUS_*`` variable that set it).
+
+    Raises:
+        ConfigError: If no strategy is named, or a parameter is malformed or invalid.
+        StrategyLoadError: If the strategy cannot be imported.
+    """
     section = settings.strategy
     spec = args.strategy or (section.spec if section else None)
     if not spec:
         msg = "no strategy given: pass STRATEGY or set [strategy] spec in the config file"
-        raise FrameworkError(msg)
-    params: dict[str, Any] = dict(section.params) if section and section.spec == spec else {}
-    params.update(parse_params(args.param))
-    return create_strategy(spec, params, strategy_id=section.id if section else None, source=settings.source)
+        raise ConfigError(msg, key="strategy", source=settings.source)
+    params: dict[str, Any] = {}
+    origins: dict[str, tuple[str, str | None]] = {}
+    if section is not None and section.spec == spec:
+        params.update(section.params)
+        origins.update({k: (f"strategy.params.{k}", settings.source_of(f"strategy.params.{k}")) for k in params})
+    elif section is not None and section.params:
+        log.warning("[strategy] params of %s are not applied: they belong to %s, and this run's strategy is %s",
+                    settings.source, section.spec, spec)
+    given = parse_params(args.param)
+    params.update(given)
+    origins.update({k: (f"--param {k}", None) for k in given})
+    return create_strategy(spec, params, strategy_id=section.id if section else None, source=settings.source,
+                           origins=origins)
 
 
 def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any], *,

@@ -10,6 +10,7 @@ handler) and never prints account secrets: every line, and the summary, pass
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 from typing import IO
@@ -39,8 +40,12 @@ from framework.marketdata import Quote
 from framework.models import Order
 from framework.models import OrderStatus
 from framework.redaction import redact
+from tradebus.eventlog import ticket
+from tradebus.failures import output_closed
 
 OWNER = "console-view"
+
+log = logging.getLogger(__name__)
 
 
 def _money(value: Decimal) -> str:
@@ -60,6 +65,7 @@ class ConsoleView:
         self.engine = engine
         self.out = out
         self.lines = 0
+        self._gone = False
         self._quotes: dict[str, Quote] = {}
         self._closes: dict[str, float] = {}
         bus = engine.bus
@@ -83,9 +89,17 @@ class ConsoleView:
         self.engine.timers.cancel_owner(OWNER)
 
     def _write(self, text: str) -> None:
+        if self._gone:
+            return
         stamp = self.engine.clock.now().strftime("%H:%M:%S")
-        self.out.write(f"{stamp}  {redact(text)}\n")  # reasons are brokers' free text
-        self.out.flush()
+        try:
+            self.out.write(f"{stamp}  {redact(text)}\n")  # reasons are brokers' free text
+            self.out.flush()
+        except BrokenPipeError:  # `tradebus paper ... | head`: the view's reader left, the run goes on
+            self._gone = True
+            output_closed(self.out)
+            log.warning("the live view's output was closed; the run goes on without it")
+            return
         self.lines += 1
 
     def _on_quote(self, event: QuoteUpdated) -> None:
@@ -174,10 +188,7 @@ def describe_order_event(event: OrderEvent) -> str:
     """One human line for an order event."""
     cid = event.client_order_id
     if isinstance(event, OrderSubmitted):
-        r = event.order.request
-        price = f" @ {r.limit_price}" if r.limit_price is not None else ""
-        stop = f" stop {r.stop_price}" if r.stop_price is not None else ""
-        return f"ORDER  {cid} submitted: {r.side.value} {r.quantity} {r.symbol} {r.order_type.value}{price}{stop}"
+        return f"ORDER  {cid} submitted: {ticket(event.order.request)}"
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
         f = event.fill
         verb = "bought" if f.side.value == "buy" else "sold"

@@ -49,6 +49,7 @@ from framework.events import OrderPendingCancel
 from framework.events import OrderRejected
 from framework.events import OrderSubmitted
 from framework.events import OrderUpdated
+from framework.models import OrderType
 from framework.models import Side
 from framework.redaction import RedactSecrets
 from framework.redaction import redact
@@ -127,9 +128,9 @@ def describe_order_event(event: OrderEvent) -> str:
     """One line for an order event: ``order <id> filled: bought 100 AAPL @ 189.60``."""
     head = f"order {event.client_order_id}"
     if isinstance(event, OrderSubmitted):
-        return f"{head} submitted: {_ticket(event.order.request)} (strategy {event.order.request.strategy_id})"
+        return f"{head} submitted: {ticket(event.order.request)} (strategy {event.order.request.strategy_id})"
     if isinstance(event, OrderUpdated):
-        return f"{head} modified: {_ticket(event.request)}"
+        return f"{head} modified: {ticket(event.request)}"
     if isinstance(event, OrderFilled | OrderPartiallyFilled):
         fill = event.fill
         verb = "bought" if fill.side is Side.BUY else "sold"
@@ -154,7 +155,25 @@ _STATES: dict[type[OrderEvent], str] = {
 }
 
 
-def _ticket(request: OrderRequest) -> str:
-    limit = f" @ {request.limit_price}" if request.limit_price is not None else ""
-    stop = f" stop {request.stop_price}" if request.stop_price is not None else ""
-    return f"{request.side.value} {request.quantity} {request.symbol} {request.order_type.value}{limit}{stop}"
+def ticket(request: OrderRequest) -> str:
+    """An order's side, quantity, symbol and terms: ``sell 10 AAPL stop @ 185.78`` (see :func:`order_terms`)."""
+    return f"{request.side.value} {request.quantity} {request.symbol} {order_terms(request)}"
+
+
+def order_terms(request: OrderRequest) -> str:
+    """How an order is priced, each price named once.
+
+    ``market``, ``limit @ 189.5``, ``stop @ 185.78``, ``stop 185.78 limit 185.5``, or
+    ``trailing stop 1.5 from 185.78`` (``1%`` for a trail in percent).
+    """
+    kind, limit, stop = request.order_type, request.limit_price, request.stop_price
+    if kind is OrderType.LIMIT:
+        return f"limit @ {limit}"
+    if kind is OrderType.STOP:
+        return f"stop @ {stop}"
+    if kind is OrderType.STOP_LIMIT:
+        return f"stop {stop} limit {limit}"
+    if kind is OrderType.TRAILING_STOP:
+        trail = f"{request.trail_percent}%" if request.trail_percent is not None else f"{request.trail_amount}"
+        return f"trailing stop {trail}" + (f" from {stop}" if stop is not None else "")
+    return kind.value

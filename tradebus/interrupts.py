@@ -12,8 +12,9 @@ Exit codes of ``tradebus backtest``, ``paper``, ``live`` and ``demo``:
 code  meaning
 ===== ==========================================================================================
 0     the run ended as planned (errors tolerated under the ``continue`` policy do not count)
-1     a strategy failed and was stopped (or, in a backtest, the run stopped on an error)
-2     bad input: settings, arguments, strategy path (one line on stderr names it)
+1     a strategy failed and was stopped (or, in a backtest, the run stopped on an error), or the
+      broker could not be used (one line on stderr says why; see :mod:`tradebus.failures`)
+2     bad input: settings, arguments, parameters, strategy path, files (one line on stderr names it)
 130   interrupted by Ctrl-C (also when a strategy had failed: the summary says so)
 ===== ==========================================================================================
 """

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from typing import Literal
 
+from framework.errors import ConfigError
 from framework.events import OrderEvent
 from framework.events import OrderFilled
 from framework.events import OrderPartiallyFilled
@@ -143,12 +144,23 @@ class SqliteJournal:
 
     Attributes:
         duplicates: Fills recorded again with the same content (stored once).
+
+    Raises:
+        ConfigError: If ``path`` cannot be created or opened as a SQLite database (key ``journal``).
     """
 
     def __init__(self, path: Path, *, synchronous: Literal["full", "normal"] = "full") -> None:
-        self.path = private_file(path)  # 0600 in a 0700 folder; SQLite gives -wal and -shm the same mode
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self.path = private_file(path)  # 0600 in a 0700 folder; SQLite gives -wal and -shm the same mode
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as e:  # a folder we cannot write, a file that is not a database
+            if isinstance(e, OSError):
+                fix = f"({e.strerror or e}); choose a file in a writable folder"
+            else:
+                fix = f"({e}); give a new file or an existing journal"
+            msg = f"cannot open {path} as the order journal {fix} (journal in the settings, --journal for a backtest)"
+            raise ConfigError(msg, key="journal") from e
         for sidecar in ("-wal", "-shm"):  # left readable by an earlier version after a crash
             tighten(path.with_name(path.name + sidecar))
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")

@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from framework.config import StrategyConfig
+from framework.config import problem
 from framework.errors import ConfigError
 from framework.errors import StrategyLoadError
 from framework.strategy import Strategy
@@ -50,8 +51,14 @@ def load_strategy_class(spec: str) -> type[Strategy[Any]]:
             raise StrategyLoadError(msg)
         module = _import_module(target)
     cls = getattr(module, attr, None) if attr else _only_strategy_in(module, spec)
+    if inspect.ismodule(cls):
+        names = _strategies_in(cls) or ["ClassName"]
+        msg = f"strategy {spec!r} is a module: name its class, e.g. {cls.__name__}:{names[0]}"
+        raise StrategyLoadError(msg)
     if not (inspect.isclass(cls) and issubclass(cls, Strategy)):
-        msg = f"strategy {spec!r}: {attr or 'the file'} is not a Strategy subclass in {module.__name__}"
+        what = "is not a Strategy subclass" if cls is not None else "is not defined"
+        defined = ", ".join(_strategies_in(module)) or "none"
+        msg = f"strategy {spec!r}: {attr} {what} in {module.__name__} (its strategies: {defined})"
         raise StrategyLoadError(msg)
     return cls
 
@@ -89,19 +96,24 @@ def _import_file(path: Path) -> ModuleType:
 
 
 def _only_strategy_in(module: ModuleType, spec: str) -> type[Strategy[Any]]:
-    found = [
-        obj
-        for obj in vars(module).values()
+    names = _strategies_in(module)
+    if len(names) != 1:
+        msg = f"strategy {spec!r}: name the class (file defines {', '.join(names) or 'none'})"
+        raise StrategyLoadError(msg)
+    found: type[Strategy[Any]] = getattr(module, names[0])
+    return found
+
+
+def _strategies_in(module: ModuleType) -> list[str]:
+    # the Strategy subclasses a module defines (not those it imports), by name
+    return sorted(
+        name
+        for name, obj in vars(module).items()
         if inspect.isclass(obj)
         and issubclass(obj, Strategy)
         and obj is not Strategy
         and obj.__module__ == module.__name__
-    ]
-    if len(found) != 1:
-        names = ", ".join(sorted(c.__name__ for c in found)) or "none"
-        msg = f"strategy {spec!r}: name the class (file defines {names})"
-        raise StrategyLoadError(msg)
-    return found[0]
+    )
 
 
 def parse_params(pairs: Iterable[str]) -> dict[str, str]:
@@ -120,20 +132,45 @@ def parse_params(pairs: Iterable[str]) -> dict[str, str]:
     return params
 
 
+Origin = tuple[str, str | None]
+"""Where one parameter came from: the key to name in an error and its source (``("--param fast", None)``,
+``("strategy.params.fast", "tradebus.toml")``)."""
+
+
 def build_config(
-    config_type: type[StrategyConfig], params: Mapping[str, Any], *, source: str | None = None
+    config_type: type[StrategyConfig],
+    params: Mapping[str, Any],
+    *,
+    source: str | None = None,
+    origins: Mapping[str, Origin] | None = None,
 ) -> StrategyConfig:
     """Validate ``params`` into ``config_type``.
 
+    Args:
+        config_type: The strategy's config model.
+        params: Parameter names and values.
+        source: Where the parameters came from (a file), for parameters ``origins`` does not name.
+        origins: Per parameter, the key and source an error names (``--param fast`` or
+            ``strategy.params.fast`` in ``tradebus.toml``).
+
     Raises:
-        ConfigError: Naming the first bad key (and the file, when ``source`` is given).
+        ConfigError: Naming the first bad key and where its value came from, with the value given.
     """
     try:
         return config_type.model_validate(dict(params))
     except ValidationError as e:
         first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "strategy"
-        raise ConfigError(first["msg"], key=key, source=source) from e
+        loc = [str(p) for p in first["loc"]]
+        key, where = ".".join(loc) or "strategy", source
+        if loc and origins and loc[0] in origins:
+            named, where = origins[loc[0]]
+            key = ".".join([named, *loc[1:]])
+        message = problem(first, config_type)
+        if first["type"] == "missing":
+            message += f": pass --param {loc[0] if loc else 'KEY'}=VALUE or set it in the [strategy] params"
+        elif first["type"] == "extra_forbidden":
+            message = f"unknown parameter; {config_type.__name__} takes {', '.join(config_type.model_fields)}"
+        raise ConfigError(message, key=key, source=where) from e
 
 
 def create_strategy(
@@ -142,8 +179,9 @@ def create_strategy(
     *,
     strategy_id: str | None = None,
     source: str | None = None,
+    origins: Mapping[str, Origin] | None = None,
 ) -> Strategy[Any]:
-    """Load the class named by ``spec`` and instantiate it with validated parameters."""
+    """Load the class named by ``spec`` and instantiate it with validated parameters (see :func:`build_config`)."""
     cls = load_strategy_class(spec)
-    config = build_config(cls.config_type, params or {}, source=source)
+    config = build_config(cls.config_type, params or {}, source=source, origins=origins)
     return cls(config, strategy_id=strategy_id)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 from framework.clock import SystemClock
+from framework.errors import ConfigError
 from framework.killswitch import clear
 from framework.killswitch import halt
 from framework.killswitch import halt_reason
+from tradebus.eventlog import order_terms
 from tradebus.journal import SqliteJournal
 from tradebus.settings import load_settings
 
@@ -34,25 +35,29 @@ class JournalCommand:
     def run(self, args: argparse.Namespace) -> int:
         """Print one line per order, then fills."""
         path: Path = args.path
+        key, source = "--path", None
         if path is None:
             settings = load_settings(args.config, os.environ)
             path = settings.journal_path(args.broker or settings.broker or "ibkr")
-        if not path.exists():
-            print(f"tradebus: no journal at {path}", file=sys.stderr)  # noqa: T201
-            return 1
+            key, source = ("journal", settings.source) if settings.journal is not None else ("--broker", None)
+        if not path.is_file():
+            msg = f"no journal at {path}; give the journal of a run with --path, or the run's --broker or --config"
+            raise ConfigError(msg, key=key, source=source)
         journal = SqliteJournal(path)
         try:
             runs = journal.run_ids()
+            if args.run is not None and args.run not in runs:
+                msg = f"no run {args.run!r} in {path}; its runs: {', '.join(runs) or 'none'}"
+                raise ConfigError(msg, key="--run")
             orders = journal.orders(run_id=args.run)
             print(f"journal {path}: {len(runs)} run(s): {', '.join(runs) or 'none'}")  # noqa: T201
             for o in orders:
                 r = o.request
-                price = f" @ {r.limit_price}" if r.limit_price is not None else ""
                 avg = f" avg {o.average_fill_price:.4f}" if o.average_fill_price is not None else ""
                 reason = f" ({o.reason})" if o.reason else ""
                 line = (
                     f"{o.updated:%Y-%m-%d %H:%M:%S}  {o.client_order_id:<14} {r.strategy_id:<12} {r.side.value:<4} "
-                    f"{r.quantity} {r.symbol} {r.order_type.value}{price}  {o.status.value}  "
+                    f"{r.quantity} {r.symbol} {order_terms(r)}  {o.status.value}  "
                     f"filled {o.filled_quantity}{avg}{reason}"
                 )
                 print(line)  # noqa: T201

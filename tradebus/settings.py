@@ -56,6 +56,7 @@ from pydantic import ValidationError
 
 from framework.config import EngineConfig
 from framework.config import FrozenConfig
+from framework.config import problem
 from framework.errors import ConfigError
 from framework.live_guard import ALLOW_LIVE
 from framework.live_guard import LIVE_FLAG
@@ -167,6 +168,10 @@ class Settings(FrozenConfig):
         """
         return self.journal if self.journal is not None else DEFAULT_JOURNALS / broker / "journal.sqlite"
 
+    def source_of(self, dotted: str) -> str | None:
+        """Where the value of ``dotted`` (``strategy.params.fast``) came from: its variable, else the file."""
+        return _origin(dotted, self._overrides) or self.source
+
     def broker_settings(self, name: str) -> SettingsSection:
         """The ``[brokers.<name>]`` section (empty if absent), carrying where its values came from."""
         prefix = f"brokers.{name}."
@@ -199,7 +204,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         first = e.errors()[0]
         dotted = ".".join(str(p) for p in first["loc"])
         where = _origin(dotted, overrides) or source or "environment"
-        raise ConfigError(first["msg"], key=dotted, source=where) from e
+        raise ConfigError(problem(first, Settings), key=dotted, source=where) from e
     settings._overrides = overrides
     return settings
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
@@ -132,6 +133,23 @@ class IbkrConfig(FrozenConfig):
     def _check_ws_url(cls, value: str | None) -> str | None:
         return None if value is None else check_url("ws_url", value, schemes=("wss", "ws"), allow_live=False)
 
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        # a missing or unreadable CA is named here, not by urllib3 at the first request
+        if value is None:
+            return None
+        if not value.is_file():
+            msg = (f"no CA certificate file at {value}: give the PEM file of the CA that signed the gateway's "
+                   f"certificate (tradebus gateway-sim prints its own as ca_file=...)")
+            raise ValueError(msg)
+        try:
+            ssl.create_default_context(cafile=str(value))
+        except (ssl.SSLError, OSError) as e:
+            msg = f"{value} holds no PEM CA certificate ({getattr(e, 'reason', None) or e})"
+            raise ValueError(msg) from e
+        return value
+
     @field_validator("pinned_sha256")
     @classmethod
     def _check_fingerprint(cls, value: str | None) -> str | None:
@@ -150,10 +168,11 @@ class IbkrConfig(FrozenConfig):
             if self.ws_url is not None:
                 check_url("ws_url", self.ws_url, schemes=("wss", "ws"), allow_live=True)
         if self.insecure_skip_tls_verify and self.allow_live:
-            msg = "insecure_skip_tls_verify cannot be combined with allow_live"
+            msg = (f"insecure_skip_tls_verify cannot be combined with allow_live ({LIVE_FLAG}): verify the gateway's "
+                   f"certificate with ca_file or pinned_sha256")
             raise ValueError(msg)
         if not self.pacing and self.allow_live:
-            msg = "pacing=false cannot be combined with allow_live"
+            msg = f"pacing=false cannot be combined with allow_live ({LIVE_FLAG}): remove pacing = false"
             raise ValueError(msg)
         if self.insecure_skip_tls_verify and (self.ca_file or self.pinned_sha256):
             msg = "insecure_skip_tls_verify contradicts ca_file / pinned_sha256"

@@ -9,10 +9,12 @@ Hierarchy (framework roots on the left; each class mixes in the matching built-i
         │   ├── IbkrNotReadyError (ConnectionError)    "no bridge", "please query /accounts first"
         │   └── IbkrRateLimitError (ConnectionError)   429, or held back by our own limiter
         ├── IbkrTransportError (BrokerConnectionError) no usable answer: refused, timeout, reset, TLS
+        │   ├── IbkrUnreachableError                   no connection: nothing listens, unknown host, timeout
         │   └── IbkrTlsError                           the gateway's certificate was refused (never retried)
         ├── IbkrProtocolError (ValueError)             an answer we cannot read (bad JSON, bad shape)
         └── IbkrSessionError (BrokerConnectionError)   the session is not usable (logged out,
-                                                       competing, live account refused)
+            │                                          competing, live account refused)
+            └── IbkrAccountRefusedError (ConfigError)  the configuration does not allow this account
 
 Venue rejections of orders are not exceptions: the broker turns them into ``OrderRejected``.
 :attr:`IbkrTransportError.sent` tells whether the request may have reached the gateway, which
@@ -25,6 +27,7 @@ from typing import Any
 
 from framework.errors import BrokerConnectionError
 from framework.errors import BrokerError
+from framework.errors import ConfigError
 from framework.redaction import redact
 
 
@@ -101,6 +104,26 @@ class IbkrTransportError(IbkrError, BrokerConnectionError):
         super().__init__(f"{method} {path}: {message}")
 
 
+class IbkrUnreachableError(IbkrTransportError):
+    """No connection to the gateway could be made (nothing sent): refused, unknown host, or a timeout.
+
+    The message is one line: ``cannot reach the gateway at <base_url> (connection refused)``, and
+    when the adapter connects, how to start one.
+
+    Attributes:
+        base_url: The API root that was tried.
+        reason: Why: ``connection refused``, ``host name not found``, ``timed out``, ...
+    """
+
+    def __init__(self, base_url: str, reason: str, *, method: str, path: str, hint: str = "") -> None:
+        self.base_url = base_url
+        self.reason = reason
+        self.method = method
+        self.path = path
+        self.sent = False
+        IbkrError.__init__(self, f"cannot reach the gateway at {base_url} ({reason}){hint}")
+
+
 class IbkrTlsError(IbkrTransportError):
     """The gateway's certificate failed verification (chain, dates, host name or pin): nothing was sent.
 
@@ -134,3 +157,13 @@ class IbkrSessionError(IbkrError, BrokerConnectionError):
     def __init__(self, message: str, *, reason: str) -> None:
         self.reason = reason
         super().__init__(message)
+
+
+class IbkrAccountRefusedError(IbkrSessionError, ConfigError):
+    """The configuration does not allow the gateway's account.
+
+    A live account without ``allow_live``, a live account over plain text, an ``account_id`` the
+    gateway does not have, or several accounts to choose from. A
+    :class:`~framework.errors.ConfigError` too: the fix is a setting or a flag, and the command line
+    treats it as a usage error (exit code 2).
+    """

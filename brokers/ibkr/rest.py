@@ -41,9 +41,11 @@ from brokers.ibkr.errors import IbkrProtocolError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.errors import IbkrTlsError
 from brokers.ibkr.errors import IbkrTransportError
+from brokers.ibkr.errors import IbkrUnreachableError
 from brokers.ibkr.ratelimit import ENDPOINT_MIN_INTERVAL
 from brokers.ibkr.ratelimit import SPACING_MARGIN
 from brokers.ibkr.ratelimit import RateLimiter
+from brokers.ibkr.reachability import unreachable_reason
 from brokers.ibkr.tls import tls_problem
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
@@ -195,16 +197,22 @@ class IbkrRestClient:
                 where = urlsplit(url).netloc
                 raise IbkrTlsError(f"TLS verification of {where} failed: {problem}", method=method, path=path,
                                    sent=False) from e
-            raise IbkrTransportError(str(e), method=method, path=path, sent=False) from e
+            raise self._unreachable(e, method, path) or IbkrTransportError(
+                str(e), method=method, path=path, sent=False) from e
         except requests.ConnectionError as e:
             self._limiter.unanswered()
-            raise IbkrTransportError(str(e), method=method, path=path, sent=_maybe_sent(e)) from e
+            raise self._unreachable(e, method, path) or IbkrTransportError(
+                str(e), method=method, path=path, sent=_maybe_sent(e)) from e
         except requests.Timeout as e:
             self._limiter.unanswered()
             raise IbkrTransportError(str(e), method=method, path=path, sent=True) from e
         with response:
             self._limiter.answered(response.status_code)
             return self._decode(method, path, response)
+
+    def _unreachable(self, error: requests.RequestException, method: str, path: str) -> IbkrUnreachableError | None:
+        reason = unreachable_reason(error)
+        return None if reason is None else IbkrUnreachableError(self._config.base_url, reason, method=method, path=path)
 
     def _decode(self, method: str, path: str, response: requests.Response) -> Any:
         status = response.status_code

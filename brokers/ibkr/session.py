@@ -46,11 +46,14 @@ from requests.adapters import HTTPAdapter
 from brokers.ibkr.accountguard import AccountGuard
 from brokers.ibkr.accountguard import is_paper
 from brokers.ibkr.config import IbkrConfig
+from brokers.ibkr.errors import IbkrAccountRefusedError
 from brokers.ibkr.errors import IbkrAuthError
 from brokers.ibkr.errors import IbkrError
 from brokers.ibkr.errors import IbkrRateLimitError
 from brokers.ibkr.errors import IbkrSessionError
 from brokers.ibkr.errors import IbkrTransportError
+from brokers.ibkr.errors import IbkrUnreachableError
+from brokers.ibkr.reachability import START_HINT
 from brokers.ibkr.rest import IbkrRestClient
 from brokers.ibkr.wire import AuthStatus
 from brokers.ibkr.wire import BrokerageAccounts
@@ -197,6 +200,8 @@ class SessionManager:
         except IbkrAuthError as e:
             msg = "the gateway is not logged in: open its login page in a browser and log in"
             raise IbkrSessionError(msg, reason="login_required") from e
+        except IbkrUnreachableError as e:  # the first thing a new user meets: say how to start one
+            raise IbkrUnreachableError(e.base_url, e.reason, method=e.method, path=e.path, hint=START_HINT) from e
         self.session_id = tickle.session
         register_secret(self.session_id)
         log.info("gateway session %s", redact(self.session_id))
@@ -224,11 +229,11 @@ class SessionManager:
             field, url = plain
             msg = (f"{field} {url} is plain text: account {account_id} is not a paper account and is traded only "
                    f"over TLS; use {'https' if field == 'base_url' else 'wss'}://")
-            raise IbkrSessionError(msg, reason="plain_text_live")
+            raise IbkrAccountRefusedError(msg, reason="plain_text_live")
         if not paper and not self._config.allow_live:
             msg = (f"account {account_id} is not a paper account; to trade it pass --i-understand-live to "
                    f"tradebus live (allow_live=True in code)")
-            raise IbkrSessionError(msg, reason="live_account")
+            raise IbkrAccountRefusedError(msg, reason="live_account")
         if self._config.suppress_on_start and self._config.auto_confirm_message_ids:
             self._rest.suppress_questions(sorted(self._config.auto_confirm_message_ids))
         self.guard.admit(account_id, accounts.accounts)
@@ -239,11 +244,11 @@ class SessionManager:
         if wanted is not None:
             if wanted not in accounts.accounts:
                 msg = f"account {wanted} is not among the gateway's accounts {accounts.accounts}"
-                raise IbkrSessionError(msg, reason="unknown_account")
+                raise IbkrAccountRefusedError(msg, reason="unknown_account")
             return wanted
         if len(accounts.accounts) != 1:
             msg = f"the gateway reports {len(accounts.accounts)} accounts; configure account_id"
-            raise IbkrSessionError(msg, reason="ambiguous_account")
+            raise IbkrAccountRefusedError(msg, reason="ambiguous_account")
         return accounts.accounts[0]
 
     # ----------------------------------------------------------------- running

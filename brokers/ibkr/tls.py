@@ -23,14 +23,17 @@ import ssl
 from brokers.ibkr.config import IbkrConfig
 from brokers.ibkr.errors import IbkrTlsError
 
+_CA_HINT = ("set ca_file to the CA that signed the gateway's certificate ([brokers.ibkr] ca_file; tradebus gateway-sim "
+            "prints its own on its READY line), or pin it with pinned_sha256")
+
 # OpenSSL verify codes (X509_V_ERR_*) and what to do about them
 _HINTS = {
     9: "check this machine's clock, or the certificate's validity dates",
     10: "renew the gateway's certificate",
-    18: "set ca_file to the CA that signed the gateway's certificate, or pin it with pinned_sha256",
-    19: "set ca_file to the CA that signed the gateway's certificate, or pin it with pinned_sha256",
-    20: "set ca_file to the CA that signed the gateway's certificate, or pin it with pinned_sha256",
-    21: "set ca_file to the CA that signed the gateway's certificate, or pin it with pinned_sha256",
+    18: _CA_HINT,
+    19: _CA_HINT,
+    20: _CA_HINT,
+    21: _CA_HINT,
     62: "connect with a host name the certificate lists, or issue one for this name",
     64: "connect with an address the certificate lists, or issue one for this address",
 }

@@ -194,10 +194,13 @@ def test_journal_fills_lists_each_fill_of_every_run(journal_path: Path, capsys: 
     assert fills == ["A.1", "B.1"]
 
 
-def test_journal_of_an_unknown_run_lists_no_orders(journal_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "journal", "--path", str(journal_path), "--run", "nope", "--fills")
-    assert code == 0
-    assert out.splitlines() == [f"journal {journal_path}: 2 run(s): A, B"]
+def test_journal_of_an_unknown_run_is_an_error_listing_the_runs(
+    journal_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # was: exit 0 and an empty listing, which hid a typo in --run
+    code, out, err = run_cli(capsys, "journal", "--path", str(journal_path), "--run", "nope", "--fills")
+    assert (code, out) == (2, "")
+    assert err == f"tradebus journal: error: --run: no run 'nope' in {journal_path}; its runs: A, B\n"
 
 
 def test_journal_path_comes_from_the_settings(
@@ -213,8 +216,9 @@ def test_journal_path_comes_from_the_settings(
 def test_a_missing_journal_is_an_error_and_is_not_created(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nowhere" / "journal.sqlite"
     code, out, err = run_cli(capsys, "journal", "--path", str(missing))
-    assert (code, out) == (1, "")
-    assert err == f"tradebus: no journal at {missing}\n"
+    assert (code, out) == (2, "")  # a file the user named: a usage error, one line naming the option
+    assert err.startswith(f"tradebus journal: error: --path: no journal at {missing}; ")
+    assert len(err.splitlines()) == 1
     assert not missing.parent.exists()
 
 
