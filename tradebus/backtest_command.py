@@ -5,9 +5,13 @@ Example::
     tradebus backtest strategies.sma_cross:SmaCross --param symbol=MSFT --out results/
     tradebus backtest strategies.sma_cross:SmaCross --data-from ibkr --symbols AAPL --hours 6.5
 
-It prints the summary, writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``,
-``result.json`` and, when matplotlib is installed, ``equity.png`` and ``report.html`` to ``--out``.
-A progress bar runs on stderr unless ``--no-progress`` is given.
+It prints what it runs (strategy, data, bar size, cash, costs, output folder) in two lines, then the
+summary; it writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``, ``result.json``
+and, when matplotlib is installed, ``equity.png`` and ``report.html`` to a new folder
+``runs/backtest/<run id>/`` (``runs/backtest/latest`` names the newest; see :mod:`tradebus.runs`), or
+to ``--out``. The venue starts from the application's defaults (:mod:`tradebus.defaults`: 100,000
+cash, IBKR per-share commission); ``--venue`` JSON overrides them field by field. A progress bar runs
+on stderr unless ``--no-progress`` is given.
 
 Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
 (and ``TRADEBUS_RISK__*`` overrides) are checked on every order, and when the settings name a
@@ -30,19 +34,21 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
 from framework.errors import ConfigError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
+from framework.resample import format_size
 from framework.resample import parse_bar_size
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
 from tradebus.commands import add_error_policy_argument
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
+from tradebus.defaults import describe_venue
+from tradebus.defaults import venue_config
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
@@ -51,6 +57,7 @@ from tradebus.plugins import broker_plugin
 from tradebus.recording import write_outputs
 from tradebus.report import headline
 from tradebus.results import RunResult
+from tradebus.runs import run_folder
 from tradebus.sample_data import sample_data_path
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
@@ -72,9 +79,11 @@ class BacktestCommand:
             help="size of the bars in --data or fetched by --data-from: 60s, 5m, 1h, 1d ... (overrides the file's)",
         )
         parser.add_argument(
-            "--venue", metavar="JSON", default="{}", help="PaperConfig as JSON, e.g. '{\"latency\": 1}'"
+            "--venue", metavar="JSON", default="{}",
+            help="PaperConfig fields as JSON over the defaults (100,000 cash, IBKR per-share commission), "
+                 "e.g. '{\"latency\": 1}'",
         )
-        parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
+        parser.add_argument("--out", type=Path, help="output folder (default: a new runs/backtest/<run id>/)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         parser.add_argument("--config", type=Path, help="TOML settings file ([risk] limits, halt_file)")
         parser.add_argument("--journal", type=Path, help="record orders in this new SQLite journal")
@@ -93,7 +102,10 @@ class BacktestCommand:
             raise ConfigError(msg, key="--data-from")
         data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
         strategy = create_strategy(args.strategy, parse_params(args.param))
-        config = PaperConfig.model_validate(json.loads(args.venue))
+        config = venue_config(json.loads(args.venue))
+        out = run_folder("backtest", args.out)
+        print(f"tradebus backtest: {strategy.id} on {describe_data(args, data)}")  # noqa: T201
+        print(f"  {describe_venue(config)}; output {out}/", flush=True)  # noqa: T201
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
         try:
@@ -104,7 +116,7 @@ class BacktestCommand:
         finally:
             if journal is not None:
                 journal.close()
-        written = write_outputs(result, args.out, title=f"{strategy.id} backtest")
+        written = write_outputs(result, out, title=f"{strategy.id} backtest")
         for line in result.outcome.lines():
             print(line)  # noqa: T201
         bars = f"{data.bar_count:,} bars"
@@ -117,7 +129,7 @@ class BacktestCommand:
         for label, value in headline(result.statistics):
             print(f"{label:>20}: {value}")  # noqa: T201
         partial = " (partial results)" if result.partial else ""
-        print(f"wrote {', '.join(p.name for p in written)} to {args.out}{partial}")  # noqa: T201
+        print(f"wrote {', '.join(p.name for p in written)} to {out}{partial}")  # noqa: T201
         return exit_code(result.outcome)
 
 
@@ -142,6 +154,14 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
         return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
     finally:
         broker.disconnect()
+
+
+def describe_data(args: argparse.Namespace, data: BarData) -> str:
+    """The data of the run in a few words: where it came from, its symbols and bar size."""
+    sizes = sorted({series.duration for series in data.values()})
+    size = ", ".join(format_size(s) for s in sizes) or "no"
+    where = f"{args.data_from} history ({args.hours:g} h)" if args.data_from else (args.data or sample_data_path()).name
+    return f"{where}: {', '.join(data)}; {size} bars"
 
 
 def bar_size_argument(text: str) -> timedelta:
