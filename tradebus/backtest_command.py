@@ -34,6 +34,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from brokers.paper.config import PaperConfig
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
 from framework.errors import ConfigError
@@ -103,11 +104,9 @@ class BacktestCommand:
         data = history_from_broker(args, settings) if args.data_from else load_data(args.data, args.bar_size)
         strategy = create_strategy(args.strategy, parse_params(args.param))
         config = venue_config(json.loads(args.venue))
-        out = run_folder("backtest", args.out)
-        print(f"tradebus backtest: {strategy.id} on {describe_data(args, data)}")  # noqa: T201
-        print(f"  {describe_venue(config)}; output {out}/", flush=True)  # noqa: T201
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
+        out = start_run(args, strategy.id, data, config)  # after every check: a bad setting makes no folder
         try:
             result = run_backtest(
                 strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file,
@@ -154,6 +153,14 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
         return BarData([bars_from_source(broker, broker.resolve_instrument(s), duration, start, end) for s in symbols])
     finally:
         broker.disconnect()
+
+
+def start_run(args: argparse.Namespace, strategy_id: str, data: BarData, config: PaperConfig) -> Path:
+    """Create the run's folder and print what runs: strategy, data, bar size, cash, costs, output."""
+    out = run_folder("backtest", args.out)
+    print(f"tradebus backtest: {strategy_id} on {describe_data(args, data)}")  # noqa: T201
+    print(f"  {describe_venue(config)}; output {out}/", flush=True)  # noqa: T201
+    return out
 
 
 def describe_data(args: argparse.Namespace, data: BarData) -> str:

@@ -34,6 +34,7 @@ from framework.broker import Broker
 from framework.clock import Clock
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
+from framework.config import StrategyConfig
 from framework.engine import Engine
 from framework.errors import BrokerConnectionError
 from framework.errors import ConfigError
@@ -54,6 +55,7 @@ from tradebus.local_gateway import sim_gateway
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
 from tradebus.recording import write_outputs
+from tradebus.runs import discard_if_empty
 from tradebus.runs import run_folder
 from tradebus.settings import DEFAULT_JOURNALS
 from tradebus.settings import Settings
@@ -162,8 +164,13 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
     journal = SqliteJournal(path)
     run = assemble(broker, clock, [strategy], config=config, journal=journal, risk=limits,
                    halt_file=settings.halt_file)
-    result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
-                         view=None if quiet else sys.stdout, started=announce(mode))
+    try:
+        result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
+                             view=None if quiet else sys.stdout, started=announce(mode))
+    except BaseException:
+        if not (out or settings.output):
+            discard_if_empty(folder)  # it never started: no empty folder named "latest"
+        raise
     print(ConsoleView.summary(run.engine))  # noqa: T201
     outputs = write_outputs(result, folder, title="tradebus run")
     print(f"journal: {path}; report and exports: {folder} ({len(outputs)} files)")  # noqa: T201
@@ -173,8 +180,9 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
 def describe_strategy(strategy: Strategy[Any]) -> str:
     """The strategy's id and parameters in one line (``SmaCross(symbol=AAPL, fast=10, ...)``)."""
     config = getattr(strategy, "config", None)
-    fields = config.model_dump(mode="json") if config is not None and hasattr(config, "model_dump") else {}
-    return f"{strategy.id}({', '.join(f'{k}={v}' for k, v in fields.items())})"
+    fields = config.model_dump(mode="json") if isinstance(config, StrategyConfig) else {}
+    shown = {k: v for k, v in fields.items() if k not in StrategyConfig.model_fields or v is not None}
+    return f"{strategy.id}({', '.join(f'{k}={v}' for k, v in shown.items())})"
 
 
 @contextlib.contextmanager
@@ -259,7 +267,7 @@ class PaperCommand:
             data = broker_plugin(source).create(data_settings, clock=clock)
             broker = broker_plugin("paper").create(paper_settings, clock=clock, data=data)
             strategy = strategy_from(args, settings)
-            venue = getattr(broker, "config", None)
+            venue = getattr(broker, "config", None)  # PaperBroker's
             costs = describe_venue(venue) if isinstance(venue, PaperConfig) else "cash and costs: the paper broker's"
             return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
                                      mode="paper", on_strategy_error=args.on_strategy_error, out=args.out,

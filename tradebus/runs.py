@@ -79,3 +79,23 @@ def latest_run(mode: str, *, root: Path = RUNS_ROOT) -> Path | None:
     else:
         return None
     return target if target.is_dir() else None
+
+
+def discard_if_empty(folder: Path) -> None:
+    """Remove a run folder that holds nothing (the run failed to start), and point ``latest`` back.
+
+    ``latest`` then names the newest remaining run of the mode (run ids sort by time), or is removed.
+    """
+    try:
+        folder.rmdir()  # only an empty folder
+    except OSError:
+        return
+    mode_dir = folder.parent
+    if latest_run(mode_dir.name, root=mode_dir.parent) is not None:
+        return  # ``latest`` names another run (or is a folder of its own)
+    runs = sorted(p.name for p in mode_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name != LATEST)
+    if runs:
+        point_latest(mode_dir, runs[-1])
+    else:
+        with contextlib.suppress(OSError):
+            (mode_dir / LATEST).unlink()
