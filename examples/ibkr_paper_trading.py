@@ -70,17 +70,15 @@ def describe(event: Event) -> str:
         fill = event.fill
         return (f"filled   {fill.side} {fill.quantity} {fill.symbol} @ {fill.price:.2f} "
                 f"(commission {fill.commission:.2f})")
-    if isinstance(event, OrderRejected):
-        return f"rejected {event.client_order_id}: {event.reason}"
     if isinstance(event, PositionChanged):
         position = event.position
         return f"position {position.symbol} {position.quantity} (average price {position.average_price:.2f})"
-    if isinstance(event, BrokerConnected):
-        return f"connected to {event.broker}"
-    if isinstance(event, BrokerDegraded):
-        return f"degraded  {event.broker}: {event.reason}"
-    if isinstance(event, BrokerDisconnected):
-        return f"disconnected from {event.broker}: {event.reason or 'no reason given'}"
+    if isinstance(event, OrderRejected):
+        return f"rejected {event.client_order_id}: {event.reason}"
+    if isinstance(event, BrokerConnected | BrokerDegraded | BrokerDisconnected):
+        what = {BrokerConnected: "connected to", BrokerDegraded: "degraded:", BrokerDisconnected: "disconnected from"}
+        reason = getattr(event, "reason", "")
+        return f"{what[type(event)]} {event.broker}" + (f": {reason}" if reason else "")
     return type(event).__name__
 
 

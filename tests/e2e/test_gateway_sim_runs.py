@@ -48,7 +48,7 @@ def gateway_sim(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """``tradebus gateway-sim`` running with ``tmp_path`` as its working directory (its own CA there)."""
     command = [sys.executable, "-c", LAUNCH, "gateway-sim", "--port", "0", "--ca-file", str(tmp_path / "ca.pem"),
                "--ca-key-file", str(tmp_path / "ca.key")]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # noqa: S603
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         ready_line(process)
         yield process
@@ -73,7 +73,9 @@ def test_gateway_sim_announces_where_it_listens_and_withdraws_when_it_stops(
     assert facts["pid"] == gateway_sim.pid
     assert facts["ca_file"] == str((tmp_path / "ca.pem").resolve())
     found = find_running(state)
-    assert found is not None and found.pid == gateway_sim.pid and not found.started
+    assert found is not None
+    assert found.pid == gateway_sim.pid
+    assert not found.started
     assert found.base_url == facts["base_url"] == f"https://localhost:{facts['port']}/v1/api"
     gateway_sim.send_signal(signal.SIGTERM)
     assert gateway_sim.wait(timeout=20) == 0
@@ -122,9 +124,11 @@ def test_paper_with_gateway_sim_starts_a_gateway_trades_and_writes_runs_paper(
     assert [p for p in Path("runs/paper").iterdir() if p.is_dir() and not p.is_symlink()] == [folder]
     assert os.readlink(Path("runs/paper/latest")) == folder.name
     filled = [o for o in orders(folder) if o["status"] == "filled"]
-    assert filled and filled[0]["side"] == "buy" and filled[0]["symbol"] == "AAPL"
+    assert filled
+    assert filled[0]["side"] == "buy"
+    assert filled[0]["symbol"] == "AAPL"
     port = int(re.search(r"simulated IBKR gateway at https://127\.0\.0\.1:(\d+)/", out).group(1))  # type: ignore[union-attr]
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass  # the gateway the run started was stopped with it
 
 
@@ -135,9 +139,11 @@ def test_live_with_gateway_sim_trades_the_simulated_paper_account_without_the_li
     code = cli.main(["live", STRATEGY, "--broker", "ibkr", "--gateway", "sim", "--duration", "2", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "tradebus live: SmaCross(" in out and "on ibkr" in out
+    assert "tradebus live: SmaCross(" in out
+    assert "on ibkr" in out
     folder = latest_run("live", root=Path("runs"))
-    assert folder is not None and (folder / "result.json").is_file()
+    assert folder is not None
+    assert (folder / "result.json").is_file()
 
 
 def test_gateway_sim_serves_only_the_ibkr_broker(
@@ -149,7 +155,7 @@ def test_gateway_sim_serves_only_the_ibkr_broker(
 
 
 def test_a_state_file_left_by_a_killed_gateway_is_ignored(tmp_path: Path) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])  # noqa: S603
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     state = tmp_path / "gateway-sim.json"
     (tmp_path / "ca.pem").write_text("not used", encoding="utf-8")
@@ -170,5 +176,6 @@ def test_the_tls_hint_is_for_gateways_on_this_machine(host: str, hinted: bool) -
     hint = local_tls_hint(error)
     assert (hint is not None) is hinted
     if hint is not None:
-        assert "--gateway sim" in hint and "TRADEBUS_BROKERS__IBKR__CA_FILE" in hint
+        assert "--gateway sim" in hint
+        assert "TRADEBUS_BROKERS__IBKR__CA_FILE" in hint
     assert local_tls_hint(RuntimeError(str(error))) is None

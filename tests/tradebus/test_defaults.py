@@ -62,7 +62,8 @@ def test_the_cli_backtest_runs_on_the_defaults_prints_them_and_writes_a_new_run_
     assert cli.main(["backtest", "strategies.sma_cross:SmaCross", "--no-progress"]) == 0
     out = capsys.readouterr().out
     folder = latest_run("backtest", root=Path("runs"))
-    assert folder is not None and folder.parent == Path("runs/backtest")
+    assert folder is not None
+    assert folder.parent == Path("runs/backtest")
     first, second = out.splitlines()[:2]
     assert first == "tradebus backtest: SmaCross on bars_1m.csv: AAPL, MSFT, SPY; 1m bars"
     assert second == f"  {describe_venue(venue_config())}; output {folder}/"

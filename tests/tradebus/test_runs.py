@@ -31,7 +31,9 @@ def test_each_run_gets_a_new_folder_and_latest_names_the_newest(tmp_path: Path) 
     first = run_folder("paper", root=tmp_path, now=T0)
     second = run_folder("paper", root=tmp_path, now=T1)
     assert first.parent == second.parent == tmp_path / "paper"
-    assert first != second and first.is_dir() and second.is_dir()
+    assert first != second
+    assert first.is_dir()
+    assert second.is_dir()
     latest = tmp_path / "paper" / LATEST
     assert latest.is_symlink()
     assert os.readlink(latest) == second.name  # relative: the runs folder can be moved
@@ -42,7 +44,8 @@ def test_each_run_gets_a_new_folder_and_latest_names_the_newest(tmp_path: Path) 
 def test_out_wins_and_leaves_latest_alone(tmp_path: Path) -> None:
     newest = run_folder("backtest", root=tmp_path / "runs", now=T0)
     chosen = run_folder("backtest", tmp_path / "mine", root=tmp_path / "runs")
-    assert chosen == tmp_path / "mine" and chosen.is_dir()
+    assert chosen == tmp_path / "mine"
+    assert chosen.is_dir()
     assert latest_run("backtest", root=tmp_path / "runs") == newest
 
 
@@ -53,7 +56,8 @@ def test_latest_is_a_text_file_where_symbolic_links_fail(tmp_path: Path, monkeyp
     monkeypatch.setattr(Path, "symlink_to", refuse)
     folder = run_folder("demo", root=tmp_path, now=T0)
     latest = tmp_path / "demo" / LATEST
-    assert latest.is_file() and not latest.is_symlink()
+    assert latest.is_file()
+    assert not latest.is_symlink()
     assert latest.read_text(encoding="utf-8").strip() == folder.name
     assert latest_run("demo", root=tmp_path) == folder
 
