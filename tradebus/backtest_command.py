@@ -58,7 +58,8 @@ from tradebus.plugins import broker_plugin
 from tradebus.recording import write_outputs
 from tradebus.report import headline
 from tradebus.results import RunResult
-from tradebus.runs import run_folder
+from tradebus.runs import next_run_folder
+from tradebus.runs import open_run_folder
 from tradebus.sample_data import sample_data_path
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
@@ -106,7 +107,7 @@ class BacktestCommand:
         config = venue_config(json.loads(args.venue))
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
-        out = start_run(args, strategy.id, data, config)  # after every check: a bad setting makes no folder
+        out = start_run(args, strategy.id, data, config)  # named now, created when the results are written
         try:
             result = run_backtest(
                 strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file,
@@ -115,7 +116,7 @@ class BacktestCommand:
         finally:
             if journal is not None:
                 journal.close()
-        written = write_outputs(result, out, title=f"{strategy.id} backtest")
+        written = write_outputs(result, open_run_folder(out, latest=args.out is None), title=f"{strategy.id} backtest")
         for line in result.outcome.lines():
             print(line)  # noqa: T201
         bars = f"{data.bar_count:,} bars"
@@ -156,8 +157,8 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
 
 
 def start_run(args: argparse.Namespace, strategy_id: str, data: BarData, config: PaperConfig) -> Path:
-    """Create the run's folder and print what runs: strategy, data, bar size, cash, costs, output."""
-    out = run_folder("backtest", args.out)
+    """Name the run's folder and print what runs: strategy, data, bar size, cash, costs, output."""
+    out = next_run_folder("backtest", args.out)
     print(f"tradebus backtest: {strategy_id} on {describe_data(args, data)}")  # noqa: T201
     print(f"  {describe_venue(config)}; output {out}/", flush=True)  # noqa: T201
     return out

@@ -55,8 +55,8 @@ from tradebus.local_gateway import sim_gateway
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
 from tradebus.recording import write_outputs
-from tradebus.runs import discard_if_empty
-from tradebus.runs import run_folder
+from tradebus.runs import next_run_folder
+from tradebus.runs import open_run_folder
 from tradebus.settings import DEFAULT_JOURNALS
 from tradebus.settings import Settings
 from tradebus.settings import SettingsSection
@@ -158,21 +158,17 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
     config = settings.engine
     if on_strategy_error is not None:
         config = config.model_copy(update={"on_strategy_error": ErrorPolicy(on_strategy_error)})
-    folder = run_folder(mode, out or settings.output)
+    chosen = out or settings.output
+    folder = next_run_folder(mode, chosen)  # created when the run has something to write
     print(f"tradebus {mode}: {describe_strategy(strategy)} on {broker.name}", flush=True)  # noqa: T201
     print(f"  {costs}; output {folder}/", flush=True)  # noqa: T201
     journal = SqliteJournal(path)
     run = assemble(broker, clock, [strategy], config=config, journal=journal, risk=limits,
                    halt_file=settings.halt_file)
-    try:
-        result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
-                             view=None if quiet else sys.stdout, started=announce(mode))
-    except BaseException:
-        if not (out or settings.output):
-            discard_if_empty(folder)  # it never started: no empty folder named "latest"
-        raise
+    result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
+                         view=None if quiet else sys.stdout, started=announce(mode))
     print(ConsoleView.summary(run.engine))  # noqa: T201
-    outputs = write_outputs(result, folder, title="tradebus run")
+    outputs = write_outputs(result, open_run_folder(folder, latest=chosen is None), title="tradebus run")
     print(f"journal: {path}; report and exports: {folder} ({len(outputs)} files)")  # noqa: T201
     return exit_code(result.outcome)
 

@@ -32,7 +32,7 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 def run_folder(mode: str, out: Path | None = None, *, root: Path = RUNS_ROOT, now: datetime | None = None) -> Path:
-    """Create and return the folder a run of ``mode`` writes to.
+    """Create and return the folder a run of ``mode`` writes to (:func:`next_run_folder`, then :func:`open_run_folder`).
 
     Args:
         mode: ``backtest``, ``paper``, ``live`` or ``demo``.
@@ -40,14 +40,29 @@ def run_folder(mode: str, out: Path | None = None, *, root: Path = RUNS_ROOT, no
         root: The folder of all runs.
         now: The run's start (default: now), for its id.
     """
+    return open_run_folder(next_run_folder(mode, out, root=root, now=now), latest=out is None)
+
+
+def next_run_folder(mode: str, out: Path | None = None, *, root: Path = RUNS_ROOT,
+                    now: datetime | None = None) -> Path:
+    """The folder a run of ``mode`` will write to, without creating it: ``out``, else a new ``root/mode/<run id>``.
+
+    A run names its folder when it starts and creates it when it has something to write, so a run
+    that fails before that leaves no empty folder (and ``latest`` keeps naming a run that wrote).
+    """
     if out is not None:
-        return private_dir(out)
-    mode_dir = root / mode
-    folder = mode_dir / new_run_id(now)
+        return out
+    folder = root / mode / new_run_id(now)
     while folder.exists():  # the same second and the same suffix: draw again
-        folder = mode_dir / new_run_id(now)
+        folder = root / mode / new_run_id(now)
+    return folder
+
+
+def open_run_folder(folder: Path, *, latest: bool) -> Path:
+    """Create ``folder`` (mode 0700) and, with ``latest``, make its mode's ``latest`` name it."""
     private_dir(folder)
-    point_latest(mode_dir, folder.name)
+    if latest:
+        point_latest(folder.parent, folder.name)
     return folder
 
 
@@ -80,22 +95,3 @@ def latest_run(mode: str, *, root: Path = RUNS_ROOT) -> Path | None:
         return None
     return target if target.is_dir() else None
 
-
-def discard_if_empty(folder: Path) -> None:
-    """Remove a run folder that holds nothing (the run failed to start), and point ``latest`` back.
-
-    ``latest`` then names the newest remaining run of the mode (run ids sort by time), or is removed.
-    """
-    try:
-        folder.rmdir()  # only an empty folder
-    except OSError:
-        return
-    mode_dir = folder.parent
-    if latest_run(mode_dir.name, root=mode_dir.parent) is not None:
-        return  # ``latest`` names another run (or is a folder of its own)
-    runs = sorted(p.name for p in mode_dir.iterdir() if p.is_dir() and not p.is_symlink() and p.name != LATEST)
-    if runs:
-        point_latest(mode_dir, runs[-1])
-    else:
-        with contextlib.suppress(OSError):
-            (mode_dir / LATEST).unlink()

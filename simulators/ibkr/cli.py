@@ -69,16 +69,16 @@ async def serve(args: argparse.Namespace) -> int:
     host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
     facts = {"port": server.port, "ca_file": str(Path(ca_file).resolve()),
              "base_url": f"https://{host}:{server.port}/v1/api", "ws_url": f"wss://{host}:{server.port}/v1/api/ws"}
-    sys.stdout.write("READY " + " ".join(f"{k}={v}" for k, v in facts.items()) + "\n")
-    sys.stdout.flush()
-    announce_file: Path | None = getattr(args, "announce_file", None)
-    if announce_file is not None:
-        announce(announce_file, {**facts, "pid": os.getpid()})
-    stop = asyncio.Event()
+    stop = asyncio.Event()  # SIGTERM is handled from the moment anyone can know the gateway is up
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    announce_file: Path | None = getattr(args, "announce_file", None)
+    if announce_file is not None:  # before READY: whoever waits for READY finds the file
+        announce(announce_file, {**facts, "pid": os.getpid()})
+    sys.stdout.write("READY " + " ".join(f"{k}={v}" for k, v in facts.items()) + "\n")
+    sys.stdout.flush()
     await stop.wait()
     if announce_file is not None:
         withdraw(announce_file)

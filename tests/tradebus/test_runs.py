@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from tradebus.runs import LATEST
-from tradebus.runs import discard_if_empty
 from tradebus.runs import latest_run
 from tradebus.runs import new_run_id
+from tradebus.runs import next_run_folder
 from tradebus.runs import point_latest
 from tradebus.runs import run_folder
 
@@ -71,18 +71,10 @@ def test_point_latest_replaces_the_link_and_leaves_no_staged_names(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", LATEST]
 
 
-def test_a_run_that_never_started_leaves_no_empty_folder_and_latest_goes_back(tmp_path: Path) -> None:
+def test_a_run_names_its_folder_first_and_creates_it_only_when_it_writes(tmp_path: Path) -> None:
     kept = run_folder("paper", root=tmp_path, now=T0)
-    (kept / "result.json").write_text("{}", encoding="utf-8")
-    failed = run_folder("paper", root=tmp_path, now=T1)
-    discard_if_empty(failed)
-    assert not failed.exists()
+    planned = next_run_folder("paper", root=tmp_path, now=T1)
+    assert planned.parent == tmp_path / "paper"
+    assert not planned.exists()  # a run that fails now leaves nothing behind
     assert latest_run("paper", root=tmp_path) == kept
-    discard_if_empty(kept)  # not empty: kept
-    assert kept.is_dir()
-
-
-def test_the_only_run_failing_removes_latest(tmp_path: Path) -> None:
-    failed = run_folder("live", root=tmp_path, now=T0)
-    discard_if_empty(failed)
-    assert sorted(p.name for p in (tmp_path / "live").iterdir()) == []
+    assert next_run_folder("paper", tmp_path / "mine", root=tmp_path) == tmp_path / "mine"
