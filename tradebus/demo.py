@@ -156,7 +156,7 @@ def _filled(engine: Engine, count: int | None) -> Callable[[], bool] | None:
     # the engine's stop condition for --until-fills (checked on the dispatcher thread)
     if not count:
         return None
-    return lambda: sum(o.status is OrderStatus.FILLED for o in engine.orders.all()) >= count
+    return lambda: sum(o.status is OrderStatus.FILLED for o in engine.orders.this_run()) >= count
 
 
 def say(text: str) -> None:
