@@ -39,6 +39,8 @@ from framework.engine import Engine
 from framework.errors import BrokerConnectionError
 from framework.errors import ConfigError
 from framework.errors import FrameworkError
+from framework.redaction import masked
+from framework.redaction import redact
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.assembly import risk_limits
@@ -174,11 +176,11 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
 
 
 def describe_strategy(strategy: Strategy[Any]) -> str:
-    """The strategy's id and parameters in one line (``SmaCross(symbol=AAPL, fast=10, ...)``)."""
+    """The strategy's id and parameters in one line (``SmaCross(symbol=AAPL, fast=10, ...)``), secrets masked."""
     config = getattr(strategy, "config", None)
     fields = config.model_dump(mode="json") if isinstance(config, StrategyConfig) else {}
-    shown = {k: v for k, v in fields.items() if k not in StrategyConfig.model_fields or v is not None}
-    return f"{strategy.id}({', '.join(f'{k}={v}' for k, v in shown.items())})"
+    shown = {k: masked(k, v) for k, v in fields.items() if k not in StrategyConfig.model_fields or v is not None}
+    return redact(f"{strategy.id}({', '.join(f'{k}={v}' for k, v in shown.items())})")  # secret parameters: ***
 
 
 @contextlib.contextmanager

@@ -16,10 +16,12 @@ from framework.testing import ScriptedBroker
 from strategies import SmaCross
 from tradebus import cli
 from tradebus.backtest import run_backtest
+from tradebus.commands import describe_strategy
 from tradebus.data import load_bars
 from tradebus.defaults import describe_venue
 from tradebus.defaults import fill_defaults
 from tradebus.defaults import venue_config
+from tradebus.loading import create_strategy
 from tradebus.plugins import broker_plugin
 from tradebus.runs import latest_run
 from tradebus.sample_data import sample_data_path
@@ -73,3 +75,13 @@ def test_the_cli_backtest_runs_on_the_defaults_prints_them_and_writes_a_new_run_
     assert Decimal(summary["starting_cash"]) == Decimal(100_000)
     assert Decimal(summary["final_equity"]) == expected.final_equity
     assert Decimal(summary["commissions"]) == sum(f.commission for f in expected.fills) > 0  # costs are charged
+
+
+def test_the_start_line_shows_the_strategy_parameters_with_secrets_masked() -> None:
+    strategy = create_strategy("tests.reliability.canary_strategy:CanaryTrader",
+                               {"notify_password": "hunter2-canary"})
+    line = describe_strategy(strategy)
+    assert line.startswith("CanaryTrader(")
+    assert "notify_password=***" in line
+    assert "hunter2-canary" not in line
+    assert describe_strategy(SmaCross()) == "SmaCross(symbol=AAPL, fast=10, slow=30, quantity=100, bar_seconds=None)"
