@@ -140,6 +140,7 @@ def test_live_with_gateway_sim_trades_the_simulated_paper_account_without_the_li
     out = capsys.readouterr().out
     assert code == 0, out
     assert "tradebus live: SmaCross(" in out
+    assert "cash 100,000.00, equity 100,000.00" in out  # the simulated account starts from the defaults
     assert "on ibkr" in out
     folder = latest_run("live", root=Path("runs"))
     assert folder is not None
