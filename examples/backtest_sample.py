@@ -14,12 +14,12 @@ import argparse
 from decimal import Decimal
 from pathlib import Path
 
-from brokers.paper import PaperConfig
-from brokers.paper import PerShareCommission
 from strategies import SmaCross
 from strategies import SmaCrossConfig
 from tradebus import run_backtest
 from tradebus.data import load_bars
+from tradebus.defaults import describe_venue
+from tradebus.defaults import venue_config
 from tradebus.recording import write_outputs
 from tradebus.report import headline
 from tradebus.sample_data import sample_data_path
@@ -35,7 +35,8 @@ def main() -> None:
 
     data = load_bars(sample_data_path())
     strategy = SmaCross(SmaCrossConfig(symbol=args.symbol, fast=args.fast, slow=args.slow, quantity=Decimal(100)))
-    venue = PaperConfig(starting_cash=Decimal(100_000), commission=PerShareCommission())
+    venue = venue_config()  # the defaults of every tradebus run: 100,000 cash, IBKR per-share commission
+    print(describe_venue(venue))
     result = run_backtest(strategy, data, venue)
 
     print(f"replayed {data.bar_count:,} bars of {', '.join(data)} from {sample_data_path().name}")

@@ -11,6 +11,10 @@ Against the simulator, started in-process (same code path, only the gateway diff
 
     .venv/bin/python examples/ibkr_paper_trading.py --simulator --minutes 1
 
+It prints one line per connection change, order fill, rejection and position change, and a summary
+at the end. On the simulator (the demo's market, :data:`tradebus.demo.DEMO_MARKET`, on one-second
+bars) the strategy buys and sells within the minute.
+
 The account must be a paper account (``DU...``): the adapter refuses anything else. A live account
 is allowed only in code (``IbkrConfig.from_env(allow_live=True)``); ``TRADEBUS_BROKERS__IBKR__ALLOW_LIVE``
 is refused.
@@ -36,13 +40,15 @@ from framework.errors import ConfigError
 from framework.events import BrokerConnected
 from framework.events import BrokerDegraded
 from framework.events import BrokerDisconnected
+from framework.events import Event
 from framework.events import OrderFilled
 from framework.events import OrderRejected
 from framework.events import PositionChanged
 from simulators.ibkr import SimulatedGateway
-from simulators.ibkr import SimulatorConfig
 from strategies import SmaCross
 from strategies import SmaCrossConfig
+from tradebus.console import ConsoleView
+from tradebus.demo import DEMO_MARKET
 
 ALLOW_LIST = "o163,o354,o383,o403,o451,o10331"
 
@@ -53,7 +59,7 @@ def gateway_config(simulator: bool) -> Iterator[IbkrConfig]:
     if not simulator:
         yield IbkrConfig.from_env()
         return
-    with SimulatedGateway(port=0, seed=42, config=SimulatorConfig(tick_interval=0.05)) as gw:
+    with SimulatedGateway(port=0, config=DEMO_MARKET) as gw:
         yield IbkrConfig.from_env(
             {"TRADEBUS_BROKERS__IBKR__AUTO_CONFIRM": ALLOW_LIST},
             base_url=gw.base_url, ws_url=gw.ws_url, ca_file=gw.ca_file,
@@ -61,28 +67,54 @@ def gateway_config(simulator: bool) -> Iterator[IbkrConfig]:
         )
 
 
+def describe(event: Event) -> str:
+    """One readable line for an event this example prints."""
+    if isinstance(event, OrderFilled):
+        fill = event.fill
+        return (f"filled   {fill.side} {fill.quantity} {fill.symbol} @ {fill.price:.2f} "
+                f"(commission {fill.commission:.2f})")
+    if isinstance(event, PositionChanged):
+        position = event.position
+        return f"position {position.symbol} {position.quantity} (average price {position.average_price:.2f})"
+    if isinstance(event, OrderRejected):
+        return f"rejected {event.client_order_id}: {event.reason}"
+    if isinstance(event, BrokerConnected | BrokerDegraded | BrokerDisconnected):
+        what = {BrokerConnected: "connected to", BrokerDegraded: "degraded:", BrokerDisconnected: "disconnected from"}
+        reason = getattr(event, "reason", "")
+        return f"{what[type(event)]} {event.broker}" + (f": {reason}" if reason else "")
+    return type(event).__name__
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="SMA cross on an IBKR paper account")
     parser.add_argument("--simulator", action="store_true", help="start a simulated gateway in-process")
     parser.add_argument("--symbol", default="AAPL")
     parser.add_argument("--minutes", type=float, default=5.0)
-    parser.add_argument("--bar-seconds", type=int, default=5)
+    parser.add_argument("--bar-seconds", type=int, default=None,
+                        help="bar size in seconds (default 1 on the simulator, 5 on a real gateway)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log the adapter's INFO lines too")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    bar_seconds = args.bar_seconds or (1 if args.simulator else 5)
     clock = SystemClock()
     with gateway_config(args.simulator) as config:
         broker = IbkrBroker(config, clock=clock)
         engine = Engine(broker, clock=clock, config=EngineConfig(stale_data_after=timedelta(minutes=2)))
-        strategy = SmaCross(SmaCrossConfig(symbol=args.symbol, fast=3, slow=8, quantity=Decimal(10),
-                                           bar_seconds=args.bar_seconds))
+        strategy = SmaCross(SmaCrossConfig(symbol=args.symbol, fast=2, slow=4, quantity=Decimal(10),
+                                           bar_seconds=bar_seconds))
         engine.add_strategy(strategy)
         for kind in (BrokerConnected, BrokerDegraded, BrokerDisconnected, OrderFilled, OrderRejected,
                      PositionChanged):
-            engine.subscribe(kind, lambda event: print(f"{type(event).__name__}: {event!r}"))
+            engine.subscribe(kind, lambda event: print(f"{clock.now():%H:%M:%S}  {describe(event)}", flush=True))
         engine.start()
-        print(f"connected; account {broker.account()}")
-        engine.run(duration=timedelta(minutes=args.minutes))
-        print(f"done; portfolio cash {engine.portfolio.cash}, positions {engine.portfolio.positions(clock.now())}")
+        print(f"trading {args.symbol} on {bar_seconds}-second bars for {args.minutes:g} min "
+              f"(account {broker.account_id}); Ctrl-C stops", flush=True)
+        try:
+            engine.run(duration=timedelta(minutes=args.minutes))
+        finally:
+            engine.stop()
+        print(ConsoleView.summary(engine))
 
 
 def run() -> int:

@@ -36,7 +36,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a widget in notebooks (Jupyter), a text bar in a terminal
 
 from brokers.paper.broker import PaperBroker
 from brokers.paper.config import PaperConfig
@@ -73,7 +73,7 @@ class BacktestRunner:
         data: The bars to replay.
         config: Venue settings (cash, fill model, costs, latency).
         instruments: Instrument details per symbol (tick size, multiplier); default plain stocks.
-        progress: Show a tqdm progress bar on stderr.
+        progress: Show a tqdm progress bar (on stderr; a widget in a notebook).
         risk: Pre-trade risk limits (the ``[risk]`` settings section), checked on every new order
             against the last replayed price; None for no limits.
         checks: Further pre-trade checks, run after the risk limits.

@@ -5,10 +5,14 @@ Example::
     tradebus backtest strategies.sma_cross:SmaCross --param symbol=MSFT --out results/
     tradebus backtest strategies.sma_cross:SmaCross --data-from ibkr --symbols AAPL --hours 6.5
 
-It prints the summary, writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``,
-``result.json`` and ``report.html`` (interactive, self-contained; needs the ``report`` extra, else it is
-skipped with a line on stderr, or an error with ``--report``) to ``--out``.
-A progress bar runs on stderr unless ``--no-progress`` is given.
+It prints what it runs (strategy, data, bar size, cash, costs, output folder) in two lines, then the
+summary; it writes ``orders.csv``, ``fills.csv``, ``trades.csv``, ``equity.csv``, ``result.json`` and
+``report.html`` (interactive, self-contained; needs the ``report`` extra, else it is skipped with a line
+on stderr, or an error with ``--report``) to a new folder ``runs/backtest/<run id>/``
+(``runs/backtest/latest`` names the newest; see :mod:`tradebus.runs`), or to ``--out``. The venue starts
+from the application's defaults (:mod:`tradebus.defaults`: 100,000 cash, IBKR per-share commission);
+``--venue`` JSON overrides them field by field. A progress bar runs on stderr unless ``--no-progress``
+is given.
 
 Safety settings are those of ``tradebus paper`` and ``live``: the ``[risk]`` limits of ``--config``
 (and ``TRADEBUS_RISK__*`` overrides) are checked on every order, and when the settings name a
@@ -42,6 +46,7 @@ from framework.errors import DataError
 from framework.history import BarData
 from framework.killswitch import halt_reason
 from framework.models import OrderStatus
+from framework.resample import format_size
 from framework.resample import parse_bar_size
 from tradebus.assembly import risk_limits
 from tradebus.backtest import run_backtest
@@ -49,6 +54,8 @@ from tradebus.commands import add_error_policy_argument
 from tradebus.commands import strategy_from
 from tradebus.data import bars_from_source
 from tradebus.data import load_bars
+from tradebus.defaults import describe_venue
+from tradebus.defaults import venue_config
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.plugins import broker_plugin
@@ -58,6 +65,8 @@ from tradebus.report import ReportUnavailableError
 from tradebus.report import headline
 from tradebus.report import report_available
 from tradebus.results import RunResult
+from tradebus.runs import next_run_folder
+from tradebus.runs import open_run_folder
 from tradebus.sample_data import sample_data_path
 from tradebus.settings import Settings
 from tradebus.settings import load_settings
@@ -84,9 +93,11 @@ class BacktestCommand:
             help="size of the bars in --data or fetched by --data-from: 60s, 5m, 1h, 1d ... (overrides the file's)",
         )
         parser.add_argument(
-            "--venue", metavar="JSON", default="{}", help="PaperConfig as JSON, e.g. '{\"latency\": 1}'"
+            "--venue", metavar="JSON", default="{}",
+            help="PaperConfig fields as JSON over the defaults (100,000 cash, IBKR per-share commission), "
+                 "e.g. '{\"latency\": 1}'",
         )
-        parser.add_argument("--out", type=Path, default=Path("backtest-results"), help="output folder")
+        parser.add_argument("--out", type=Path, help="output folder (default: a new runs/backtest/<run id>/)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
         parser.add_argument(
             "--report", action=argparse.BooleanOptionalAction, default=None,
@@ -114,10 +125,11 @@ class BacktestCommand:
         if args.report and not report_available():  # asked for: say so before a long replay, not after
             msg = f"the HTML report needs plotly, which is not installed: {INSTALL_HINT}"
             raise ReportUnavailableError(msg)
-        config = venue_config(args.venue)
+        config = parse_venue(args.venue)
         data = history_from_broker(args, settings) if args.data_from else bars_from_file(args)
         risk, halt_file = risk_limits(settings.risk, settings.source), explicit_halt_file(settings)
         journal = open_journal(args.journal) if args.journal is not None else None
+        out = start_run(args, strategy.id, data, config)  # named now, created when the results are written
         try:
             result = run_backtest(
                 strategy, data, config, progress=not args.no_progress, risk=risk, journal=journal, halt_file=halt_file,
@@ -126,7 +138,8 @@ class BacktestCommand:
         finally:
             if journal is not None:
                 journal.close()
-        written = write_outputs(result, args.out, mode="backtest", strategies=[strategy.id], report=args.report)
+        written = write_outputs(result, open_run_folder(out, latest=args.out is None), mode="backtest",
+                                strategies=[strategy.id], report=args.report)
         for line in result.outcome.lines():
             print(line)  # noqa: T201
         bars = f"{data.bar_count:,} bars"
@@ -141,7 +154,7 @@ class BacktestCommand:
         if result.statistics.annualization_note:
             print(f"{'':>26}  ({result.statistics.annualization_note})")  # noqa: T201
         partial = " (partial results)" if result.partial else ""
-        print(f"wrote {', '.join(p.name for p in written)} to {args.out}{partial}")  # noqa: T201
+        print(f"wrote {', '.join(p.name for p in written)} to {out}{partial}")  # noqa: T201
         return exit_code(result.outcome)
 
 
@@ -191,6 +204,22 @@ def history_from_broker(args: argparse.Namespace, settings: Settings) -> BarData
     return data
 
 
+def start_run(args: argparse.Namespace, strategy_id: str, data: BarData, config: PaperConfig) -> Path:
+    """Name the run's folder and print what runs: strategy, data, bar size, cash, costs, output."""
+    out = next_run_folder("backtest", args.out)
+    print(f"tradebus backtest: {strategy_id} on {describe_data(args, data)}")  # noqa: T201
+    print(f"  {describe_venue(config)}; output {out}/", flush=True)  # noqa: T201
+    return out
+
+
+def describe_data(args: argparse.Namespace, data: BarData) -> str:
+    """The data of the run in a few words: where it came from, its symbols and bar size."""
+    sizes = sorted({series.duration for series in data.values()})
+    size = ", ".join(format_size(s) for s in sizes) or "no"
+    where = f"{args.data_from} history ({args.hours:g} h)" if args.data_from else (args.data or sample_data_path()).name
+    return f"{where}: {', '.join(data)}; {size} bars"
+
+
 def bar_size_argument(text: str) -> timedelta:
     """``--bar-size``: a whole number and a unit (``60s``, ``5m``, ``1h``, ``1d``); a usage error otherwise.
 
@@ -203,8 +232,8 @@ def bar_size_argument(text: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(e)) from e
 
 
-def venue_config(text: str) -> PaperConfig:
-    """``--venue``: the simulated venue's settings as a JSON object.
+def parse_venue(text: str) -> PaperConfig:
+    """``--venue``: the simulated venue's settings as a JSON object over the defaults (:func:`venue_config`).
 
     Raises:
         ConfigError: If ``text`` is not a JSON object or a key is unknown or invalid (naming ``--venue`` and the key).
@@ -218,7 +247,7 @@ def venue_config(text: str) -> PaperConfig:
         msg = f"expected a JSON object such as '{{\"latency\": 1}}', got {text!r}"
         raise ConfigError(msg, key="--venue")
     try:
-        return PaperConfig.model_validate(values)
+        return venue_config(values)
     except ValidationError as e:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"])

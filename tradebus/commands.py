@@ -4,8 +4,12 @@
 broker, which simulates fills over another broker's live market data (``--data-from ibkr``). Both
 build everything from plug-ins and settings, so a strategy moves from paper to live by changing one
 word. Each broker keeps its own order journal unless ``journal`` is set (``runs/paper/journal.sqlite``
-for paper runs, ``runs/ibkr/journal.sqlite`` for live runs on IBKR). Broker packages add their own
-commands (``backtest``, ``demo``, ``gateway-sim``).
+for paper runs, ``runs/ibkr/journal.sqlite`` for live runs on IBKR); each run writes its report and
+exports to a new ``runs/<mode>/<run id>/`` (``runs/<mode>/latest`` names the newest; ``--out`` or
+``output`` choose another folder). Paper runs start from the application's defaults
+(:mod:`tradebus.defaults`); ``--gateway sim`` trades on a simulated IBKR gateway on this machine with
+no settings file (:mod:`tradebus.local_gateway`). Broker packages add their own commands
+(``backtest``, ``demo``, ``gateway-sim``).
 
 A strategy whose hook raises is stopped by default (``--on-strategy-error`` or ``[engine]
 on_strategy_error`` choose otherwise); Ctrl-C stops the run cleanly. Either way the summary says
@@ -15,35 +19,49 @@ what happened, the exports are written, and the exit code tells it (see :mod:`tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from brokers.paper.config import PaperConfig
 from framework.broker import Broker
 from framework.clock import Clock
 from framework.clock import SystemClock
 from framework.config import ErrorPolicy
+from framework.config import StrategyConfig
 from framework.engine import Engine
+from framework.errors import BrokerConnectionError
 from framework.errors import ConfigError
+from framework.redaction import masked
+from framework.redaction import redact
 from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.assembly import risk_limits
 from tradebus.assembly import run_session
 from tradebus.console import ConsoleView
+from tradebus.defaults import describe_venue
+from tradebus.defaults import fill_defaults
 from tradebus.failures import output_closed
 from tradebus.interrupts import exit_code
 from tradebus.journal import SqliteJournal
 from tradebus.loading import create_strategy
 from tradebus.loading import parse_params
+from tradebus.local_gateway import local_tls_hint
+from tradebus.local_gateway import sim_gateway
 from tradebus.plugins import broker_plugin
 from tradebus.plugins import describe_plugins
 from tradebus.recording import write_outputs
+from tradebus.runs import next_run_folder
+from tradebus.runs import open_run_folder
 from tradebus.settings import DEFAULT_JOURNALS
 from tradebus.settings import Settings
+from tradebus.settings import SettingsSection
 from tradebus.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -76,6 +94,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter")
     parser.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     parser.add_argument("--quiet", action="store_true", help="no live view, summary only")
+    parser.add_argument("--out", type=Path, help="report and exports folder (default: a new runs/<mode>/<run id>/)")
+    parser.add_argument(
+        "--gateway", choices=["sim"],
+        help="sim: the IBKR gateway is the simulated one on this machine: the running `tradebus gateway-sim` "
+             "(runs/gateway-sim.json), else one started for this run; no settings file needed",
+    )
     add_error_policy_argument(parser, default=None)
 
 
@@ -140,8 +164,12 @@ def strategy_from(args: argparse.Namespace, settings: Settings) -> Strategy[Any]
 
 def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy: Strategy[Any], *,
                       duration: float | None, quiet: bool, mode: str = "run",
-                      on_strategy_error: str | None = None) -> int:
+                      on_strategy_error: str | None = None, out: Path | None = None,
+                      costs: str = "cash and costs: the broker account's") -> int:
     """Assemble the run the settings describe (journal, ``[risk]``, kill switch), run it and report.
+
+    It first prints what runs: the mode, the strategy and its parameters, the broker, ``costs`` and
+    the output folder (``out``, else ``output``, else a new ``runs/<mode>/<run id>/``).
 
     Returns:
         The exit code: 0, 1 when a strategy failed, 130 when Ctrl-C interrupted the run.
@@ -155,15 +183,55 @@ def run_from_settings(broker: Broker, clock: Clock, settings: Settings, strategy
     config = settings.engine
     if on_strategy_error is not None:
         config = config.model_copy(update={"on_strategy_error": ErrorPolicy(on_strategy_error)})
+    chosen = out or settings.output
+    folder = next_run_folder(mode, chosen)  # created when the run has something to write
+    print(f"tradebus {mode}: {describe_strategy(strategy)} on {broker.name}", flush=True)  # noqa: T201
+    print(f"  {costs}; output {folder}/", flush=True)  # noqa: T201
     journal = SqliteJournal(path)
     run = assemble(broker, clock, [strategy], config=config, journal=journal, risk=limits,
                    halt_file=settings.halt_file)
     result = run_session(run, duration=timedelta(seconds=duration) if duration else None,
                          view=None if quiet else sys.stdout, started=announce(mode))
     print(ConsoleView.summary(run.engine))  # noqa: T201
-    outputs = write_outputs(result, settings.output, mode=mode, strategies=[strategy.id])
-    print(f"journal: {path}; report and exports: {settings.output} ({len(outputs)} files)")  # noqa: T201
+    outputs = write_outputs(result, open_run_folder(folder, latest=chosen is None), mode=mode,
+                            strategies=[strategy.id])
+    print(f"journal: {path}; report and exports: {folder} ({len(outputs)} files)")  # noqa: T201
     return exit_code(result.outcome)
+
+
+def describe_strategy(strategy: Strategy[Any]) -> str:
+    """The strategy's id and parameters in one line (``SmaCross(symbol=AAPL, fast=10, ...)``), secrets masked."""
+    config = getattr(strategy, "config", None)
+    fields = config.model_dump(mode="json") if isinstance(config, StrategyConfig) else {}
+    shown = {k: masked(k, v) for k, v in fields.items() if k not in StrategyConfig.model_fields or v is not None}
+    return redact(f"{strategy.id}({', '.join(f'{k}={v}' for k, v in shown.items())})")  # secret parameters: ***
+
+
+@contextlib.contextmanager
+def local_gateway(args: argparse.Namespace, section: SettingsSection, broker: str) -> Iterator[None]:
+    """With ``--gateway sim``: find or start the simulated gateway and point ``section`` (``[brokers.ibkr]``) at it.
+
+    A certificate refused by a gateway on this machine gets a second line saying how to fix it.
+
+    Raises:
+        ConfigError: If ``--gateway sim`` is given for another broker than ``ibkr``.
+    """
+    try:
+        if args.gateway is None:
+            yield
+            return
+        if broker != "ibkr":
+            msg = f"--gateway sim simulates the ibkr gateway; it cannot serve broker {broker!r}"
+            raise ConfigError(msg, key="--gateway")
+        with sim_gateway() as gateway:
+            section.update(gateway.ibkr_settings())
+            print(gateway.describe(), flush=True)  # noqa: T201
+            yield
+    except BrokerConnectionError as e:
+        hint = local_tls_hint(e)
+        if hint is None:
+            raise
+        raise BrokerConnectionError(f"{e}\n{hint}") from e
 
 
 class LiveCommand:
@@ -190,10 +258,11 @@ class LiveCommand:
         if args.i_understand_live:  # the only way a run from the command line allows a live account
             broker_settings.allow_live("--i-understand-live")
         clock = SystemClock()
-        broker = broker_plugin(name).create(broker_settings, clock=clock)
-        strategy = strategy_from(args, settings)
-        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
-                                 mode="live", on_strategy_error=args.on_strategy_error)
+        with local_gateway(args, broker_settings, name):
+            broker = broker_plugin(name).create(broker_settings, clock=clock)
+            strategy = strategy_from(args, settings)
+            return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
+                                     mode="live", on_strategy_error=args.on_strategy_error, out=args.out)
 
 
 class PaperCommand:
@@ -212,11 +281,19 @@ class PaperCommand:
         settings = resolve_settings(args)
         source = args.data_from or settings.data_from or "ibkr"
         clock = SystemClock()
-        data = broker_plugin(source).create(settings.broker_settings(source), clock=clock)
-        broker = broker_plugin("paper").create(settings.broker_settings("paper"), clock=clock, data=data)
-        strategy = strategy_from(args, settings)
-        return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
-                                 mode="paper", on_strategy_error=args.on_strategy_error)
+        data_settings, paper_settings = settings.broker_settings(source), settings.broker_settings("paper")
+        fill_defaults(paper_settings)
+        if args.gateway is not None:
+            paper_settings.setdefault("market_hours", "always")  # the simulated market never closes
+        with local_gateway(args, data_settings, source):
+            data = broker_plugin(source).create(data_settings, clock=clock)
+            broker = broker_plugin("paper").create(paper_settings, clock=clock, data=data)
+            strategy = strategy_from(args, settings)
+            venue = getattr(broker, "config", None)  # PaperBroker's
+            costs = describe_venue(venue) if isinstance(venue, PaperConfig) else "cash and costs: the paper broker's"
+            return run_from_settings(broker, clock, settings, strategy, duration=args.duration, quiet=args.quiet,
+                                     mode="paper", on_strategy_error=args.on_strategy_error, out=args.out,
+                                     costs=costs)
 
 
 BROKERS = BrokersCommand()

@@ -6,7 +6,7 @@ File layout (every section optional)::
     data_from = "ibkr"              # market data source for the paper broker
     journal = "runs/journal.sqlite" # the order journal (default: one per broker, runs/<broker>/journal.sqlite)
     halt_file = "runs/HALT"         # kill switch flag file (tradebus halt)
-    output = "runs/latest"          # exports and report of a run
+    output = "runs/mine"            # exports and report (default: a new runs/<mode>/<run id>/)
 
     [engine]                        # EngineConfig fields
     stale_data_after = "PT30S"
@@ -139,7 +139,8 @@ class Settings(FrozenConfig):
         data_from: Broker plug-in whose market data the ``paper`` broker trades on.
         journal: Path of the order journal (SQLite); None keeps one per broker (see :meth:`journal_path`).
         halt_file: The kill switch's flag file; trading is halted while it exists.
-        output: Folder for a run's exports and report.
+        output: Folder for a run's exports and report; None (the default) for a new
+            ``runs/<mode>/<run id>/`` per run (see :mod:`tradebus.runs`).
         engine: Engine settings.
         brokers: One mapping of settings per broker plug-in name.
         strategy: The strategy to run, if configured here.
@@ -151,7 +152,7 @@ class Settings(FrozenConfig):
     data_from: str | None = None
     journal: Path | None = None
     halt_file: Path = Path("runs/HALT")
-    output: Path = Path("runs/latest")
+    output: Path | None = None
     engine: EngineConfig = Field(default_factory=EngineConfig)
     brokers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     strategy: StrategySettings | None = None

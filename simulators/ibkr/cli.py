@@ -1,7 +1,10 @@
 """The simulated gateway's own program: ``python -m simulators.ibkr`` (and ``tradebus gateway-sim``).
 
 Prints one line ``READY port=<n> ca_file=<path> base_url=<url> ws_url=<url>`` on stdout once it
-serves (child-process helpers wait for it), then logs to stderr until interrupted.
+serves (child-process helpers wait for it), then logs to stderr until interrupted. With
+``--announce-file PATH`` it also writes the same facts and its process id there as JSON (``tradebus
+gateway-sim`` writes ``runs/gateway-sim.json``, which ``tradebus paper/live --gateway sim`` read to
+find it), and removes the file when it stops.
 """
 
 from __future__ import annotations
@@ -9,10 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import signal
 import sys
 import tempfile
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +45,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         "ws_binary_frames": args.binary_frames, "paper": not args.live_account,
         "market_hours": MarketHours(args.market_hours),
     }
-    optional = {"seed": args.seed, "replay_speed": args.speed, "tick_interval": args.tick_interval,
-                "idle_timeout": args.idle_timeout, "account_id": args.account,
+    optional = {"seed": args.seed, "starting_cash": args.cash, "replay_speed": args.speed,
+                "tick_interval": args.tick_interval, "idle_timeout": args.idle_timeout, "account_id": args.account,
                 "nightly_reset_at": args.nightly_reset_at, "nightly_reset_timezone": args.nightly_reset_tz}
     updates.update({k: v for k, v in optional.items() if v is not None})
     if args.live_account and args.account is None:
@@ -61,20 +67,41 @@ async def serve(args: argparse.Namespace) -> int:
     core = GatewayCore(config_from_args(args), SystemClock(), bars, store=store, saved=saved)
     server = await start(core, args.host, args.port, context)
     host = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
-    sys.stdout.write(f"READY port={server.port} ca_file={ca_file} base_url=https://{host}:{server.port}/v1/api "
-                     f"ws_url=wss://{host}:{server.port}/v1/api/ws\n")
-    sys.stdout.flush()
-    stop = asyncio.Event()
+    facts = {"port": server.port, "ca_file": str(Path(ca_file).resolve()),
+             "base_url": f"https://{host}:{server.port}/v1/api", "ws_url": f"wss://{host}:{server.port}/v1/api/ws"}
+    stop = asyncio.Event()  # SIGTERM is handled from the moment anyone can know the gateway is up
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
+    announce_file: Path | None = getattr(args, "announce_file", None)
+    if announce_file is not None:  # before READY: whoever waits for READY finds the file
+        announce(announce_file, {**facts, "pid": os.getpid()})
+    sys.stdout.write("READY " + " ".join(f"{k}={v}" for k, v in facts.items()) + "\n")
+    sys.stdout.flush()
     await stop.wait()
+    if announce_file is not None:
+        withdraw(announce_file)
     await server.stop()
     if store is not None:
         store.market(core.market.quotes(), core.clock.monotonic(), force=True)
         store.close()
     return 0
+
+
+def announce(path: Path, facts: dict[str, object]) -> None:
+    """Write where the gateway listens (port, URLs, CA file, process id) to ``path`` as JSON, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.{os.getpid()}")
+    staged.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    os.replace(staged, path)
+
+
+def withdraw(path: Path) -> None:
+    """Remove the file :func:`announce` wrote, unless another gateway has written it since."""
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
 
 
 HELP = "run a simulated IBKR Client Portal gateway (HTTPS + WSS on loopback)"
@@ -105,6 +132,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--binary-frames", action="store_true", help="send websocket JSON as binary frames")
     parser.add_argument("--state-file", type=Path, default=None, metavar="PATH",
                         help="keep orders, executions, positions and prices in this file across restarts")
+    parser.add_argument("--cash", type=Decimal, default=None, help="starting cash of the account (default 1,000,000)")
+    parser.add_argument("--announce-file", type=Path, default=None, metavar="PATH",
+                        help="write port, URLs, CA file and process id here as JSON while serving")
     parser.add_argument("--nightly-reset-at", default=None, metavar="HH:MM",
                         help="daily scheduled nightly reset at this local time (default off)")
     parser.add_argument("--nightly-reset-tz", default=None, metavar="ZONE",

@@ -127,6 +127,9 @@ class SimulatorConfig(BaseModel):
         replay_speed: Bars per second when replaying a bars CSV.
         volatility: Per-step standard deviation of the log-price walk.
         regime_switch_probability: Per-step chance that the drift regime flips (makes averages cross).
+        regime_steps: Flip the drift every this many steps instead of at random: a zig-zag whose
+            moving averages cross on a schedule (``tradebus demo``); None for random flips.
+        trend: Drift per step, as a fraction of ``volatility``.
         pacing_enabled: Enforce the global and per-endpoint rate limits.
         global_rate: Requests per second allowed overall.
         penalty_violations: 429s within ``penalty_window`` that put the client in the penalty box.
@@ -210,6 +213,8 @@ class SimulatorConfig(BaseModel):
     replay_speed: float = Field(default=10.0, gt=0)
     volatility: float = Field(default=0.0006, ge=0)
     regime_switch_probability: float = Field(default=0.02, ge=0, le=1)
+    regime_steps: int | None = Field(default=None, gt=0)
+    trend: float = Field(default=0.25, ge=0)
     pacing_enabled: bool = True
     global_rate: int = Field(default=10, gt=0)
     penalty_violations: int = Field(default=10, gt=0)

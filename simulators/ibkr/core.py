@@ -98,7 +98,8 @@ class GatewayCore:
         self.universe = Universe({b.symbol for b in self.bars}, starts)
         self.rng = random.Random(config.seed)
         self.market = MarketModel(self.universe.all(), self.rng, config.volatility,
-                                  config.regime_switch_probability, self.bars)
+                                  config.regime_switch_probability, self.bars,
+                                  regime_steps=config.regime_steps, trend=config.trend)
         self.ledger = Ledger(config.starting_cash)
         self.trading = Trading(lambda: self.config, clock=self.clock, scheduler=self.scheduler,
                                universe=self.universe, market=self.market, ledger=self.ledger, events=self,

@@ -90,6 +90,11 @@ class MarketModel:
         volatility: Per-step standard deviation of the log return.
         regime_switch_probability: Per-step chance the drift flips sign.
         bars: Optional bars to replay, in time order; without them the market is a random walk.
+        regime_steps: Flip the drift every this many steps (a zig-zag); None flips it at random.
+        trend: Drift per step as a fraction of ``volatility``.
+
+    The walk draws only from ``rng``, one step at a time, so for a seed the quotes after ``n`` steps
+    are always the same, whenever the steps run.
     """
 
     def __init__(
@@ -99,8 +104,13 @@ class MarketModel:
         volatility: float,
         regime_switch_probability: float,
         bars: list[BarRow] | None = None,
+        *,
+        regime_steps: int | None = None,
+        trend: float = 0.25,
     ) -> None:
         self._rng = rng
+        self._regime_steps = regime_steps
+        self._steps = 0
         self.volatility = volatility
         self.regime_switch_probability = regime_switch_probability
         self._quotes: dict[int, Quote] = {}
@@ -110,7 +120,7 @@ class MarketModel:
         for inst in instruments:
             self._quotes[inst.conid] = self._initial_quote(inst)
             self._mids[inst.conid] = float(inst.start_price)
-            self._drift[inst.conid] = volatility * 0.25 * rng.choice((-1.0, 1.0))
+            self._drift[inst.conid] = volatility * trend * rng.choice((-1.0, 1.0))
         self._frames = [list(g) for _, g in groupby(bars or [], key=lambda b: b.timestamp)]
         self._frame_index = 0
         # Bars replayed so far, per conid (history requests for replayed symbols are served from these).
@@ -140,6 +150,9 @@ class MarketModel:
         """Advance the market one step and return the conids whose quote changed."""
         if self.replaying:
             return self._replay_step()
+        self._steps += 1
+        if self._regime_steps is not None and self._steps % self._regime_steps == 0:
+            self._drift = {conid: -drift for conid, drift in self._drift.items()}
         return [conid for conid in self._quotes if self._walk(conid)]
 
     def _walk(self, conid: int) -> bool:
@@ -147,7 +160,7 @@ class MarketModel:
         if quote.halted:
             return False
         rng = self._rng
-        if rng.random() < self.regime_switch_probability:
+        if rng.random() < self.regime_switch_probability and self._regime_steps is None:
             self._drift[conid] = -self._drift[conid]
         mid = self._mids[conid] * math.exp(self._drift[conid] + rng.gauss(0.0, self.volatility))
         self._mids[conid] = mid

@@ -23,7 +23,7 @@ TIMEOUT = 120  # seconds; every run is bounded well below this by its own argume
 RUNS: dict[str, list[str]] = {
     "backtest_sample": ["backtest_sample.py", "--out", "out"],
     "paper_on_simulator": ["paper_on_simulator.py", "--seconds", "45", "--max-fills", "2"],
-    "ibkr_paper_trading": ["ibkr_paper_trading.py", "--simulator", "--minutes", "0.5", "--bar-seconds", "1"],
+    "ibkr_paper_trading": ["ibkr_paper_trading.py", "--simulator", "--minutes", "1"],  # its docstring's command
     "swap_default": ["swap_broker.py", "--max-fills", "4"],  # whatever the BROKER line says (backtest)
     "swap_paper": ["swap_broker.py", "--broker", "paper", "--seconds", "45", "--max-fills", "2"],
     "swap_ibkr": ["swap_broker.py", "--broker", "ibkr", "--seconds", "45", "--max-fills", "2"],
@@ -99,11 +99,19 @@ def test_paper_on_simulator_fills_locally_and_never_sends_an_order(runs: dict[st
     assert "orders the gateway received: 0 (paper fills stay local)" in output
 
 
-def test_ibkr_paper_trading_on_the_simulator_fills_orders(runs: dict[str, Run]) -> None:
+def test_ibkr_paper_trading_on_the_simulator_fills_orders_and_prints_readable_lines(runs: dict[str, Run]) -> None:
     output = finished(runs, "ibkr_paper_trading")
-    assert "BrokerConnected" in output
-    assert "OrderFilled: OrderFilled(" in output
-    assert "done; portfolio cash" in output
+    assert "trading AAPL on 1-second bars for 1 min (account DU1234567)" in output
+    assert re.search(r"^\d\d:\d\d:\d\d  connected to ibkr$", output, re.MULTILINE)
+    sides = re.findall(r"^\d\d:\d\d:\d\d  filled   (buy|sell) 10 AAPL @ \d+\.\d\d \(commission 1\.00\)$", output,
+                       re.MULTILINE)
+    assert sides[:2] == ["buy", "sell"]
+    assert "--- summary ---" in output
+    assert re.search(rf"^orders: {len(sides)} \({len(sides)} filled\)", output, re.MULTILINE)
+    assert "Event(" not in output
+    assert "Fill(" not in output
+    assert "Position(" not in output
+    assert "Traceback" not in output
 
 
 def test_swap_broker_changes_broker_with_one_line() -> None:
