@@ -231,7 +231,7 @@ def local_gateway(args: argparse.Namespace, section: SettingsSection, broker: st
         hint = local_tls_hint(e)
         if hint is None:
             raise
-        raise BrokerConnectionError(f"{e}\n{hint}") from e
+        raise BrokerConnectionError(f"{e}; {hint}") from e
 
 
 class LiveCommand:

@@ -101,7 +101,8 @@ def test_a_refused_certificate_from_a_local_gateway_says_how_to_fix_it(
     facts = json.loads((tmp_path / "runs" / "gateway-sim.json").read_text(encoding="utf-8"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TRADEBUS_BROKERS__IBKR__BASE_URL", facts["base_url"])  # the URL, not the CA
-    assert cli.main(["paper", STRATEGY, "--data-from", "ibkr", "--duration", "2", "--quiet"]) == 2
+    # a gateway that cannot be used is a run failure: exit 1 (docs/running.md, "Errors and exit codes")
+    assert cli.main(["paper", STRATEGY, "--data-from", "ibkr", "--duration", "2", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "CERTIFICATE_VERIFY_FAILED" in err
     assert "fix: for `tradebus gateway-sim`, add --gateway sim" in err
