@@ -23,7 +23,8 @@ from tradebus.sweep.grid import parse_value
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt,
 }
-_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+)\s*(<=|>=|==|!=|<|>)\s*([A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+)\s*$")
+_OPERAND = r"([A-Za-z_][A-Za-z0-9_]*|-?[0-9.]+)"
+_PATTERN = re.compile(rf"^\s*{_OPERAND}\s*(<=|>=|==|!=|<|>)\s*{_OPERAND}\s*$")
 
 Constraint = Callable[[Params], bool]
 """A test on one parameter set: True to run it."""

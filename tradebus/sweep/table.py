@@ -29,12 +29,10 @@ if TYPE_CHECKING:
 LOWER_IS_BETTER = frozenset({"annualized_volatility", "max_drawdown_duration"})
 """Metrics ranked ascending."""
 
-METRICS = tuple(
-    sorted(
-        name for name, info in Statistics.model_fields.items()
-        if name not in {"annualization_note", "periods_per_year"}
-    )
-) + ("final_equity",)
+METRICS = (
+    *sorted(name for name in Statistics.model_fields if name not in {"annualization_note", "periods_per_year"}),
+    "final_equity",
+)
 """The metrics a sweep can rank by: the numeric statistics and the final equity."""
 
 PARQUET_HINT = "writing Parquet needs pyarrow: pip install 'tradebus[data]'"
