@@ -26,6 +26,7 @@ from brokers.paper.config import PaperConfig
 from framework.errors import ConfigError
 from framework.history import BarData
 from tradebus.backtest import run_backtest
+from tradebus.backtest_command import bar_size_argument
 from tradebus.backtest_command import bars_from_file
 from tradebus.backtest_command import parse_venue
 from tradebus.interrupts import EXIT_INTERRUPTED
@@ -74,8 +75,8 @@ class SweepCommand:
                             help="PaperConfig fields as JSON over the defaults")
         parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-        parser.add_argument("--bar-size", help=argparse.SUPPRESS)
-        parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)
+        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE", help="size of the bars in --data (60s, 5m, 1d)")
+        parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
 
     def run(self, args: argparse.Namespace) -> int:
         """Validate, run, write, print."""
