@@ -75,7 +75,8 @@ class SweepCommand:
                             help="PaperConfig fields as JSON over the defaults")
         parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE", help="size of the bars in --data (60s, 5m, 1d)")
+        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE",
+                            help="size of the bars in --data (60s, 5m, 1d)")
         parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
 
     def run(self, args: argparse.Namespace) -> int:
