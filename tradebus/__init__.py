@@ -15,17 +15,21 @@ from tradebus.data import write_csv
 from tradebus.journal import SqliteJournal
 from tradebus.results import RunResult
 from tradebus.sample_data import sample_data_path
+from tradebus.sweep import SweepResult
+from tradebus.sweep import run_sweep
 
 __all__ = [
     "BacktestResult",
     "BacktestRunner",
     "RunResult",
     "SqliteJournal",
+    "SweepResult",
     "bars_from_frame",
     "load_bars",
     "load_csv",
     "load_parquet",
     "run_backtest",
+    "run_sweep",
     "sample_data_path",
     "write_csv",
 ]

@@ -1,0 +1,154 @@
+"""``tradebus sweep``: backtest a strategy over a grid of parameters and write the ranked table.
+
+Example::
+
+    tradebus sweep strategies.sma_cross:SmaCross --data bars.csv --grid fast=5:30:5 --grid slow=20,40,60
+        --where "fast < slow" --metric total_return --workers 4  # one line
+
+Every parameter set is validated before anything runs. The table goes to ``sweep.csv`` (and
+``sweep.parquet`` when pyarrow is installed) in a new ``runs/sweep/<run id>/`` or ``--out``; the top
+rows are printed, and the best set's full backtest (exports and report) is written to the same
+folder. Ctrl-C cancels the tasks not started, writes those that finished and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+from tqdm.auto import tqdm  # a widget in notebooks (Jupyter), a text bar in a terminal
+
+from brokers.paper.config import PaperConfig
+from framework.errors import ConfigError
+from framework.history import BarData
+from tradebus.backtest import run_backtest
+from tradebus.backtest_command import bar_size_argument
+from tradebus.backtest_command import bars_from_file
+from tradebus.backtest_command import parse_venue
+from tradebus.interrupts import EXIT_INTERRUPTED
+from tradebus.loading import build_config
+from tradebus.loading import load_strategy_class
+from tradebus.loading import parse_params
+from tradebus.recording import write_outputs
+from tradebus.runs import next_run_folder
+from tradebus.runs import open_run_folder
+from tradebus.sweep.executors import Executor
+from tradebus.sweep.executors import LocalExecutor
+from tradebus.sweep.grid import parse_grid
+from tradebus.sweep.run import plan
+from tradebus.sweep.run import run_sweep
+from tradebus.sweep.table import METRICS
+from tradebus.sweep.table import SweepResult
+from tradebus.sweep.table import check_metric
+
+TOP = 10
+"""Rows printed."""
+
+
+class SweepCommand:
+    """The ``sweep`` sub-command."""
+
+    name = "sweep"
+    help = "backtest a strategy over a grid of parameters and rank the runs"
+
+    def configure(self, parser: argparse.ArgumentParser) -> None:
+        """Strategy, data, grid, search, metric, executor and output folder."""
+        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
+        parser.add_argument("--data", type=Path, help="bar file or folder (default: the shipped sample)")
+        parser.add_argument("--tz", help="time zone of --data timestamps written without an offset")
+        parser.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", required=True,
+                            help="a swept parameter: name=start:end:step (inclusive), name=v1,v2,... or name=value")
+        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                            help="a fixed strategy parameter")
+        parser.add_argument("--where", action="append", default=[], metavar="EXPR",
+                            help="a constraint such as 'fast < slow' (NAME OP NAME|NUMBER; OP one of < <= > >= == !=)")
+        parser.add_argument("--random", type=int, metavar="N", help="run N sets drawn at random instead of all")
+        parser.add_argument("--seed", type=int, help="seed of --random (same seed, same sets)")
+        parser.add_argument("--metric", default="sharpe", help=f"rank by this ({', '.join(METRICS)}; default sharpe)")
+        parser.add_argument("--executor", choices=["local"], default="local", help="where the backtests run")
+        parser.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
+        parser.add_argument("--venue", metavar="JSON", default="{}",
+                            help="PaperConfig fields as JSON over the defaults")
+        parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE",
+                            help="size of the bars in --data (60s, 5m, 1d)")
+        parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Validate, run, write, print."""
+        if args.workers is not None and args.workers < 1:
+            raise ConfigError(f"must be at least 1, got {args.workers}", key="--workers")
+        check_metric(args.metric)
+        grid, fixed = parse_grid(args.grid), parse_params(args.param)
+        search: Literal["grid", "random"] = "random" if args.random is not None else "grid"
+        sets = plan(args.strategy, grid, search=search, trials=args.random, seed=args.seed, where=args.where,
+                    fixed=fixed)  # every set checked before the data is loaded
+        venue = parse_venue(args.venue)
+        data = bars_from_file(args)
+        out = next_run_folder("sweep", args.out)
+        print(f"tradebus sweep: {args.strategy}, {len(sets)} parameter sets "  # noqa: T201
+              f"ranked by {args.metric}; output {out}/", flush=True)
+        executor: Executor = LocalExecutor(args.workers)
+        with tqdm(total=len(sets), unit="run", disable=args.no_progress) as bar:
+            result = run_sweep(args.strategy, data, grid, search=search, trials=args.random, seed=args.seed,
+                               where=args.where, metric=args.metric, params=fixed, venue=venue, executor=executor,
+                               progress=lambda done, total: _advance(bar))
+        folder = open_run_folder(out, latest=args.out is None)
+        written = write_table(result, folder)
+        print_top(result)
+        if result.interrupted:
+            print(f"interrupted: {len(result.results)} of {result.planned} runs finished; "  # noqa: T201
+                  f"wrote {', '.join(p.name for p in written)} to {out}")
+            return EXIT_INTERRUPTED
+        written += best_backtest(args.strategy, result, fixed, data, venue, folder=folder)
+        print(f"wrote {', '.join(p.name for p in written)} to {out}")  # noqa: T201
+        return 0
+
+
+def _advance(bar: Any) -> None:
+    bar.update(1)
+
+
+def write_table(result: SweepResult, folder: Path) -> list[Path]:
+    """``sweep.csv``, and ``sweep.parquet`` when pyarrow is installed."""
+    written = [result.to_csv(folder / "sweep.csv")]
+    if importlib.util.find_spec("pyarrow") is not None:
+        written.append(result.to_parquet(folder / "sweep.parquet"))
+    return written
+
+
+def print_top(result: SweepResult, count: int = TOP) -> None:
+    """The best ``count`` rows: rank, parameters, the metric, total return, drawdown, trades."""
+    shown = ["total_return", "max_drawdown", "trade_count"]
+    columns = [*result.params, result.metric, *(c for c in shown if c != result.metric)]
+    print("  ".join(["rank", *columns]))  # noqa: T201
+    for i, row in enumerate(result.rows[:count], 1):
+        print("  ".join([f"{i:>4}", *(_cell(row[c]) for c in columns)]))  # noqa: T201
+    if result.rows and all(r.get(result.metric) is None for r in result.rows):
+        print(f"note: no run has a {result.metric} (the data may be too short to annualise); "  # noqa: T201
+              "rank by another --metric, such as total_return", file=sys.stderr)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def best_backtest(spec: str, result: SweepResult, fixed: dict[str, str], data: BarData, venue: PaperConfig, *,
+                  folder: Path) -> list[Path]:
+    """Run the best parameters' full backtest and write its exports and report into ``folder``."""
+    if result.best is None:
+        return []
+    cls = load_strategy_class(spec)
+    strategy = cls(build_config(cls.config_type, {**fixed, **result.best}))
+    run = run_backtest(strategy, data, venue)
+    return write_outputs(run, folder, mode="backtest", strategies=[strategy.id])
+
+
+COMMAND = SweepCommand()
