@@ -28,7 +28,6 @@ Example::
 from __future__ import annotations
 
 import gc
-from array import array
 from collections.abc import Iterable
 from datetime import UTC
 from datetime import datetime
@@ -56,6 +55,7 @@ from framework.strategy import Strategy
 from tradebus.assembly import assemble
 from tradebus.interrupts import interrupt_stops
 from tradebus.price_history import PriceHistory
+from tradebus.price_history import ShiftedTimes
 from tradebus.results import RunRecorder
 from tradebus.results import RunResult
 
@@ -243,8 +243,7 @@ def closing_prices(data: BarData) -> dict[str, PriceHistory]:
     """Every symbol's closes, each at its bar's end time (when it became known), for the report."""
     prices = {}
     for symbol, series in data.items():
-        length = series.duration.total_seconds()
-        prices[symbol] = PriceHistory(array("d", (start + length for start in series.starts)), series.closes)
+        prices[symbol] = PriceHistory(ShiftedTimes(series.starts, series.duration.total_seconds()), series.closes)
     return prices
 
 

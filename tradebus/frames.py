@@ -35,19 +35,22 @@ if TYPE_CHECKING:
     from tradebus.results import RunResult
 
 _TIME_COLUMNS = frozenset({"entry_time", "exit_time", "ts", "updated"})
-_PANDAS_MISSING = "pandas is not installed: pip install 'tradebus[pandas]' for DataFrame input and results"
 
 
-def require_pandas() -> Any:
+def require_pandas(user: str = "result.frames") -> Any:
     """Import and return pandas.
 
+    Args:
+        user: What needs it, named in the error.
+
     Raises:
-        ImportError: Naming the ``pandas`` extra when pandas is not installed.
+        ImportError: ``<user> needs pandas: pip install 'tradebus[pandas]'`` when pandas is not installed.
     """
     try:
         import pandas  # noqa: PLC0415 - optional dependency, imported on first use
     except ImportError as e:
-        raise ImportError(_PANDAS_MISSING) from e
+        msg = f"{user} needs pandas: pip install 'tradebus[pandas]'"
+        raise ImportError(msg) from e
     return pandas
 
 
@@ -56,7 +59,7 @@ def bars_to_frame(data: BarData) -> pd.DataFrame:
 
     Rows are ordered by symbol, then time; ``bars_from_frame(bars_to_frame(data))`` gives ``data`` back.
     """
-    lib = require_pandas()
+    lib = require_pandas("bars_to_frame")
     parts = []
     for symbol, series in sorted(data.items()):
         index = lib.to_datetime(list(series.starts), unit="s", utc=True)

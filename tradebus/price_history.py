@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from typing import NamedTuple
+from typing import overload
 
 
 class PriceHistory(NamedTuple):
@@ -27,3 +28,35 @@ class PriceHistory(NamedTuple):
         lo = bisect.bisect_left(self.times, start)
         hi = bisect.bisect_right(self.times, end)
         return PriceHistory(self.times[lo:hi], self.prices[lo:hi])
+
+
+class ShiftedTimes(Sequence[float]):
+    """``values[i] + offset`` for every ``i``, computed when read.
+
+    A backtest's bar end times are its bar starts plus the bar length, so the report needs no copy
+    of a million-element column.
+
+    Args:
+        values: Ascending numbers (bar starts in epoch seconds).
+        offset: Added to each (the bar length in seconds).
+    """
+
+    __slots__ = ("_offset", "_values")
+
+    def __init__(self, values: Sequence[float], offset: float) -> None:
+        self._values = values
+        self._offset = offset
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> float: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ShiftedTimes: ...
+
+    def __getitem__(self, index: int | slice) -> float | ShiftedTimes:
+        if isinstance(index, slice):
+            return ShiftedTimes(self._values[index], self._offset)
+        return self._values[index] + self._offset

@@ -285,3 +285,18 @@ def test_a_live_run_without_samples_still_gets_a_report(tmp_path: Path) -> None:
     assert "No equity samples were recorded." in shown
     assert "Data no equity samples" in shown
     assert "Venue Live account: prices, fills and commissions are the broker's own; nothing is simulated." in shown
+
+
+def test_bar_end_times_are_the_starts_shifted_without_a_copy() -> None:
+    from array import array
+
+    from tradebus.price_history import PriceHistory
+    from tradebus.price_history import ShiftedTimes
+
+    starts = array("d", [0.0, 60.0, 120.0, 180.0])
+    ends = ShiftedTimes(starts, 60.0)
+    assert list(ends) == [60.0, 120.0, 180.0, 240.0]
+    assert (len(ends), ends[-1], list(ends[1:3])) == (4, 240.0, [120.0, 180.0])
+    history = PriceHistory(ends, [1.0, 2.0, 3.0, 4.0])
+    assert (history.at(59.0), history.at(60.0), history.at(200.0)) == (None, 1.0, 3.0)
+    assert list(history.between(120.0, 180.0).prices) == [2.0, 3.0]

@@ -16,6 +16,7 @@ from tradebus.data.layout import resolve
 from tradebus.data.timestamps import NAIVE_HINT
 from tradebus.data.timestamps import TimeParser
 from tradebus.data.timestamps import zone
+from tradebus.frames import require_pandas
 
 SOURCE = "DataFrame"
 
@@ -46,11 +47,7 @@ def bars_from_frame(
         ImportError: If pandas is not installed.
         DataError: Naming the 1-based row and reason for a bad row, or what is missing.
     """
-    try:
-        import pandas as pd  # noqa: PLC0415 - optional dependency
-    except ImportError as e:
-        msg = "bars_from_frame needs pandas: pip install 'tradebus[pandas]'"
-        raise ImportError(msg) from e
+    pd = require_pandas("bars_from_frame")
     frame = _flat(df, pd)
     layout = resolve([str(c) for c in frame.columns], SOURCE, format="columns", columns=columns)
     if "symbol" not in layout.names and symbol is None:

@@ -116,7 +116,7 @@ class SweepResult:
     @property
     def frame(self) -> pd.DataFrame:
         """The table as a pandas DataFrame (needs the ``pandas`` extra), best first; Decimals as floats."""
-        lib = require_pandas()
+        lib = require_pandas("SweepResult.frame")
         rows = [{k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()} for row in self.rows]
         frame: pd.DataFrame = lib.DataFrame(rows, columns=self.columns)
         return frame
