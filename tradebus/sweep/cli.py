@@ -23,7 +23,6 @@ from typing import Literal
 from tqdm.auto import tqdm  # a widget in notebooks (Jupyter), a text bar in a terminal
 
 from brokers.paper.config import PaperConfig
-from framework.errors import ConfigError
 from framework.history import BarData
 from tradebus.backtest import run_backtest
 from tradebus.backtest_command import bar_size_argument
@@ -36,8 +35,8 @@ from tradebus.loading import parse_params
 from tradebus.recording import write_outputs
 from tradebus.runs import next_run_folder
 from tradebus.runs import open_run_folder
-from tradebus.sweep.executors import Executor
-from tradebus.sweep.executors import LocalExecutor
+from tradebus.sweep.choice import add_executor_arguments
+from tradebus.sweep.choice import executor_from_args
 from tradebus.sweep.grid import parse_grid
 from tradebus.sweep.run import plan
 from tradebus.sweep.run import run_sweep
@@ -69,8 +68,7 @@ class SweepCommand:
         parser.add_argument("--random", type=int, metavar="N", help="run N sets drawn at random instead of all")
         parser.add_argument("--seed", type=int, help="seed of --random (same seed, same sets)")
         parser.add_argument("--metric", default="sharpe", help=f"rank by this ({', '.join(METRICS)}; default sharpe)")
-        parser.add_argument("--executor", choices=["local"], default="local", help="where the backtests run")
-        parser.add_argument("--workers", type=int, help="worker processes (default: the CPU count)")
+        add_executor_arguments(parser)
         parser.add_argument("--venue", metavar="JSON", default="{}",
                             help="PaperConfig fields as JSON over the defaults")
         parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
@@ -81,8 +79,7 @@ class SweepCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         """Validate, run, write, print."""
-        if args.workers is not None and args.workers < 1:
-            raise ConfigError(f"must be at least 1, got {args.workers}", key="--workers")
+        executor = executor_from_args(args)
         check_metric(args.metric)
         grid, fixed = parse_grid(args.grid), parse_params(args.param)
         search: Literal["grid", "random"] = "random" if args.random is not None else "grid"
@@ -93,7 +90,6 @@ class SweepCommand:
         out = next_run_folder("sweep", args.out)
         print(f"tradebus sweep: {args.strategy}, {len(sets)} parameter sets "  # noqa: T201
               f"ranked by {args.metric}; output {out}/", flush=True)
-        executor: Executor = LocalExecutor(args.workers)
         with tqdm(total=len(sets), unit="run", disable=args.no_progress) as bar:
             result = run_sweep(args.strategy, data, grid, search=search, trials=args.random, seed=args.seed,
                                where=args.where, metric=args.metric, params=fixed, venue=venue, executor=executor,
