@@ -22,8 +22,8 @@ def test_the_pandas_empyrical_and_quantstats_example_runs(monkeypatch: pytest.Mo
 
 def test_the_parameter_sweep_example_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    (code,) = python_blocks("backtesting.md", "Parameter sweeps")
+    (code,) = python_blocks("sweeps.md", "Parameter sweeps")
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "docs/backtesting.md", "exec"), {"__name__": "__doc_example__"})
+    exec(compile(code, "docs/sweeps.md", "exec"), {"__name__": "__doc_example__"})
     assert capsys.readouterr().out.strip() == "{'fast': 10, 'slow': 40}"
     assert (tmp_path / "sweep.csv").read_text(encoding="utf-8").startswith("fast,slow,total_return")
