@@ -7,6 +7,10 @@ without a network. Modules: :mod:`~tradebus.report.page` assembles the page from
 :mod:`~tradebus.report.figures` (charts), :mod:`~tradebus.report.tables` (tables),
 :mod:`~tradebus.report.assumptions` (the venue in words), :mod:`~tradebus.report.series` (curves,
 benchmark) and :mod:`~tradebus.report.formatting` (numbers, times, durations).
+
+A sweep's report (``sweep.html``, :func:`write_sweep_report`) is drawn by :mod:`~tradebus.report.sweep_page`
+from :mod:`~tradebus.report.sweep_cells` (the heat map's cells); both pages share
+:mod:`~tradebus.report.layout` and the chart helpers of :mod:`~tradebus.report.figures`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from framework.errors import FrameworkError
 from framework.private_files import private_dir
@@ -25,6 +30,9 @@ from tradebus.report.series import downsample
 from tradebus.report.tables import headline
 from tradebus.results import RunResult
 
+if TYPE_CHECKING:
+    from tradebus.sweep.table import SweepResult
+
 __all__ = [
     "INSTALL_HINT",
     "MAX_POINTS",
@@ -34,8 +42,10 @@ __all__ = [
     "downsample",
     "headline",
     "render_report",
+    "render_sweep_report",
     "report_available",
     "write_report",
+    "write_sweep_report",
 ]
 
 INSTALL_HINT = "pip install 'tradebus[report]'"
@@ -102,5 +112,47 @@ def write_report(
     out = Path(directory)
     private_dir(out)
     path = out / "report.html"
+    write_private_text(path, page)
+    return path
+
+
+def render_sweep_report(
+    result: SweepResult, heatmap: Sequence[str] | None = None, best_report: str | None = None
+) -> str:
+    """Return the sweep report page for ``result`` (see :func:`write_sweep_report`).
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed.
+        ConfigError: If ``heatmap`` does not name two different swept parameters.
+    """
+    _require_plotly()
+    from tradebus.report.sweep_page import render_sweep_page  # noqa: PLC0415 - keeps the package import light
+
+    return render_sweep_page(result, heatmap, best_report)
+
+
+def write_sweep_report(result: SweepResult, directory: str | Path, *, heatmap: Sequence[str] | None = None) -> Path:
+    """Write ``sweep.html`` into ``directory`` (created private if missing) and return its path.
+
+    The page: the title (strategy, data, bar size, sets run of planned, metric, executor), a banner when the
+    sweep was interrupted, the heat map of the metric over two swept parameters (a line chart when only one
+    was swept), the top rows of the ranked table, and a link to the best run's ``report.html`` when that file
+    is in ``directory`` (``tradebus sweep`` writes it there).
+
+    Args:
+        result: The sweep (:func:`tradebus.sweep.run_sweep`).
+        directory: Output folder.
+        heatmap: The heat map's two parameters, across then down (default: the first two swept). With more
+            swept parameters, each cell shows the best value over the others.
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed (the message names the extra to install).
+        ConfigError: If ``heatmap`` does not name two different swept parameters.
+    """
+    out = Path(directory)
+    best = "report.html" if (out / "report.html").is_file() else None
+    page = render_sweep_report(result, heatmap, best)
+    private_dir(out)
+    path = out / "sweep.html"
     write_private_text(path, page)
     return path

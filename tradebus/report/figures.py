@@ -25,13 +25,14 @@ MAX_MARKERS = 2000
 """Fills marked at most per symbol (the last ones); the chart says when some are left out."""
 
 _CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
-_LAYOUT: dict[str, Any] = {
+LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "margin": {"l": 60, "r": 20, "t": 40, "b": 40},
     "hovermode": "x unified",
     "legend": {"orientation": "h", "y": 1.08, "x": 0},
     "font": {"family": "system-ui, sans-serif", "size": 12},
 }
+"""The layout every report chart starts from."""
 
 
 def plotly_js() -> str:
@@ -45,7 +46,8 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def _fragment(figure: Any, div_id: str) -> str:
+def fragment(figure: Any, div_id: str) -> str:
+    """``figure`` as a ``<div id=div_id>`` and its drawing script, without plotly.js (the page inlines it once)."""
     return str(figure.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=_CONFIG))
 
 
@@ -80,8 +82,8 @@ def equity_figure(
     fig.update_yaxes(title_text="equity", tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", rangemode="tozero", row=2, col=1)
     fig.update_xaxes(rangebreaks=list(breaks))
-    fig.update_layout(height=520, **_LAYOUT)
-    return _fragment(fig, "equity-chart")
+    fig.update_layout(height=520, **LAYOUT)
+    return fragment(fig, "equity-chart")
 
 
 def _marker_trace(fills: Sequence[Fill], side: Side) -> dict[str, Any]:
@@ -114,11 +116,11 @@ def price_figure(
     for side in (Side.BUY, Side.SELL):
         fig.add_scatter(**_marker_trace(shown, side))
     title = symbol if len(shown) == len(fills) else f"{symbol} (last {len(shown):,} of {len(fills):,} fills marked)"
-    fig.update_layout(height=360, title={"text": title, "x": 0, "font": {"size": 14}}, **_LAYOUT)
+    fig.update_layout(height=360, title={"text": title, "x": 0, "font": {"size": 14}}, **LAYOUT)
     fig.update_layout(hovermode="closest")
     fig.update_yaxes(title_text="price", tickformat=",.2f")
     fig.update_xaxes(rangebreaks=list(breaks))
-    return _fragment(fig, f"price-chart-{index}")
+    return fragment(fig, f"price-chart-{index}")
 
 
 def price_figures(

@@ -19,6 +19,8 @@ from tradebus.report.assumptions import assumptions
 from tradebus.report.formatting import human_duration
 from tradebus.report.formatting import money
 from tradebus.report.formatting import timestamp
+from tradebus.report.layout import page_html
+from tradebus.report.layout import section
 from tradebus.report.series import MAX_POINTS
 from tradebus.report.series import Closes
 from tradebus.report.series import benchmark
@@ -123,10 +125,6 @@ def _equity_section(
     return chart + (note if bench is not None else ""), bench_return
 
 
-def _section(heading: str, body: str) -> str:
-    return f"<section><h2>{html.escape(heading)}</h2>{body}</section>"
-
-
 def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes]) -> str:
     """The whole report page.
 
@@ -149,43 +147,11 @@ def render_page(result: RunResult, info: ReportInfo, closes: Mapping[str, Closes
         f"<header><h1>{html.escape(info.heading())}</h1>{key_value_table(title_facts(result, info, symbols), 'facts')}"
         "</header>",
         partial_banner(result),
-        _section("Equity and drawdown", equity),
-        _section("Statistics", statistics_table(result.statistics, result.curve.period, bench_return)),
-        _section("Prices, entries and exits", prices),
-        _section(f"Trades ({len(result.trades):,} closed)", trades_table(result.trades)),
-        _section("Open positions at the end", positions_table(result.open_positions)),
-        _section("Costs and fills assumed", key_value_table(assumptions(result.paper_config)) + notes),
+        section("Equity and drawdown", equity),
+        section("Statistics", statistics_table(result.statistics, result.curve.period, bench_return)),
+        section("Prices, entries and exits", prices),
+        section(f"Trades ({len(result.trades):,} closed)", trades_table(result.trades)),
+        section("Open positions at the end", positions_table(result.open_positions)),
+        section("Costs and fills assumed", key_value_table(assumptions(result.paper_config)) + notes),
     ]
-    return _PAGE.format(title=html.escape(info.heading()), style=_STYLE, script=script, body="\n".join(body))
-
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>{style}</style>
-<script>{script}</script>
-</head><body>
-{body}
-</body></html>
-"""
-
-_STYLE = """
-body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1180px; padding: 0 1em; color: #1f2328; }
-h1 { font-size: 24px; margin-bottom: .3em; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
-h3 { font-size: 14px; margin: .4em 0; color: #57606a; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-.facts th, .kv th { text-align: left; font-weight: 600; padding: 2px 16px 2px 0; vertical-align: top; }
-.facts td, .kv td { padding: 2px 0; }
-.groups { display: grid; grid-template-columns: repeat(auto-fit, minmax(340px, 1fr)); gap: 8px 24px; }
-.group .kv { width: 100%; } .group .kv th { width: 62%; font-weight: 500; }
-.group .kv td { text-align: right; padding-left: 12px; }
-.group .kv tr { border-bottom: 1px solid #eaeef2; }
-.grid { width: 100%; font-size: 13px; }
-.grid th, .grid td { padding: 3px 6px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap; }
-.grid th { background: #f6f8fa; position: sticky; top: 0; }
-.grid tr.pos td:last-child { color: #1a7f37; } .grid tr.neg td:last-child { color: #cf222e; }
-.banner { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 10px 14px; margin: 1em 0;
-  font-weight: 600; }
-.note, .empty { color: #57606a; }
-section { margin-top: 1.6em; }
-"""
+    return page_html(info.heading(), script, body)

@@ -8,7 +8,9 @@ Example::
 Every parameter set is validated before anything runs. The table goes to ``sweep.csv`` (and
 ``sweep.parquet`` when pyarrow is installed) in a new ``runs/sweep/<run id>/`` or ``--out``; the top
 rows are printed, and the best set's full backtest (exports and report) is written to the same
-folder. Ctrl-C cancels the tasks not started, writes those that finished and exits 130.
+folder, with the sweep report ``sweep.html`` (a heat map over ``--heatmap X,Y``, the ranking, a link to
+the best run's report; skipped with one line when plotly is missing). Ctrl-C cancels the tasks not
+started, writes those that finished (and a partial sweep report) and exits 130.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from typing import Literal
@@ -33,6 +36,9 @@ from tradebus.loading import build_config
 from tradebus.loading import load_strategy_class
 from tradebus.loading import parse_params
 from tradebus.recording import write_outputs
+from tradebus.report import ReportUnavailableError
+from tradebus.report import write_sweep_report
+from tradebus.report.sweep_cells import check_heatmap
 from tradebus.runs import next_run_folder
 from tradebus.runs import open_run_folder
 from tradebus.sweep.choice import add_executor_arguments
@@ -73,6 +79,8 @@ class SweepCommand:
                             help="PaperConfig fields as JSON over the defaults")
         parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
         parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        parser.add_argument("--heatmap", metavar="X,Y", type=_names,
+                            help="the sweep report's heat map parameters (default: the first two swept)")
         parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE",
                             help="size of the bars in --data (60s, 5m, 1d)")
         parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
@@ -82,6 +90,8 @@ class SweepCommand:
         executor = executor_from_args(args)
         check_metric(args.metric)
         grid, fixed = parse_grid(args.grid), parse_params(args.param)
+        if args.heatmap is not None:
+            check_heatmap(list(grid), args.heatmap)
         search: Literal["grid", "random"] = "random" if args.random is not None else "grid"
         sets = plan(args.strategy, grid, search=search, trials=args.random, seed=args.seed, where=args.where,
                     fixed=fixed)  # every set checked before the data is loaded
@@ -98,16 +108,31 @@ class SweepCommand:
         written = write_table(result, folder)
         print_top(result)
         if result.interrupted:
+            written += write_sweep_html(result, folder, args.heatmap)
             print(f"interrupted: {len(result.results)} of {result.planned} runs finished; "  # noqa: T201
                   f"wrote {', '.join(p.name for p in written)} to {out}")
             return EXIT_INTERRUPTED
         written += best_backtest(args.strategy, result, fixed, data, venue, folder=folder)
+        written += write_sweep_html(result, folder, args.heatmap)
         print(f"wrote {', '.join(p.name for p in written)} to {out}")  # noqa: T201
         return 0
 
 
 def _advance(bar: Any) -> None:
     bar.update(1)
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",")]
+
+
+def write_sweep_html(result: SweepResult, folder: Path, heatmap: Sequence[str] | None) -> list[Path]:
+    """``sweep.html``, or nothing and a ``sweep report skipped: ...`` line on stderr when plotly is missing."""
+    try:
+        return [write_sweep_report(result, folder, heatmap=heatmap)]
+    except ReportUnavailableError as e:
+        print(f"sweep report skipped: {e}", file=sys.stderr)  # noqa: T201
+        return []
 
 
 def write_table(result: SweepResult, folder: Path) -> list[Path]:

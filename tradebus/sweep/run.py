@@ -34,6 +34,7 @@ from tradebus.sweep.executors import LocalExecutor
 from tradebus.sweep.grid import Params
 from tradebus.sweep.grid import choose
 from tradebus.sweep.grid import normalize_grid
+from tradebus.sweep.info import sweep_info
 from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import check_metric
 from tradebus.sweep.table import rank
@@ -140,8 +141,11 @@ def run_sweep(
     sets = plan(strategy, grid, search=search, trials=trials, seed=seed, where=where, fixed=params)
     job = SweepJob(strategy_spec(strategy), data, venue or venue_config(), dict(params or {}), keep_results)
     tasks = [SweepTask(i, p) for i, p in enumerate(sets)]
-    finished, interrupted = collect(executor or LocalExecutor(), job, tasks, progress)
-    return SweepResult(metric, tuple(normalize_grid(grid)), tuple(rank(finished, metric)), len(tasks), interrupted)
+    executor = executor or LocalExecutor()
+    finished, interrupted = collect(executor, job, tasks, progress)
+    info = sweep_info(job.strategy, normalize_grid(grid), sets, search=search, executor=executor, data=data)
+    return SweepResult(metric, tuple(normalize_grid(grid)), tuple(rank(finished, metric)), len(tasks), interrupted,
+                       info)
 
 
 def collect(executor: Executor, job: SweepJob, tasks: Sequence[SweepTask],

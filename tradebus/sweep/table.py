@@ -19,6 +19,7 @@ from typing import Any
 from framework.errors import ConfigError
 from tradebus.frames import require_pandas
 from tradebus.stats import Statistics
+from tradebus.sweep.info import SweepInfo
 from tradebus.sweep.tasks import TaskResult
 
 if TYPE_CHECKING:
@@ -85,6 +86,8 @@ class SweepResult:
         results: Each finished task, best first.
         planned: How many tasks the sweep had.
         interrupted: Ctrl-C ended the sweep before every task finished (``results`` holds those that did).
+        info: What the sweep ran on (strategy, grid, planned sets, data, executor), for the sweep report;
+            :func:`~tradebus.sweep.run_sweep` fills it in.
     """
 
     metric: str
@@ -92,6 +95,7 @@ class SweepResult:
     results: tuple[TaskResult, ...]
     planned: int
     interrupted: bool = False
+    info: SweepInfo | None = None
 
     @property
     def rows(self) -> list[dict[str, Any]]:
