@@ -14,7 +14,11 @@ Measured:
 * per executor: wall time, speed-up from 1 to 2 workers, scaling efficiency (speed-up / workers), and
   the per-task overhead: ``(wall x workers - sum of task times) / tasks`` (starting workers, shipping the
   job, returning results, idle workers at the end);
-* the fixed costs: pickling the job (bars included) and starting a worker pool for one trivial task.
+* the fixed costs: pickling the job (bars included) and starting a worker pool for one trivial task;
+* for the local pool, the CPU time its workers used (``getrusage(RUSAGE_CHILDREN)``) against the work's
+  CPU time in this process, and the share of ``wall x workers`` they were on a CPU: below ~95 % with
+  little extra CPU means the workers waited for a core the machine gave to something else (a shared VM),
+  not that the sweep did more work.
 
 Every executor must give the same table as the in-process run (else exit 1).
 
@@ -32,6 +36,7 @@ import argparse
 import importlib
 import os
 import pickle
+import resource
 import sys
 import time
 from collections.abc import Callable
@@ -54,27 +59,36 @@ GRID = {"fast": "2:16:2", "slow": "20:90:10"}  # 8 x 8 = 64 sets, all fast < slo
 FIXED = {"symbol": "AAPL"}
 
 
-def serial_times(job: SweepJob, tasks: list[SweepTask]) -> list[float]:
-    """Each task's backtest time, run one after the other in this process; every set must trade."""
+def serial_times(job: SweepJob, tasks: list[SweepTask]) -> tuple[list[float], float]:
+    """Each task's backtest time run one after the other in this process, and their CPU time; every set must trade."""
     times = []
+    cpu = time.process_time()
     for task in tasks:
         t0 = time.perf_counter()
         result = run_task(job, task)
         times.append(time.perf_counter() - t0)
         if result.orders == 0 or result.failure:
             sys.exit(f"set {task.params} placed no orders ({result.failure or 'no cross'}): the benchmark is void")
-    return times
+    return times, time.process_time() - cpu
 
 
-def timed_sweep(data: BarData, executor: Executor, repeat: int) -> tuple[float, list[dict[str, Any]]]:
-    """The fastest wall time of ``repeat`` sweeps on ``executor``, and the table."""
-    best, rows = float("inf"), []
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_sweep(data: BarData, executor: Executor, repeat: int) -> tuple[float, float, list[dict[str, Any]]]:
+    """The fastest wall time of ``repeat`` sweeps on ``executor``, the worker CPU time of that sweep, and the table."""
+    best, cpu, rows = float("inf"), 0.0, []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        c0, t0 = children_cpu(), time.perf_counter()
         result = run_sweep(SPEC, data, GRID, params=FIXED, metric="sharpe", executor=executor)
-        best = min(best, time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        if wall < best:
+            best, cpu = wall, children_cpu() - c0
         rows = result.rows
-    return best, rows
+    return best, cpu, rows
 
 
 def ray_executor(workers: int) -> Executor | None:
@@ -98,13 +112,20 @@ def pool_start(data: BarData) -> float:
     return time.perf_counter() - t0
 
 
-def report(name: str, walls: dict[int, float], work: float, tasks: int) -> None:
-    """Print an executor's wall times, speed-up, efficiency and per-task overhead."""
-    for workers, wall in walls.items():
-        overhead = (wall * workers - work) / tasks
-        print(f"{name:>6}, {workers} worker(s): {wall:7.2f} s wall; per-task overhead {overhead * 1000:7.1f} ms")
+def report(name: str, walls: dict[int, tuple[float, float]], work: tuple[float, float], tasks: int) -> None:
+    """Print an executor's wall times, speed-up, efficiency, per-task overhead and the CPU its workers got.
+
+    ``walls`` maps workers to (wall time, worker CPU time); ``work`` is the serial run's (wall, CPU) time.
+    """
+    for workers, (wall, cpu) in walls.items():
+        overhead = (wall * workers - work[0]) / tasks
+        line = f"{name:>6}, {workers} worker(s): {wall:7.2f} s wall; per-task overhead {overhead * 1000:7.1f} ms"
+        if cpu > 0:  # local pool: its workers are our children
+            line += (f"; workers used {cpu:.1f} s CPU ({(cpu - work[1]) / tasks * 1000:+.0f} ms a task over the "
+                     f"serial run), on a CPU {cpu / (wall * workers):.0%} of wall x workers")
+        print(line)
     if 1 in walls and 2 in walls:
-        speedup = walls[1] / walls[2]
+        speedup = walls[1][0] / walls[2][0]
         print(f"{name:>6}: speed-up 1 -> 2 workers {speedup:.2f}x, scaling efficiency {speedup / 2:.0%} "
               f"(target >= 1.70x)")
 
@@ -120,7 +141,8 @@ def main() -> int:
     sets = plan(SPEC, GRID, fixed=FIXED)
     job = SweepJob(SPEC, data, venue_config(), dict(FIXED))
     tasks = [SweepTask(i, p) for i, p in enumerate(sets)]
-    print(f"{len(tasks)} parameter sets of {SPEC} on {data.bar_count:,} bars; {os.cpu_count()} CPUs")
+    print(f"{len(tasks)} parameter sets of {SPEC} on {data.bar_count:,} bars; {os.cpu_count()} CPUs; "
+          f"load average {os.getloadavg()[0]:.2f} at the start")
 
     t0 = time.perf_counter()
     blob = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
@@ -132,7 +154,7 @@ def main() -> int:
           "(once per worker)")
     print(f"a 1-worker pool for one tiny task (spawn, imports, shutdown): {pool_start(data):.2f} s")
 
-    times = serial_times(job, tasks)
+    times, serial_cpu = serial_times(job, tasks)
     work = sum(times)
     print(f"in process, one after the other: {work:.2f} s for {len(tasks)} backtests "
           f"({min(times):.2f}-{max(times):.2f} s each, {args.bars / (work / len(tasks)):,.0f} bars/s)")
@@ -143,16 +165,17 @@ def main() -> int:
     if not args.no_ray:
         executors.append(("ray", ray_executor))
     for name, make in executors:
-        walls: dict[int, float] = {}
+        walls: dict[int, tuple[float, float]] = {}
         for workers in (1, 2):
             executor = make(workers)
             if executor is None:
                 break
-            walls[workers], rows = timed_sweep(data, executor, args.repeat)
+            wall, cpu, rows = timed_sweep(data, executor, args.repeat)
+            walls[workers] = (wall, cpu)
             if rows != reference:
                 print(f"MISMATCH: {name} with {workers} worker(s) gave another table", file=sys.stderr)
                 ok = False
-        report(name, walls, work, len(tasks))
+        report(name, walls, (work, serial_cpu), len(tasks))
     return 0 if ok else 1
 
 

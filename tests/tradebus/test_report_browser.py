@@ -20,11 +20,15 @@ from strategies.sma_cross import SmaCrossConfig
 from tradebus import run_backtest
 from tradebus.data import load_bars
 from tradebus.report import write_report
+from tradebus.report import write_sweep_report
 from tradebus.report.browser import ReportBrowser
 from tradebus.report.browser import find_chromium
 from tradebus.report.browser import report_browser
+from tradebus.report.formatting import percent
 from tradebus.sample_data import sample_data_path
 from tradebus.settings import load_settings
+from tradebus.sweep import InProcessExecutor
+from tradebus.sweep import run_sweep
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +56,20 @@ def test_sample_backtest_report_renders_every_chart_offline(browser: ReportBrows
     assert check.figures == 1 + len(data)  # equity and drawdown, and one price chart per symbol
     assert check.rendered == check.figures
     assert check.hover_labels >= 1  # interactive: the mouse over the equity chart shows its values
+
+
+def test_sweep_report_heat_map_renders_offline_and_hovers(browser: ReportBrowser, tmp_path: Path) -> None:
+    data = load_bars(sample_data_path())
+    result = run_sweep("strategies.sma_cross:SmaCross", data, {"fast": [5, 10, 15], "slow": [20, 30, 40]},
+                       params={"symbol": "MSFT"}, metric="total_return", executor=InProcessExecutor())
+    page = write_sweep_report(result, tmp_path)
+    check = browser.check(page)
+    assert check.console_errors == []
+    assert check.blocked == []
+    assert (check.figures, check.rendered) == (1, 1)  # the heat map
+    assert check.hover_labels >= 1  # the mouse over the middle cell shows its parameters and value
+    middle = next(r for r in result.results if r.params == {"fast": 10, "slow": 30})
+    assert check.hover_text == f"fast=10, slow=30total_return {percent(middle.statistics['total_return'])}"
 
 
 def test_the_variable_that_requires_the_browser_is_not_a_setting() -> None:

@@ -37,6 +37,8 @@ _COUNTS = """() => ({
 
 _HOVERED = """() => document.querySelector('.plotly-graph-div')
   .querySelectorAll('.hoverlayer .hovertext, .hoverlayer .legend').length"""
+_HOVER_TEXT = """() => [...document.querySelector('.plotly-graph-div')
+  .querySelectorAll('.hoverlayer .hovertext, .hoverlayer .legend')].map(e => e.textContent).join(' | ')"""
 
 
 def find_chromium() -> Path | None:
@@ -57,6 +59,7 @@ class PageCheck:
         console_errors: Console messages of type ``error`` and uncaught page errors.
         blocked: URLs of refused network requests (anything not local).
         hover_labels: Hover labels shown with the mouse over the middle of the first chart (0: none).
+        hover_text: Their text, joined with `` | `` (empty without labels).
     """
 
     figures: int = 0
@@ -64,6 +67,7 @@ class PageCheck:
     console_errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     hover_labels: int = 0
+    hover_text: str = ""
 
 
 class ReportBrowser:
@@ -113,6 +117,7 @@ class ReportBrowser:
                 page.screenshot(path=str(screenshot), full_page=True)
             if check.rendered:
                 check.hover_labels = _hover(page)
+                check.hover_text = str(page.evaluate(_HOVER_TEXT)) if check.hover_labels else ""
         finally:
             page.close()
         return check
