@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from framework.errors import ConfigError
+from tests.tradebus.doc_blocks import python_blocks
 from tests.tradebus.sweep_fixture import SPEC
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tradebus.cli import main
@@ -207,3 +208,15 @@ def test_cli_without_plotly_skips_the_sweep_report_in_one_line(bars_file: Path, 
            "pip install 'tradebus[report]'\n" in err
     assert (out / "sweep.csv").is_file()
     assert not (out / "sweep.html").exists()
+
+
+def test_the_sweep_report_example_in_the_docs_runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("plotly")
+    (code,) = python_blocks("sweeps.md", "The sweep report")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/sweeps.md", "exec"), {"__name__": "__doc_example__"})
+    assert capsys.readouterr().out.strip() == "sweep.html"
+    page = (tmp_path / "sweep-report" / "sweep.html").read_text(encoding="utf-8")
+    assert "max_drawdown_duration by slow and fast (each cell: the best over quantity)" in page
+    assert figure_json(page, "sweep-heatmap")["data"][0]["reversescale"] is True
