@@ -19,6 +19,7 @@ from tests.tradebus.sweep_fixture import write_daily_bars
 from tradebus.cli import main
 from tradebus.report import ReportUnavailableError
 from tradebus.report import write_sweep_report
+from tradebus.report.sweep_cells import MAX_AXIS
 from tradebus.report.sweep_cells import heat_map
 from tradebus.report.sweep_page import TOP_ROWS
 from tradebus.sweep.grid import expand
@@ -105,6 +106,18 @@ def test_axes_can_be_swapped_and_must_be_two_swept_parameters() -> None:
         with pytest.raises(ConfigError) as e:
             heat_map(sweep(), *bad)
         assert e.value.key == "--heatmap"
+
+
+def test_an_axis_too_long_to_draw_keeps_the_values_planned() -> None:
+    grid = {"fast": tuple(range(1, MAX_AXIS + 100)), "slow": (50, 60)}
+    sets = [{"fast": 250, "slow": 60}, {"fast": 7, "slow": 50}, {"fast": 30, "slow": 60}]  # a random search's draw
+    results = tuple(run(i, p, 1.0 + i) for i, p in enumerate(sets[:2]))
+    info = SweepInfo(SPEC, grid, tuple(sets), search="random")
+    chart = heat_map(SweepResult("sharpe", ("fast", "slow"), results, 3, True, info), "fast", "slow")
+    assert (chart.xs, chart.ys) == ([7, 30, 250], [50, 60])
+    assert chart.values == [[2.0, None, None], [None, None, 1.0]]
+    assert cell_of(chart, 30, 60).why == "not run: the sweep was interrupted"
+    assert cell_of(chart, 7, 60).why == "not drawn by the random search"
 
 
 def figure_json(page: str, div_id: str) -> dict[str, Any]:

@@ -10,6 +10,9 @@ search, or not run because the sweep was interrupted).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,23 +54,36 @@ def _key(value: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
+MAX_AXIS = 200
+"""Values drawn at most along a heat-map axis (a grid that only a random search could sample may have more)."""
+
+
+def _hashable(value: Any) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+def _distinct(values: Iterable[Any]) -> list[Any]:
+    seen: dict[Any, Any] = {}
+    for value in values:
+        seen.setdefault(_hashable(value), value)
+    return list(seen.values())
+
+
 def axis_values(result: SweepResult, name: str) -> list[Any]:
-    """The values of parameter ``name`` for an axis: the grid's (when known), else those the runs had, in order."""
-    if result.info is not None and name in result.info.grid:
-        seen: list[Any] = []
-        for value in result.info.grid[name]:
-            if value not in seen:
-                seen.append(value)
-        return seen
-    return sorted({r.params[name] for r in result.results}, key=_key)
+    """The values of parameter ``name`` along an axis, in the grid's order.
 
-
-def _matches(params: dict[str, Any], fixed: dict[str, Any]) -> bool:
-    return all(params.get(k) == v for k, v in fixed.items())
-
-
-def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
+    Every value of the grid when it is known and has at most :data:`MAX_AXIS` values; else those of the sets
+    planned (or, without :attr:`SweepResult.info`, of the runs), numbers ascending.
+    """
+    info = result.info
+    if info is not None and name in info.grid and len(_distinct(info.grid[name])) <= MAX_AXIS:
+        return _distinct(info.grid[name])
+    sets = info.sets if info is not None else [r.params for r in result.results]
+    return sorted(_distinct(p[name] for p in sets if name in p), key=_key)
 
 
 @dataclass(frozen=True)
@@ -85,27 +101,49 @@ class Cell:
     why: str = ""
 
 
-def best_cell(result: SweepResult, fixed: dict[str, Any]) -> Cell:
-    """The best run among those whose parameters include ``fixed``, or a blank cell saying why there is none."""
-    runs = [r for r in result.results if _matches(r.params, fixed)]
-    scored = [(v, r) for r in runs if (v := metric_value(r, result.metric)) is not None]
+def _params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items())
+
+
+def _key_of(params: Mapping[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(_hashable(params.get(n)) for n in names)
+
+
+def cells_by(result: SweepResult, names: Sequence[str]) -> Callable[[Sequence[Any]], Cell]:
+    """A function from values of ``names`` to their :class:`Cell` (the runs grouped once, so each cell is quick)."""
+    runs: dict[tuple[Any, ...], list[TaskResult]] = {}
+    for run in result.results:
+        runs.setdefault(_key_of(run.params, names), []).append(run)
+    info = result.info
+    planned = {_key_of(p, names) for p in info.sets} if info is not None else set()
+
+    def cell(values: Sequence[Any]) -> Cell:
+        key = tuple(_hashable(v) for v in values)
+        return best_cell(result.metric, runs.get(key, []), _not_run(result, key in planned))
+
+    return cell
+
+
+def best_cell(metric: str, runs: Sequence[TaskResult], absent: str = "not in the sweep") -> Cell:
+    """The best of ``runs`` by ``metric``, or a blank cell saying why there is none (``absent``: no runs)."""
+    scored = [(v, r) for r in runs if (v := metric_value(r, metric)) is not None]
     if scored:
-        lower = result.metric in LOWER_IS_BETTER
+        lower = metric in LOWER_IS_BETTER
         value, run = (min if lower else max)(scored, key=lambda pair: pair[0])
         return Cell(value, dict(run.params))
     if runs:
         failed = [r for r in runs if r.failure is not None]
         if len(failed) == len(runs):
             return Cell(None, why=f"failed: {failed[0].failure}")
-        return Cell(None, why=f"no {result.metric} (too short to annualise, or no trades)")
-    return Cell(None, why=_not_run(result, fixed))
+        return Cell(None, why=f"no {metric} (too short to annualise, or no trades)")
+    return Cell(None, why=absent)
 
 
-def _not_run(result: SweepResult, fixed: dict[str, Any]) -> str:
+def _not_run(result: SweepResult, planned: bool) -> str:
     info = result.info
     if info is None:
         return "not in the sweep"
-    if any(_matches(p, fixed) for p in info.sets):
+    if planned:
         return "not run: the sweep was interrupted"
     if info.search == "random":
         return "not drawn by the random search"
@@ -160,7 +198,8 @@ def heat_map(result: SweepResult, x: str, y: str) -> HeatMap:
     """
     check_heatmap(result.params, (x, y))
     xs, ys = axis_values(result, x), axis_values(result, y)
-    cells = [[best_cell(result, {x: xv, y: yv}) for xv in xs] for yv in ys]
+    cell = cells_by(result, (x, y))
+    cells = [[cell((xv, yv)) for xv in xs] for yv in ys]
     others = tuple(p for p in result.params if p not in (x, y))
     return HeatMap(x, y, xs, ys, cells, others, result.metric not in LOWER_IS_BETTER)
 
@@ -168,7 +207,8 @@ def heat_map(result: SweepResult, x: str, y: str) -> HeatMap:
 def curve(result: SweepResult, name: str) -> tuple[list[Any], list[Cell]]:
     """The metric's best value at each value of parameter ``name`` (a one-parameter sweep's line chart)."""
     xs = axis_values(result, name)
-    return xs, [best_cell(result, {name: v}) for v in xs]
+    cell = cells_by(result, (name,))
+    return xs, [cell((v,)) for v in xs]
 
 
 def check_heatmap(swept: Sequence[str], names: Sequence[str]) -> tuple[str, str]:
