@@ -6,6 +6,8 @@ import html
 import json
 import re
 import sys
+from collections.abc import Iterator
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from tests.tradebus.doc_blocks import python_blocks
 from tests.tradebus.sweep_fixture import SPEC
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tradebus.cli import main
+from tradebus.interrupts import EXIT_INTERRUPTED
 from tradebus.report import ReportUnavailableError
 from tradebus.report import write_sweep_report
 from tradebus.report.sweep_cells import MAX_AXIS
@@ -26,7 +29,10 @@ from tradebus.sweep.grid import expand
 from tradebus.sweep.info import SweepInfo
 from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import rank
+from tradebus.sweep.tasks import SweepJob
+from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import TaskResult
+from tradebus.sweep.tasks import run_task
 
 GRID = {"fast": (2, 4, 6), "slow": (5, 10), "size": (1, 2)}
 
@@ -233,3 +239,30 @@ def test_the_sweep_report_example_in_the_docs_runs(monkeypatch: pytest.MonkeyPat
     page = (tmp_path / "sweep-report" / "sweep.html").read_text(encoding="utf-8")
     assert "max_drawdown_duration by slow and fast (each cell: the best over quantity)" in page
     assert figure_json(page, "sweep-heatmap")["data"][0]["reversescale"] is True
+
+
+class InterruptAfter:
+    """Runs tasks in this process; Ctrl-C (KeyboardInterrupt) after ``count`` of them."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
+        for i, task in enumerate(tasks):
+            if i == self.count:
+                raise KeyboardInterrupt
+            yield run_task(job, task)
+
+
+def test_cli_interrupted_writes_a_partial_sweep_report(bars_file: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("plotly")
+    monkeypatch.setattr("tradebus.sweep.cli.executor_from_args", lambda args: InterruptAfter(2))
+    out = tmp_path / "out"
+    assert main(["sweep", SPEC, "--data", str(bars_file), "--grid", "fast=3,6", "--grid", "slow=12,20",
+                 "--out", str(out), "--no-progress"]) == EXIT_INTERRUPTED
+    page = (out / "sweep.html").read_text(encoding="utf-8")
+    assert "Partial sweep: interrupted after 2 of 4 parameter sets" in page
+    assert "not run: the sweep was interrupted" in page
+    assert not (out / "report.html").exists()
+    assert "its full report was not written" in page
