@@ -8,7 +8,8 @@ checks that every set traded.
 
 Measured:
 
-* the backtests one after the other in this process: the sum of the 64 task times (the work itself);
+* the backtests one after the other in this process: the sum of the 64 task times (the work itself),
+  and the table every executor must match;
 * ``local`` with 1 and 2 workers, and ``ray`` with 1 and 2 workers when ray and
   :class:`tradebus.sweep.ray_executor.RayExecutor` can be imported (a local Ray started for the run);
 * per executor: wall time, speed-up from 1 to 2 workers, scaling efficiency (speed-up / workers), and
@@ -26,8 +27,8 @@ Usage::
 
     .venv/bin/python benchmarks/sweep_scaling.py [--bars 100000] [--repeat 1] [--no-ray]
 
-Each timed sweep runs ``--repeat`` times, 1 and 2 workers alternating, and the fastest of each is
-reported (the slower ones measure what else the machine was doing). The target: at least 1.7x from 1 to
+Each measurement runs ``--repeat`` times, in turn (serial, 1 worker, 2 workers, ...), and the fastest
+of each is reported (the slower ones measure what else the machine was doing). The target: at least 1.7x from 1 to
 2 workers on a 2-core machine.
 """
 
@@ -46,11 +47,12 @@ from typing import Any
 from framework.history import BarData
 from tradebus.defaults import venue_config
 from tradebus.sample_data.generate import synthetic_series
-from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import LocalExecutor
 from tradebus.sweep import run_sweep
 from tradebus.sweep.executors import Executor
 from tradebus.sweep.run import plan
+from tradebus.sweep.table import SweepResult
+from tradebus.sweep.table import rank
 from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import run_task
@@ -60,17 +62,22 @@ GRID = {"fast": "2:16:2", "slow": "20:90:10"}  # 8 x 8 = 64 sets, all fast < slo
 FIXED = {"symbol": "AAPL"}
 
 
-def serial_times(job: SweepJob, tasks: list[SweepTask]) -> tuple[list[float], float]:
-    """Each task's backtest time run one after the other in this process, and their CPU time; every set must trade."""
-    times = []
+def serial_run(job: SweepJob, tasks: list[SweepTask]) -> tuple[list[float], float, list[dict[str, Any]]]:
+    """The tasks one after the other in this process: each one's wall time, their CPU time, and the ranked table.
+
+    Every set must trade (else the benchmark measures nothing and exits).
+    """
+    times, results = [], []
     cpu = time.process_time()
     for task in tasks:
         t0 = time.perf_counter()
         result = run_task(job, task)
         times.append(time.perf_counter() - t0)
+        results.append(result)
         if result.orders == 0 or result.failure:
             sys.exit(f"set {task.params} placed no orders ({result.failure or 'no cross'}): the benchmark is void")
-    return times, time.process_time() - cpu
+    rows = SweepResult("sharpe", tuple(GRID), tuple(rank(results, "sharpe")), len(tasks)).rows
+    return times, time.process_time() - cpu, rows
 
 
 def children_cpu() -> float:
@@ -114,10 +121,11 @@ def report(name: str, walls: dict[int, tuple[float, float]], work: tuple[float, 
     """
     for workers, (wall, cpu) in walls.items():
         overhead = (wall * workers - work[0]) / tasks
-        line = f"{name:>6}, {workers} worker(s): {wall:7.2f} s wall; per-task overhead {overhead * 1000:7.1f} ms"
+        line = f"{name:>6}, {workers} worker(s): {wall:6.2f} s wall; per-task overhead {overhead * 1000:6.1f} ms"
         if cpu > 0:  # local pool: its workers are our children
-            line += (f"; workers used {cpu:.1f} s CPU ({(cpu - work[1]) / tasks * 1000:+.0f} ms a task over the "
-                     f"serial run), on a CPU {cpu / (wall * workers):.0%} of wall x workers")
+            idle = (wall * workers - cpu) / tasks
+            line += (f"; workers on a CPU {cpu / (wall * workers):.0%} of wall x workers (idle {idle * 1000:.0f} ms "
+                     f"a task: start, job, results, tail), {cpu / work[1] - 1:+.0%} CPU over the serial run")
         print(line)
     if 1 in walls and 2 in walls:
         speedup = walls[1][0] / walls[2][0]
@@ -149,31 +157,33 @@ def main() -> int:
           "(once per worker)")
     print(f"a 1-worker pool for one tiny task (spawn, imports, shutdown): {pool_start(data):.2f} s")
 
-    times, serial_cpu = serial_times(job, tasks)
-    work = sum(times)
-    print(f"in process, one after the other: {work:.2f} s for {len(tasks)} backtests "
-          f"({min(times):.2f}-{max(times):.2f} s each, {args.bars / (work / len(tasks)):,.0f} bars/s)")
-    reference = run_sweep(SPEC, data, GRID, params=FIXED, metric="sharpe", executor=InProcessExecutor()).rows
-
     ok = True
     executors: list[tuple[str, Callable[[int], Executor | None]]] = [("local", LocalExecutor)]
-    if not args.no_ray:
+    if not args.no_ray and ray_executor(1) is not None:
         executors.append(("ray", ray_executor))
-    for name, make in executors:
-        walls: dict[int, tuple[float, float]] = {}
-        if make(1) is None:
-            continue
-        for _ in range(args.repeat):  # 1 and 2 workers alternate, so both see the machine's load alike
+    serial: tuple[list[float], float] | None = None
+    reference: list[dict[str, Any]] = []
+    walls: dict[str, dict[int, tuple[float, float]]] = {name: {} for name, _ in executors}
+    for _ in range(args.repeat):  # serial, 1 and 2 workers alternate, so each sees the machine's load alike
+        times, cpu, reference = serial_run(job, tasks)
+        if serial is None or sum(times) < sum(serial[0]):
+            serial = (times, cpu)
+        for name, make in executors:
             for workers in (1, 2):
                 executor = make(workers)
                 assert executor is not None
                 wall, cpu, rows = timed_sweep(data, executor)
-                if workers not in walls or wall < walls[workers][0]:
-                    walls[workers] = (wall, cpu)
+                if workers not in walls[name] or wall < walls[name][workers][0]:
+                    walls[name][workers] = (wall, cpu)
                 if rows != reference:
                     print(f"MISMATCH: {name} with {workers} worker(s) gave another table", file=sys.stderr)
                     ok = False
-        report(name, walls, (work, serial_cpu), len(tasks))
+    assert serial is not None
+    times, work = serial[0], sum(serial[0])
+    print(f"in process, one after the other: {work:.2f} s for {len(tasks)} backtests "
+          f"({min(times):.2f}-{max(times):.2f} s each, {args.bars / (work / len(tasks)):,.0f} bars/s)")
+    for name, _ in executors:
+        report(name, walls[name], (work, serial[1]), len(tasks))
     return 0 if ok else 1
 
 
