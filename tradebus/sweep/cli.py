@@ -8,7 +8,8 @@ Example::
 Every parameter set is validated before anything runs. The table goes to ``sweep.csv`` (and
 ``sweep.parquet`` when pyarrow is installed) in a new ``runs/sweep/<run id>/`` or ``--out``; the top
 rows are printed, and the best set's full backtest (exports and report) is written to the same
-folder. Ctrl-C cancels the tasks not started, writes those that finished and exits 130.
+folder. Ctrl-C cancels the tasks not started, stops the running ones, writes those that finished and
+exits 130.
 """
 
 from __future__ import annotations
