@@ -112,12 +112,14 @@ class Segment:
         equity: Equity at each sample (floats, as the run's curve).
         invested: 1 where a position was open after the sample.
         pnls: Net P&L of each closed trade.
+        fills: Fills (an open position at the end is in the equity, not in ``pnls``).
     """
 
     seconds: tuple[float, ...]
     equity: tuple[float, ...]
     invested: bytes
     pnls: tuple[Decimal, ...]
+    fills: int = 0
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,7 @@ def evaluated(result: RunResult, trade_from: int) -> Segment:
         seconds=(float(trade_from), *seconds[first:]), equity=(baseline, *curve.equity[first:]),
         invested=bytes([0]) + bytes(curve.invested[first:]),
         pnls=tuple(t.pnl for t in result.trades if t.exit_time.timestamp() > trade_from),
+        fills=sum(1 for f in result.fills if f.ts.timestamp() > trade_from),
     )
 
 

@@ -291,7 +291,8 @@ def _assemble(plan: _Plan, best: Mapping[int, Choice], test_results: Sequence[Ta
             is_return=is_return, oos_return=oos_return,
             is_annualised=None if winner is None else annualised(is_return, winner.periods, per_year),
             oos_annualised=None if oos is None else annualised(oos_return, oos.periods, per_year),
-            trades=0 if oos is None else int(oos.statistics.get("trade_count") or 0), train_runs=runs,
+            trades=0 if oos is None else int(oos.statistics.get("trade_count") or 0),
+            fills=0 if oos is None or oos.segment is None else oos.segment.fills, train_runs=runs,
             warmup_bars=win.test_start - plan.warm_start(win), failure=reason if oos is None else oos.failure,
         ))
     statistics = None

@@ -62,6 +62,7 @@ class WindowResult:
         is_annualised: ``is_return`` annualised (see the module docstring).
         oos_annualised: ``oos_return`` annualised.
         trades: Round trips closed in the test window.
+        fills: Fills in the test window.
         train_runs: Train runs that finished (and did not fail).
         warmup_bars: Bar times the test run saw before its first test bar (not traded).
         failure: Why the window has no out-of-sample result, or why its test run stopped early.
@@ -81,6 +82,7 @@ class WindowResult:
     is_annualised: float | None
     oos_annualised: float | None
     trades: int
+    fills: int
     train_runs: int
     warmup_bars: int
     failure: str | None = None
@@ -163,7 +165,7 @@ class WalkForwardResult:
             f"mean_is_{self.metric}": self.mean_is_metric, f"mean_oos_{self.metric}": self.mean_oos_metric,
             "oos_sharpe": None if stats is None else stats.sharpe,
             "oos_max_drawdown": None if stats is None else stats.max_drawdown,
-            "oos_trades": sum(w.trades for w in self.windows),
+            "oos_trades": sum(w.trades for w in self.windows), "oos_fills": sum(w.fills for w in self.windows),
             "final_equity": self.equity[-1] if self.equity else self.starting_cash,
             "interrupted": self.interrupted,
         }
@@ -174,7 +176,7 @@ class WalkForwardResult:
         m = self.metric
         names = ["window", "train_start", "train_end", "test_start", "test_end", "partial", *self.params,
                  f"is_{m}", f"oos_{m}", "is_total_return", "oos_total_return", "is_annualised_return",
-                 "oos_annualised_return", "oos_trades", "train_runs", "warmup_bars", "failure"]
+                 "oos_annualised_return", "oos_trades", "oos_fills", "train_runs", "warmup_bars", "failure"]
         return list(dict.fromkeys(names))  # ranked by total_return: its columns once
 
     @property
@@ -186,8 +188,8 @@ class WalkForwardResult:
             "test_end": w.test_end, "partial": w.partial, **{p: (w.params or {}).get(p) for p in self.params},
             f"is_{m}": w.is_metric, f"oos_{m}": w.oos_metric, "is_total_return": w.is_return,
             "oos_total_return": w.oos_return, "is_annualised_return": w.is_annualised,
-            "oos_annualised_return": w.oos_annualised, "oos_trades": w.trades, "train_runs": w.train_runs,
-            "warmup_bars": w.warmup_bars, "failure": w.failure,
+            "oos_annualised_return": w.oos_annualised, "oos_trades": w.trades, "oos_fills": w.fills,
+            "train_runs": w.train_runs, "warmup_bars": w.warmup_bars, "failure": w.failure,
         } for w in self.windows]
 
     def to_csv(self, path: str | Path) -> Path:
