@@ -33,7 +33,7 @@ class HoldConfig(StrategyConfig):
     symbol: str = "AAPL"
     hold: int = 1
     after: int = 0
-    quantity: Decimal = Decimal(100)
+    quantity: Decimal = Decimal(10)
 
 
 class Hold(Strategy[HoldConfig]):
