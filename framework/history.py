@@ -204,8 +204,11 @@ class BarData(Mapping[str, BarSeries]):
         return sum(len(s) for s in self._series.values())
 
     def window(self, first: int, end: int) -> BarData:
-        """Every symbol's bars starting in ``[first, end)`` (epoch seconds); symbols with none are left out."""
-        return BarData(s for s in (series.window(first, end) for series in self._series.values()) if len(s))
+        """Every symbol's bars starting in ``[first, end)`` (epoch seconds).
+
+        A symbol without bars there keeps an empty series, so a strategy trading it still starts (and sees no bar).
+        """
+        return BarData(series.window(first, end) for series in self._series.values())
 
 
 def series_from_bars(bars: Iterable[Bar], symbol: str, duration: timedelta, source: str) -> BarSeries:

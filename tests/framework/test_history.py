@@ -187,5 +187,6 @@ def test_a_window_of_bars_is_sliced_by_start_time_per_symbol() -> None:
                                        if first <= s < end]
         assert series.duration == data[symbol].duration
     assert part.bar_count == 30
-    assert len(data.window(0, aapl.starts[0])) == 0  # before the data: no symbol has bars
+    assert data.window(0, aapl.starts[0]).bar_count == 0  # before the data: every series is empty
+    assert list(data.window(0, aapl.starts[0])) == list(data)
     assert list(data.window(aapl.starts[-1], aapl.starts[-1] + 1)["AAPL"].starts) == [aapl.starts[-1]]

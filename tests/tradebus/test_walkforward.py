@@ -98,6 +98,16 @@ def test_the_equity_compounds_rather_than_resetting_the_cash(zig: BarData) -> No
     assert r.windows[1].oos_return > 0 > r.windows[0].oos_return
 
 
+def test_a_symbol_missing_from_some_windows_trades_where_it_has_bars(zig: BarData) -> None:
+    late = zigzag(bars=20, start=zig["AAPL"].bar(30).start, symbol="MSFT")["MSFT"]  # from bar 30 on
+    data = BarData([zig["AAPL"], late])
+    r = walk_forward(HOLD, data, {"hold": [0, 1]}, train=10, test=10, metric="total_return",
+                     params={"symbol": "MSFT"}, venue=VENUE, executor=InProcessExecutor())
+    assert [w.train_runs for w in r.windows] == [2, 2, 2, 2]
+    assert [w.fills for w in r.windows] == [0, 0, 0, 1]  # MSFT rises over bars 30-39: held on 40-49
+    assert [w.params for w in r.windows][-1] == {"hold": 1}
+
+
 def test_warm_up_bars_are_seen_but_not_traded(zig: BarData) -> None:
     # "after": 5 bars before it trades. The test window is bars 10-19 (days 10-19)
     job = SweepJob(HOLD, zig, VENUE, {}, keep_results=True)

@@ -13,6 +13,7 @@ from framework.events import OrderFilled
 from framework.history import BarData
 from framework.history import BarSeriesBuilder
 from framework.marketdata import Bar
+from framework.models import TimeInForce
 from framework.strategy import Strategy
 
 HOLD = "tests.tradebus.wf_fixture:Hold"
@@ -53,7 +54,7 @@ class Hold(Strategy[HoldConfig]):
         self.seen += 1
         cfg = self.config
         if cfg.hold and self.seen > cfg.after and self.working is None and not self.portfolio.quantity(bar.symbol):
-            self.working = self.buy(bar.symbol, cfg.quantity)
+            self.working = self.buy(bar.symbol, cfg.quantity, time_in_force=TimeInForce.GTC)
 
     def on_order_filled(self, event: OrderFilled) -> None:
         """Done."""
@@ -65,9 +66,10 @@ class Hold(Strategy[HoldConfig]):
         self.working = None
 
 
-def zigzag(bars: int = 50, leg: int = 10, start: datetime = START, every: timedelta = DAY) -> BarData:
-    """Daily AAPL bars rising by 1 for ``leg`` bars, then falling by 1 for ``leg`` bars, and so on (from 100)."""
-    builder = BarSeriesBuilder("AAPL", DAY)
+def zigzag(bars: int = 50, leg: int = 10, start: datetime = START, every: timedelta = DAY,
+           symbol: str = "AAPL") -> BarData:
+    """Daily bars rising by 1 for ``leg`` bars, then falling by 1 for ``leg`` bars, and so on (from 100)."""
+    builder = BarSeriesBuilder(symbol, DAY)
     close = 100.0
     for i in range(bars):
         previous = close
