@@ -14,6 +14,7 @@ what has not started, writes the windows that finished and exits 130.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 from typing import Literal
@@ -169,6 +170,10 @@ def print_summary(result: WalkForwardResult) -> None:
             print(f"{key}: {_cell(value)}")  # noqa: T201
     if any(w.partial for w in result.windows):
         print("* the data ended inside this test window (kept; --drop-partial drops it)")  # noqa: T201
+    blind = [str(w.number) for w in result.windows if w.params is not None and w.is_metric is None]
+    if blind:
+        print(f"note: in window {', '.join(blind)} no parameter set had a {result.metric}, so the first set in "  # noqa: T201
+              "grid order was taken; rank by another --metric, such as total_return", file=sys.stderr)
 
 
 COMMAND = WalkForwardCommand()
