@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -237,7 +238,7 @@ def evaluated(result: RunResult, trade_from: int) -> Segment:
     """The run's equity from ``trade_from`` on: the equity then (the starting cash if no bar came before), then on."""
     curve = result.curve
     seconds = curve.seconds
-    first = next((i for i in range(len(seconds) - 1, -1, -1) if seconds[i] <= trade_from), -1) + 1
+    first = bisect_right(seconds, trade_from)
     baseline = curve.equity[first - 1] if first else float(result.starting_cash)
     return Segment(
         seconds=(float(trade_from), *seconds[first:]), equity=(baseline, *curve.equity[first:]),

@@ -147,7 +147,8 @@ def walk_forward(
     test_results: list[TaskResult] = []
     if not interrupted:
         tests = plan_.test_tasks(best)
-        test_results, interrupted = collect(executor, job, tests, _offset(progress, len(train_results), total))
+        done = len(train_results)  # a window without a winner has no test run
+        test_results, interrupted = collect(executor, job, tests, _offset(progress, done, done + len(tests)))
     return _assemble(plan_, best, test_results, WalkForwardResult(
         metric=metric, params=tuple(normalize_grid(grid)), windows=(), planned=len(windows),
         starting_cash=venue.starting_cash, equity_times=(), equity=(), equity_windows=(), statistics=None,
