@@ -8,7 +8,7 @@ Example::
 Writes ``windows.csv`` (one row per window: its dates, the best parameters, in-sample versus
 out-of-sample figures) and ``oos_equity.csv`` (the stitched out-of-sample equity) to a new
 ``runs/walk-forward/<run id>/`` or ``--out``, and prints the table and the summary. Ctrl-C cancels
-what has not started, writes the windows that finished and exits 130.
+the runs not finished, writes the windows that finished and exits 130.
 """
 
 from __future__ import annotations
