@@ -62,12 +62,14 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_readme_walk_forward_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_sweep_and_walk_forward_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("pandas")
     (block,) = [b for b in python_blocks() if "walk_forward(" in b]
     # the process pool is tested with the sweeps; here the example's own lines, in this process
     monkeypatch.setattr("tradebus.sweep.walkforward.LocalExecutor", InProcessExecutor)
+    monkeypatch.setattr("tradebus.sweep.run.LocalExecutor", InProcessExecutor)
     exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
-    out = capsys.readouterr().out.splitlines()
+    best, *out = capsys.readouterr().out.splitlines()
+    assert best == "{'fast': 10, 'slow': 40}"
     assert out[0].split() == ["test_start", "fast", "slow", "is_total_return", "oos_total_return"]
     assert [line.split()[1] for line in out[1:4]] == ["2024-01-04", "2024-01-05", "2024-01-08"]
