@@ -62,7 +62,8 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
 
 
-def test_readme_sweep_and_walk_forward_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_sweep_and_walk_forward_example_runs(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("pandas")
     (block,) = [b for b in python_blocks() if "walk_forward(" in b]
     # the process pool is tested with the sweeps; here the example's own lines, in this process
