@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import ray
 
+from framework.errors import StrategyLoadError
 from framework.history import BarData
 from tests.tradebus import ray_fixture
+from tests.tradebus.doc_blocks import python_blocks
 from tests.tradebus.ray_fixture import CountedJob
 from tests.tradebus.ray_fixture import RayHead
 from tests.tradebus.sweep_fixture import SPEC
@@ -204,3 +206,20 @@ def test_bad_arguments_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
         RayExecutor(max_retries=-1)
     assert main(["sweep", SPEC, "--grid", "fast=3", "--executor", "ray", "--workers", "0", "--no-progress"]) == 2
     assert "--workers: must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_docs_ray_example_runs_on_the_head(head: RayHead, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = python_blocks("sweeps.md", "On a Ray cluster")
+    assert '"HEAD:6379"' in code
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace('"HEAD:6379"', repr(head.address)), "docs/sweeps.md", "exec"),
+         {"__name__": "__doc_example__"})
+    assert capsys.readouterr().out.strip() == "{'fast': 10, 'slow': 40}"
+
+
+def test_an_error_raised_in_a_worker_is_raised_here(connected: None, data: BarData, tmp_path: Path) -> None:
+    # a strategy file the workers cannot find (as on a node without the strategy's code): not retried, raised
+    job = ray_fixture.job(f"{tmp_path / 'missing.py'}:Missing", data)
+    with pytest.raises(StrategyLoadError, match=r"missing\.py"):
+        list(RayExecutor(workers=2).run(job, [SweepTask(i, {"fast": 3 + i, "slow": 20}) for i in range(4)]))

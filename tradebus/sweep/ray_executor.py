@@ -190,6 +190,7 @@ class RayExecutor:
         Raises:
             ImportError: Naming the ``ray`` extra when Ray is not installed.
             RuntimeError: A task's worker died more than ``max_retries`` times.
+            Exception: What ``run_task`` raised in a worker (such as a strategy that cannot be imported there).
         """
         if not tasks:
             return
@@ -226,8 +227,14 @@ class RayExecutor:
     def _result(self, ray: Any, ref: Any, task: SweepTask) -> TaskResult:
         try:
             result: TaskResult = ray.get(ref)
-        except ray.exceptions.RayError as e:
+        except ray.exceptions.RayTaskError as e:  # run_task raised: the strategy cannot be loaded on that node ...
+            if isinstance(e.cause, Exception):
+                raise e.cause from e  # ... which the command line reports in one line
+            raise
+        except ray.exceptions.RayError as e:  # the worker or its node was lost once more than retries allow
             combo = ", ".join(f"{k}={v}" for k, v in task.params.items())
-            msg = f"sweep task {task.index} ({combo}) failed on Ray after {self.max_retries} retries: {e}"
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            msg = (f"sweep task {task.index} ({combo}) did not finish on Ray after {self.max_retries} retries: "
+                   f"{type(e).__name__}: {first}")
             raise RuntimeError(msg) from e
         return result
