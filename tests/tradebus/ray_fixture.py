@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +159,7 @@ class RayHead:
     process: subprocess.Popen[bytes]
     port: int
     env: dict[str, str]
-    temp_dir: Path
+    temp_dir: Path  # Ray's, removed when the head stops
 
     @property
     def address(self) -> str:
@@ -189,22 +191,29 @@ def refresh_ray_auth() -> None:
 def start_head(temp_dir: Path, num_cpus: int = 2, timeout: float = 60) -> RayHead:
     """Start a Ray head on 127.0.0.1:<free port> and wait until it accepts a driver."""
     port = free_port()
+    # Ray's socket paths sit below its temp dir and must stay under the 107 bytes a Unix socket allows
+    ray_dir = Path(tempfile.mkdtemp(prefix="tbray"))
     env = {**os.environ, **ray_env(secrets.token_hex(32)),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
                "--node-ip-address=127.0.0.1", f"--port={port}", f"--num-cpus={num_cpus}",
-               "--disable-usage-stats", "--include-dashboard=false", f"--temp-dir={temp_dir / 'ray'}"]
+               "--disable-usage-stats", "--include-dashboard=false", f"--temp-dir={ray_dir}"]
     with (temp_dir / "head.log").open("wb") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-    head = RayHead(process, port, env, temp_dir)
-    probe = [sys.executable, "-c", f"import ray; ray.init(address={head.address!r}); ray.shutdown()"]
+    head = RayHead(process, port, env, ray_dir)
     deadline = time.monotonic() + timeout
-    while subprocess.run(probe, env=env, capture_output=True, check=False).returncode != 0:
+    while not _accepts(port):  # the head's GCS is up; a driver's ray.init waits for the rest of the node
         if process.poll() is not None or time.monotonic() > deadline:
             stop_head(head)
             raise RuntimeError(f"the Ray head did not start: {(temp_dir / 'head.log').read_text()[-2000:]}")
+        time.sleep(0.1)
     return head
+
+
+def _accepts(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def stop_head(head: RayHead, timeout: float = 30) -> set[int]:
@@ -213,7 +222,10 @@ def stop_head(head: RayHead, timeout: float = 30) -> set[int]:
     if head.process.poll() is None:
         head.process.send_signal(signal.SIGTERM)
         head.process.wait(timeout)
-    return wait_gone(pids, timeout)
+    survivors = wait_gone(pids, timeout)
+    if not survivors:
+        shutil.rmtree(head.temp_dir, ignore_errors=True)
+    return survivors
 
 
 def alive(pid: int) -> bool:

@@ -113,7 +113,7 @@ def _loopback_node(ray: Any) -> Iterator[None]:
     # the environment variable reaches the processes Ray starts; the constant is Ray's copy of it in this
     # process, read when ray was imported (possibly before this executor set the variable)
     constants = ray._private.ray_constants
-    saved = constants.ENABLE_RAY_CLUSTER
+    saved = getattr(constants, "ENABLE_RAY_CLUSTER", None)
     constants.ENABLE_RAY_CLUSTER = False
     try:
         with _environment({_SINGLE_MACHINE_ENV: "0"}):
@@ -145,10 +145,15 @@ def ray_session(ray: Any, address: str | None, workers: int | None,
                                    "runtime_env": dict(runtime_env) if runtime_env else None}
         if address is None:
             # "local": a new Ray of our own, never one found through RAY_ADDRESS or another user's `ray start`
-            ray.init(address="local", num_cpus=workers, _node_ip_address=LOOPBACK, include_dashboard=False, **options)
+            context = ray.init(address="local", num_cpus=workers, _node_ip_address=LOOPBACK, include_dashboard=False,
+                               **options)
         else:
-            ray.init(address=address, **({"_node_ip_address": LOOPBACK} if local else {}), **options)
+            context = ray.init(address=address, **({"_node_ip_address": LOOPBACK} if local else {}), **options)
         try:
+            node = context.address_info.get("node_ip_address") or LOOPBACK
+            if local and not is_loopback(node):
+                msg = f"Ray took {node} as this node's address instead of {LOOPBACK}; refusing to run a sweep on it"
+                raise RuntimeError(msg)
             yield
         finally:
             ray.shutdown()
