@@ -74,6 +74,49 @@ class BlockFrom(SmaCross):
         super().on_start()
 
 
+class CtrlCFromConfig(SmaCrossConfig):
+    """SmaCross's parameters, plus: the first run with ``fast >= ctrl_c_from`` presses Ctrl-C (``marker``)."""
+
+    ctrl_c_from: int = 10**9
+    marker: str = ""
+
+
+class CtrlCFrom(SmaCross):
+    """SmaCross whose first run with ``fast >= ctrl_c_from`` sends SIGINT to its local Ray's process group, as
+    Ctrl-C in a terminal would (the raylet, its parent, shares the group of the ``tradebus`` that started it; the
+    worker has a group of its own), then waits to be cancelled, as do the later such runs."""
+
+    config_type = CtrlCFromConfig
+
+    def on_start(self) -> None:
+        cfg = self.config
+        assert isinstance(cfg, CtrlCFromConfig)
+        if cfg.fast >= cfg.ctrl_c_from:
+            try:
+                with open(cfg.marker, "x") as f:
+                    f.write(f"{os.getpid()}\n")
+            except FileExistsError:
+                pass
+            else:
+                os.killpg(os.getpgid(os.getppid()), signal.SIGINT)
+            while True:
+                time.sleep(0.05)
+        super().on_start()
+
+
+def in_group(pgid: int) -> set[int]:
+    """The processes of process group ``pgid`` (from /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
 def _log_load(log: str, fields: dict[str, Any]) -> SweepJob:
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"{os.getpid()}\n")
@@ -247,3 +290,10 @@ def wait_gone(pids: set[int], timeout: float = 30) -> set[int]:
 
 def job(spec: str, data: BarData) -> SweepJob:
     return SweepJob(spec, data, venue_config())
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -175,6 +175,28 @@ def test_cli_on_the_ray_head_writes_the_same_table_as_local(head: RayHead, bars_
     assert "rank  fast  slow" in run.stdout
 
 
+def test_ctrl_c_on_the_command_line_keeps_the_finished_runs_and_stops_its_local_ray(bars_file: Path,
+                                                                                    tmp_path: Path) -> None:
+    # one run at a time; the first run with fast=9 presses Ctrl-C (SIGINT to the process group, as a terminal does)
+    marker, out = tmp_path / "pressed", tmp_path / "out"
+    command = [str(Path(sys.executable).with_name("tradebus")), "sweep", "tests.tradebus.ray_fixture:CtrlCFrom",
+               "--data", str(bars_file), "--grid", "fast=3,6,9,12", "--grid", "slow=20,40", "--param", "ctrl_c_from=9",
+               "--param", f"marker={marker}", "--executor", "ray", "--workers", "1", "--out", str(out),
+               "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ray_fixture.ROOT),
+                                                                       os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen(command, env=env, cwd=ray_fixture.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stderr
+    assert marker.exists()
+    rows = ray_fixture.read_rows(out / "sweep.csv")
+    assert len(rows) >= 3  # the runs before the first fast=9 one (the last of them may be cut off by the Ctrl-C)
+    assert {(r["fast"], r["slow"]) for r in rows} <= {("3", "20"), ("3", "40"), ("6", "20"), ("6", "40")}
+    assert f"interrupted: {len(rows)} of 8 runs finished" in stdout
+    assert ray_fixture.wait_gone(ray_fixture.in_group(process.pid)) == set()  # its Ray stopped with it
+
+
 def test_address_needs_the_ray_executor(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", SPEC, "--grid", "fast=3,6", "--address", "127.0.0.1:6379", "--no-progress"]) == 2
     assert capsys.readouterr().err.strip() == (
