@@ -164,7 +164,8 @@ class RayExecutor:
 
     Args:
         address: A running cluster's address (``HEAD:6379``, as ``ray start --head`` prints it); None starts
-            a local Ray on 127.0.0.1 for the sweep (or uses the Ray already initialised in this process).
+            a local Ray on 127.0.0.1 for the sweep. A Ray already initialised in this process (``ray.init()`` in
+            a notebook) is used as it is, whatever ``address`` and ``runtime_env`` say, and left running.
         workers: Tasks in flight at once, and the CPUs of a local Ray this executor starts (default: two tasks
             per CPU of the cluster, so none waits for work).
         max_retries: How many times a task whose worker died is run again (a strategy's exception is not
