@@ -27,6 +27,7 @@ from tests.tradebus.sweep_fixture import SPEC
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tradebus import load_bars
 from tradebus import run_sweep
+from tradebus import walk_forward
 from tradebus.cli import main
 from tradebus.defaults import venue_config
 from tradebus.sweep import InProcessExecutor
@@ -245,3 +246,12 @@ def test_an_error_raised_in_a_worker_is_raised_here(connected: None, data: BarDa
     job = ray_fixture.job(f"{tmp_path / 'missing.py'}:Missing", data)
     with pytest.raises(StrategyLoadError, match=r"missing\.py"):
         list(RayExecutor(workers=2).run(job, [SweepTask(i, {"fast": 3 + i, "slow": 20}) for i in range(4)]))
+
+
+def test_a_walk_forward_on_ray_gives_the_same_result(head: RayHead, data: BarData) -> None:
+    # its windowed tasks share one job: the bars still go to the object store once
+    grid = {"fast": [3, 6], "slow": [12, 20]}
+    results = [walk_forward(SPEC, data, grid, train=120, test=40, metric="total_return", executor=e)
+               for e in (InProcessExecutor(), RayExecutor(address=head.address))]
+    assert results[0] == results[1]
+    assert len(results[1].windows) == 4
