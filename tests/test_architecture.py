@@ -171,6 +171,7 @@ CONFINED = {
     "exchange_calendars": {"framework/trading_hours.py"},
     # results as frames, DataFrame input (both imported when used); also arrives with exchange_calendars
     "pandas": {"tradebus/frames.py", "tradebus/data/frame.py", "tradebus/sweep/table.py"},
+    "ray": {"tradebus/sweep/ray_executor.py"},  # the ray extra, imported when a sweep runs on it
     "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
 
