@@ -170,7 +170,8 @@ CONFINED = {
     "pyarrow": {"tradebus/data/arrow.py", "tradebus/data/files.py", "tradebus/sweep/table.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
     # results as frames, DataFrame input (both imported when used); also arrives with exchange_calendars
-    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py", "tradebus/sweep/table.py", "tradebus/sweep/wf_result.py"},
+    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py", "tradebus/sweep/table.py",
+               "tradebus/sweep/wf_result.py"},
     "ray": {"tradebus/sweep/ray_executor.py"},  # the ray extra, imported when a sweep runs on it
     "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
