@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -114,6 +115,16 @@ class BarSeries:
             last_end, last_end_dt = start + step, start_dt + duration
             yield new(event_type, (last_end_dt, new(bar_type, (symbol, start_dt, duration, o, h, low, c, v))))
 
+    def window(self, first: int, end: int) -> BarSeries:
+        """The bars starting in ``[first, end)`` (epoch seconds) as a new series (columns copied by slicing).
+
+        Found by bisection, so a slice costs its own length, not the series'.
+        """
+        lo, hi = bisect_left(self.starts, first), bisect_left(self.starts, end)
+        columns = (self.starts[lo:hi], self.opens[lo:hi], self.highs[lo:hi], self.lows[lo:hi], self.closes[lo:hi],
+                   self.volumes[lo:hi])
+        return BarSeries(self.symbol, self.duration, columns)
+
     def between(self, start: datetime, end: datetime) -> list[Bar]:
         """Bars starting in ``[start, end)``, oldest first."""
         first, last = start.timestamp(), end.timestamp()
@@ -191,6 +202,13 @@ class BarData(Mapping[str, BarSeries]):
     def bar_count(self) -> int:
         """Number of bars over all symbols."""
         return sum(len(s) for s in self._series.values())
+
+    def window(self, first: int, end: int) -> BarData:
+        """Every symbol's bars starting in ``[first, end)`` (epoch seconds).
+
+        A symbol without bars there keeps an empty series, so a strategy trading it still starts (and sees no bar).
+        """
+        return BarData(series.window(first, end) for series in self._series.values())
 
 
 def series_from_bars(bars: Iterable[Bar], symbol: str, duration: timedelta, source: str) -> BarSeries:

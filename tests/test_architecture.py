@@ -164,13 +164,15 @@ CONFINED = {
     "websocket": {"brokers/ibkr/wsconnect.py"},
     "requests": {"brokers/ibkr/rest.py", "brokers/ibkr/session.py"},
     "trustme": {"simulators/ibkr/tls.py"},
-    "tqdm": {"tradebus/backtest.py", "tradebus/sweep/cli.py"},
+    "tqdm": {"tradebus/backtest.py", "tradebus/sweep/cli.py", "tradebus/sweep/wf_cli.py"},
     "plotly": {"tradebus/report/__init__.py", "tradebus/report/figures.py"},
     "playwright": {"tradebus/report/browser.py"},  # the test extra: tests and docs/report_screenshot.py
     "pyarrow": {"tradebus/data/arrow.py", "tradebus/data/files.py", "tradebus/sweep/table.py"},
     "exchange_calendars": {"framework/trading_hours.py"},
     # results as frames, DataFrame input (both imported when used); also arrives with exchange_calendars
-    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py", "tradebus/sweep/table.py"},
+    "pandas": {"tradebus/frames.py", "tradebus/data/frame.py", "tradebus/sweep/table.py",
+               "tradebus/sweep/wf_result.py"},
+    "ray": {"tradebus/sweep/ray_executor.py"},  # the ray extra, imported when a sweep runs on it
     "numpy": {"tradebus/data/arrow.py", "tradebus/data/vectors.py", "tradebus/data/frame.py"},
 }
 

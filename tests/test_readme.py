@@ -12,6 +12,7 @@ from framework.events import OrderFilled
 from framework.marketdata import Bar
 from framework.testing import DEFAULT_START
 from framework.testing import run_strategy
+from tradebus.sweep import InProcessExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -59,3 +60,17 @@ def test_ci_runs_the_readme_test_command() -> None:
     commands = re.findall(r"```bash\n(.*?)\n```", README, flags=re.DOTALL)
     test_command = commands[1].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_readme_sweep_and_walk_forward_example_runs(monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pandas")
+    (block,) = [b for b in python_blocks() if "walk_forward(" in b]
+    # the process pool is tested with the sweeps; here the example's own lines, in this process
+    monkeypatch.setattr("tradebus.sweep.walkforward.LocalExecutor", InProcessExecutor)
+    monkeypatch.setattr("tradebus.sweep.run.LocalExecutor", InProcessExecutor)
+    exec(compile(block, "README.md", "exec"), {"__name__": "__readme__"})
+    best, *out = capsys.readouterr().out.splitlines()
+    assert best == "{'fast': 10, 'slow': 40}"
+    assert out[0].split() == ["test_start", "fast", "slow", "is_total_return", "oos_total_return"]
+    assert [line.split()[1] for line in out[1:4]] == ["2024-01-04", "2024-01-05", "2024-01-08"]

@@ -16,7 +16,9 @@ from tradebus.journal import SqliteJournal
 from tradebus.results import RunResult
 from tradebus.sample_data import sample_data_path
 from tradebus.sweep import SweepResult
+from tradebus.sweep import WalkForwardResult
 from tradebus.sweep import run_sweep
+from tradebus.sweep import walk_forward
 
 __all__ = [
     "BacktestResult",
@@ -24,6 +26,7 @@ __all__ = [
     "RunResult",
     "SqliteJournal",
     "SweepResult",
+    "WalkForwardResult",
     "bars_from_frame",
     "load_bars",
     "load_csv",
@@ -31,5 +34,6 @@ __all__ = [
     "run_backtest",
     "run_sweep",
     "sample_data_path",
+    "walk_forward",
     "write_csv",
 ]

@@ -35,7 +35,9 @@ not change what fills (backtest/paper parity, R25). Answers to commands carry th
 * ``DAY`` orders expire at the end of their session on the exchange calendar: the first regular
   close after submission (holidays and early closes included), or the end of after-hours trading
   for an order that may trade outside regular hours. Bars starting at or after that no longer fill
-  them, and ``OrderExpired`` is sent with the first market event at or after it.
+  them, and ``OrderExpired`` is sent with the first market event after it, or with the order's own
+  symbol's event at that very time (so another symbol's bar ending at the same close cannot expire an
+  order before its own bar, which opened inside its day, has been matched).
 * ``CancelOrder`` / ``ModifyOrder`` act at once (no latency): ``OrderCancelled`` / ``OrderUpdated``,
   or ``OrderCancelRejected`` when the order is no longer working. ``CancelAllOrders`` cancels every
   working order.
@@ -224,7 +226,7 @@ class PaperBroker(MarketDataPassThrough):
             for order in list(working):
                 self._match(order, payload, now)
         if self._next_expiry is not None and now >= self._next_expiry:
-            self._expire_due(now)
+            self._expire_due(now, payload.symbol if kind is self._fills_on else None)
 
     def _match(self, order: Working, payload: Bar | Quote, now: datetime) -> None:
         request = order.request
@@ -317,8 +319,15 @@ class PaperBroker(MarketDataPassThrough):
             self._pending.remove(order)
         # _next_expiry stays a lower bound: _expire_due works out the true next one when it comes
 
-    def _expire_due(self, now: datetime) -> None:
-        for order in [o for o in self._orders.values() if o.expires_at is not None and o.expires_at <= now]:
+    def _expire_due(self, now: datetime, matched: str | None) -> None:
+        # An order due exactly now may still meet a bar of its own symbol ending now (every symbol's daily
+        # bar ends at the same close, one symbol after another) that opened inside its day: it expires
+        # once its symbol's event at this time has been matched (``matched``), or with any later event.
+        def due(order: Working) -> bool:
+            ends = order.expires_at
+            return ends is not None and (ends < now or (ends == now and order.request.instrument.symbol == matched))
+
+        for order in [o for o in self._orders.values() if due(o)]:
             if order.request.client_order_id in self._orders:  # not already ended with its parent
                 self._end(order, OrderExpired(ts=now, client_order_id=order.request.client_order_id))
         self._next_expiry = min((o.expires_at for o in self._orders.values() if o.expires_at), default=None)

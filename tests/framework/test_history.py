@@ -173,3 +173,20 @@ def test_parquet_loads_like_csv(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"high 99\.0 is below") as caught:
         load_bars(tmp_path / "bad.parquet")
     assert caught.value.line == 1
+
+
+def test_a_window_of_bars_is_sliced_by_start_time_per_symbol() -> None:
+    data = load_bars(sample_data_path())  # three symbols, 1-minute bars
+    aapl = data["AAPL"]
+    first, end = aapl.starts[10], aapl.starts[20]
+    part = data.window(first, end)
+    assert list(part) == list(data)
+    for symbol, series in part.items():
+        assert list(series.starts) == [s for s in data[symbol].starts if first <= s < end]
+        assert list(series.closes) == [c for s, c in zip(data[symbol].starts, data[symbol].closes, strict=True)
+                                       if first <= s < end]
+        assert series.duration == data[symbol].duration
+    assert part.bar_count == 30
+    assert data.window(0, aapl.starts[0]).bar_count == 0  # before the data: every series is empty
+    assert list(data.window(0, aapl.starts[0])) == list(data)
+    assert list(data.window(aapl.starts[-1], aapl.starts[-1] + 1)["AAPL"].starts) == [aapl.starts[-1]]

@@ -1,14 +1,20 @@
 """Parameter sweeps: many backtests of one strategy over a grid (or a random sample) of its parameters.
 
-See :func:`run_sweep` and ``tradebus sweep`` (:mod:`tradebus.sweep.cli`).
+Walk-forward tests build on them: optimise on each train window, trade the winner on the next test
+window (:func:`walk_forward`, ``tradebus walk-forward``). See :func:`run_sweep` and ``tradebus sweep``
+(:mod:`tradebus.sweep.cli`).
 """
 
 from tradebus.sweep.executors import Executor
 from tradebus.sweep.executors import InProcessExecutor
 from tradebus.sweep.executors import LocalExecutor
+from tradebus.sweep.ray_executor import RayExecutor  # imports ray only when it runs
 from tradebus.sweep.run import plan
 from tradebus.sweep.run import run_sweep
 from tradebus.sweep.table import METRICS
 from tradebus.sweep.table import SweepResult
+from tradebus.sweep.walkforward import walk_forward
+from tradebus.sweep.wf_result import WalkForwardResult
 
-__all__ = ["METRICS", "Executor", "InProcessExecutor", "LocalExecutor", "SweepResult", "plan", "run_sweep"]
+__all__ = ["METRICS", "Executor", "InProcessExecutor", "LocalExecutor", "RayExecutor", "SweepResult",
+           "WalkForwardResult", "plan", "run_sweep", "walk_forward"]

@@ -10,7 +10,7 @@ Every parameter set is validated before anything runs. The table goes to ``sweep
 rows are printed, and the best set's full backtest (exports and report) is written to the same
 folder, with the sweep report ``sweep.html`` (a heat map over ``--heatmap X,Y``, the ranking, a link to
 the best run's report; skipped with one line when plotly is missing). Ctrl-C cancels the tasks not
-started, writes those that finished (and a partial sweep report) and exits 130.
+started, stops the running ones, writes those that finished (and a partial sweep report) and exits 130.
 """
 
 from __future__ import annotations

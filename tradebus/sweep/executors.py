@@ -2,8 +2,8 @@
 
 An executor is given a job (shared by every task) and the tasks, and yields each task's result as
 it finishes, in any order; the sweep orders the table itself, so every executor and worker count
-gives the same table. Closing the iterator early (Ctrl-C) cancels the tasks not yet started.
-A cluster executor (Ray) plugs in by satisfying the same protocol.
+gives the same table. Closing the iterator early (Ctrl-C) cancels the tasks not yet finished: those
+waiting never start, and those running are stopped. A cluster executor (Ray) plugs in by satisfying the same protocol.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Executor(Protocol):
     def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
         """Run every task of ``job``; yield each result when it is ready (in any order).
 
-        Closing the returned iterator before the end cancels the tasks that have not started.
+        Closing the returned iterator before the end cancels the tasks that have not finished.
         """
         ...
 
@@ -90,6 +90,17 @@ class LocalExecutor:
                 for future in sorted(done, key=lambda f: f.result().index):
                     yield future.result()
         finally:
-            for future in pending:
-                future.cancel()
+            running = [future for future in pending if not future.cancel() and not future.done()]
+            if running:  # closed early (Ctrl-C): a backtest can run for minutes, so stop it rather than wait
+                _terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    terminate = getattr(pool, "terminate_workers", None)  # Python 3.14+
+    if terminate is not None:
+        terminate()
+        return
+    # before 3.14 the pool keeps its processes in a private dict, the only handle on a running task's process
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()

@@ -150,3 +150,47 @@ def test_the_backtest_broker_builds_the_same_coarse_bars_as_the_backtest_runner(
     engine.stop()
     assert len(stepped.seen) == 6
     assert stepped.seen == expected.seen
+
+
+def _two_symbols(first: str, second: str) -> BarData:
+    series = []
+    for symbol in (first, second):
+        builder = BarSeriesBuilder(symbol, DAY, "daily.csv")
+        for line, (day, o, h, low, c) in enumerate(ROWS, start=2):
+            start = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+            builder.append((start, o, h, low, c, 1_000_000.0), line)
+        series.append(builder.build())
+    return BarData(series)
+
+
+class BuysOn(Strategy[StrategyConfig]):
+    """Buys 10 of ``symbol`` at market (DAY) on its bar of 3 January; records what became of the order."""
+
+    config_type = StrategyConfig
+
+    def __init__(self, symbol: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.symbol = symbol
+        self.expired: list[OrderExpired] = []
+
+    def on_start(self) -> None:
+        self.subscribe_bars(self.symbol)
+
+    def on_bar(self, bar: Bar) -> None:
+        if bar.start.date() == date(2024, 1, 3):
+            self.buy(self.symbol, Decimal(10))
+
+    def on_order_expired(self, event: OrderExpired) -> None:
+        self.expired.append(event)
+
+
+def test_a_day_order_fills_on_the_next_daily_bar_whichever_symbol_comes_first_at_the_close() -> None:
+    # every symbol's daily bar is delivered at the same close; another symbol's bar at the close must not
+    # expire the order before its own bar (which opened inside its day) has been matched
+    for data in (_two_symbols("AAPL", "MSFT"), _two_symbols("MSFT", "AAPL")):
+        for symbol in ("AAPL", "MSFT"):
+            strategy = BuysOn(symbol)
+            result = run_backtest(strategy, data)
+            (order,) = result.orders
+            assert (order.status, order.average_fill_price) == (OrderStatus.FILLED, Decimal("102.5")), symbol
+            assert strategy.expired == []
