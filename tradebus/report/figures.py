@@ -1,4 +1,5 @@
-"""The report's interactive charts, drawn with plotly (the ``report`` extra).
+"""The reports' interactive charts, drawn with plotly (the ``report`` extra): the run report's, and the sweep
+report's heat map and line.
 
 Each function returns an HTML fragment: a ``<div>`` and the script that draws it, without plotly.js
 itself (the page includes it once, inline, for every figure). Figures get fixed div ids, so the same
@@ -132,3 +133,54 @@ def price_figures(
         price_figure(symbol, closes.get(symbol, Closes((), ())), [f for f in fills if f.symbol == symbol], i, breaks)
         for i, symbol in enumerate(symbols)
     ]
+
+
+def heat_map_figure(
+    xs: Sequence[str], ys: Sequence[str], z: Sequence[Sequence[float | None]], hover: Sequence[Sequence[str]], *,
+    titles: tuple[str, str, str, str], reverse: bool, div_id: str,
+) -> str:
+    """A heat map: ``z[row][column]`` over categories ``xs`` (across) and ``ys`` (down), None cells left blank.
+
+    Args:
+        xs: The column labels.
+        ys: The row labels.
+        z: The values, row by row.
+        hover: Each cell's hover text (shown for blank cells too).
+        titles: The chart's, the x axis's, the y axis's and the colour bar's title.
+        reverse: Reverse the colour scale (yellow for low values instead of high ones).
+        div_id: The figure's div id.
+    """
+    import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
+
+    title, x_title, y_title, scale = titles
+    fig = go.Figure(go.Heatmap(
+        x=list(xs), y=list(ys), z=[list(row) for row in z], text=[list(row) for row in hover],
+        hovertemplate="%{text}<extra></extra>", hoverongaps=True, colorscale="Viridis", reversescale=reverse,
+        colorbar={"title": {"text": scale}}, xgap=1, ygap=1,
+    ))
+    fig.update_layout(height=520, title={"text": title, "x": 0, "font": {"size": 14}}, **LAYOUT)
+    fig.update_layout(hovermode="closest", plot_bgcolor="#ffffff")
+    fig.update_xaxes(title_text=x_title, type="category", showgrid=False)
+    fig.update_yaxes(title_text=y_title, type="category", showgrid=False)
+    return fragment(fig, div_id)
+
+
+def line_figure(
+    xs: Sequence[str], ys: Sequence[float | None], hover: Sequence[str], *, titles: tuple[str, str, str], div_id: str
+) -> str:
+    """A line with markers over categories ``xs`` (gaps at None), each point with its hover text.
+
+    ``titles`` are the chart's, the x axis's and the y axis's.
+    """
+    import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
+
+    title, x_title, y_title = titles
+    fig = go.Figure(go.Scatter(
+        x=list(xs), y=list(ys), mode="lines+markers", text=list(hover), hovertemplate="%{text}<extra></extra>",
+        line={"color": "#1f6feb"}, name=y_title,
+    ))
+    fig.update_layout(height=420, title={"text": title, "x": 0, "font": {"size": 14}}, **LAYOUT)
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(title_text=x_title, type="category")
+    fig.update_yaxes(title_text=y_title)
+    return fragment(fig, div_id)

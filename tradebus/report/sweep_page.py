@@ -32,10 +32,6 @@ TOP_ROWS = 20
 KEY_STATS = ("total_return", "sharpe", "max_drawdown", "trade_count", "win_rate")
 """The statistics the ranked table shows besides the metric."""
 
-COLOURS = "Viridis"
-"""The heat map's colour scale: yellow is best, dark blue worst (reversed for lower-is-better metrics)."""
-
-
 def heading(result: SweepResult) -> str:
     """The page's title."""
     name = result.info.strategy.rpartition(":")[2] if result.info else "strategy"
@@ -77,44 +73,25 @@ def _label(value: Any) -> str:
 
 
 def heat_map_figure(result: SweepResult, chart: HeatMap) -> str:
-    """The heat map as a plotly fragment: blank cells left empty, hover with the set and the metric or the reason."""
-    import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
-
+    """The heat map: blank cells left empty, hover with the set and the metric or why the cell is blank."""
     metric = result.metric
-    scale = f"{metric}<br>({'higher' if chart.higher_is_better else 'lower'} is better)"
-    fig = go.Figure(go.Heatmap(
-        x=[_label(v) for v in chart.xs], y=[_label(v) for v in chart.ys], z=chart.values,
-        text=chart.hover(metric), hovertemplate="%{text}<extra></extra>", hoverongaps=True,
-        colorscale=COLOURS, reversescale=not chart.higher_is_better, colorbar={"title": {"text": scale}},
-        xgap=1, ygap=1,
-    ))
     title = f"{metric} by {chart.x} and {chart.y}"
     if chart.others:
         title += f" (each cell: the best over {', '.join(chart.others)})"
-    fig.update_layout(height=520, title={"text": title, "x": 0, "font": {"size": 14}}, **figures.LAYOUT)
-    fig.update_layout(hovermode="closest", plot_bgcolor="#ffffff")
-    fig.update_xaxes(title_text=chart.x, type="category", showgrid=False)
-    fig.update_yaxes(title_text=chart.y, type="category", showgrid=False)
-    return figures.fragment(fig, "sweep-heatmap")
+    scale = f"{metric}<br>({'higher' if chart.higher_is_better else 'lower'} is better)"
+    return figures.heat_map_figure(
+        [_label(v) for v in chart.xs], [_label(v) for v in chart.ys], chart.values, chart.hover(metric),
+        titles=(title, chart.x, chart.y, scale), reverse=not chart.higher_is_better, div_id="sweep-heatmap",
+    )
 
 
 def curve_figure(result: SweepResult, name: str) -> str:
     """The metric against the one swept parameter (gaps where a run has no value; hover says why)."""
-    import plotly.graph_objects as go  # noqa: PLC0415 - optional dependency
-
     xs, cells = curve(result, name)
     text = [f"{name}={x}<br>" + (f"{result.metric} {metric_text(result.metric, c.value)}" if c.params is not None
                                   else f"blank: {c.why}") for x, c in zip(xs, cells, strict=True)]
-    fig = go.Figure(go.Scatter(
-        x=[_label(v) for v in xs], y=[c.value for c in cells], mode="lines+markers", text=text,
-        hovertemplate="%{text}<extra></extra>", line={"color": "#1f6feb"}, name=result.metric,
-    ))
-    fig.update_layout(height=420, title={"text": f"{result.metric} by {name}", "x": 0, "font": {"size": 14}},
-                      **figures.LAYOUT)
-    fig.update_layout(hovermode="closest")
-    fig.update_xaxes(title_text=name, type="category")
-    fig.update_yaxes(title_text=result.metric)
-    return figures.fragment(fig, "sweep-curve")
+    return figures.line_figure([_label(v) for v in xs], [c.value for c in cells], text,
+                               titles=(f"{result.metric} by {name}", name, result.metric), div_id="sweep-curve")
 
 
 def chart_section(result: SweepResult, pair: tuple[str, str] | None) -> str:
