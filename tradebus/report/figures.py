@@ -1,5 +1,6 @@
-"""The reports' interactive charts, drawn with plotly (the ``report`` extra): the run report's, and the sweep
-report's heat map and line.
+"""The reports' interactive charts, drawn with plotly (the ``report`` extra).
+
+The run report's equity and price charts, and the sweep report's heat map and line.
 
 Each function returns an HTML fragment: a ``<div>`` and the script that draws it, without plotly.js
 itself (the page includes it once, inline, for every figure). Figures get fixed div ids, so the same
