@@ -122,7 +122,7 @@ def report(name: str, walls: dict[int, tuple[float, float]], work: tuple[float, 
     for workers, (wall, cpu) in walls.items():
         overhead = (wall * workers - work[0]) / tasks
         line = f"{name:>6}, {workers} worker(s): {wall:6.2f} s wall; per-task overhead {overhead * 1000:6.1f} ms"
-        if cpu > 0:  # local pool: its workers are our children
+        if name == "local":  # its workers are our children (Ray's are the raylet's, not counted by getrusage)
             idle = (wall * workers - cpu) / tasks
             line += (f"; workers on a CPU {cpu / (wall * workers):.0%} of wall x workers (idle {idle * 1000:.0f} ms "
                      f"a task: start, job, results, tail), {cpu / work[1] - 1:+.0%} CPU over the serial run")
