@@ -6,6 +6,7 @@ import csv
 import itertools
 from collections.abc import Iterator
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from tradebus import run_sweep
 from tradebus.cli import main
 from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import LocalExecutor
+from tradebus.sweep.table import rank
 from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import TaskResult
@@ -139,3 +141,12 @@ def test_cli_bad_grid_is_one_line_exit_2(capsys: pytest.CaptureFixture[str]) -> 
     assert main(["sweep", SPEC, "--grid", "fast=5:x:1", "--no-progress"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "tradebus sweep: error: --grid fast: range '5:x:1' must be start:end:step with numbers, e.g. 5:30:5"
+
+
+def test_a_failed_run_ranks_after_every_run_that_finished_whatever_its_partial_figures() -> None:
+    def done(index: int, sharpe: float | None, failure: str | None = None) -> TaskResult:
+        return TaskResult(index, {"fast": index}, {"sharpe": sharpe}, Decimal(100_000), 1, failure=failure)
+
+    # the failed run stopped on a strategy error after a lucky start: its partial Sharpe must not win
+    ranked = rank([done(0, 0.5), done(1, 9.0, failure="ValueError: bad bar"), done(2, None), done(3, 1.5)], "sharpe")
+    assert [r.index for r in ranked] == [3, 0, 2, 1]

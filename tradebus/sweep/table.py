@@ -2,7 +2,9 @@
 
 Ranking: best first. For most metrics higher is better (``max_drawdown`` is negative, so higher is
 a shallower fall); for :data:`LOWER_IS_BETTER` metrics lower is better. Rows without a value (a
-Sharpe ratio on a run too short to annualise) come last; ties are broken by the parameter values,
+Sharpe ratio on a run too short to annualise) come after those with one, and runs that failed (a
+strategy error stopped them; their figures cover only the part before it) come last, whatever their
+figures; ties are broken by the parameter values,
 so the same sweep gives the same table whatever ran it.
 """
 
@@ -65,7 +67,9 @@ def rank(results: Sequence[TaskResult], metric: str) -> list[TaskResult]:
     def key(r: TaskResult) -> tuple[Any, ...]:
         value = r.final_equity if metric == "final_equity" else r.statistics.get(metric)
         missing = value is None
-        return (missing, 0 if missing else sign * Decimal(str(value)), tuple(_order(v) for v in r.params.values()))
+        failed = r.failure is not None  # its figures cover only the part before the error
+        return (failed, missing, 0 if missing else sign * Decimal(str(value)),
+                tuple(_order(v) for v in r.params.values()))
 
     return sorted(results, key=key)
 
