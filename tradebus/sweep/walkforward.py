@@ -50,6 +50,7 @@ from tradebus.sweep.executors import Executor
 from tradebus.sweep.executors import LocalExecutor
 from tradebus.sweep.grid import Params
 from tradebus.sweep.grid import normalize_grid
+from tradebus.sweep.info import sweep_info
 from tradebus.sweep.run import collect
 from tradebus.sweep.run import plan
 from tradebus.sweep.table import check_metric
@@ -59,6 +60,7 @@ from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import TaskResult
 from tradebus.sweep.tasks import strategy_spec
+from tradebus.sweep.wf_info import WalkForwardInfo
 from tradebus.sweep.wf_result import WalkForwardResult
 from tradebus.sweep.wf_result import WindowResult
 from tradebus.sweep.wf_result import annualised
@@ -152,7 +154,10 @@ def walk_forward(
     return _assemble(plan_, best, test_results, WalkForwardResult(
         metric=metric, params=tuple(normalize_grid(grid)), windows=(), planned=len(windows),
         starting_cash=venue.starting_cash, equity_times=(), equity=(), equity_windows=(), statistics=None,
-        periods_per_year=per_year, interrupted=interrupted))
+        periods_per_year=per_year, interrupted=interrupted,
+        info=WalkForwardInfo(sweep_info(job.strategy, normalize_grid(grid), sets, search=search, executor=executor,
+                                        data=data), train_length.text, test_length.text,
+                             None if step_length is None else step_length.text, anchored, warmup, partial)))
 
 
 def _check_annualisable(metric: str, windows: Sequence[Window], per_year: float, train: Length) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from tradebus.frames import require_pandas
 from tradebus.stats import Statistics
 from tradebus.sweep.grid import Params
+from tradebus.sweep.wf_info import WalkForwardInfo
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +106,7 @@ class WalkForwardResult:
         periods_per_year: The annualisation factor of the data's bars.
         interrupted: Ctrl-C ended the walk-forward early (``windows`` holds those that finished; the
             equity stitches the leading run of them).
+        info: What it ran on and the window scheme, for the report (None when built by hand).
     """
 
     metric: str
@@ -118,6 +120,7 @@ class WalkForwardResult:
     statistics: Statistics | None
     periods_per_year: float
     interrupted: bool = False
+    info: WalkForwardInfo | None = None
 
     @property
     def oos_return(self) -> float | None:
