@@ -9,8 +9,10 @@ without a network. Modules: :mod:`~tradebus.report.page` assembles the page from
 benchmark) and :mod:`~tradebus.report.formatting` (numbers, times, durations).
 
 A sweep's report (``sweep.html``, :func:`write_sweep_report`) is drawn by :mod:`~tradebus.report.sweep_page`
-from :mod:`~tradebus.report.sweep_cells` (the heat map's cells); both pages share
-:mod:`~tradebus.report.layout` and the chart helpers of :mod:`~tradebus.report.figures`.
+from :mod:`~tradebus.report.sweep_cells` (the heat map's cells); a walk-forward's (``walkforward.html``,
+:func:`write_walk_forward_report`) by :mod:`~tradebus.report.wf_page` from :mod:`~tradebus.report.wf_series`
+(its charts' data). Every page shares :mod:`~tradebus.report.layout` and the chart helpers of
+:mod:`~tradebus.report.figures`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tradebus.results import RunResult
 
 if TYPE_CHECKING:
     from tradebus.sweep.table import SweepResult
+    from tradebus.sweep.wf_result import WalkForwardResult
 
 __all__ = [
     "INSTALL_HINT",
@@ -43,9 +46,11 @@ __all__ = [
     "headline",
     "render_report",
     "render_sweep_report",
+    "render_walk_forward_report",
     "report_available",
     "write_report",
     "write_sweep_report",
+    "write_walk_forward_report",
 ]
 
 INSTALL_HINT = "pip install 'tradebus[report]'"
@@ -154,5 +159,40 @@ def write_sweep_report(result: SweepResult, directory: str | Path, *, heatmap: S
     page = render_sweep_report(result, heatmap, best)
     private_dir(out)
     path = out / "sweep.html"
+    write_private_text(path, page)
+    return path
+
+
+def render_walk_forward_report(result: WalkForwardResult) -> str:
+    """Return the walk-forward report page for ``result`` (see :func:`write_walk_forward_report`).
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed.
+    """
+    _require_plotly()
+    from tradebus.report.wf_page import render_walk_forward_page  # noqa: PLC0415 - keeps the package import light
+
+    return render_walk_forward_page(result)
+
+
+def write_walk_forward_report(result: WalkForwardResult, directory: str | Path) -> Path:
+    """Write ``walkforward.html`` into ``directory`` (created private if missing) and return its path.
+
+    The page: the title (strategy, data span, window scheme, warm-up, metric, executor), a banner when the
+    walk-forward was interrupted, the stitched out-of-sample equity over its drawdown with every test window
+    shaded and labelled by the parameters chosen for it, in-sample versus out-of-sample bars per window (the
+    metric and the annualised return), the summary figures (efficiency explained) and the windows table.
+
+    Args:
+        result: The walk-forward (:func:`tradebus.sweep.walk_forward`).
+        directory: Output folder.
+
+    Raises:
+        ReportUnavailableError: If plotly is not installed (the message names the extra to install).
+    """
+    page = render_walk_forward_report(result)
+    out = Path(directory)
+    private_dir(out)
+    path = out / "walkforward.html"
     write_private_text(path, page)
     return path

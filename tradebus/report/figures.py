@@ -1,6 +1,7 @@
 """The reports' interactive charts, drawn with plotly (the ``report`` extra).
 
-The run report's equity and price charts, and the sweep report's heat map and line.
+The run report's equity and price charts, the sweep report's heat map and line, and the walk-forward
+report's stitched equity (the same equity chart, its test windows shaded) and grouped bars.
 
 Each function returns an HTML fragment: a ``<div>`` and the script that draws it, without plotly.js
 itself (the page includes it once, inline, for every figure). Figures get fixed div ids, so the same
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from framework.models import Fill
@@ -37,6 +39,40 @@ LAYOUT: dict[str, Any] = {
 """The layout every report chart starts from."""
 
 
+@dataclass(frozen=True)
+class Band:
+    """A shaded span of an equity chart's time axis (a walk-forward's test window), labelled at its top left.
+
+    Attributes:
+        start: Epoch seconds where it starts.
+        end: Epoch seconds where it ends.
+        label: The text at its top left (empty: none).
+        color: Its fill, a CSS colour (drawn faint, under the curves).
+    """
+
+    start: float
+    end: float
+    label: str
+    color: str
+
+
+@dataclass(frozen=True)
+class Bars:
+    """One series of a grouped bar chart.
+
+    Attributes:
+        name: Its legend entry.
+        color: Its bars' colour.
+        values: One value per category (None: no bar).
+        hover: One hover text per category.
+    """
+
+    name: str
+    color: str
+    values: Sequence[float | None]
+    hover: Sequence[str]
+
+
 def plotly_js() -> str:
     """plotly.js, minified, to inline once in the page.
 
@@ -61,18 +97,23 @@ def equity_figure(
     *,
     starting_cash: float,
     breaks: Sequence[dict[str, object]] = (),
+    hover: Sequence[str] | None = None,
+    bands: Sequence[Band] = (),
+    div_id: str = "equity-chart",
 ) -> str:
     """Equity (with the buy-and-hold benchmark and the starting cash) over drawdown, shaded, in percent.
 
     ``seconds``, ``equity``, ``drawdown`` and ``benchmark`` are already reduced to the points drawn;
-    ``breaks`` are the x-axis range breaks (see :func:`~tradebus.report.series.quiet_times`).
+    ``breaks`` are the x-axis range breaks (see :func:`~tradebus.report.series.quiet_times`); ``hover``
+    adds a text to each equity point's hover label; ``bands`` shade spans of time over both panels.
     """
     from plotly.subplots import make_subplots  # noqa: PLC0415 - optional dependency
 
     x = [iso(s) for s in seconds]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
     fig.add_scatter(x=x, y=list(equity), name="strategy equity", line={"color": "#1f6feb", "width": 1.5},
-                    row=1, col=1, hovertemplate="%{y:,.2f}")
+                    row=1, col=1, hovertemplate="%{y:,.2f}" if hover is None else "%{y:,.2f}<br>%{text}",
+                    text=None if hover is None else list(hover))
     if benchmark is not None:
         fig.add_scatter(x=x, y=list(benchmark), name="buy and hold (equal weight)",
                         line={"color": "#8250df", "width": 1.2, "dash": "dot"}, row=1, col=1,
@@ -83,9 +124,19 @@ def equity_figure(
                     hovertemplate="%{y:.2f} %")
     fig.update_yaxes(title_text="equity", tickformat=",.0f", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", rangemode="tozero", row=2, col=1)
+    for band in bands:
+        _shade(fig, band)
     fig.update_xaxes(rangebreaks=list(breaks))
     fig.update_layout(height=520, **LAYOUT)
-    return fragment(fig, "equity-chart")
+    return fragment(fig, div_id)
+
+
+def _shade(fig: Any, band: Band) -> None:
+    fig.add_vrect(x0=iso(band.start), x1=iso(band.end), fillcolor=band.color, opacity=0.14, line_width=0,
+                  layer="below", row="all", col=1)
+    if band.label:
+        fig.add_annotation(x=iso(band.start), xanchor="left", y=1, yref="y domain", yanchor="top", text=band.label,
+                           showarrow=False, font={"size": 10, "color": "#57606a"}, row=1, col=1)
 
 
 def _marker_trace(fills: Sequence[Fill], side: Side) -> dict[str, Any]:
@@ -184,4 +235,27 @@ def line_figure(
     fig.update_layout(hovermode="closest")
     fig.update_xaxes(title_text=x_title, type="category")
     fig.update_yaxes(title_text=y_title)
+    return fragment(fig, div_id)
+
+
+def grouped_bars_figure(
+    xs: Sequence[str], panels: Sequence[tuple[str, Sequence[Bars]]], *, div_id: str
+) -> str:
+    """Grouped bars over categories ``xs``, one panel per ``(y axis title, series)``, the panels stacked.
+
+    Every series of every panel has a value and a hover text per category; the legend lists the first
+    panel's series (the others share their names and colours).
+    """
+    from plotly.subplots import make_subplots  # noqa: PLC0415 - optional dependency
+
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    for row, (y_title, series) in enumerate(panels, 1):
+        for bars in series:
+            fig.add_bar(x=list(xs), y=list(bars.values), name=bars.name, marker_color=bars.color,
+                        text=list(bars.hover), textposition="none", hovertemplate="%{text}<extra></extra>",
+                        legendgroup=bars.name, showlegend=row == 1, row=row, col=1)
+        fig.update_yaxes(title_text=y_title, zeroline=True, zerolinecolor="#8b949e", row=row, col=1)
+    fig.update_layout(height=120 + 220 * len(panels), barmode="group", **LAYOUT)
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(type="category")
     return fragment(fig, div_id)

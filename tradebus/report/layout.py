@@ -44,6 +44,8 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .grid { width: 100%; font-size: 13px; }
 .grid th, .grid td { padding: 3px 6px; border-bottom: 1px solid #d0d7de; text-align: right; white-space: nowrap; }
 .grid th { background: #f6f8fa; position: sticky; top: 0; }
+.grid td.wrap { white-space: normal; text-align: left; min-width: 16em; }
+.grid tr.untraded td { color: #57606a; background: #f6f8fa; }
 .grid tr.pos td:last-child { color: #1a7f37; } .grid tr.neg td:last-child { color: #cf222e; }
 .banner { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: 10px 14px; margin: 1em 0;
   font-weight: 600; }
