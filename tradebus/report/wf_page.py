@@ -129,7 +129,8 @@ def summary_section(result: WalkForwardResult) -> str:
     """The summary figures and what efficiency means."""
     notes = [EFFICIENCY_NOTE]
     if result.statistics is not None and result.statistics.annualization_note:
-        notes.append(f"Sharpe: {result.statistics.annualization_note}.")
+        note = result.statistics.annualization_note
+        notes.append(f"{note[:1].upper()}{note[1:]} (for the stitched equity).")
     return key_value_table(summary_rows(result)) + "".join(f'<p class="note">{html.escape(n)}</p>' for n in notes)
 
 

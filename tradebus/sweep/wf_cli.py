@@ -7,8 +7,10 @@ Example::
 
 Writes ``windows.csv`` (one row per window: its dates, the best parameters, in-sample versus
 out-of-sample figures) and ``oos_equity.csv`` (the stitched out-of-sample equity) to a new
-``runs/walk-forward/<run id>/`` or ``--out``, and prints the table and the summary. Ctrl-C cancels
-the runs not finished, writes the windows that finished and exits 130.
+``runs/walk-forward/<run id>/`` or ``--out``, with ``walkforward.html`` (the report:
+:func:`tradebus.report.write_walk_forward_report`; skipped with one line when plotly is missing), and
+prints the table and the summary. Ctrl-C cancels the runs not finished, writes the windows that
+finished (the report with a partial banner) and exits 130.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from tradebus.backtest_command import bars_from_file
 from tradebus.backtest_command import parse_venue
 from tradebus.interrupts import EXIT_INTERRUPTED
 from tradebus.loading import parse_params
+from tradebus.report import ReportUnavailableError
+from tradebus.report import write_walk_forward_report
 from tradebus.runs import next_run_folder
 from tradebus.runs import open_run_folder
 from tradebus.sweep.choice import add_executor_arguments
@@ -108,6 +112,7 @@ class WalkForwardCommand:
               f"ranked by {args.metric}; output {out}/")
         folder = open_run_folder(out, latest=args.out is None)
         written = [result.to_csv(folder / "windows.csv"), result.equity_to_csv(folder / "oos_equity.csv")]
+        written += write_walk_forward_html(result, folder)
         print_windows(result)
         print_summary(result)
         names = ", ".join(p.name for p in written)
@@ -117,6 +122,15 @@ class WalkForwardCommand:
             return EXIT_INTERRUPTED
         print(f"wrote {names} to {out}")  # noqa: T201
         return 0
+
+
+def write_walk_forward_html(result: WalkForwardResult, folder: Path) -> list[Path]:
+    """``walkforward.html``, or nothing and a ``walk-forward report skipped: ...`` line on stderr without plotly."""
+    try:
+        return [write_walk_forward_report(result, folder)]
+    except ReportUnavailableError as e:
+        print(f"walk-forward report skipped: {e}", file=sys.stderr)  # noqa: T201
+        return []
 
 
 def parse_warmup(text: str) -> int | None:
