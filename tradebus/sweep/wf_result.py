@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -106,7 +107,8 @@ class WalkForwardResult:
         periods_per_year: The annualisation factor of the data's bars.
         interrupted: Ctrl-C ended the walk-forward early (``windows`` holds those that finished; the
             equity stitches the leading run of them).
-        info: What it ran on and the window scheme, for the report (None when built by hand).
+        info: What it ran on and the window scheme, for the report (None when built by hand; not compared:
+            the same walk-forward on another executor is equal).
     """
 
     metric: str
@@ -120,7 +122,7 @@ class WalkForwardResult:
     statistics: Statistics | None
     periods_per_year: float
     interrupted: bool = False
-    info: WalkForwardInfo | None = None
+    info: WalkForwardInfo | None = field(default=None, compare=False)
 
     @property
     def oos_return(self) -> float | None:
