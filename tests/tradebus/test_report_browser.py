@@ -17,10 +17,13 @@ from brokers.paper.config import PaperConfig
 from brokers.paper.costs import PerShareCommission
 from strategies.sma_cross import SmaCross
 from strategies.sma_cross import SmaCrossConfig
+from tests.tradebus.wf_fixture import HOLD
+from tests.tradebus.wf_fixture import zigzag
 from tradebus import run_backtest
 from tradebus.data import load_bars
 from tradebus.report import write_report
 from tradebus.report import write_sweep_report
+from tradebus.report import write_walk_forward_report
 from tradebus.report.browser import ReportBrowser
 from tradebus.report.browser import find_chromium
 from tradebus.report.browser import report_browser
@@ -29,6 +32,7 @@ from tradebus.sample_data import sample_data_path
 from tradebus.settings import load_settings
 from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import run_sweep
+from tradebus.sweep import walk_forward
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +74,21 @@ def test_sweep_report_heat_map_renders_offline_and_hovers(browser: ReportBrowser
     assert check.hover_labels >= 1  # the mouse over the middle cell shows its parameters and value
     middle = next(r for r in result.results if r.params == {"fast": 10, "slow": 30})
     assert check.hover_text == f"fast=10, slow=30total_return {percent(middle.statistics['total_return'])}"
+
+
+def test_walk_forward_report_renders_offline_and_hovers_with_the_window(browser: ReportBrowser,
+                                                                         tmp_path: Path) -> None:
+    result = walk_forward(HOLD, zigzag(55), {"hold": [0, 1]}, train=10, test=10, metric="total_return",
+                          executor=InProcessExecutor())
+    page = write_walk_forward_report(result, tmp_path)
+    check = browser.check(page)
+    assert check.console_errors == []
+    assert check.blocked == []
+    assert (check.figures, check.rendered) == (2, 2)  # the stitched equity, the in- vs out-of-sample bars
+    assert check.hover_labels >= 1  # the mouse over the middle of the equity chart: its window
+    hovered = [w for w in result.windows if f"window {w.number}: test {w.test_start:%Y-%m-%d}" in check.hover_text]
+    assert len(hovered) == 1
+    assert f"hold={hovered[0].params['hold']}" in check.hover_text  # type: ignore[index]
 
 
 def test_the_variable_that_requires_the_browser_is_not_a_setting() -> None:
