@@ -162,8 +162,9 @@ def test_a_sweep_whose_every_run_failed_has_no_best() -> None:
 def test_the_printed_table_says_how_many_runs_failed(capsys: pytest.CaptureFixture[str]) -> None:
     from tradebus.sweep.cli import print_top
 
-    ok = TaskResult(0, {"fast": 3}, {"sharpe": 1.0}, Decimal(100_000), 1)
-    failed = TaskResult(1, {"fast": 4}, {"sharpe": 2.0}, Decimal(100_000), 1, failure="ValueError: bad bar")
+    figures = {"sharpe": 1.0, "total_return": 0.1, "max_drawdown": -0.05, "trade_count": 3}
+    ok = TaskResult(0, {"fast": 3}, figures, Decimal(100_000), 1)
+    failed = TaskResult(1, {"fast": 4}, {**figures, "sharpe": 2.0}, Decimal(100_000), 1, failure="ValueError: bad bar")
     print_top(SweepResult("sharpe", ("fast",), (ok, failed), 2))
     err = capsys.readouterr().err.strip()
     assert err == ("note: 1 of 2 runs failed and rank last; the first: ValueError: bad bar "
