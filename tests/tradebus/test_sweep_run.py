@@ -20,6 +20,7 @@ from tradebus import run_sweep
 from tradebus.cli import main
 from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import LocalExecutor
+from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import rank
 from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
@@ -150,3 +151,21 @@ def test_a_failed_run_ranks_after_every_run_that_finished_whatever_its_partial_f
     # the failed run stopped on a strategy error after a lucky start: its partial Sharpe must not win
     ranked = rank([done(0, 0.5), done(1, 9.0, failure="ValueError: bad bar"), done(2, None), done(3, 1.5)], "sharpe")
     assert [r.index for r in ranked] == [3, 0, 2, 1]
+
+
+def test_a_sweep_whose_every_run_failed_has_no_best() -> None:
+    failed = TaskResult(0, {"fast": 3}, {"sharpe": 2.0}, Decimal(100_000), 1, failure="ValueError: bad bar")
+    result = SweepResult("sharpe", ("fast",), (failed,), 1)
+    assert (result.best, result.best_result, len(result.rows)) == (None, None, 1)
+
+
+def test_the_printed_table_says_how_many_runs_failed(capsys: pytest.CaptureFixture[str]) -> None:
+    from tradebus.sweep.cli import print_top
+
+    figures = {"sharpe": 1.0, "total_return": 0.1, "max_drawdown": -0.05, "trade_count": 3}
+    ok = TaskResult(0, {"fast": 3}, figures, Decimal(100_000), 1)
+    failed = TaskResult(1, {"fast": 4}, {**figures, "sharpe": 2.0}, Decimal(100_000), 1, failure="ValueError: bad bar")
+    print_top(SweepResult("sharpe", ("fast",), (ok, failed), 2))
+    err = capsys.readouterr().err.strip()
+    assert err == ("note: 1 of 2 runs failed and rank last; the first: ValueError: bad bar "
+                   "(the failure column of sweep.csv has each)")

@@ -137,7 +137,7 @@ def ranked_table(result: SweepResult, count: int = TOP_ROWS) -> str:
 def best_link(result: SweepResult, best_report: str | None) -> str:
     """A link to the best run's full report (or why there is none)."""
     if result.best is None:
-        return '<p class="empty">No best run: no parameter set finished.</p>'
+        return '<p class="empty">No best run: no parameter set finished without a failure.</p>'
     params = ", ".join(f"{k}={v}" for k, v in result.best.items())
     if best_report is None:
         return f'<p class="empty">Best set: {html.escape(params)} (its full report was not written).</p>'

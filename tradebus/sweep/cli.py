@@ -153,6 +153,10 @@ def print_top(result: SweepResult, count: int = TOP) -> None:
     if result.rows and all(r.get(result.metric) is None for r in result.rows):
         print(f"note: no run has a {result.metric} (the data may be too short to annualise); "  # noqa: T201
               "rank by another --metric, such as total_return", file=sys.stderr)
+    failed = [r for r in result.results if r.failure is not None]
+    if failed:
+        print(f"note: {len(failed)} of {len(result.results)} runs failed and rank last; the first: "  # noqa: T201
+              f"{failed[0].failure} (the failure column of sweep.csv has each)", file=sys.stderr)
 
 
 def _cell(value: Any) -> str:

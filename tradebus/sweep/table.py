@@ -108,13 +108,19 @@ class SweepResult:
 
     @property
     def best(self) -> dict[str, Any] | None:
-        """The parameters of the best row (None when no task finished)."""
-        return dict(self.results[0].params) if self.results else None
+        """The parameters of the best row (None when no run finished without a failure)."""
+        first = self._best()
+        return None if first is None else dict(first.params)
 
     @property
     def best_result(self) -> RunResult | None:
         """The best row's full run result, when the sweep kept them (``keep_results=True``)."""
-        return self.results[0].result if self.results else None
+        first = self._best()
+        return None if first is None else first.result
+
+    def _best(self) -> TaskResult | None:
+        # failed runs rank last: the first row is the best unless every run failed
+        return self.results[0] if self.results and self.results[0].failure is None else None
 
     @property
     def columns(self) -> list[str]:
