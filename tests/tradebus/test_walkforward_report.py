@@ -246,9 +246,11 @@ def test_cli_writes_walkforward_html_next_to_the_csvs(bars_file: Path, tmp_path:
 
 @pytest.mark.usefixtures("no_plotly")
 def test_cli_without_plotly_skips_the_report_in_one_line(bars_file: Path, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tradebus.sweep.wf_cli.executor_from_args", lambda args: InProcessExecutor())
     out = tmp_path / "out"
-    assert main([*ARGS, "--data", str(bars_file), "--executor", "local", "--workers", "1", "--out", str(out)]) == 0
+    assert main([*ARGS, "--data", str(bars_file), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "walk-forward report skipped: the HTML report needs plotly, which is not installed: " \
            "pip install 'tradebus[report]'\n" in err
