@@ -7,6 +7,7 @@ import re
 import sys
 from collections.abc import Iterator
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -42,6 +43,7 @@ from tradebus.sweep.tasks import TaskResult
 from tradebus.sweep.tasks import run_task
 from tradebus.sweep.wf_result import WalkForwardResult
 from tradebus.sweep.wf_result import WindowResult
+from tradebus.sweep.wf_result import annualised
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -284,3 +286,18 @@ def test_cli_interrupted_writes_a_partial_report(bars_file: Path, tmp_path: Path
     assert "Partial walk-forward: interrupted after 1 of 3 windows" in page
     _, layout = plot(page, "wf-equity")
     assert [a["text"].split()[0] for a in layout["annotations"]] == ["W1"]
+
+
+def test_efficiency_compares_returns_per_bar_and_short_runs_are_not_annualised() -> None:
+    # OOS: 100,000 -> 104,500 over 4 bar periods; IS: +2 % over 10 periods (W1) and 20 periods (W3)
+    result = hand_made()
+    windows = (replace(result.windows[0], is_periods=10), result.windows[1], replace(result.windows[2], is_periods=20))
+    result = replace(result, windows=windows)
+    oos_rate = 1.045 ** (1 / 4) - 1
+    is_rate = ((1.02 ** (1 / 10) - 1) + (1.02 ** (1 / 20) - 1)) / 2
+    assert result.efficiency == pytest.approx(oos_rate / is_rate)
+    # four daily periods are far from the 20 trading days the statistics annualise: no annualised return
+    assert result.oos_annualised is None
+    assert annualised(0.02, 19, 252.0) is None
+    assert annualised(0.02, 20, 252.0) == pytest.approx(1.02 ** (252 / 20) - 1)
+    assert annualised(0.02, 7_799, 98_280.0) is None  # 1-minute bars: 20 sessions are 7,800 periods

@@ -32,9 +32,9 @@ from tradebus.sweep.table import LOWER_IS_BETTER
 from tradebus.sweep.wf_result import WalkForwardResult
 from tradebus.sweep.wf_result import WindowResult
 
-EFFICIENCY_NOTE = ("Walk-forward efficiency: the out-of-sample annualised return over the mean in-sample "
-                   "annualised return. Near 1 the edge found in sample held up out of sample; near 0 or below, "
-                   "it did not (n/a when the mean in-sample annualised return is not positive).")
+EFFICIENCY_NOTE = ("Walk-forward efficiency: the out-of-sample return per bar over the mean in-sample return "
+                   "per bar (compounded rates). Near 1 the edge found in sample held up out of sample; near 0 or "
+                   "below, it did not (n/a when the mean in-sample return is not positive).")
 
 
 def heading(result: WalkForwardResult) -> str:

@@ -300,6 +300,7 @@ def _assemble(plan: _Plan, best: Mapping[int, Choice], test_results: Sequence[Ta
             trades=0 if oos is None else int(oos.statistics.get("trade_count") or 0),
             fills=0 if oos is None or oos.segment is None else oos.segment.fills, train_runs=runs,
             warmup_bars=win.test_start - plan.warm_start(win), failure=reason if oos is None else oos.failure,
+            is_periods=None if winner is None else winner.periods,
         ))
     statistics = None
     if stitch.equity:

@@ -7,10 +7,12 @@ Definitions (also in ``docs/sweeps.md``):
 * the **stitched equity** chains the test windows: each starts from the previous one's ending
   equity (the first from the venue's starting cash) and moves by the window's own returns;
 * an **annualised return** is ``(1 + total return) ** (periods_per_year / returns) - 1``, counting
-  bar periods as :mod:`tradebus.stats` does (not calendar time);
-* **walk-forward efficiency** is the stitched OOS annualised return over the mean of the windows'
-  IS annualised returns (None when that mean is not positive): near 1 the edge found in sample held
-  up out of sample; near 0 or below, it did not.
+  bar periods as :mod:`tradebus.stats` does (not calendar time), and None for a run shorter than the
+  20 trading days the statistics annualise;
+* **walk-forward efficiency** is the stitched OOS return per bar period over the mean of the windows'
+  IS returns per bar period (compounded rates; for small returns the ratio of the annualised returns,
+  but defined for windows too short to annualise; None when the IS mean is not positive): near 1 the
+  edge found in sample held up out of sample; near 0 or below, it did not.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from tradebus.frames import require_pandas
+from tradebus.stats import MIN_ANNUALISED_DAYS
+from tradebus.stats import TRADING_DAYS
 from tradebus.stats import Statistics
 from tradebus.sweep.grid import Params
 from tradebus.sweep.wf_info import WalkForwardInfo
@@ -36,13 +40,25 @@ if TYPE_CHECKING:
 
 
 def annualised(total: float | None, periods: int | None, per_year: float) -> float | None:
-    """``(1 + total) ** (per_year / periods) - 1``; None without a return, periods, or if it overflows."""
-    if total is None or not periods or total <= -1.0:
+    """``(1 + total) ** (per_year / periods) - 1``.
+
+    None without a return or periods, if it overflows, or when the periods cover fewer trading days than
+    the statistics annualise (:data:`~tradebus.stats.MIN_ANNUALISED_DAYS`): a few days' gain compounded to
+    a year says nothing about a year.
+    """
+    if total is None or not periods or total <= -1.0 or periods < MIN_ANNUALISED_DAYS * per_year / TRADING_DAYS:
         return None
     try:
         return float((1.0 + total) ** (per_year / periods) - 1.0)
     except OverflowError:
         return None
+
+
+def per_period(total: float | None, periods: int | None) -> float | None:
+    """The compounded return per bar period, ``(1 + total) ** (1 / periods) - 1`` (None without either)."""
+    if total is None or not periods or total <= -1.0:
+        return None
+    return float((1.0 + total) ** (1.0 / periods) - 1.0)
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,7 @@ class WindowResult:
         train_runs: Train runs that finished (and did not fail).
         warmup_bars: Bar times the test run saw before its first test bar (not traded).
         failure: Why the window has no out-of-sample result, or why its test run stopped early.
+        is_periods: The bar periods the best train run's return covers.
     """
 
     number: int
@@ -88,6 +105,7 @@ class WindowResult:
     train_runs: int
     warmup_bars: int
     failure: str | None = None
+    is_periods: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,8 +160,14 @@ class WalkForwardResult:
 
     @property
     def efficiency(self) -> float | None:
-        """Walk-forward efficiency: OOS annualised return over mean IS annualised return (None if that is <= 0)."""
-        oos, ins = self.oos_annualised, self.is_annualised
+        """Walk-forward efficiency: the stitched OOS return per bar over the mean IS return per bar.
+
+        Compounded per-period rates, so it needs no year of data (for small returns it is the ratio the
+        annualised returns give). None when the mean IS rate is not positive.
+        """
+        oos = per_period(self.oos_return, len(self.equity) - 1)
+        rates = [r for w in self.windows if (r := per_period(w.is_return, w.is_periods)) is not None]
+        ins = fmean(rates) if rates else None
         if oos is None or ins is None or ins <= 0 or not math.isfinite(oos / ins):
             return None
         return oos / ins
