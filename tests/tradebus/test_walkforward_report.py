@@ -301,3 +301,11 @@ def test_efficiency_compares_returns_per_bar_and_short_runs_are_not_annualised()
     assert annualised(0.02, 19, 252.0) is None
     assert annualised(0.02, 20, 252.0) == pytest.approx(1.02 ** (252 / 20) - 1)
     assert annualised(0.02, 7_799, 98_280.0) is None  # 1-minute bars: 20 sessions are 7,800 periods
+
+
+def test_the_annualised_panel_is_left_out_when_no_window_is_long_enough_to_annualise() -> None:
+    result = hand_made()
+    assert [title for title, _ in comparison(result)[1]] == ["total_return %", "annualised return %"]
+    short = replace(result, windows=tuple(replace(w, is_annualised=None, oos_annualised=None) for w in result.windows))
+    assert [title for title, _ in comparison(short)[1]] == ["total_return %"]
+    assert "OOS annualised return</th><td>not annualised (run too short)" in render_walk_forward_report(short)

@@ -104,6 +104,11 @@ def comparison_section(result: WalkForwardResult) -> str:
     return chart + f'<p class="note">{html.escape(note)}</p>'
 
 
+def _annualised(value: float | None) -> str:
+    # None: the run, or every window, is shorter than the statistics annualise (wf_result.annualised)
+    return TOO_SHORT if value is None else percent(value)
+
+
 def summary_rows(result: WalkForwardResult) -> list[tuple[str, str]]:
     """The headline figures as ``(label, value)`` pairs."""
     s, m = result.summary(), result.metric
@@ -111,8 +116,8 @@ def summary_rows(result: WalkForwardResult) -> list[tuple[str, str]]:
     short = stats is not None and stats.annualization_note is not None
     return [
         ("OOS total return", percent(s["oos_total_return"])),
-        ("OOS annualised return", percent(s["oos_annualised_return"])),
-        ("Mean IS annualised return", percent(s["is_annualised_return"])),
+        ("OOS annualised return", _annualised(s["oos_annualised_return"])),
+        ("Mean IS annualised return", _annualised(s["is_annualised_return"])),
         ("Walk-forward efficiency", number(s["efficiency"])),
         ("OOS Sharpe", TOO_SHORT if s["oos_sharpe"] is None and short else number(s["oos_sharpe"])),
         ("OOS max drawdown", percent(s["oos_max_drawdown"])),

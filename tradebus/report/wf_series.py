@@ -109,7 +109,10 @@ def equity_points(result: WalkForwardResult, limit: int = MAX_POINTS) -> EquityP
 
 
 def comparison(result: WalkForwardResult) -> tuple[list[str], list[tuple[str, list[Bars]]]]:
-    """The categories (one per window) and two panels of IS-versus-OOS bars: the metric, the annualised return."""
+    """The categories (one per window) and the panels of IS-versus-OOS bars.
+
+    The metric, and the annualised return unless no window is long enough to annualise.
+    """
     windows, metric = result.windows, result.metric
     xs = [window_name(w) for w in windows]
     scale = 100 if metric in PERCENT_METRICS else 1
@@ -128,7 +131,10 @@ def comparison(result: WalkForwardResult) -> tuple[list[str], list[tuple[str, li
     oos_metric, oos_yearly = series("OOS", OOS_COLOR, [w.oos_metric for w in windows],
                                     [w.oos_annualised for w in windows])
     title = f"{metric} %" if scale == 100 else metric
-    return xs, [(title, [is_metric, oos_metric]), ("annualised return %", [is_yearly, oos_yearly])]
+    panels = [(title, [is_metric, oos_metric])]
+    if any(v is not None for v in (*is_yearly.values, *oos_yearly.values)):  # none when windows are too short
+        panels.append(("annualised return %", [is_yearly, oos_yearly]))
+    return xs, panels
 
 
 def _scaled(values: list[float | None], factor: float) -> list[float | None]:
