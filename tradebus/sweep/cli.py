@@ -28,7 +28,6 @@ from tqdm.auto import tqdm  # a widget in notebooks (Jupyter), a text bar in a t
 from brokers.paper.config import PaperConfig
 from framework.history import BarData
 from tradebus.backtest import run_backtest
-from tradebus.backtest_command import bar_size_argument
 from tradebus.backtest_command import bars_from_file
 from tradebus.backtest_command import parse_venue
 from tradebus.interrupts import EXIT_INTERRUPTED
@@ -41,12 +40,11 @@ from tradebus.report import write_sweep_report
 from tradebus.report.sweep_cells import check_heatmap
 from tradebus.runs import next_run_folder
 from tradebus.runs import open_run_folder
-from tradebus.sweep.choice import add_executor_arguments
+from tradebus.sweep.arguments import add_sweep_arguments
 from tradebus.sweep.choice import executor_from_args
 from tradebus.sweep.grid import parse_grid
 from tradebus.sweep.run import plan
 from tradebus.sweep.run import run_sweep
-from tradebus.sweep.table import METRICS
 from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import check_metric
 
@@ -62,28 +60,9 @@ class SweepCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Strategy, data, grid, search, metric, executor and output folder."""
-        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
-        parser.add_argument("--data", type=Path, help="bar file or folder (default: the shipped sample)")
-        parser.add_argument("--tz", help="time zone of --data timestamps written without an offset")
-        parser.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", required=True,
-                            help="a swept parameter: name=start:end:step (inclusive), name=v1,v2,... or name=value")
-        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                            help="a fixed strategy parameter")
-        parser.add_argument("--where", action="append", default=[], metavar="EXPR",
-                            help="a constraint such as 'fast < slow' (NAME OP NAME|NUMBER; OP one of < <= > >= == !=)")
-        parser.add_argument("--random", type=int, metavar="N", help="run N sets drawn at random instead of all")
-        parser.add_argument("--seed", type=int, help="seed of --random (same seed, same sets)")
-        parser.add_argument("--metric", default="sharpe", help=f"rank by this ({', '.join(METRICS)}; default sharpe)")
-        add_executor_arguments(parser)
-        parser.add_argument("--venue", metavar="JSON", default="{}",
-                            help="PaperConfig fields as JSON over the defaults")
-        parser.add_argument("--out", type=Path, help="output folder (default: a new runs/sweep/<run id>/)")
-        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+        add_sweep_arguments(parser, mode="sweep")
         parser.add_argument("--heatmap", metavar="X,Y", type=_names,
                             help="the sweep report's heat map parameters (default: the first two swept)")
-        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE",
-                            help="size of the bars in --data (60s, 5m, 1d)")
-        parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
 
     def run(self, args: argparse.Namespace) -> int:
         """Validate, run, write, print."""

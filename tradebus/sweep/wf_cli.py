@@ -24,7 +24,6 @@ from typing import Literal
 from tqdm.auto import tqdm
 
 from framework.errors import ConfigError
-from tradebus.backtest_command import bar_size_argument
 from tradebus.backtest_command import bars_from_file
 from tradebus.backtest_command import parse_venue
 from tradebus.interrupts import EXIT_INTERRUPTED
@@ -33,11 +32,10 @@ from tradebus.report import ReportUnavailableError
 from tradebus.report import write_walk_forward_report
 from tradebus.runs import next_run_folder
 from tradebus.runs import open_run_folder
-from tradebus.sweep.choice import add_executor_arguments
+from tradebus.sweep.arguments import add_sweep_arguments
 from tradebus.sweep.choice import executor_from_args
 from tradebus.sweep.grid import parse_grid
 from tradebus.sweep.run import plan
-from tradebus.sweep.table import METRICS
 from tradebus.sweep.table import check_metric
 from tradebus.sweep.walkforward import walk_forward
 from tradebus.sweep.wf_result import WalkForwardResult
@@ -54,11 +52,7 @@ class WalkForwardCommand:
 
     def configure(self, parser: argparse.ArgumentParser) -> None:
         """Strategy, data, grid, windows, warm-up, search, metric, executor and output folder."""
-        parser.add_argument("strategy", help="strategy class: package.module:Class or file.py[:Class]")
-        parser.add_argument("--data", type=Path, help="bar file or folder (default: the shipped sample)")
-        parser.add_argument("--tz", help="time zone of --data timestamps written without an offset")
-        parser.add_argument("--grid", action="append", default=[], metavar="NAME=VALUES", required=True,
-                            help="a swept parameter: name=start:end:step (inclusive), name=v1,v2,... or name=value")
+        add_sweep_arguments(parser, mode="walk-forward")
         parser.add_argument("--train", required=True, metavar="LENGTH", help=f"train window: {LENGTHS}")
         parser.add_argument("--test", required=True, metavar="LENGTH", help=f"test window: {LENGTHS}")
         parser.add_argument("--step", metavar="LENGTH",
@@ -70,21 +64,6 @@ class WalkForwardCommand:
         parser.add_argument("--warmup", metavar="N|train", default="train",
                             help="bar times each test run sees, untraded, before its window (default: its train "
                                  "window; 0: start cold)")
-        parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                            help="a fixed strategy parameter")
-        parser.add_argument("--where", action="append", default=[], metavar="EXPR",
-                            help="a constraint such as 'fast < slow'")
-        parser.add_argument("--random", type=int, metavar="N", help="run N sets drawn at random instead of all")
-        parser.add_argument("--seed", type=int, help="seed of --random (same seed, same sets)")
-        parser.add_argument("--metric", default="sharpe", help=f"rank by this ({', '.join(METRICS)}; default sharpe)")
-        add_executor_arguments(parser)
-        parser.add_argument("--venue", metavar="JSON", default="{}",
-                            help="PaperConfig fields as JSON over the defaults")
-        parser.add_argument("--out", type=Path, help="output folder (default: a new runs/walk-forward/<run id>/)")
-        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-        parser.add_argument("--bar-size", type=bar_size_argument, metavar="SIZE",
-                            help="size of the bars in --data (60s, 5m, 1d)")
-        parser.add_argument("--bar-seconds", type=int, help=argparse.SUPPRESS)  # read by bars_from_file
 
     def run(self, args: argparse.Namespace) -> int:
         """Validate, run, write, print."""
