@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-import sys
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -237,13 +236,6 @@ def test_report_is_deterministic(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------- without the report extra
-
-
-@pytest.fixture
-def no_plotly(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly now raises ImportError
 
 
 @pytest.mark.usefixtures("no_plotly")

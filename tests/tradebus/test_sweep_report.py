@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import sys
 from collections.abc import Iterator
 from collections.abc import Sequence
 from decimal import Decimal
@@ -170,13 +169,6 @@ def test_the_ranked_table_stops_at_the_top_rows(tmp_path: Path) -> None:
     assert f"the best {TOP_ROWS} of {TOP_ROWS + 5}" in page
     assert 'id="sweep-curve"' in page  # one parameter: a line chart, no heat map
     assert "sweep-heatmap" not in page
-
-
-@pytest.fixture
-def no_plotly(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly now raises ImportError
 
 
 @pytest.mark.usefixtures("no_plotly")

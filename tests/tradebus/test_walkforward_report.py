@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import replace
@@ -208,13 +207,6 @@ def test_page_of_a_real_walk_forward_draws_the_windows_where_they_are(real: Walk
     assert bars[1]["y"] == pytest.approx([w.oos_return * 100 for w in real.windows])  # type: ignore[operator]
     assert f"{real.summary()['final_equity']:,.2f}" in page
     assert "Walk-forward efficiency" in page
-
-
-@pytest.fixture
-def no_plotly(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [m for m in sys.modules if m == "plotly" or m.startswith("plotly.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "plotly", None)  # import plotly now raises ImportError
 
 
 @pytest.mark.usefixtures("no_plotly")
