@@ -290,9 +290,10 @@ def test_efficiency_compares_returns_per_bar_and_short_runs_are_not_annualised()
     assert result.efficiency == pytest.approx(oos_rate / is_rate)
     # four daily periods are far from the 20 trading days the statistics annualise: no annualised return
     assert result.oos_annualised is None
-    assert annualised(0.02, 19, 252.0) is None
-    assert annualised(0.02, 20, 252.0) == pytest.approx(1.02 ** (252 / 20) - 1)
-    assert annualised(0.02, 7_799, 98_280.0) is None  # 1-minute bars: 20 sessions are 7,800 periods
+    # the statistics' rule (annualization_note): 20 trading days' worth of equity samples, one more than returns
+    assert annualised(0.02, 18, 252.0) is None
+    assert annualised(0.02, 19, 252.0) == pytest.approx(1.02 ** (252 / 19) - 1)
+    assert annualised(0.02, 7_798, 98_280.0) is None  # 1-minute bars: 20 sessions are 7,800 samples
 
 
 def test_the_annualised_panel_is_left_out_when_no_window_is_long_enough_to_annualise() -> None:

@@ -29,9 +29,8 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from tradebus.frames import require_pandas
-from tradebus.stats import MIN_ANNUALISED_DAYS
-from tradebus.stats import TRADING_DAYS
 from tradebus.stats import Statistics
+from tradebus.stats import annualization_note
 from tradebus.sweep.grid import Params
 from tradebus.sweep.wf_info import WalkForwardInfo
 
@@ -42,11 +41,11 @@ if TYPE_CHECKING:
 def annualised(total: float | None, periods: int | None, per_year: float) -> float | None:
     """``(1 + total) ** (per_year / periods) - 1``.
 
-    None without a return or periods, if it overflows, or when the periods cover fewer trading days than
-    the statistics annualise (:data:`~tradebus.stats.MIN_ANNUALISED_DAYS`): a few days' gain compounded to
+    None without a return or periods, if it overflows, or when the run is shorter than the statistics
+    annualise (:func:`~tradebus.stats.annualization_note`, the same rule): a few days' gain compounded to
     a year says nothing about a year.
     """
-    if total is None or not periods or total <= -1.0 or periods < MIN_ANNUALISED_DAYS * per_year / TRADING_DAYS:
+    if total is None or not periods or total <= -1.0 or annualization_note(periods + 1, per_year) is not None:
         return None
     try:
         return float((1.0 + total) ** (per_year / periods) - 1.0)
