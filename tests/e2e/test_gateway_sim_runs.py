@@ -28,8 +28,7 @@ from tradebus.local_gateway import local_tls_hint
 from tradebus.runs import latest_run
 
 STRATEGY = "strategies.sma_cross:SmaCross"
-# SMA(1) against SMA(2) on one-second bars crosses whenever the close turns: trades within seconds
-FAST_TRADING = ["--param", "fast=1", "--param", "slow=2", "--param", "bar_seconds=1", "--quiet"]
+ROUND_TRIP = f"{Path(__file__).with_name('round_trip_strategy.py')}:RoundTrip"
 LAUNCH = "import sys; from tradebus.cli import main; sys.exit(main())"
 
 
@@ -114,8 +113,10 @@ def test_paper_with_gateway_sim_starts_a_gateway_trades_and_writes_runs_paper(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no runs/gateway-sim.json here: the run starts its own gateway
-    code = cli.main(["paper", STRATEGY, "--data-from", "ibkr", "--gateway", "sim", "--duration", "12",
-                     *FAST_TRADING])
+    # buys on its first bar, sells once that filled, then asks to stop: done when it has traded, however
+    # slowly a loaded machine runs (the duration is only a bound for a run that never trades)
+    code = cli.main(["paper", ROUND_TRIP, "--data-from", "ibkr", "--gateway", "sim", "--duration", "120",
+                     "--param", "bar_seconds=1", "--quiet"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "(started for this run;" in out
@@ -125,9 +126,7 @@ def test_paper_with_gateway_sim_starts_a_gateway_trades_and_writes_runs_paper(
     assert [p for p in Path("runs/paper").iterdir() if p.is_dir() and not p.is_symlink()] == [folder]
     assert os.readlink(Path("runs/paper/latest")) == folder.name
     filled = [o for o in orders(folder) if o["status"] == "filled"]
-    assert filled
-    assert filled[0]["side"] == "buy"
-    assert filled[0]["symbol"] == "AAPL"
+    assert [(o["side"], o["symbol"]) for o in filled] == [("buy", "AAPL"), ("sell", "AAPL")]
     port = int(re.search(r"simulated IBKR gateway at https://127\.0\.0\.1:(\d+)/", out).group(1))  # type: ignore[union-attr]
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass  # the gateway the run started was stopped with it

@@ -6,14 +6,22 @@ checker that cannot fail proves nothing); the end-to-end soak is tests/e2e/test_
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
 import pytest
+import trustme
 
 from framework.errors import ConfigError
 from tradebus.soak.cli import main
 from tradebus.soak.faults import CATALOGUE
 from tradebus.soak.faults import kinds
+from tradebus.soak.gateway import SoakGateway
 from tradebus.soak.injector import FaultRecord
 from tradebus.soak.probes import Sample
+from tradebus.soak.runner import adapter_config
 from tradebus.soak.settings import SoakConfig
 from tradebus.soak.summary import fault_figures
 from tradebus.soak.summary import resource_verdicts
@@ -103,3 +111,16 @@ def test_cli_refuses_bad_options_in_one_line(argv: list[str], message: str, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith(message)
+
+
+@pytest.mark.ibkr_maintenance  # the documented windows in force: the soak must switch them off itself
+def test_the_soak_trades_at_any_hour_its_gateway_has_no_nightly_reset(tmp_path: Path) -> None:
+    # the soak ran at 05:20 UTC, inside IBKR's North American daily reset (00:15-01:45 New York), and
+    # every order was denied as "scheduled maintenance"; its gateway is simulated, and the nightly reset
+    # is a fault the soak injects (nightly_reset), not a window of the wall clock
+    trustme.CA().cert_pem.write_to_path(str(tmp_path / "ca.pem"))  # the adapter reads the CA it is given
+    gateway = cast(SoakGateway, SimpleNamespace(base_url="https://127.0.0.1:5000/v1/api",
+                                                ws_url="wss://127.0.0.1:5000/v1/api/ws", ca_file=tmp_path / "ca.pem"))
+    calendar = adapter_config(CONFIG, gateway).maintenance_calendar()
+    for at in ("2026-12-07T05:20:00+00:00", "2026-12-05T05:00:00+00:00"):  # Monday's daily reset, the weekend
+        assert calendar.active(datetime.fromisoformat(at)) is None, at

@@ -90,6 +90,7 @@ def adapter_config(config: SoakConfig, gateway: SoakGateway) -> IbkrConfig:
         tickle_interval=sim(55.0, 1.0), ws_stall_timeout=sim(25.0, 2.0), ws_tic_interval=sim(50.0, 1.0),
         reconnect_initial=sim(1.0, 0.1), reconnect_max=sim(60.0, 1.0), reauth_timeout=sim(30.0, 5.0),
         rate_limit_backoff=sim(60.0, 2.0), order_lookup_window=sim(30.0, 10.0), read_timeout=sim(15.0, 5.0),
+        maintenance_region="none",  # a simulated gateway: its nightly reset is a fault the soak injects, not the hour
     )
 
 
