@@ -7,6 +7,9 @@ import itertools
 import math
 from collections.abc import Iterator
 from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pytest
 from brokers.paper.config import PaperConfig
 from framework.errors import ConfigError
 from framework.history import BarData
+from framework.history import BarSeriesBuilder
 from tests.tradebus.sweep_fixture import SPEC
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tests.tradebus.wf_fixture import HOLD
@@ -113,17 +117,39 @@ def test_warm_up_bars_are_seen_but_not_traded(zig: BarData) -> None:
     job = SweepJob(HOLD, zig, VENUE, {}, keep_results=True)
     first, start, end = zig["AAPL"].starts[0], zig["AAPL"].starts[10], zig["AAPL"].starts[19] + DAY
 
-    def fills(warm_from: int) -> list[int]:
+    def fills(warm_from: int) -> tuple[list[int], list[str]]:
         r = run_task(job, SweepTask(0, {"after": 5}, Span(warm_from, end, trade_from=start, keep_curve=True)))
         assert r.result is not None
         assert r.segment is not None
         assert r.segment.seconds[0] == start
-        return [int(f.ts.timestamp()) for f in r.result.fills]
+        return [int(f.ts.timestamp()) for f in r.result.fills], [o.status.value for o in r.result.orders]
 
-    (warm,) = fills(first)  # ten warm-up bars: the strategy is ready on the first test bar
-    assert start + DAY <= warm < start + 2 * DAY  # bought on bar 10's close, filled on bar 11
-    (cold,) = fills(start)  # no warm-up: its sixth bar is the first it trades on
+    (warm,), statuses = fills(first)  # ten warm-up bars (0-9): the strategy wants to buy from bar 5 on
+    assert statuses == ["denied"] * 4 + ["filled"]  # denied on bars 5-8; bar 9's order meets only test bars
+    assert start <= warm < start + DAY  # bought on bar 9's close, filled on bar 10: the test's first, as unbroken
+    (cold,), statuses = fills(start)  # no warm-up: its sixth bar is the first it trades on
+    assert statuses == ["filled"]
     assert start + 6 * DAY <= cold < start + 7 * DAY  # bought on bar 15's close, filled on bar 16
+
+
+def test_on_minute_bars_the_last_warm_up_bars_order_fills_on_the_first_test_bar_as_in_an_unbroken_run() -> None:
+    builder = BarSeriesBuilder("AAPL", timedelta(minutes=1))
+    t0 = int(datetime(2024, 1, 2, 14, 30, tzinfo=UTC).timestamp())
+    for i in range(20):
+        builder.append((t0 + 60 * i, 100.0 + i, 100.5 + i, 99.5 + i, 100.0 + i, 1000.0), i)
+    data = BarData([builder.build()])
+    job = SweepJob(HOLD, data, VENUE, {}, keep_results=True)
+    start = t0 + 600  # bars 0-9 warm up, bars 10-19 are the test window
+    tested = run_task(job, SweepTask(0, {"after": 5}, Span(t0, t0 + 1200, trade_from=start)))
+    assert tested.result is not None
+    assert [o.status.value for o in tested.result.orders] == ["denied"] * 4 + ["filled"]
+    # bar 9 is delivered at its end, the test's start: its order meets bar 10, filled when bar 10 is delivered
+    (fill,) = tested.result.fills
+    assert int(fill.ts.timestamp()) == start + 60
+    unbroken = run_task(job, SweepTask(0, {"after": 9}))  # the same strategy, ready on bar 9, never denied
+    assert unbroken.result is not None
+    (same,) = unbroken.result.fills
+    assert (same.ts, same.price) == (fill.ts, fill.price)
 
 
 def test_warm_up_is_the_train_window_by_default_and_can_be_turned_off(zig: BarData) -> None:

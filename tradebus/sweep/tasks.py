@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+from bisect import bisect_left
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -77,9 +78,10 @@ class Span:
     Attributes:
         first: Epoch seconds: bars starting at or after this are replayed...
         end: ...up to those starting before this.
-        trade_from: When set, bars up to this time (epoch seconds) are warm-up: the strategy sees them
-            but every order it places before a bar ending after ``trade_from`` is denied, and the
-            statistics cover only the equity from ``trade_from`` on (see :class:`Segment`).
+        trade_from: When set, bars starting before this time (epoch seconds) are warm-up: the strategy
+            sees them, but every order it places on them is denied except on the last (whose orders can
+            only fill from ``trade_from`` on), and the statistics cover only the equity from
+            ``trade_from`` on (see :class:`Segment`).
         keep_curve: Return that equity (the :class:`Segment`), for stitching.
     """
 
@@ -178,11 +180,12 @@ def run_task(job: SweepJob, task: SweepTask) -> TaskResult:
     config = build_config(cls.config_type, {**job.fixed, **task.params})
     span = task.span
     data = job.data if span is None else job.data.window(span.first, span.end)
-    warm_until = None if span is None else span.trade_from
-    checks = [] if warm_until is None else [NoTradingUntil(warm_until)]
-    with _quiet_warmup_denials(warm_until is not None):
+    trade_from = None if span is None else span.trade_from
+    last_warm = None if trade_from is None else last_bar_before(data, trade_from)
+    checks = [] if last_warm is None else [NoTradingUntil(last_warm)]
+    with _quiet_warmup_denials(last_warm is not None):
         result = run_backtest(cls(config), data, job.venue, checks=checks)
-    segment = None if warm_until is None else evaluated(result, warm_until)
+    segment = None if trade_from is None else evaluated(result, trade_from)
     if segment is None:
         statistics, periods = result.statistics, max(len(result.curve) - 1, 0)
     else:
@@ -197,7 +200,22 @@ def run_task(job: SweepJob, task: SweepTask) -> TaskResult:
     )
 
 
-WARMUP_REASON = "warm-up: no trading before"
+def last_bar_before(data: BarData, moment: int) -> int | None:
+    """The start (epoch seconds) of the latest bar, of any symbol, starting before ``moment``; None if none does.
+
+    Orders are taken from that bar on: it is the last warm-up bar, and an order placed when it is
+    delivered meets only bars from the test window (a continuous run would trade on it too). Every
+    earlier warm-up bar was delivered by its end, so at or before this start, and its orders are denied.
+    """
+    found = None
+    for series in data.values():
+        index = bisect_left(series.starts, moment)
+        if index and (found is None or series.starts[index - 1] > found):
+            found = series.starts[index - 1]
+    return found
+
+
+WARMUP_REASON = "warm-up: orders are taken from the last warm-up bar on"
 """How a warm-up denial's reason starts."""
 
 
@@ -221,7 +239,8 @@ class NoTradingUntil:
     """A pre-trade check denying every order placed at or before ``seconds`` (warm-up bars: seen, not traded).
 
     Args:
-        seconds: Epoch seconds; orders are let through once the clock is past it.
+        seconds: Epoch seconds; orders are let through once the clock is past it (the start of the last
+            warm-up bar: see :func:`last_bar_before`).
     """
 
     def __init__(self, seconds: int) -> None:
@@ -230,7 +249,7 @@ class NoTradingUntil:
     def __call__(self, request: OrderRequest, state: TradingState, /) -> str | None:
         """Deny orders during the warm-up."""
         if state.now().timestamp() <= self.seconds:
-            return f"{WARMUP_REASON} {datetime.fromtimestamp(self.seconds, UTC):%Y-%m-%d %H:%M:%S}Z"
+            return f"{WARMUP_REASON} (after {datetime.fromtimestamp(self.seconds, UTC):%Y-%m-%d %H:%M:%S}Z)"
         return None
 
 

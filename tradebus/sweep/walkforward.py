@@ -14,8 +14,9 @@ every window's test run as another.
 
 **Warm-up.** A test run replays the ``warmup`` bar times before its test window first (default:
 its whole train window), so indicators start warm; orders placed on those bars are denied (a
-pre-trade check, the strategy gets ``OrderDenied``), and the figures count only from the test
-window's start. ``warmup=0`` starts cold. The bars seen are all before the test window: no look-ahead.
+pre-trade check, the strategy gets ``OrderDenied``) except on the last, whose orders can only fill
+in the test window (as in an unbroken run), and the figures count only from the test window's
+start. ``warmup=0`` starts cold. The bars seen are all before the test window: no look-ahead.
 
 **Window ends.** A position still open when a test window ends is valued at its last close, and the
 next window starts from that equity, flat (as if closed there, without costs).
