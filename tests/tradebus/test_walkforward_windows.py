@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -62,6 +63,22 @@ def test_weekends_shift_no_window_and_empty_test_windows_are_skipped() -> None:
                                            (8, 11, 13, 0), (10, 13, 15, 0)]
     # test 3 days: the last, Thu 18 - Sat 20 (bars 13-14), is cut short: the data ends with Friday 19's bar
     assert spans(weekdays, "5d", "3d")[-1] == (10, 13, 15, 1)
+
+
+def test_a_test_window_after_a_gap_longer_than_the_train_window_is_skipped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # bars on days 0-4 and 15-19 (a ten-day gap); train 2 days, test 2 days, from day 2
+    times = [d * DAY for d in (*range(5), *range(15, 20))]
+    with caplog.at_level(logging.WARNING, logger="tradebus.sweep.windows"):
+        found = spans(times, "2d", "2d")
+    # test 2-3 (train 0-1), 4 (train 2-3); days 6-13 hold no bar; test 14-15 holds day 15 (index 5) but its
+    # train window, days 12-13, holds none: skipped; test 16-17 (train 14-15: day 15), 18-19 (train 16-17)
+    assert found == [(0, 2, 4, 0), (2, 4, 5, 0), (5, 6, 8, 0), (6, 8, 10, 0)]
+    (record,) = caplog.records
+    assert record.getMessage() == ("walk-forward: the test window 1970-01-16 to 1970-01-16 (1 bar time) is not run: "
+                                   "its train window holds no bar (a gap in the data longer than --train 2d); "
+                                   "use a longer --train")
 
 
 def test_months_are_calendar_months() -> None:

@@ -13,13 +13,15 @@ overlapping; a step shorter than the test, or in another unit, is refused). Each
 **train window** ends exactly where its test starts (no bar in both) and, **rolling**, lasts
 ``train``; **anchored**, it starts at the data's first bar and grows. Windows by time sit on a
 fixed calendar grid (from the first bar's start), so a weekend or holiday gap shifts no later
-window; a test window that holds no bar (a gap in the data) is skipped. The last test window may
+window; a test window that holds no bar (a gap in the data) is skipped, and one whose train window
+holds none is skipped with a warning (its bars go untested). The last test window may
 be cut short by the end of the data: it is kept when ``partial`` (the default) and dropped otherwise.
 """
 
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 from bisect import bisect_left
 from collections.abc import Sequence
@@ -31,6 +33,8 @@ from typing import Literal
 
 from framework.errors import ConfigError
 from framework.history import BarData
+
+log = logging.getLogger(__name__)
 
 Unit = Literal["bars", "seconds", "months"]
 
@@ -181,6 +185,11 @@ def make_windows(
         first = 0 if anchored else _offset(times, start, base, train, -1)
         if stop > start > first:  # a test window with bars, after a train window with bars
             windows.append(Window(len(windows) + 1, first, start, start, stop, not full))
+        elif stop > start:  # bars to test, but none to train on: said, as those bars go untested
+            count = stop - start
+            log.warning("walk-forward: the test window %s to %s (%d bar time%s) is not run: its train window "
+                        "holds no bar (a gap in the data longer than --train %s); use a longer --train",
+                        _day(times[start]), _day(times[stop - 1]), count, "" if count == 1 else "s", train.text)
         nominal = None if step.unit == "bars" else step.after(base)
         start = _offset(times, start, base, step)
     if not windows:
