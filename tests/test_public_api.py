@@ -1,4 +1,4 @@
-"""Each package's public namespace is curated: ``__all__`` sorted and equal to its public names."""
+"""Each package's public namespace is curated: ``__all__`` equal to its public names, each documented."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-PUBLIC_PACKAGES = ["framework", "strategies", "brokers.ibkr", "brokers.paper"]
+PUBLIC_PACKAGES = ["framework", "strategies", "brokers.ibkr", "brokers.paper", "tradebus.sweep"]
 
 
 def load(name: str) -> ModuleType:
@@ -18,17 +18,17 @@ def load(name: str) -> ModuleType:
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
-def test_all_is_sorted_and_matches_public_names(name: str) -> None:
+def test_all_matches_public_names(name: str) -> None:
     module = load(name)
     exported = getattr(module, "__all__", None)
     assert exported is not None, f"{name} has no __all__"
-    assert exported == sorted(exported)
+    assert len(set(exported)) == len(exported)  # its order is ruff's (RUF022: constants first, then sorted)
     public = sorted(
         attr
         for attr, value in vars(module).items()
         if not attr.startswith("_") and not isinstance(value, ModuleType)
     )
-    assert public == exported
+    assert public == sorted(exported)
 
 
 @pytest.mark.parametrize("name", PUBLIC_PACKAGES)
