@@ -20,6 +20,8 @@ from tradebus import run_sweep
 from tradebus.cli import main
 from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import LocalExecutor
+from tradebus.sweep import RayExecutor
+from tradebus.sweep.info import describe_executor
 from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import rank
 from tradebus.sweep.tasks import SweepJob
@@ -169,3 +171,10 @@ def test_the_printed_table_says_how_many_runs_failed(capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err.strip()
     assert err == ("note: 1 of 2 runs failed and rank last; the first: ValueError: bad bar "
                    "(the failure column of sweep.csv has each)")
+
+
+def test_the_executor_in_words_is_its_own_description_or_its_kind_and_workers() -> None:
+    assert describe_executor(LocalExecutor(workers=2)) == "local, 2 workers"
+    assert describe_executor(InProcessExecutor()) == "in process"
+    assert describe_executor(RayExecutor()) == "ray, local"
+    assert describe_executor(RayExecutor(address="127.0.0.1:6379", workers=1)) == "ray at 127.0.0.1:6379, 1 worker"

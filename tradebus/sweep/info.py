@@ -46,7 +46,14 @@ class SweepInfo:
 
 
 def describe_executor(executor: object) -> str:
-    """An executor in words: its kind from the class name (``LocalExecutor`` -> ``local``) and its workers."""
+    """An executor in words, for the reports and the printed summary.
+
+    Its ``description`` if it has one (a string), else its kind from the class name (``LocalExecutor`` ->
+    ``local``) and its ``workers``.
+    """
+    description = getattr(executor, "description", None)
+    if isinstance(description, str) and description:
+        return description
     kind = type(executor).__name__.removesuffix("Executor").lower() or "custom"
     kind = "in process" if kind == "inprocess" else kind
     workers = getattr(executor, "workers", None)

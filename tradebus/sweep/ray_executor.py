@@ -190,6 +190,14 @@ class RayExecutor:
         self.max_retries = max_retries
         self.runtime_env = runtime_env
 
+    @property
+    def description(self) -> str:
+        """Where it runs, in words: ``ray, local`` or ``ray at HEAD:6379``, and the tasks in flight if set."""
+        where = "ray, local" if self.address is None else f"ray at {self.address}"
+        if self.workers is None:
+            return where
+        return f"{where}, {self.workers} worker{'s' if self.workers != 1 else ''}"
+
     def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
         """Run the tasks on Ray (see :meth:`~tradebus.sweep.executors.Executor.run`).
 
