@@ -29,6 +29,7 @@ from tradebus.report import write_walk_forward_report
 from tradebus.report.formatting import iso
 from tradebus.report.formatting import percent
 from tradebus.report.wf_series import MAX_BAND_LABELS
+from tradebus.report.wf_series import MAX_NUMBER_LABELS
 from tradebus.report.wf_series import SHADES
 from tradebus.report.wf_series import UNTRADED
 from tradebus.report.wf_series import bands
@@ -88,11 +89,35 @@ def test_bands_cover_each_test_window_with_its_parameters() -> None:
     assert [b.color for b in found] == [SHADES[0], UNTRADED, SHADES[0]]  # the shades alternate by position
 
 
+def many(count: int) -> WalkForwardResult:
+    windows = tuple(window(i, {"hold": i % 2}) for i in range(1, count + 1))
+    return WalkForwardResult("total_return", ("hold",), windows, len(windows), Decimal(1), (), (), (), None, 252.0)
+
+
 def test_many_windows_are_labelled_by_number_only() -> None:
-    windows = tuple(window(i, {"hold": i % 2}) for i in range(1, MAX_BAND_LABELS + 2))
-    result = WalkForwardResult("total_return", ("hold",), windows, len(windows), Decimal(1), (), (), (), None, 252.0)
-    assert [b.label for b in bands(result)][:2] == ["W1", "W2"]
-    assert [b.color for b in bands(result)][:3] == [SHADES[0], SHADES[1], SHADES[0]]
+    found = bands(many(MAX_BAND_LABELS + 1))
+    assert [b.label for b in found] == [f"W{n}" for n in range(1, MAX_BAND_LABELS + 2)]
+    assert [b.color for b in found][:3] == [SHADES[0], SHADES[1], SHADES[0]]
+    assert [b.label for b in bands(many(MAX_NUMBER_LABELS))][-1] == f"W{MAX_NUMBER_LABELS}"
+
+
+def test_parameter_labels_too_long_to_fit_side_by_side_become_numbers() -> None:
+    long = {f"parameter_{i}": 0.125 for i in range(3)}  # about 60 characters a window: three would not fit
+    windows = tuple(window(i, long) for i in range(1, 4))
+    result = WalkForwardResult("total_return", tuple(long), windows, 3, Decimal(1), (), (), (), None, 252.0)
+    assert [b.label for b in bands(result)] == ["W1", "W2", "W3"]
+    two = WalkForwardResult("total_return", tuple(long), windows[:2], 2, Decimal(1), (), (), (), None, 252.0)
+    first, _ = bands(two)  # two fit
+    assert first.label.startswith("W1 parameter_0=0.125")
+
+
+def test_too_many_windows_to_number_each_are_numbered_every_few() -> None:
+    # 61 windows (a day of minute bars in half-hour windows) drew 61 labels over one another: now W1, W4, W7 ...
+    found = bands(many(61))
+    labels = [b.label for b in found if b.label]
+    assert labels == [f"W{n}" for n in range(1, 62, 3)]
+    assert len(labels) <= MAX_NUMBER_LABELS
+    assert len(found) == 61  # every window is still shaded (and hovers with its own text)
 
 
 def test_each_equity_point_hovers_with_its_window_and_has_its_drawdown() -> None:

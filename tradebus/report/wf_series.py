@@ -1,6 +1,7 @@
 """The walk-forward report's chart data, without plotly: the stitched equity's points, the windows' bands, the bars.
 
-Each window is labelled ``W<n>`` with its chosen parameters; its hover text gives the window's number,
+Each window is labelled ``W<n>`` with its chosen parameters (by number only, or only every few, when
+there are too many to fit: :func:`bands`); its hover text gives the window's number,
 its test dates, the parameters and its out-of-sample return. A window that was not traded (every
 train run failed) or that the data cut short says so, in its label and in its hover text.
 """
@@ -28,8 +29,12 @@ SHADES = ("#1f6feb", "#8250df")
 """Traded test windows' fills, alternating so neighbours stand apart."""
 UNTRADED = "#8b949e"
 """The fill of a test window that was not traded."""
-MAX_BAND_LABELS = 24
+MAX_BAND_LABELS = 8
 """With more windows than this the bands carry only ``W<n>`` (the hover still gives the parameters)."""
+LABEL_CHARS = 150
+"""At most this many characters of parameter labels in all (about the chart's width at the labels' size)."""
+MAX_NUMBER_LABELS = 30
+"""With more windows than this only every k-th band is numbered, so at most this many labels share the axis."""
 IS_COLOR, OOS_COLOR = "#8b949e", "#1f6feb"
 
 
@@ -69,13 +74,21 @@ def window_hover(window: WindowResult) -> str:
 
 
 def bands(result: WalkForwardResult) -> list[Band]:
-    """One band per window over its test dates: alternating shades, grey when not traded, labelled when few."""
-    full = len(result.windows) <= MAX_BAND_LABELS
+    """One band per window over its test dates: alternating shades, grey when not traded.
+
+    Labels fit the axis: up to :data:`MAX_BAND_LABELS` windows carry their parameters (if those take
+    no more than :data:`LABEL_CHARS` characters in all), up to
+    :data:`MAX_NUMBER_LABELS` their number, and beyond that every k-th band is numbered (the first, then
+    every k-th), so that no more than :data:`MAX_NUMBER_LABELS` labels are drawn.
+    """
+    count = len(result.windows)
+    full = [f"W{w.number} {params_text(w.params)}" + (" (partial)" if w.partial and w.params is not None else "")
+            for w in result.windows]
+    wide = count > MAX_BAND_LABELS or sum(len(label) for label in full) > LABEL_CHARS
+    every = -(-count // MAX_NUMBER_LABELS)  # ceiling division
     found = []
     for i, w in enumerate(result.windows):
-        label = f"W{w.number}"
-        if full:
-            label += f" {params_text(w.params)}" + (" (partial)" if w.partial and w.params is not None else "")
+        label = full[i] if not wide else f"W{w.number}" if i % every == 0 else ""
         color = UNTRADED if w.params is None else SHADES[i % 2]
         found.append(Band(w.test_start.timestamp(), w.test_end.timestamp(), html.escape(label), color))
     return found
