@@ -41,6 +41,7 @@ from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import TaskResult
 from tradebus.sweep.tasks import run_task
+from tradebus.sweep.wf_cli import print_windows
 from tradebus.sweep.wf_result import WalkForwardResult
 from tradebus.sweep.wf_result import WindowResult
 from tradebus.sweep.wf_result import annualised
@@ -327,3 +328,18 @@ def test_the_annualised_panel_is_left_out_when_no_window_is_long_enough_to_annua
     short = replace(result, windows=tuple(replace(w, is_annualised=None, oos_annualised=None) for w in result.windows))
     assert [title for title, _ in comparison(short)[1]] == ["total_return %"]
     assert "OOS annualised return</th><td>not annualised (run too short)" in render_walk_forward_report(short)
+
+
+def test_the_printed_windows_carry_their_times_when_windows_start_at_different_times_of_day(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    daily = many(2)
+    print_windows(daily)
+    assert capsys.readouterr().out.splitlines()[1].split()[:3] == ["1", "2024-03-11", "2024-03-16"]
+    hour = timedelta(hours=1)
+    halves = tuple(replace(w, test_start=w.test_start + i * hour, test_end=w.test_end + i * hour)
+                   for i, w in enumerate(daily.windows))  # a second window an hour later in its day
+    print_windows(replace(daily, windows=halves))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:5] == ["1", "2024-03-11", "00:00", "2024-03-16", "00:00"]
+    assert lines[2].split()[:5] == ["2", "2024-03-16", "01:00", "2024-03-21", "01:00"]

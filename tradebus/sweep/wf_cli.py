@@ -134,23 +134,29 @@ def _advance(bar: Any, done: int, total: int) -> None:
     bar.update(done - bar.n)
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any, when: str = "%Y-%m-%d") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return f"{value:%Y-%m-%d}" if hasattr(value, "strftime") else str(value)
+    return value.strftime(when) if hasattr(value, "strftime") else str(value)
 
 
 def print_windows(result: WalkForwardResult) -> None:
-    """One line per window: number, test dates, best parameters, IS and OOS metric and return, trades."""
+    """One line per window: number, test dates, best parameters, IS and OOS metric and return, trades.
+
+    The dates carry their time (UTC) when windows start at different times of day (intraday windows).
+    """
     m = result.metric
     returns = m != "total_return"  # else the metric columns are the returns
+    edges = [t for w in result.windows for t in (w.test_start, w.test_end)]
+    when = "%Y-%m-%d %H:%M" if len({t.time() for t in edges}) > 1 else "%Y-%m-%d"
     print("  ".join(["window", "test_start", "test_end", *result.params, f"is_{m}", f"oos_{m}",  # noqa: T201
                      *(["is_return", "oos_return"] if returns else []), "trades", "fills"]))
     for w in result.windows:
         params = [_cell((w.params or {}).get(p)) for p in result.params]
-        cells = [f"{w.number:>6}", _cell(w.test_start), _cell(w.test_end) + ("*" if w.partial else ""), *params,
+        cells = [f"{w.number:>6}", _cell(w.test_start, when), _cell(w.test_end, when) + ("*" if w.partial else ""),
+                 *params,
                  _cell(w.is_metric), _cell(w.oos_metric),
                  *([_cell(w.is_return), _cell(w.oos_return)] if returns else []), str(w.trades), str(w.fills)]
         print("  ".join(cells) + (f"  ({w.failure})" if w.failure else ""))  # noqa: T201
