@@ -26,8 +26,10 @@ from tradebus.report import ReportUnavailableError
 from tradebus.report import downsample
 from tradebus.report import write_report
 from tradebus.report.formatting import human_duration
+from tradebus.report.series import MAX_TICKS
 from tradebus.report.series import benchmark
 from tradebus.report.series import quiet_times
+from tradebus.report.series import time_ticks
 from tradebus.results import EquityCurve
 from tradebus.results import RunResult
 
@@ -207,6 +209,31 @@ def test_range_breaks_hide_weekends_and_closed_hours() -> None:
     start = T0.timestamp()  # a Tuesday, 14:30 UTC: sessions 14:30 to 21:00
     seconds = [start + day * 86_400 + 60 * m for day in range(3) for m in range(391)]
     assert quiet_times(seconds) == [{"bounds": ["sat", "mon"]}, {"pattern": "hour", "bounds": [21.0 + 1 / 60, 14.5]}]
+
+
+def test_an_axis_with_breaks_over_two_sessions_is_ticked_by_the_hour_on_its_samples() -> None:
+    # Friday 5 January 2024 15:00-21:00 UTC, then Monday the 8th 14:30-21:00, a sample a minute: plotly's own
+    # ticks (midnight, noon) all fell in the night's break and one label showed
+    friday = datetime(2024, 1, 5, 15, tzinfo=UTC).timestamp()
+    monday = datetime(2024, 1, 8, 14, 30, tzinfo=UTC).timestamp()
+    seconds = [friday + 60 * m for m in range(361)] + [monday + 60 * m for m in range(391)]
+    values, labels = time_ticks(seconds)
+    assert 4 <= len(values) <= MAX_TICKS
+    assert set(values) <= set(seconds)
+    assert labels[0] == "Jan 5 2024 15:00"
+    assert sum(label.startswith("Jan 8 ") for label in labels) == 1  # the date at the day's first tick only
+    assert seconds[360] not in values  # Friday's close would sit beside Monday's first tick
+    assert all(re.fullmatch(r"\d\d:\d\d", label) for label in labels if not label.startswith("Jan"))
+
+
+def test_an_axis_with_breaks_over_many_sessions_is_ticked_by_the_day() -> None:
+    start = T0.timestamp()  # a Tuesday, 14:30 UTC
+    seconds = [start + day * 86_400 + 60 * m for day in range(20) if (day + 1) % 7 < 5 for m in range(391)]
+    values, labels = time_ticks(seconds)
+    assert len(values) <= MAX_TICKS
+    assert labels[0] == f"{T0:%b} {T0.day} {T0.year}"
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", label) for label in labels[1:])
+    assert time_ticks([]) == ([], [])
 
 
 def test_downsample_keeps_the_extremes_of_a_long_curve() -> None:

@@ -179,6 +179,8 @@ def test_page_of_a_hand_made_walk_forward_says_why_windows_lack_values() -> None
     assert "no set had a total_return in sample; the first in grid order was taken" in table
     assert "partial: the data ended inside the test window" in table
     assert "IS return" not in table  # ranked by total_return: the metric columns are the returns
+    # train and test ranges break after "to": with both on one line the table ran past the page's width
+    assert "<td>1</td><td>2024-03-01 to<br>2024-03-11</td><td>2024-03-11 to<br>2024-03-16</td>" in table
     _, layout = plot(page, "wf-equity")
     untraded = [s for s in layout["shapes"] if s.get("fillcolor") == UNTRADED]
     assert {(s["x0"], s["yref"]) for s in untraded} == {(iso(hand_made().windows[1].test_start.timestamp()), y)

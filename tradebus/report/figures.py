@@ -24,6 +24,7 @@ from tradebus.report.formatting import timestamp
 from tradebus.report.series import MAX_POINTS
 from tradebus.report.series import Closes
 from tradebus.report.series import downsample
+from tradebus.report.series import time_ticks
 
 MAX_MARKERS = 2000
 """Fills marked at most per symbol (the last ones); the chart says when some are left out."""
@@ -126,7 +127,7 @@ def equity_figure(
     fig.update_yaxes(title_text="drawdown %", rangemode="tozero", row=2, col=1)
     for band in bands:
         _shade(fig, band)
-    fig.update_xaxes(rangebreaks=list(breaks))
+    _time_axis(fig, seconds, breaks)
     fig.update_layout(height=520, **LAYOUT)
     return fragment(fig, div_id)
 
@@ -172,8 +173,16 @@ def price_figure(
     fig.update_layout(height=360, title={"text": title, "x": 0, "font": {"size": 14}}, **LAYOUT)
     fig.update_layout(hovermode="closest")
     fig.update_yaxes(title_text="price", tickformat=",.2f")
-    fig.update_xaxes(rangebreaks=list(breaks))
+    _time_axis(fig, xs, breaks)
     return fragment(fig, f"price-chart-{index}")
+
+
+def _time_axis(fig: Any, seconds: Sequence[float], breaks: Sequence[dict[str, object]]) -> None:
+    # with range breaks, ticks of our own on the samples (see time_ticks); without, plotly's own are fine
+    fig.update_xaxes(rangebreaks=list(breaks))
+    if breaks:
+        values, labels = time_ticks(seconds)
+        fig.update_xaxes(tickvals=[iso(v) for v in values], ticktext=labels)
 
 
 def price_figures(

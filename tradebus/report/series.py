@@ -11,6 +11,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from collections.abc import Sequence
+from datetime import UTC
+from datetime import datetime
 
 from tradebus.price_history import PriceHistory
 
@@ -70,6 +72,42 @@ def benchmark(
 
 _DAY = 86_400
 _MIN_GAP = 2 * 3_600  # a daily pause shorter than this (a lunch break) stays on the axis
+
+
+MAX_TICKS = 8
+"""At most this many labelled ticks on a time axis with range breaks."""
+
+
+def time_ticks(seconds: Sequence[float], most: int = MAX_TICKS) -> tuple[list[float], list[str]]:
+    """Ticks for a time axis with range breaks: positions (epoch seconds, on samples) and their labels.
+
+    Plotly places its own ticks on the calendar and drops those inside a break, so a run of two or three
+    sessions could show a single label (its ticks at midnight or noon, all in the night's break). These sit
+    on samples: at the first of each UTC day when the run spans four days or more (``Jan 2``), else at the
+    first of each hour (``15:00``, with its date at the first tick of a day; a day's last sample, a close
+    that would sit beside the next day's first tick, gets none); every k-th is kept, so at most ``most``.
+    The first label carries the year.
+    """
+    if not seconds:
+        return [], []
+    days: dict[int, float] = {}
+    hours: dict[int, float] = {}
+    ends: set[float] = set()  # each day's last sample (a close), which sits beside the next day's first tick
+    for i, s in enumerate(seconds):
+        days.setdefault(int(s // _DAY), s)
+        hours.setdefault(int(s // 3_600), s)
+        if i + 1 == len(seconds) or int(seconds[i + 1] // _DAY) != int(s // _DAY):
+            ends.add(s)
+    daily = len(days) >= 4
+    picked = list(days.values()) if daily else [s for s in hours.values() if s not in ends or s in days.values()]
+    picked = picked[:: -(-len(picked) // most)]
+    labels, last_day = [], None
+    for i, s in enumerate(picked):
+        moment = datetime.fromtimestamp(s, UTC)
+        day = f"{moment:%b} {moment.day}" + (f" {moment.year}" if i == 0 else "")
+        labels.append(day if daily else f"{moment:%H:%M}" if moment.date() == last_day else f"{day} {moment:%H:%M}")
+        last_day = moment.date()
+    return picked, labels
 
 
 def quiet_times(seconds: Sequence[float]) -> list[dict[str, object]]:
