@@ -24,8 +24,6 @@ from tests.tradebus.doc_blocks import python_blocks
 from tests.tradebus.ray_fixture import CountedJob
 from tests.tradebus.ray_fixture import RayHead
 from tests.tradebus.sweep_fixture import SPEC
-from tests.tradebus.sweep_fixture import write_daily_bars
-from tradebus import load_bars
 from tradebus import run_sweep
 from tradebus import walk_forward
 from tradebus.cli import main
@@ -38,16 +36,6 @@ from tradebus.sweep.ray_executor import ray_session
 from tradebus.sweep.tasks import SweepTask
 
 GRID = {"fast": "3:9:3", "slow": [12, 20]}
-
-
-@pytest.fixture(scope="module")
-def bars_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_daily_bars(tmp_path_factory.mktemp("ray-sweep") / "daily.csv")
-
-
-@pytest.fixture(scope="module")
-def data(bars_file: Path) -> BarData:
-    return load_bars(bars_file)
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
-from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pytest
 from framework.errors import ConfigError
 from tests.tradebus.doc_blocks import python_blocks
 from tests.tradebus.sweep_fixture import SPEC
+from tests.tradebus.sweep_fixture import InterruptAfter
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tradebus.cli import main
 from tradebus.interrupts import EXIT_INTERRUPTED
@@ -28,10 +27,7 @@ from tradebus.sweep.grid import expand
 from tradebus.sweep.info import SweepInfo
 from tradebus.sweep.table import SweepResult
 from tradebus.sweep.table import rank
-from tradebus.sweep.tasks import SweepJob
-from tradebus.sweep.tasks import SweepTask
 from tradebus.sweep.tasks import TaskResult
-from tradebus.sweep.tasks import run_task
 
 GRID = {"fast": (2, 4, 6), "slow": (5, 10), "size": (1, 2)}
 
@@ -231,19 +227,6 @@ def test_the_sweep_report_example_in_the_docs_runs(monkeypatch: pytest.MonkeyPat
     page = (tmp_path / "sweep-report" / "sweep.html").read_text(encoding="utf-8")
     assert "max_drawdown_duration by slow and fast (each cell: the best over quantity)" in page
     assert figure_json(page, "sweep-heatmap")["data"][0]["reversescale"] is True
-
-
-class InterruptAfter:
-    """Runs tasks in this process; Ctrl-C (KeyboardInterrupt) after ``count`` of them."""
-
-    def __init__(self, count: int) -> None:
-        self.count = count
-
-    def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
-        for i, task in enumerate(tasks):
-            if i == self.count:
-                raise KeyboardInterrupt
-            yield run_task(job, task)
 
 
 def test_cli_interrupted_writes_a_partial_sweep_report(bars_file: Path, tmp_path: Path,

@@ -14,8 +14,6 @@ import pytest
 from framework.errors import ConfigError
 from framework.history import BarData
 from tests.tradebus.sweep_fixture import SPEC
-from tests.tradebus.sweep_fixture import write_daily_bars
-from tradebus import load_bars
 from tradebus import run_sweep
 from tradebus.cli import main
 from tradebus.sweep import InProcessExecutor
@@ -35,16 +33,6 @@ GRID = {"fast": "3:9:3", "slow": [12, 20]}
 def read_rows(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture(scope="module")
-def bars_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_daily_bars(tmp_path_factory.mktemp("sweep") / "daily.csv")
-
-
-@pytest.fixture(scope="module")
-def data(bars_file: Path) -> BarData:
-    return load_bars(bars_file)
 
 
 class Spy:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import math
-from collections.abc import Iterator
-from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -20,6 +18,7 @@ from framework.errors import ConfigError
 from framework.history import BarData
 from framework.history import BarSeriesBuilder
 from tests.tradebus.sweep_fixture import SPEC
+from tests.tradebus.sweep_fixture import InterruptAfter
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tests.tradebus.wf_fixture import HOLD
 from tests.tradebus.wf_fixture import zigzag
@@ -32,7 +31,6 @@ from tradebus.sweep import WalkForwardResult
 from tradebus.sweep.tasks import Span
 from tradebus.sweep.tasks import SweepJob
 from tradebus.sweep.tasks import SweepTask
-from tradebus.sweep.tasks import TaskResult
 from tradebus.sweep.tasks import run_task
 
 DAY = 86_400
@@ -179,36 +177,22 @@ def test_executors_and_worker_counts_give_the_same_result(tmp_path_factory: pyte
     assert results[0].windows[-1].partial  # 260 bars: tests at 120, 160, 200 and a cut-short 240-259
 
 
-class Interrupting:
-    """Runs in process and raises KeyboardInterrupt before the ``at``-th task over all batches."""
-
-    def __init__(self, at: int) -> None:
-        self.at, self.started = at, 0
-
-    def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
-        for task in tasks:
-            if self.started == self.at:
-                raise KeyboardInterrupt
-            self.started += 1
-            yield run_task(job, task)
-
-
 def test_ctrl_c_keeps_the_finished_windows(zig: BarData, tmp_path: Path) -> None:
     # 4 windows x 2 sets = 8 train runs, then the test runs: stop before the third test run
     r = walk_forward(HOLD, zig, {"hold": [0, 1]}, train=10, test=10, metric="total_return", venue=VENUE,
-                     executor=Interrupting(10))
+                     executor=InterruptAfter(10))
     assert r.interrupted
     assert ([w.number for w in r.windows], r.planned) == ([1, 2], 4)
     assert set(r.equity_windows) == {1, 2}
     assert len(read_rows(r.to_csv(tmp_path / "w.csv"))) == 2
     early = walk_forward(HOLD, zig, {"hold": [0, 1]}, train=10, test=10, metric="total_return", venue=VENUE,
-                         executor=Interrupting(3))  # during the train runs: no window finished
+                         executor=InterruptAfter(3))  # during the train runs: no window finished
     assert early.interrupted
     assert (early.windows, early.equity) == ((), ())
 
 
 def test_bad_settings_fail_before_any_run(zig: BarData) -> None:
-    never = Interrupting(0)  # would raise KeyboardInterrupt if anything ran
+    never = InterruptAfter(0)  # would raise KeyboardInterrupt if anything ran
     with pytest.raises(ConfigError, match=r"^--metric: sharpe is not given for runs shorter than about a month"):
         walk_forward(HOLD, zig, {"hold": [0, 1]}, train=10, test=10, executor=never)
     with pytest.raises(ConfigError, match=r"^--warmup: must be 0 or more"):

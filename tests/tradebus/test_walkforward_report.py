@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
@@ -18,6 +16,7 @@ import pytest
 
 from brokers.paper.config import PaperConfig
 from tests.tradebus.sweep_fixture import SPEC
+from tests.tradebus.sweep_fixture import InterruptAfter
 from tests.tradebus.sweep_fixture import write_daily_bars
 from tests.tradebus.wf_fixture import HOLD
 from tests.tradebus.wf_fixture import zigzag
@@ -37,10 +36,6 @@ from tradebus.report.wf_series import comparison
 from tradebus.report.wf_series import equity_points
 from tradebus.sweep import InProcessExecutor
 from tradebus.sweep import walk_forward
-from tradebus.sweep.tasks import SweepJob
-from tradebus.sweep.tasks import SweepTask
-from tradebus.sweep.tasks import TaskResult
-from tradebus.sweep.tasks import run_task
 from tradebus.sweep.wf_cli import print_windows
 from tradebus.sweep.wf_result import WalkForwardResult
 from tradebus.sweep.wf_result import WindowResult
@@ -279,20 +274,6 @@ def test_cli_without_plotly_skips_the_report_in_one_line(bars_file: Path, tmp_pa
     assert err.count("walk-forward report skipped") == 1
     assert (out / "windows.csv").is_file()
     assert not (out / "walkforward.html").exists()
-
-
-class InterruptAfter:
-    """Runs tasks in this process; Ctrl-C (KeyboardInterrupt) before the ``count``-th over all batches."""
-
-    def __init__(self, count: int) -> None:
-        self.count, self.started = count, 0
-
-    def run(self, job: SweepJob, tasks: Sequence[SweepTask]) -> Iterator[TaskResult]:
-        for task in tasks:
-            if self.started == self.count:
-                raise KeyboardInterrupt
-            self.started += 1
-            yield run_task(job, task)
 
 
 def test_cli_interrupted_writes_a_partial_report(bars_file: Path, tmp_path: Path,
