@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -154,8 +155,7 @@ class WalkForwardResult:
     @property
     def is_annualised(self) -> float | None:
         """Mean of the windows' in-sample annualised returns."""
-        values = [w.is_annualised for w in self.windows if w.is_annualised is not None]
-        return fmean(values) if values else None
+        return _mean(w.is_annualised for w in self.windows)
 
     @property
     def efficiency(self) -> float | None:
@@ -165,8 +165,7 @@ class WalkForwardResult:
         annualised returns give). None when the mean IS rate is not positive.
         """
         oos = per_period(self.oos_return, len(self.equity) - 1)
-        rates = [r for w in self.windows if (r := per_period(w.is_return, w.is_periods)) is not None]
-        ins = fmean(rates) if rates else None
+        ins = _mean(per_period(w.is_return, w.is_periods) for w in self.windows)
         if oos is None or ins is None or ins <= 0 or not math.isfinite(oos / ins):
             return None
         return oos / ins
@@ -174,14 +173,12 @@ class WalkForwardResult:
     @property
     def mean_is_metric(self) -> float | None:
         """Mean in-sample metric over the windows that have one."""
-        values = [w.is_metric for w in self.windows if w.is_metric is not None]
-        return fmean(values) if values else None
+        return _mean(w.is_metric for w in self.windows)
 
     @property
     def mean_oos_metric(self) -> float | None:
         """Mean out-of-sample metric over the windows that have one."""
-        values = [w.oos_metric for w in self.windows if w.oos_metric is not None]
-        return fmean(values) if values else None
+        return _mean(w.oos_metric for w in self.windows)
 
     def summary(self) -> dict[str, Any]:
         """The headline figures as plain values."""
@@ -262,3 +259,9 @@ def _write(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Path:
 
 
 __all__ = ["WalkForwardResult", "WindowResult", "annualised"]
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    # the mean of the values there are (a window without one is left out); None when there is none
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
